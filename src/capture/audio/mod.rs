@@ -1,0 +1,161 @@
+//! Audio capture: sources behind one trait, converted on a worker thread to 16 kHz mono
+//! int16 chunks of a configurable length.
+//!
+//! Interface used by the sender and the app (implementation owned by the audio issue):
+//! [`AudioSourceSpec`] (parsed from `--audio`), [`AudioControl`] (live settings),
+//! [`start`] (spawns the pipeline, which calls the sink with each [`AudioChunk`]).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+
+/// Output sample rate of every chunk: the host assumes it whatever the header says.
+pub const OUTPUT_RATE: u32 = 16_000;
+
+/// One chunk of 16 kHz mono int16 audio, ready for the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioChunk {
+    /// Per-stream counter: +1 per chunk, skipping the chunks a device outage lost.
+    pub seq: u64,
+    /// Unix time in milliseconds of the chunk's first sample.
+    pub ts_ms: u64,
+    /// 16 kHz mono samples.
+    pub samples: Vec<i16>,
+    /// Peak level of the chunk in dBFS (after gain).
+    pub peak_dbfs: f32,
+    /// RMS level of the chunk in dBFS (after gain).
+    pub rms_dbfs: f32,
+    /// Samples clipped to the int16 range in this chunk.
+    pub clipped: u32,
+}
+
+impl AudioChunk {
+    /// The payload bytes on the wire: signed 16-bit little-endian PCM.
+    pub fn pcm_le_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.samples.len() * 2);
+        for s in &self.samples {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// Which audio source to capture, as given to `--audio`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioSourceSpec {
+    /// Follow the system default input device.
+    Default,
+    /// A device by stable id or by name.
+    Device(String),
+    /// A synthetic sine at this frequency in Hz, paced by the real clock.
+    Tone(f32),
+    /// A WAV file of any rate and channel count, paced by the real clock.
+    Wav(PathBuf),
+    /// No audio.
+    None,
+}
+
+/// Error parsing an [`AudioSourceSpec`].
+#[derive(Debug, thiserror::Error)]
+#[error("invalid audio source {0:?}: expected default, device:<id or name>, tone:<hz>, wav:<path> or none")]
+pub struct ParseAudioSourceError(String);
+
+impl FromStr for AudioSourceSpec {
+    type Err = ParseAudioSourceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParseAudioSourceError(s.to_owned());
+        match s {
+            "default" => return Ok(Self::Default),
+            "none" => return Ok(Self::None),
+            _ => {}
+        }
+        let (kind, arg) = s.split_once(':').ok_or_else(err)?;
+        match kind {
+            "device" if !arg.is_empty() => Ok(Self::Device(arg.to_owned())),
+            "tone" => {
+                let hz: f32 = arg.parse().map_err(|_| err())?;
+                if hz.is_finite() && hz > 0.0 && hz < OUTPUT_RATE as f32 / 2.0 {
+                    Ok(Self::Tone(hz))
+                } else {
+                    Err(err())
+                }
+            }
+            "wav" if !arg.is_empty() => Ok(Self::Wav(PathBuf::from(arg))),
+            _ => Err(err()),
+        }
+    }
+}
+
+impl fmt::Display for AudioSourceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => write!(f, "default"),
+            Self::Device(d) => write!(f, "device:{d}"),
+            Self::Tone(hz) => write!(f, "tone:{hz}"),
+            Self::Wav(p) => write!(f, "wav:{}", p.display()),
+            Self::None => write!(f, "none"),
+        }
+    }
+}
+
+/// Live settings of a running audio pipeline, shared with the UI and the control channel.
+#[derive(Debug)]
+pub struct AudioControl {
+    chunk_ms: AtomicU32,
+    gain_centi_db: AtomicI32,
+    muted: AtomicBool,
+    send_while_muted: AtomicBool,
+}
+
+impl AudioControl {
+    /// Smallest and largest chunk length accepted.
+    pub const CHUNK_MS_RANGE: std::ops::RangeInclusive<u32> = 10..=1000;
+
+    /// New settings with this chunk length (clamped to [`Self::CHUNK_MS_RANGE`]).
+    pub fn new(chunk_ms: u32) -> Arc<Self> {
+        let c = Arc::new(Self {
+            chunk_ms: AtomicU32::new(100),
+            gain_centi_db: AtomicI32::new(0),
+            muted: AtomicBool::new(false),
+            send_while_muted: AtomicBool::new(true),
+        });
+        c.set_chunk_ms(chunk_ms);
+        c
+    }
+    /// Chunk length in milliseconds.
+    pub fn chunk_ms(&self) -> u32 {
+        self.chunk_ms.load(Ordering::Relaxed)
+    }
+    /// Sets the chunk length (clamped to [`Self::CHUNK_MS_RANGE`]); applies from the next chunk.
+    pub fn set_chunk_ms(&self, ms: u32) {
+        let ms = ms.clamp(*Self::CHUNK_MS_RANGE.start(), *Self::CHUNK_MS_RANGE.end());
+        self.chunk_ms.store(ms, Ordering::Relaxed);
+    }
+    /// Input gain in dB.
+    pub fn gain_db(&self) -> f32 {
+        self.gain_centi_db.load(Ordering::Relaxed) as f32 / 100.0
+    }
+    /// Sets the input gain in dB (clamped to -60..=+40).
+    pub fn set_gain_db(&self, db: f32) {
+        let db = if db.is_finite() { db.clamp(-60.0, 40.0) } else { 0.0 };
+        self.gain_centi_db.store((db * 100.0).round() as i32, Ordering::Relaxed);
+    }
+    /// Whether the input is muted.
+    pub fn muted(&self) -> bool {
+        self.muted.load(Ordering::Relaxed)
+    }
+    /// Mutes or unmutes.
+    pub fn set_muted(&self, m: bool) {
+        self.muted.store(m, Ordering::Relaxed);
+    }
+    /// Whether muted audio is still sent as silence (default) or not sent at all.
+    pub fn send_while_muted(&self) -> bool {
+        self.send_while_muted.load(Ordering::Relaxed)
+    }
+    /// Chooses whether muted audio is sent as silence.
+    pub fn set_send_while_muted(&self, s: bool) {
+        self.send_while_muted.store(s, Ordering::Relaxed);
+    }
+}
