@@ -59,7 +59,9 @@ pub enum AudioSourceSpec {
 
 /// Error parsing an [`AudioSourceSpec`].
 #[derive(Debug, thiserror::Error)]
-#[error("invalid audio source {0:?}: expected default, device:<id or name>, tone:<hz>, wav:<path> or none")]
+#[error(
+    "invalid audio source {0:?}: expected default, device:<id or name>, tone:<hz>, wav:<path> or none"
+)]
 pub struct ParseAudioSourceError(String);
 
 impl FromStr for AudioSourceSpec {
@@ -139,8 +141,13 @@ impl AudioControl {
     }
     /// Sets the input gain in dB (clamped to -60..=+40).
     pub fn set_gain_db(&self, db: f32) {
-        let db = if db.is_finite() { db.clamp(-60.0, 40.0) } else { 0.0 };
-        self.gain_centi_db.store((db * 100.0).round() as i32, Ordering::Relaxed);
+        let db = if db.is_finite() {
+            db.clamp(-60.0, 40.0)
+        } else {
+            0.0
+        };
+        self.gain_centi_db
+            .store((db * 100.0).round() as i32, Ordering::Relaxed);
     }
     /// Whether the input is muted.
     pub fn muted(&self) -> bool {
