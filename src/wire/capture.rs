@@ -760,4 +760,47 @@ mod tests {
             ControlReply::Config(c) if c == cfg
         ));
     }
+
+    mod prop {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #[test]
+            fn decode_never_panics(parts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..4)) {
+                let parts: Vec<Bytes> = parts.into_iter().map(Bytes::from).collect();
+                let _ = decode(&parts);
+            }
+
+            #[test]
+            fn framed_prefix_fuzz_never_panics(h in any::<u32>(), p in any::<u32>(), body in proptest::collection::vec(any::<u8>(), 0..128)) {
+                let mut b = Vec::new();
+                b.extend_from_slice(&h.to_be_bytes());
+                b.extend_from_slice(&p.to_be_bytes());
+                b.extend_from_slice(&body);
+                let _ = decode(&[Bytes::from(b)]);
+            }
+
+            #[test]
+            fn encode_then_decode_is_identity(
+                ts in any::<u64>(), seq in any::<u64>(), w in 1u32..8000, h in 1u32..8000, q in 1u8..=100,
+                payload in proptest::collection::vec(any::<u8>(), 0..256), video in any::<bool>(), framed in any::<bool>(),
+            ) {
+                let (header, payload) = if video {
+                    (Header::Video(VideoHeader::new(ts, seq, w, h, q)), payload)
+                } else {
+                    let mut p = payload;
+                    p.truncate(p.len() & !1);
+                    (Header::Audio(AudioHeader::new(ts, seq)), p)
+                };
+                let framing = if framed { Framing::Framed } else { Framing::Multipart };
+                let msg = encode(&header, Bytes::from(payload.clone()), framing);
+                let d = decode(&msg.parts).unwrap();
+                prop_assert_eq!(d.header, header);
+                prop_assert_eq!(&d.payload[..], &payload[..]);
+                prop_assert_eq!(d.framing, framing);
+            }
+        }
+    }
 }

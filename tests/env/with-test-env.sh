@@ -45,11 +45,12 @@ else
 fi
 
 # Xvfb + openbox.
-display=":$(( 90 + RANDOM % 9 ))"
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$runtime/xvfb.log" 2>&1 &
+# -displayfd: Xvfb picks a free display number and writes it once it accepts clients.
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$runtime/display" >"$runtime/xvfb.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
-export DISPLAY="$display"
+for _ in $(seq 100); do [ -s "$runtime/display" ] && break; sleep 0.1; done
+[ -s "$runtime/display" ] || { echo "test-env: Xvfb did not start" >&2; cat "$runtime/xvfb.log" >&2; exit 1; }
+export DISPLAY=":$(tr -d '[:space:]' < "$runtime/display")"
 openbox >"$runtime/openbox.log" 2>&1 &
 pids+=($!)
 export CAPDECK_TEST_DISPLAY=1

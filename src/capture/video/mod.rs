@@ -243,11 +243,17 @@ impl VideoControl {
     }
     /// Region of the source to capture (whole source when `None`).
     pub fn crop(&self) -> Option<Crop> {
-        *self.crop.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .crop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
     /// Sets the region of the source to capture. A region outside the source makes
     /// each frame fail with a clear error in the pipeline's stats.
     pub fn set_crop(&self, crop: Option<Crop>) {
-        *self.crop.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = crop;
+        *self
+            .crop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = crop;
     }
 }
