@@ -59,7 +59,9 @@ pub enum VideoSourceSpec {
 
 /// Error parsing a [`VideoSourceSpec`].
 #[derive(Debug, thiserror::Error)]
-#[error("invalid video source {0:?}: expected camera[:N], screen[:N], window:<title>, pattern or none")]
+#[error(
+    "invalid video source {0:?}: expected camera[:N], screen[:N], window:<title>, pattern or none"
+)]
 pub struct ParseVideoSourceError(String);
 
 impl FromStr for VideoSourceSpec {
@@ -123,7 +125,10 @@ impl VideoControl {
     }
     /// Requested output size.
     pub fn size(&self) -> (u32, u32) {
-        (self.width.load(Ordering::Relaxed), self.height.load(Ordering::Relaxed))
+        (
+            self.width.load(Ordering::Relaxed),
+            self.height.load(Ordering::Relaxed),
+        )
     }
     /// Sets the output size (each side clamped to 16..=7680).
     pub fn set_size(&self, w: u32, h: u32) {
@@ -136,8 +141,13 @@ impl VideoControl {
     }
     /// Sets the frame rate (clamped to 0.1..=120).
     pub fn set_fps(&self, fps: f32) {
-        let fps = if fps.is_finite() { fps.clamp(0.1, 120.0) } else { 5.0 };
-        self.fps_milli.store((fps * 1000.0).round() as u32, Ordering::Relaxed);
+        let fps = if fps.is_finite() {
+            fps.clamp(0.1, 120.0)
+        } else {
+            5.0
+        };
+        self.fps_milli
+            .store((fps * 1000.0).round() as u32, Ordering::Relaxed);
     }
     /// JPEG quality.
     pub fn quality(&self) -> u8 {
@@ -145,6 +155,7 @@ impl VideoControl {
     }
     /// Sets the JPEG quality (clamped to 1..=100).
     pub fn set_quality(&self, q: u8) {
-        self.quality.store(u32::from(q.clamp(1, 100)), Ordering::Relaxed);
+        self.quality
+            .store(u32::from(q.clamp(1, 100)), Ordering::Relaxed);
     }
 }
