@@ -168,13 +168,19 @@ impl Feed {
     /// allocation, no lock, no blocking, no logging. A trailing partial frame is ignored.
     #[inline]
     pub fn push<S: NativeSample>(&mut self, data: &[S]) {
+        self.push_map(data, S::to_f32)
+    }
+
+    /// [`Self::push`] with a given conversion of each sample to f32.
+    #[inline]
+    pub fn push_map<S: Copy>(&mut self, data: &[S], to_f32: impl Fn(S) -> f32) {
         let ch = self.channels;
         let frames = data.len() / ch;
         let fit = (self.prod.slots() / ch).min(frames);
         if fit > 0
             && let Ok(chunk) = self.prod.write_chunk_uninit(fit * ch)
         {
-            chunk.fill_from_iter(data[..fit * ch].iter().map(|s| s.to_f32()));
+            chunk.fill_from_iter(data[..fit * ch].iter().map(|&s| to_f32(s)));
         }
         if fit < frames {
             self.shared

@@ -168,10 +168,12 @@ impl AudioControl {
 }
 
 pub mod convert;
+pub mod device;
 pub mod feed;
 mod pipeline;
 pub mod source;
 
+pub use device::{AudioDeviceInfo, DeviceSelector, list_devices};
 pub use pipeline::{AudioOptions, AudioPipeline, AudioStats, start_source};
 pub use source::NativeFormat;
 
@@ -221,8 +223,9 @@ pub fn start_with(
         AudioSourceSpec::None => return Err(AudioError::NoSource),
         AudioSourceSpec::Tone(hz) => Box::new(source::ToneSource::new(*hz)),
         AudioSourceSpec::Wav(p) => Box::new(source::WavSource::new(p)?),
-        AudioSourceSpec::Default | AudioSourceSpec::Device(_) => {
-            return Err(AudioError::Device("cpal devices: not built yet".into()));
+        AudioSourceSpec::Default => Box::new(device::CpalSource::new(DeviceSelector::Default)),
+        AudioSourceSpec::Device(d) => {
+            Box::new(device::CpalSource::new(DeviceSelector::IdOrName(d.clone())))
         }
     };
     start_source(source, control, sink, options)
