@@ -40,6 +40,10 @@ pub enum Command {
     Receive(ReceiveArgs),
     /// List audio inputs and video sources.
     Devices(DevicesArgs),
+    /// Connect to GrimStream feeds as a viewer and report what arrives.
+    Probe(crate::grimstream::probe::ProbeArgs),
+    /// Serve a synthetic retail feed and a matching engine feed.
+    DemoFeeds(crate::grimstream::demo::DemoFeedsArgs),
 }
 
 /// Parses `WxH`.
@@ -183,6 +187,8 @@ pub fn main() -> ExitCode {
         Some(Command::Send(a)) => run_send(a),
         Some(Command::Receive(a)) => run_receive(a),
         Some(Command::Devices(a)) => run_devices(a),
+        Some(Command::Probe(a)) => crate::grimstream::probe::run(a),
+        Some(Command::DemoFeeds(a)) => crate::grimstream::demo::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
