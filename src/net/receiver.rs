@@ -497,7 +497,16 @@ impl Receiver {
                             }
                         }
                     };
+                    let flusher = async {
+                        // Outputs stay readable while the receiver runs: flush twice a second.
+                        let mut tick = tokio::time::interval(Duration::from_millis(500));
+                        loop {
+                            tick.tick().await;
+                            lock(&st).outputs.maybe_flush(true);
+                        }
+                    };
                     tokio::select! {
+                        () = flusher => {}
                         () = pull_loop(&mut audio, Pull::Audio, sa) => {}
                         () = pull_loop(&mut video, Pull::Video, sv) => {}
                         () = ctl => {}

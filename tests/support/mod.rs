@@ -135,6 +135,26 @@ impl Drop for PyHost {
     }
 }
 
+/// A child process that is killed when the guard drops (a failing test leaves nothing behind).
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+    /// Waits for the process and tells whether it exited with status 0.
+    pub fn wait_success(&mut self) -> bool {
+        self.0.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Sends a signal by name with kill(1).
 pub fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")
@@ -178,4 +198,26 @@ pub fn decode_jpeg(path: &Path) -> (u32, u32, Vec<u8>) {
     let px = d.decode().expect("decodes as JPEG");
     let info = d.info().expect("jpeg info");
     (u32::from(info.width), u32::from(info.height), px)
+}
+
+/// Frequency from rising zero crossings, interpolated between samples.
+pub fn zero_crossing_hz(x: &[f64], sr: f64) -> f64 {
+    let mut first = None;
+    let mut last = 0.0;
+    let mut n = 0u32;
+    for i in 0..x.len().saturating_sub(1) {
+        if x[i] < 0.0 && x[i + 1] >= 0.0 {
+            let t = i as f64 + x[i] / (x[i] - x[i + 1]);
+            if first.is_none() {
+                first = Some(t);
+            } else {
+                n += 1;
+            }
+            last = t;
+        }
+    }
+    match first {
+        Some(f) if n > 0 => f64::from(n) * sr / (last - f),
+        _ => 0.0,
+    }
 }
