@@ -337,12 +337,14 @@ impl Converter {
                 bound
             }
         };
-        // Where the timeline puts frame `frames`: the outputs so far, plus what waits between
-        // the stages and before stage 1 (and what the callback delivered since), at the
-        // current ratio, minus the resampler delay.
+        // Where the timeline puts frame `frames`. The resamplers have produced `out_raw`
+        // samples for the input they consumed: the first `delay_total` were start-up delay
+        // (trimmed), so the consumed input ends at trimmed index `out_raw`. Add what waits
+        // between the stages and before stage 1 (and what the callback delivered since), at
+        // the current ratio.
         let r = self.nominal_ratio() * self.ratio_rel;
         let consumed = self.in_frames as f64 - self.mono.len() as f64;
-        let j = self.out_raw as f64 - self.delay_total as f64
+        let j = self.out_raw as f64
             + self.mid.len() as f64 * self.ratio_rel
             + (frames as f64 - consumed) * r;
         let stamped_ns = j * 1e9 / OUTPUT_RATE as f64;
