@@ -37,6 +37,14 @@ const LOOP_OMEGA: f64 = 1.0 / 60.0;
 const LOOP_PERIOD_S: f64 = 0.1;
 /// Time constant of the low-pass filter on the timing error (seconds).
 const ERR_TAU_S: f64 = 1.0;
+/// After the first timing observation of a segment, chunks are held this long so a burst
+/// of backlog (delivered over a few ms) is fully seen before the anchor is fixed.
+const ANCHOR_SETTLE_NS: u64 = 100_000_000;
+/// Window of the timing-error maximum (seconds): longer than the burst period of bursty
+/// sources (ALSA's pulse plugin delivers a sine source every 2 s).
+const ERR_WINDOW_S: f64 = 5.0;
+/// Entries of the sliding window (one per loop period).
+const ERR_WINDOW_LEN: usize = (ERR_WINDOW_S / LOOP_PERIOD_S) as usize;
 
 /// Static settings of a converter.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,15 +91,23 @@ pub struct ConverterStats {
 }
 
 /// Drift loop: a PI controller on the timing error (stamps minus wall clock).
+///
+/// A callback runs at or after the moment its last frame was captured, never before, so
+/// each observation bounds the error from one side: `stamped - observed <= true error`.
+/// The loop therefore takes the *maximum* error over a sliding window (callback jitter and
+/// bursty delivery only ever push observations late), low-pass filters it, and drives it to
+/// zero with a critically damped PI controller whose integral is the measured drift.
 #[derive(Debug, Clone, Default)]
 struct DriftLoop {
-    err_acc_ns: f64,
-    err_count: u32,
+    /// Largest error seen in the current loop period (ns).
+    period_max_ns: Option<f64>,
+    /// Maxima of the last periods (ring of ERR_WINDOW_LEN).
+    window: std::collections::VecDeque<f64>,
     last_update_ns: Option<u64>,
     err_filt_s: f64,
     integ: f64,
-    /// First observation of the segment (frames, ns) for the raw drift estimate.
-    first: Option<(u64, u64)>,
+    /// First filtered error of the segment (t ns, error s) for the uncorrected drift.
+    first: Option<(u64, f64)>,
     raw_drift: f64,
 }
 
@@ -126,6 +142,8 @@ pub struct Converter {
     chunk_clipped: u32,
     // timeline
     anchor_mono_ns: Option<f64>,
+    anchor_frozen: bool,
+    settle_until_ns: Option<u64>,
     next_seq: u64,
     /// Unix ns where the next chunk of the previous segment would have started.
     prev_segment_end_unix_ns: Option<i128>,
@@ -210,10 +228,15 @@ impl Converter {
             chunk_first_index: 0,
             chunk_clipped: 0,
             anchor_mono_ns: None,
+            anchor_frozen: false,
+            settle_until_ns: None,
             next_seq: 0,
             prev_segment_end_unix_ns: None,
             segment_open: true,
-            drift: DriftLoop::default(),
+            drift: DriftLoop {
+                window: std::collections::VecDeque::with_capacity(ERR_WINDOW_LEN),
+                ..Default::default()
+            },
             stats: ConverterStats {
                 peak_dbfs: SILENCE_DBFS,
                 rms_dbfs: SILENCE_DBFS,
@@ -289,9 +312,11 @@ impl Converter {
         self.chunk.clear();
         self.chunk_clipped = 0;
         self.anchor_mono_ns = None;
+        self.anchor_frozen = false;
+        self.settle_until_ns = None;
         self.drift.first = None;
-        self.drift.err_acc_ns = 0.0;
-        self.drift.err_count = 0;
+        self.drift.period_max_ns = None;
+        self.drift.window.clear();
         self.drift.last_update_ns = None;
         self.drift.err_filt_s = 0.0;
     }
@@ -301,46 +326,65 @@ impl Converter {
     pub fn observe(&mut self, frames: u64, t_ns: u64) {
         self.start_segment_if_needed();
         let rate = self.cfg.in_rate as f64;
-        let anchor = *self
-            .anchor_mono_ns
-            .get_or_insert_with(|| t_ns as f64 - frames as f64 * 1e9 / rate);
-        let first = *self.drift.first.get_or_insert((frames, t_ns));
-        // Where the timeline puts frame `frames`: outputs so far plus the pending input
-        // at the current ratio, minus the resampler delay.
+        // The anchor (monotonic time of the segment's first frame) is the tightest bound
+        // the observations give, until the first chunk goes out; then it is frozen.
+        let bound = t_ns as f64 - frames as f64 * 1e9 / rate;
+        self.settle_until_ns.get_or_insert(t_ns + ANCHOR_SETTLE_NS);
+        let anchor = match self.anchor_mono_ns {
+            Some(a) if self.anchor_frozen || a <= bound => a,
+            _ => {
+                self.anchor_mono_ns = Some(bound);
+                bound
+            }
+        };
+        // Where the timeline puts frame `frames`. The resamplers have produced `out_raw`
+        // samples for the input they consumed: the first `delay_total` were start-up delay
+        // (trimmed), so the consumed input ends at trimmed index `out_raw`. Add what waits
+        // between the stages and before stage 1 (and what the callback delivered since), at
+        // the current ratio.
         let r = self.nominal_ratio() * self.ratio_rel;
-        let j = self.out_raw as f64 - self.delay_total as f64
-            + (frames as f64 - self.in_frames as f64) * r;
+        let consumed = self.in_frames as f64 - self.mono.len() as f64;
+        let j = self.out_raw as f64
+            + self.mid.len() as f64 * self.ratio_rel
+            + (frames as f64 - consumed) * r;
         let stamped_ns = j * 1e9 / OUTPUT_RATE as f64;
-        let wall_ns = t_ns as f64 - anchor;
-        self.drift.err_acc_ns += stamped_ns - wall_ns;
-        self.drift.err_count += 1;
+        let e_ns = stamped_ns - (t_ns as f64 - anchor);
+        self.drift.period_max_ns = Some(self.drift.period_max_ns.map_or(e_ns, |m| m.max(e_ns)));
 
-        let elapsed = t_ns.saturating_sub(first.1) as f64 * 1e-9;
-        if elapsed >= 10.0 {
-            let dev_s = (frames - first.0.min(frames)) as f64 / rate;
-            self.drift.raw_drift = dev_s / elapsed - 1.0;
-        }
         let last = *self.drift.last_update_ns.get_or_insert(t_ns);
         let dt = t_ns.saturating_sub(last) as f64 * 1e-9;
-        if dt >= LOOP_PERIOD_S {
-            let e = self.drift.err_acc_ns / self.drift.err_count as f64 * 1e-9;
-            self.drift.err_acc_ns = 0.0;
-            self.drift.err_count = 0;
-            self.drift.last_update_ns = Some(t_ns);
-            let a = (dt / ERR_TAU_S).min(1.0);
-            self.drift.err_filt_s += a * (e - self.drift.err_filt_s);
-            self.stats.timing_error_ms = self.drift.err_filt_s * 1e3;
-            if let Some(s2) = self.stage2.as_mut() {
+        if dt < LOOP_PERIOD_S {
+            return;
+        }
+        self.drift.last_update_ns = Some(t_ns);
+        let m = self.drift.period_max_ns.take().unwrap_or(e_ns);
+        if self.drift.window.len() == ERR_WINDOW_LEN {
+            self.drift.window.pop_front();
+        }
+        self.drift.window.push_back(m);
+        let e = self.drift.window.iter().copied().fold(f64::MIN, f64::max) * 1e-9;
+        let a = (dt / ERR_TAU_S).min(1.0);
+        self.drift.err_filt_s += a * (e - self.drift.err_filt_s);
+        let ef = self.drift.err_filt_s;
+        self.stats.timing_error_ms = ef * 1e3;
+        match self.stage2.as_mut() {
+            Some(s2) => {
                 let kp = 2.0 * LOOP_OMEGA;
                 let ki = LOOP_OMEGA * LOOP_OMEGA;
-                let ef = self.drift.err_filt_s;
                 self.drift.integ = (self.drift.integ + ki * ef * dt).clamp(-MAX_DRIFT, MAX_DRIFT);
                 let u = (kp * ef + self.drift.integ).clamp(-2.0 * MAX_DRIFT, 2.0 * MAX_DRIFT);
                 self.ratio_rel = 1.0 - u;
                 let _ = s2.set_resample_ratio_relative(self.ratio_rel, true);
                 self.stats.drift_ppm = self.drift.integ * 1e6;
-            } else {
-                self.stats.drift_ppm = self.drift.raw_drift * 1e6;
+            }
+            None => {
+                // uncorrected: the error grows at the drift rate
+                let (t0, e0) = *self.drift.first.get_or_insert((t_ns, ef));
+                let span = t_ns.saturating_sub(t0) as f64 * 1e-9;
+                if span >= 10.0 {
+                    self.drift.raw_drift = (ef - e0) / span;
+                    self.stats.drift_ppm = self.drift.raw_drift * 1e6;
+                }
             }
         }
     }
@@ -436,8 +480,23 @@ impl Converter {
         sink: &mut dyn FnMut(AudioChunk),
     ) -> Result<(), ConvertError> {
         self.resample_available()?;
-        self.emit_samples(u64::MAX, now_ns, control, sink);
+        if self.anchor_frozen || self.settle_until_ns.is_none_or(|t| now_ns >= t) {
+            self.emit_samples(u64::MAX, now_ns, control, sink);
+        }
         Ok(())
+    }
+
+    /// Emits what is ready without new input (chunks held while the anchor settles).
+    pub fn poll(
+        &mut self,
+        now_ns: u64,
+        control: &AudioControl,
+        sink: &mut dyn FnMut(AudioChunk),
+    ) -> Result<(), ConvertError> {
+        if !self.segment_open {
+            return Ok(());
+        }
+        self.run(now_ns, control, sink)
     }
 
     /// Runs stage 1 on every whole input block available, into `mid`.
@@ -526,6 +585,7 @@ impl Converter {
             let end = self.chunk_first_index + self.chunk.len() as u64;
             self.anchor_mono_ns = Some(now_ns as f64 - end as f64 * 1e9 / OUTPUT_RATE as f64);
         }
+        self.anchor_frozen = true;
         let ts_ns = self.unix_ns_of(self.chunk_first_index, now_ns);
         if self.chunk_first_index == 0
             && let Some(prev_end) = self.prev_segment_end_unix_ns.take()

@@ -71,6 +71,29 @@ fn format_name(f: SampleFormat) -> String {
     f.to_string()
 }
 
+/// Human-readable table of devices for `capdeck devices`.
+pub fn format_devices(devices: &[AudioDeviceInfo]) -> String {
+    if devices.is_empty() {
+        return "no audio input devices found (no audio backend, or no device)\n".into();
+    }
+    let mut out = String::new();
+    for d in devices {
+        let fmt = match (d.rate, d.channels, &d.format) {
+            (Some(r), Some(c), Some(f)) => format!("{r} Hz, {c} ch, {f}"),
+            _ => "format unknown".into(),
+        };
+        out.push_str(&format!(
+            "{} {:<28} {}  ({})\n",
+            if d.is_default { "*" } else { " " },
+            d.id,
+            d.name,
+            fmt
+        ));
+    }
+    out.push_str("(* = system default; use --audio device:<id> or device:<name>)\n");
+    out
+}
+
 /// Which device to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceSelector {
@@ -85,6 +108,8 @@ pub enum DeviceSelector {
 pub struct CpalSource {
     selector: DeviceSelector,
     last_name: Option<String>,
+    /// Id of the device currently open.
+    open_id: Option<String>,
 }
 
 impl CpalSource {
@@ -93,6 +118,7 @@ impl CpalSource {
         Self {
             selector,
             last_name: None,
+            open_id: None,
         }
     }
 }
@@ -186,6 +212,18 @@ where
 }
 
 impl Source for CpalSource {
+    fn changed(&mut self) -> Option<String> {
+        if self.selector != DeviceSelector::Default {
+            return None; // a chosen device stays chosen
+        }
+        let now = cpal::default_host()
+            .default_input_device()
+            .and_then(|d| d.id().ok())
+            .map(|i| i.to_string());
+        (now.is_some() && now != self.open_id)
+            .then(|| format!("default input changed to {}", now.unwrap_or_default()))
+    }
+
     fn describe(&self) -> String {
         match (&self.selector, &self.last_name) {
             (DeviceSelector::Default, Some(n)) => format!("default input ({n})"),
@@ -214,28 +252,53 @@ impl Source for CpalSource {
                 "{name}: unsupported format {format}"
             )));
         }
-        let config = supported.config();
-        let (f, reader) = feed(format.rate, format.channels, RING_SECONDS, clock);
-        let stream = match supported.sample_format() {
-            SampleFormat::F32 => build::<f32>(&device, config, f),
-            SampleFormat::F64 => build::<f64>(&device, config, f),
-            SampleFormat::I8 => build::<i8>(&device, config, f),
-            SampleFormat::I16 => build::<i16>(&device, config, f),
-            SampleFormat::I24 => build::<cpal::I24>(&device, config, f),
-            SampleFormat::I32 => build::<i32>(&device, config, f),
-            SampleFormat::U8 => build::<u8>(&device, config, f),
-            SampleFormat::U16 => build::<u16>(&device, config, f),
-            SampleFormat::U24 => build::<cpal::U24>(&device, config, f),
-            SampleFormat::U32 => build::<u32>(&device, config, f),
-            other => {
-                return Err(AudioError::Device(format!(
-                    "{name}: unsupported sample format {other}"
-                )));
+        // Ask for ~10 ms periods where the device allows a choice: the default period of
+        // some backends (ALSA's pulse plugin) is around a second, which would deliver audio
+        // in bursts and add that much latency. Fall back to the backend's default.
+        let period = (format.rate / 100).max(64);
+        let fixed = match supported.buffer_size() {
+            cpal::SupportedBufferSize::Range { min, max } if *min <= period && period <= *max => {
+                Some(period)
             }
-        }
-        .map_err(|e| dev_err("cannot open input stream", e))?;
+            _ => None,
+        };
+        let attempt = |buffer_size: cpal::BufferSize| {
+            let mut config = supported.config();
+            config.buffer_size = buffer_size;
+            let (f, reader) = feed(format.rate, format.channels, RING_SECONDS, clock);
+            let stream = match supported.sample_format() {
+                SampleFormat::F32 => build::<f32>(&device, config, f),
+                SampleFormat::F64 => build::<f64>(&device, config, f),
+                SampleFormat::I8 => build::<i8>(&device, config, f),
+                SampleFormat::I16 => build::<i16>(&device, config, f),
+                SampleFormat::I24 => build::<cpal::I24>(&device, config, f),
+                SampleFormat::I32 => build::<i32>(&device, config, f),
+                SampleFormat::U8 => build::<u8>(&device, config, f),
+                SampleFormat::U16 => build::<u16>(&device, config, f),
+                SampleFormat::U24 => build::<cpal::U24>(&device, config, f),
+                SampleFormat::U32 => build::<u32>(&device, config, f),
+                other => {
+                    return Err(AudioError::Device(format!(
+                        "{name}: unsupported sample format {other}"
+                    )));
+                }
+            }
+            .map_err(|e| dev_err("cannot open input stream", e))?;
+            Ok((stream, reader))
+        };
+        let (stream, reader) = match fixed {
+            Some(p) => match attempt(cpal::BufferSize::Fixed(p)) {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!("{e}; retrying with the default buffer size");
+                    attempt(cpal::BufferSize::Default)?
+                }
+            },
+            None => attempt(cpal::BufferSize::Default)?,
+        };
         stream.play().map_err(|e| dev_err("cannot start", e))?;
         self.last_name = Some(name);
+        self.open_id = device.id().ok().map(|i| i.to_string());
         Ok((
             Box::new(CpalRunning {
                 _stream: stream,

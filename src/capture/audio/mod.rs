@@ -173,7 +173,7 @@ pub mod feed;
 mod pipeline;
 pub mod source;
 
-pub use device::{AudioDeviceInfo, DeviceSelector, list_devices};
+pub use device::{AudioDeviceInfo, DeviceSelector, format_devices, list_devices};
 pub use pipeline::{AudioOptions, AudioPipeline, AudioStats, start_source};
 pub use source::NativeFormat;
 

@@ -188,6 +188,7 @@ pub fn start_source(
         events_total: 0,
         last_data_ns: clock.now_ns(),
         next_retry_ns: 0,
+        next_change_check_ns: 0,
         latency_ms: 0.0,
     };
     let thread = std::thread::Builder::new()
@@ -226,6 +227,7 @@ struct Worker {
     events_total: u64,
     last_data_ns: u64,
     next_retry_ns: u64,
+    next_change_check_ns: u64,
     latency_ms: f64,
 }
 
@@ -292,6 +294,8 @@ impl Worker {
             self.conv.push(a, b, now, &self.control, &mut emit)?;
             chunk.commit_all();
             self.last_data_ns = now;
+        } else {
+            self.conv.poll(now, &self.control, &mut emit)?;
         }
         let overruns = reader.shared.overrun_frames.load(Ordering::Relaxed);
         if overruns > self.overruns_seen {
@@ -304,7 +308,14 @@ impl Worker {
         let lost = reader.shared.lost.load(Ordering::Acquire);
         let ended = reader.shared.ended.load(Ordering::Acquire) && reader.cons.is_empty();
         let stalled = now.saturating_sub(self.last_data_ns) > STALL.as_nanos() as u64;
-        let why = if lost {
+        let mut changed = None;
+        if now >= self.next_change_check_ns {
+            self.next_change_check_ns = now + 2_000_000_000;
+            changed = self.source.changed();
+        }
+        let why = if let Some(c) = changed.clone() {
+            c
+        } else if lost {
             reader
                 .shared
                 .error
@@ -320,6 +331,7 @@ impl Worker {
         let events = reader.shared.overrun_events.load(Ordering::Relaxed);
         self.events_total += events.saturating_sub(self.events_seen);
         self.events_seen = events;
+        let lost = lost || changed.is_some();
         if ended || lost || stalled {
             self.conv.end_segment(now, &self.control, &mut emit)?;
         }
@@ -336,7 +348,12 @@ impl Worker {
                 "audio source lost ({why}); retrying every {} s",
                 RETRY.as_secs()
             );
-            self.next_retry_ns = now + RETRY.as_nanos() as u64;
+            // a changed default is reopened at once; a lost device after the retry period
+            self.next_retry_ns = if changed.is_some() {
+                now
+            } else {
+                now + RETRY.as_nanos() as u64
+            };
             if let Ok(mut s) = self.shared.stats.lock() {
                 s.losses += 1;
                 s.state = format!("device lost: {why}; retrying every {} s", RETRY.as_secs());
