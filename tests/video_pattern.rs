@@ -17,10 +17,7 @@ fn decode(jpeg: &[u8]) -> (u32, u32, Vec<u8>) {
     (u32::from(info.width), u32::from(info.height), px)
 }
 
-fn collect(
-    control: Arc<VideoControl>,
-    n: usize,
-) -> (video::VideoPipeline, Vec<VideoFrame>) {
+fn collect(control: Arc<VideoControl>, n: usize) -> (video::VideoPipeline, Vec<VideoFrame>) {
     let (tx, rx) = mpsc::channel();
     let p = video::start(
         &VideoSourceSpec::Pattern,
@@ -31,7 +28,10 @@ fn collect(
     )
     .expect("pattern starts");
     let frames: Vec<_> = (0..n)
-        .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("frame arrives"))
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("frame arrives")
+        })
         .collect();
     (p, frames)
 }
@@ -166,7 +166,11 @@ fn stop_returns_promptly_even_at_low_rate() {
     std::thread::sleep(Duration::from_millis(50));
     let t = Instant::now();
     p.stop();
-    assert!(t.elapsed() < Duration::from_secs(1), "stop took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "stop took {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]

@@ -12,11 +12,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+pub mod camera;
 pub mod encode;
 pub mod frame;
 pub mod pattern;
 pub mod pipeline;
 pub mod scale;
+pub mod screen;
 pub mod source;
 pub mod yuv;
 
@@ -45,6 +47,55 @@ pub enum VideoError {
     Thread(#[source] std::io::Error),
 }
 
+/// Every source that can be captured right now, for `capdeck devices` and the app.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VideoSources {
+    /// Cameras with the formats they offer.
+    pub cameras: Vec<camera::CameraInfo>,
+    /// Monitors (`screen:N`).
+    pub screens: Vec<screen::ScreenInfo>,
+    /// Windows with a title (`window:<title>`).
+    pub windows: Vec<screen::WindowInfo>,
+    /// Synthetic sources (`pattern`).
+    pub synthetic: Vec<String>,
+    /// Screen/window backend in this build ("xcap", "scap").
+    pub screen_backend: String,
+    /// Why a backend could not list its devices (no display, no permission, ...).
+    pub problems: Vec<String>,
+}
+
+/// Lists cameras, screens, windows and synthetic sources. Never panics: a backend that
+/// fails (or panics) contributes an empty list and a line in `problems`.
+pub fn list_sources() -> VideoSources {
+    fn take<T>(r: Result<Vec<T>, VideoError>, what: &str, problems: &mut Vec<String>) -> Vec<T> {
+        r.unwrap_or_else(|e| {
+            problems.push(format!("{what}: {e}"));
+            Vec::new()
+        })
+    }
+    let mut problems = Vec::new();
+    let cameras = take(camera::cameras(), "cameras", &mut problems);
+    let screens = take(screen::screens(), "screens", &mut problems);
+    let windows = take(screen::windows(), "windows", &mut problems);
+    VideoSources {
+        cameras,
+        screens,
+        windows,
+        synthetic: vec!["pattern".into()],
+        screen_backend: screen::backend_name().into(),
+        problems,
+    }
+}
+
+/// Starts a pipeline on any source (custom sources, tests). [`start`] uses this.
+pub fn start_source(
+    open: pipeline::SourceFactory,
+    control: Arc<VideoControl>,
+    sink: Box<dyn FnMut(VideoFrame) + Send>,
+) -> Result<VideoPipeline, VideoError> {
+    VideoPipeline::spawn(open, control, sink)
+}
+
 /// Current Unix time in milliseconds.
 pub fn unix_ms() -> u64 {
     std::time::SystemTime::now()
@@ -65,10 +116,17 @@ pub fn start(
     let open: pipeline::SourceFactory = match spec {
         VideoSourceSpec::None => return Err(VideoError::NoSource),
         VideoSourceSpec::Pattern => Box::new(|| Ok(Box::new(pattern::PatternSource::new()))),
-        other => {
-            return Err(VideoError::Unsupported(format!(
-                "video source {other} is not available in this build yet"
-            )));
+        VideoSourceSpec::Camera(i) => {
+            let (i, want, fps) = (*i, control.size(), control.fps());
+            Box::new(move || camera::open(i, want, fps))
+        }
+        VideoSourceSpec::Screen(i) => {
+            let i = *i;
+            Box::new(move || screen::open_screen(i))
+        }
+        VideoSourceSpec::Window(title) => {
+            let title = title.clone();
+            Box::new(move || screen::open_window(&title))
         }
     };
     VideoPipeline::spawn(open, control, sink)
@@ -121,7 +179,9 @@ pub enum VideoSourceSpec {
 
 /// Error parsing a [`VideoSourceSpec`].
 #[derive(Debug, thiserror::Error)]
-#[error("invalid video source {0:?}: expected camera[:N], screen[:N], window:<title>, pattern or none")]
+#[error(
+    "invalid video source {0:?}: expected camera[:N], screen[:N], window:<title>, pattern or none"
+)]
 pub struct ParseVideoSourceError(String);
 
 impl FromStr for VideoSourceSpec {
@@ -190,7 +250,10 @@ impl VideoControl {
     }
     /// Requested output size.
     pub fn size(&self) -> (u32, u32) {
-        (self.width.load(Ordering::Relaxed), self.height.load(Ordering::Relaxed))
+        (
+            self.width.load(Ordering::Relaxed),
+            self.height.load(Ordering::Relaxed),
+        )
     }
     /// Sets the output size (each side clamped to 16..=7680).
     pub fn set_size(&self, w: u32, h: u32) {
@@ -203,8 +266,13 @@ impl VideoControl {
     }
     /// Sets the frame rate (clamped to 0.1..=120).
     pub fn set_fps(&self, fps: f32) {
-        let fps = if fps.is_finite() { fps.clamp(0.1, 120.0) } else { 5.0 };
-        self.fps_milli.store((fps * 1000.0).round() as u32, Ordering::Relaxed);
+        let fps = if fps.is_finite() {
+            fps.clamp(0.1, 120.0)
+        } else {
+            5.0
+        };
+        self.fps_milli
+            .store((fps * 1000.0).round() as u32, Ordering::Relaxed);
     }
     /// JPEG quality.
     pub fn quality(&self) -> u8 {
@@ -212,7 +280,8 @@ impl VideoControl {
     }
     /// Sets the JPEG quality (clamped to 1..=100).
     pub fn set_quality(&self, q: u8) {
-        self.quality.store(u32::from(q.clamp(1, 100)), Ordering::Relaxed);
+        self.quality
+            .store(u32::from(q.clamp(1, 100)), Ordering::Relaxed);
     }
     /// How the source is fitted to the requested size (default: fit inside, keeping
     /// the aspect ratio).
@@ -232,11 +301,17 @@ impl VideoControl {
     }
     /// Region of the source to capture (whole source when `None`).
     pub fn crop(&self) -> Option<Crop> {
-        *self.crop.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .crop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
     /// Sets the region of the source to capture. A region outside the source makes
     /// each frame fail with a clear error in the pipeline's stats.
     pub fn set_crop(&self, crop: Option<Crop>) {
-        *self.crop.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = crop;
+        *self
+            .crop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = crop;
     }
 }

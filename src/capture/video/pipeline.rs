@@ -228,9 +228,11 @@ impl VideoPipeline {
                 .map_err(VideoError::Thread)?
         };
 
-        let opened = opened_rx
-            .recv()
-            .unwrap_or_else(|_| Err(VideoError::Backend("capture thread died while opening".into())));
+        let opened = opened_rx.recv().unwrap_or_else(|_| {
+            Err(VideoError::Backend(
+                "capture thread died while opening".into(),
+            ))
+        });
         if let Err(e) = opened {
             let _ = capture.join();
             return Err(e);

@@ -246,20 +246,13 @@ impl Scaler {
                 // Crop inside the decoded RGB.
                 let view = Strided::<U8x3>::new(&self.tmp, w, h, w as usize * 3);
                 let dst = &mut self.dst;
-                return resize_view(
-                    &mut self.resizer,
-                    self.algorithm,
-                    &view,
-                    region,
-                    out,
-                    dst,
-                )
-                .map(|()| Prepared::Pixels {
-                    data: &self.dst[..],
-                    width: out.0,
-                    height: out.1,
-                    order: PixelOrder::Rgb,
-                });
+                return resize_view(&mut self.resizer, self.algorithm, &view, region, out, dst)
+                    .map(|()| Prepared::Pixels {
+                        data: &self.dst[..],
+                        width: out.0,
+                        height: out.1,
+                        order: PixelOrder::Rgb,
+                    });
             }
         };
 
@@ -417,7 +410,8 @@ impl<'a, P: BytePixel> Strided<'a, P> {
     /// `data` must hold `stride*(height-1) + width*size` bytes ([`RawFrame`] checks it).
     fn new(data: &'a [u8], width: u32, height: u32, stride: usize) -> Self {
         assert!(
-            height == 0 || data.len() >= stride * (height as usize - 1) + width as usize * P::size(),
+            height == 0
+                || data.len() >= stride * (height as usize - 1) + width as usize * P::size(),
             "strided view out of bounds"
         );
         Self {

@@ -51,7 +51,10 @@ pub trait FrameSource {
 
 /// Runs a backend call that may panic (scap panics without a portal; native capture
 /// libraries have been seen to) and turns a panic into a [`SourceError`].
-pub fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, SourceError>) -> Result<T, SourceError> {
+pub fn guarded<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, SourceError>,
+) -> Result<T, SourceError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(panic) => {
@@ -61,7 +64,9 @@ pub fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, SourceError>) -> Res
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(%what, %msg, "capture backend panicked");
-            Err(SourceError::Fatal(format!("{what}: backend panicked: {msg}")))
+            Err(SourceError::Fatal(format!(
+                "{what}: backend panicked: {msg}"
+            )))
         }
     }
 }
