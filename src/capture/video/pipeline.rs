@@ -488,22 +488,25 @@ fn encode_loop(
             jpeg: bytes,
             timing,
         };
+        // Stats first, so whoever the sink wakes sees them describing this frame.
+        {
+            let mut s = lock(stats);
+            s.frames = seq + 1;
+            s.last_bytes = last_bytes;
+            s.last_size = Some((width, height));
+            s.passthrough = passthrough;
+            s.last_timing = LastTiming {
+                capture_us: timing.capture_us,
+                queue_us,
+                scale_us,
+                encode_us,
+                send_us: s.last_timing.send_us,
+            };
+        }
         let ts = Instant::now();
         sink(out);
-        let send_us = micros(ts.elapsed());
+        lock(stats).last_timing.send_us = micros(ts.elapsed());
         seq += 1;
-        let mut s = lock(stats);
-        s.frames = seq;
-        s.last_bytes = last_bytes;
-        s.last_size = Some((width, height));
-        s.passthrough = passthrough;
-        s.last_timing = LastTiming {
-            capture_us: timing.capture_us,
-            queue_us,
-            scale_us,
-            encode_us,
-            send_us,
-        };
     }
 }
 
