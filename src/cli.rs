@@ -1,2 +1,406 @@
-//! Command line.
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! Command line: parsing (clap) and the headless commands.
+//!
+//! Bare `capdeck` opens the desktop app; subcommands run headless.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::capture::audio::AudioSourceSpec;
+use crate::capture::video::VideoSourceSpec;
+use crate::net::receiver::{Receiver, ReceiverConfig};
+use crate::net::sender::{Sender, SenderConfig, defaults};
+use crate::net::tap::TapPoint;
+use crate::wire::capture::{Framing, HostConfig};
+
+/// capdeck: desktop capture pushed to an inference host, and a live GrimStream viewer.
+#[derive(Debug, Parser)]
+#[command(name = "capdeck", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (tracing's env-filter syntax), e.g. `info`, `capdeck=debug`.
+    #[arg(long, global = true, env = "CAPDECK_LOG", default_value = "info")]
+    pub log: String,
+    /// What to run; without one, the desktop app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream audio and video to an inference host, headless.
+    Send(SendArgs),
+    /// Run a reference inference host: receive, check and store what a sender pushes.
+    Receive(ReceiveArgs),
+    /// List audio inputs and video sources.
+    Devices(DevicesArgs),
+    /// Connect to GrimStream feeds as a viewer and report what arrives.
+    Probe(crate::grimstream::probe::ProbeArgs),
+    /// Serve a synthetic retail feed and a matching engine feed.
+    DemoFeeds(crate::grimstream::demo::DemoFeedsArgs),
+}
+
+/// Parses `WxH`.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WxH"))?;
+    let w: u32 = w
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad width in {s:?}"))?;
+    let h: u32 = h
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad height in {s:?}"))?;
+    if !(16..=7680).contains(&w) || !(16..=7680).contains(&h) {
+        return Err(format!("{s:?}: each side must be 16 to 7680"));
+    }
+    Ok((w, h))
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && v >= 0.0 && v <= 1e7 {
+        Ok(v)
+    } else {
+        Err(format!("{s:?}: seconds must be 0 to 1e7"))
+    }
+}
+
+fn parse_fps(s: &str) -> Result<f32, String> {
+    let v: f32 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a frame rate"))?;
+    if v.is_finite() && (0.1..=120.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s:?}: fps must be 0.1 to 120"))
+    }
+}
+
+/// `capdeck send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Inference host name or address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Audio PUSH port.
+    #[arg(long, default_value_t = defaults::AUDIO_PORT)]
+    pub audio_port: u16,
+    /// Video PUSH port.
+    #[arg(long, default_value_t = defaults::VIDEO_PORT)]
+    pub video_port: u16,
+    /// Control REQ port (0 = no control channel).
+    #[arg(long, default_value_t = defaults::CONTROL_PORT)]
+    pub control_port: u16,
+    /// Message framing: `multipart` (header part + payload part) or `framed` (one
+    /// length-prefixed part, what the Python host reads today).
+    #[arg(long, default_value = "multipart")]
+    pub framing: Framing,
+    /// Audio source: default | device:<id or name> | tone:<hz> | wav:<path> | none.
+    #[arg(long, default_value = "default")]
+    pub audio: AudioSourceSpec,
+    /// Video source: camera[:N] | screen[:N] | window:<title> | pattern | none.
+    #[arg(long, default_value = "none")]
+    pub video: VideoSourceSpec,
+    /// Audio chunk length in ms, 10 to 1000 (pins it: the host's config will not change it).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=1000))]
+    pub chunk_ms: Option<u32>,
+    /// Video size WxH (default 640x480; pins it).
+    #[arg(long, value_parser = parse_size)]
+    pub video_size: Option<(u32, u32)>,
+    /// Video frames per second (default 5; pins it).
+    #[arg(long, value_parser = parse_fps)]
+    pub fps: Option<f32>,
+    /// JPEG quality 1 to 100 (default 70; pins it).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: Option<u8>,
+    /// Seconds of audio kept while the host is away, delivered in order on reconnect.
+    #[arg(long, default_value_t = defaults::AUDIO_BUFFER_S, value_parser = parse_seconds)]
+    pub audio_buffer_secs: f64,
+    /// Newest video frames kept while the host is away.
+    #[arg(long, default_value_t = defaults::VIDEO_QUEUE_FRAMES)]
+    pub video_queue: usize,
+    /// Largest reconnect interval in ms (backoff doubles from 250 ms up to it).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(250..=60_000))]
+    pub reconnect_max_ms: u64,
+    /// Client name on the control channel.
+    #[arg(long, default_value = "capdeck")]
+    pub client: String,
+    /// Stop after this many seconds (default: run until Ctrl-C or the audio file ends).
+    #[arg(long, value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+    /// Write the final stats as JSON to this file.
+    #[arg(long)]
+    pub stats_json: Option<PathBuf>,
+}
+
+/// `capdeck receive`.
+#[derive(Debug, Args)]
+pub struct ReceiveArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: String,
+    /// Audio PULL port.
+    #[arg(long, default_value_t = defaults::AUDIO_PORT)]
+    pub audio_port: u16,
+    /// Video PULL port.
+    #[arg(long, default_value_t = defaults::VIDEO_PORT)]
+    pub video_port: u16,
+    /// Control REP port (0 = no control channel).
+    #[arg(long, default_value_t = defaults::CONTROL_PORT)]
+    pub control_port: u16,
+    /// Write audio.wav, video/NNNNNN.jpg and index.jsonl here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop after this many seconds (default: until Ctrl-C).
+    #[arg(long, value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+    /// Write the final stats as JSON to this file.
+    #[arg(long)]
+    pub stats_json: Option<PathBuf>,
+}
+
+/// `capdeck devices`.
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let result = match cli.command {
+        None => run_app(),
+        Some(Command::Send(a)) => run_send(a),
+        Some(Command::Receive(a)) => run_receive(a),
+        Some(Command::Devices(a)) => run_devices(a),
+        Some(Command::Probe(a)) => crate::grimstream::probe::run(a),
+        Some(Command::DemoFeeds(a)) => crate::grimstream::demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("capdeck: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run_app() -> anyhow::Result<()> {
+    eprintln!(
+        "The desktop app is not built yet. Headless commands: `capdeck send`, `capdeck receive`, \
+         `capdeck devices` (see `capdeck --help`)."
+    );
+    Ok(())
+}
+
+/// Set when Ctrl-C (or SIGTERM) arrives.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let spawned = std::thread::Builder::new()
+        .name("capdeck-signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    if let Ok(mut term) = signal(SignalKind::terminate()) {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                    } else {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            f.store(true, Ordering::Relaxed);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch for Ctrl-C: {e}");
+    }
+    flag
+}
+
+/// Runs until `duration`, an interrupt, or `done()`; calls `tick` every 250 ms.
+fn run_until(duration: Option<f64>, done: impl Fn() -> bool, mut tick: impl FnMut()) {
+    let stop = interrupt_flag();
+    let start = Instant::now();
+    let end = duration.map(|d| start + Duration::from_secs_f64(d));
+    loop {
+        if stop.load(Ordering::Relaxed) || done() || end.is_some_and(|e| Instant::now() >= e) {
+            return;
+        }
+        let step = end.map_or(Duration::from_millis(250), |e| {
+            e.saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(250))
+        });
+        std::thread::sleep(step);
+        tick();
+    }
+}
+
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn status(line: &str) {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "\r\x1b[2K{line}");
+    let _ = err.flush();
+}
+
+fn run_send(a: SendArgs) -> anyhow::Result<()> {
+    let cfg = SenderConfig {
+        host: a.host,
+        audio_port: a.audio_port,
+        video_port: a.video_port,
+        control_port: a.control_port,
+        framing: a.framing,
+        audio: a.audio,
+        video: a.video,
+        chunk_ms: a.chunk_ms,
+        video_size: a.video_size,
+        fps: a.fps,
+        quality: a.quality,
+        audio_buffer_s: a.audio_buffer_secs,
+        video_queue_frames: a.video_queue.max(1),
+        reconnect_max: Duration::from_millis(a.reconnect_max_ms),
+        client: a.client,
+    };
+    let video_none = cfg.video == VideoSourceSpec::None;
+    let sender = Sender::start(cfg, TapPoint::default())?;
+    let tty = std::io::stderr().is_terminal();
+    let mut last = Instant::now();
+    run_until(
+        a.duration,
+        || video_none && sender.audio_finished(),
+        || {
+            if tty && last.elapsed() >= Duration::from_millis(500) {
+                status(&sender.stats().status_line());
+                last = Instant::now();
+            }
+        },
+    );
+    let stats = sender.stop(Duration::from_secs(2));
+    if tty {
+        status(&stats.status_line());
+        eprintln!();
+    }
+    if let Some(p) = &a.stats_json {
+        write_json(p, &stats)?;
+    }
+    Ok(())
+}
+
+fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
+    let cfg = ReceiverConfig {
+        bind: a.bind,
+        audio_port: a.audio_port,
+        video_port: a.video_port,
+        control_port: (a.control_port != 0).then_some(a.control_port),
+        out_dir: a.out,
+        host_config: HostConfig::reference(),
+    };
+    let receiver = Receiver::spawn(cfg)?;
+    let p = receiver.ports();
+    tracing::info!(
+        "receiving: audio :{} video :{} control {}",
+        p.audio,
+        p.video,
+        p.control.map_or("off".to_owned(), |c| format!(":{c}"))
+    );
+    let tty = std::io::stderr().is_terminal();
+    let mut last = Instant::now();
+    run_until(
+        a.duration,
+        || false,
+        || {
+            if tty && last.elapsed() >= Duration::from_millis(500) {
+                let s = receiver.stats();
+                status(&format!(
+                    "audio {} msgs (missing {}) | video {} msgs (missing {}) | malformed {} | control hello {} hb {}",
+                    s.audio.messages,
+                    s.audio.missing,
+                    s.video.messages,
+                    s.video.missing,
+                    s.audio.malformed + s.video.malformed,
+                    s.control.hello,
+                    s.control.heartbeat
+                ));
+                last = Instant::now();
+            }
+        },
+    );
+    let stats = receiver.stop();
+    if tty {
+        eprintln!();
+    }
+    if let Some(p) = &a.stats_json {
+        write_json(p, &stats)?;
+    }
+    Ok(())
+}
+
+fn run_devices(a: DevicesArgs) -> anyhow::Result<()> {
+    let audio = crate::capture::audio::list_devices();
+    let video = serde_json::json!({"note": "camera, screen and window listing arrives with the video capture backends"});
+    let synthetic = serde_json::json!({
+        "audio": ["tone:<hz>", "wav:<path>", "none"],
+        "video": ["pattern", "none"],
+    });
+    if a.json {
+        let v = serde_json::json!({ "audio_inputs": audio, "video_sources": video, "synthetic": synthetic });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("Audio inputs (--audio default | device:<id or name>):");
+    let audio_json = serde_json::to_value(&audio)?;
+    match audio_json.as_array() {
+        Some(list) if !list.is_empty() => {
+            for d in list {
+                println!("  {}", serde_json::to_string(d)?);
+            }
+        }
+        _ => println!("  (none found)"),
+    }
+    println!("Video sources:");
+    println!(
+        "  {}",
+        serde_json::to_string_pretty(&video)?.replace('\n', "\n  ")
+    );
+    println!("Synthetic sources: --audio tone:<hz> | wav:<path> | none; --video pattern | none");
+    Ok(())
+}
