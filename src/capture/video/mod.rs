@@ -17,13 +17,14 @@ pub mod encode;
 pub mod frame;
 pub mod pattern;
 pub mod pipeline;
+pub mod retail;
 pub mod scale;
 pub mod screen;
 pub mod source;
 pub mod yuv;
 
 pub use frame::{FrameError, PixelFormat, RawFrame};
-pub use pipeline::{LastTiming, VideoPipeline, VideoState, VideoStats};
+pub use pipeline::{LastTiming, Output, RgbaFrame, VideoPipeline, VideoState, VideoStats};
 pub use scale::{Crop, ScaleMode};
 pub use source::{Clocking, FrameSource, SourceError};
 
@@ -93,7 +94,7 @@ pub fn start_source(
     control: Arc<VideoControl>,
     sink: Box<dyn FnMut(VideoFrame) + Send>,
 ) -> Result<VideoPipeline, VideoError> {
-    VideoPipeline::spawn(open, control, sink)
+    VideoPipeline::spawn(open, control, Output::Jpeg(sink))
 }
 
 /// Current Unix time in milliseconds.
@@ -113,6 +114,25 @@ pub fn start(
     control: Arc<VideoControl>,
     sink: Box<dyn FnMut(VideoFrame) + Send>,
 ) -> Result<VideoPipeline, VideoError> {
+    let open = opener(spec, &control)?;
+    VideoPipeline::spawn(open, control, Output::Jpeg(sink))
+}
+
+/// Like [`start`], but delivers scaled RGBA8 frames instead of JPEGs (for the
+/// GrimStream retail feed).
+pub fn start_rgba(
+    spec: &VideoSourceSpec,
+    control: Arc<VideoControl>,
+    sink: Box<dyn FnMut(RgbaFrame) + Send>,
+) -> Result<VideoPipeline, VideoError> {
+    let open = opener(spec, &control)?;
+    VideoPipeline::spawn(open, control, Output::Rgba(sink))
+}
+
+fn opener(
+    spec: &VideoSourceSpec,
+    control: &VideoControl,
+) -> Result<pipeline::SourceFactory, VideoError> {
     let open: pipeline::SourceFactory = match spec {
         VideoSourceSpec::None => return Err(VideoError::NoSource),
         VideoSourceSpec::Pattern => Box::new(|| Ok(Box::new(pattern::PatternSource::new()))),
@@ -129,7 +149,7 @@ pub fn start(
             Box::new(move || screen::open_window(&title))
         }
     };
-    VideoPipeline::spawn(open, control, sink)
+    Ok(open)
 }
 
 /// Per-frame timings in microseconds, for the app's stats.
