@@ -44,6 +44,8 @@ pub enum Command {
     Probe(crate::grimstream::probe::ProbeArgs),
     /// Serve a synthetic retail feed and a matching engine feed.
     DemoFeeds(crate::grimstream::demo::DemoFeedsArgs),
+    /// Serve a screen, window or the pattern as a GrimStream retail feed.
+    ServeRetail(crate::capture::video::retail::ServeRetailArgs),
 }
 
 /// Parses `WxH`.
@@ -189,6 +191,7 @@ pub fn main() -> ExitCode {
         Some(Command::Devices(a)) => run_devices(a),
         Some(Command::Probe(a)) => crate::grimstream::probe::run(a),
         Some(Command::DemoFeeds(a)) => crate::grimstream::demo::run(a),
+        Some(Command::ServeRetail(a)) => crate::capture::video::retail::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -376,7 +379,7 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
 
 fn run_devices(a: DevicesArgs) -> anyhow::Result<()> {
     let audio = crate::capture::audio::list_devices();
-    let video = serde_json::json!({"note": "camera, screen and window listing arrives with the video capture backends"});
+    let video = crate::capture::video::list_sources();
     let synthetic = serde_json::json!({
         "audio": ["tone:<hz>", "wav:<path>", "none"],
         "video": ["pattern", "none"],

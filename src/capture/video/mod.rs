@@ -12,16 +12,19 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+pub mod camera;
 pub mod encode;
 pub mod frame;
 pub mod pattern;
 pub mod pipeline;
+pub mod retail;
 pub mod scale;
+pub mod screen;
 pub mod source;
 pub mod yuv;
 
 pub use frame::{FrameError, PixelFormat, RawFrame};
-pub use pipeline::{LastTiming, VideoPipeline, VideoState, VideoStats};
+pub use pipeline::{LastTiming, Output, RgbaFrame, VideoPipeline, VideoState, VideoStats};
 pub use scale::{Crop, ScaleMode};
 pub use source::{Clocking, FrameSource, SourceError};
 
@@ -45,6 +48,55 @@ pub enum VideoError {
     Thread(#[source] std::io::Error),
 }
 
+/// Every source that can be captured right now, for `capdeck devices` and the app.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VideoSources {
+    /// Cameras with the formats they offer.
+    pub cameras: Vec<camera::CameraInfo>,
+    /// Monitors (`screen:N`).
+    pub screens: Vec<screen::ScreenInfo>,
+    /// Windows with a title (`window:<title>`).
+    pub windows: Vec<screen::WindowInfo>,
+    /// Synthetic sources (`pattern`).
+    pub synthetic: Vec<String>,
+    /// Screen/window backend in this build ("xcap", "scap").
+    pub screen_backend: String,
+    /// Why a backend could not list its devices (no display, no permission, ...).
+    pub problems: Vec<String>,
+}
+
+/// Lists cameras, screens, windows and synthetic sources. Never panics: a backend that
+/// fails (or panics) contributes an empty list and a line in `problems`.
+pub fn list_sources() -> VideoSources {
+    fn take<T>(r: Result<Vec<T>, VideoError>, what: &str, problems: &mut Vec<String>) -> Vec<T> {
+        r.unwrap_or_else(|e| {
+            problems.push(format!("{what}: {e}"));
+            Vec::new()
+        })
+    }
+    let mut problems = Vec::new();
+    let cameras = take(camera::cameras(), "cameras", &mut problems);
+    let screens = take(screen::screens(), "screens", &mut problems);
+    let windows = take(screen::windows(), "windows", &mut problems);
+    VideoSources {
+        cameras,
+        screens,
+        windows,
+        synthetic: vec!["pattern".into()],
+        screen_backend: screen::backend_name().into(),
+        problems,
+    }
+}
+
+/// Starts a pipeline on any source (custom sources, tests). [`start`] uses this.
+pub fn start_source(
+    open: pipeline::SourceFactory,
+    control: Arc<VideoControl>,
+    sink: Box<dyn FnMut(VideoFrame) + Send>,
+) -> Result<VideoPipeline, VideoError> {
+    VideoPipeline::spawn(open, control, Output::Jpeg(sink))
+}
+
 /// Current Unix time in milliseconds.
 pub fn unix_ms() -> u64 {
     std::time::SystemTime::now()
@@ -62,16 +114,42 @@ pub fn start(
     control: Arc<VideoControl>,
     sink: Box<dyn FnMut(VideoFrame) + Send>,
 ) -> Result<VideoPipeline, VideoError> {
+    let open = opener(spec, &control)?;
+    VideoPipeline::spawn(open, control, Output::Jpeg(sink))
+}
+
+/// Like [`start`], but delivers scaled RGBA8 frames instead of JPEGs (for the
+/// GrimStream retail feed).
+pub fn start_rgba(
+    spec: &VideoSourceSpec,
+    control: Arc<VideoControl>,
+    sink: Box<dyn FnMut(RgbaFrame) + Send>,
+) -> Result<VideoPipeline, VideoError> {
+    let open = opener(spec, &control)?;
+    VideoPipeline::spawn(open, control, Output::Rgba(sink))
+}
+
+fn opener(
+    spec: &VideoSourceSpec,
+    control: &VideoControl,
+) -> Result<pipeline::SourceFactory, VideoError> {
     let open: pipeline::SourceFactory = match spec {
         VideoSourceSpec::None => return Err(VideoError::NoSource),
         VideoSourceSpec::Pattern => Box::new(|| Ok(Box::new(pattern::PatternSource::new()))),
-        other => {
-            return Err(VideoError::Unsupported(format!(
-                "video source {other} is not available in this build yet"
-            )));
+        VideoSourceSpec::Camera(i) => {
+            let (i, want, fps) = (*i, control.size(), control.fps());
+            Box::new(move || camera::open(i, want, fps))
+        }
+        VideoSourceSpec::Screen(i) => {
+            let i = *i;
+            Box::new(move || screen::open_screen(i))
+        }
+        VideoSourceSpec::Window(title) => {
+            let title = title.clone();
+            Box::new(move || screen::open_window(&title))
         }
     };
-    VideoPipeline::spawn(open, control, sink)
+    Ok(open)
 }
 
 /// Per-frame timings in microseconds, for the app's stats.

@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use super::encode::{JpegSettings, encode_jpeg};
 use super::frame::{PixelFormat, RawFrame};
-use super::scale::{Prepared, Scaler};
+use super::scale::{PixelOrder, Prepared, Scaler};
 use super::source::{Clocking, FrameSource, SourceError, looks_black};
 use super::{FrameTiming, VideoControl, VideoError, VideoFrame};
 
@@ -171,6 +171,31 @@ impl StopSignal {
     }
 }
 
+/// One frame as RGBA8 pixels (rows `width*4` bytes apart), for GrimStream feeds.
+#[derive(Debug, Clone)]
+pub struct RgbaFrame {
+    /// +1 per frame delivered, from 0.
+    pub seq: u64,
+    /// When the source delivered it.
+    pub captured_at: Instant,
+    /// Unix time in milliseconds when the source delivered it.
+    pub ts_ms: u64,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width*height*4` bytes, alpha 255.
+    pub data: Bytes,
+}
+
+/// What the pipeline produces.
+pub enum Output {
+    /// JPEG frames for the capture wire.
+    Jpeg(Box<dyn FnMut(VideoFrame) + Send>),
+    /// Scaled RGBA8 frames (GrimStream retail feed).
+    Rgba(Box<dyn FnMut(RgbaFrame) + Send>),
+}
+
 /// Opens a source on the capture thread.
 pub type SourceFactory = Box<dyn FnOnce() -> Result<Box<dyn FrameSource>, VideoError> + Send>;
 
@@ -195,7 +220,7 @@ impl VideoPipeline {
     pub fn spawn(
         open: SourceFactory,
         control: Arc<VideoControl>,
-        sink: Box<dyn FnMut(VideoFrame) + Send>,
+        sink: Output,
     ) -> Result<Self, VideoError> {
         let stats = Arc::new(Mutex::new(VideoStats::default()));
         let stop = Arc::new(StopSignal::default());
@@ -421,13 +446,90 @@ fn fail(stats: &Mutex<VideoStats>, msg: String) {
     s.state = VideoState::Failed(msg);
 }
 
-fn encode_loop(
+/// Writes packed pixels as RGBA8 with alpha 255.
+fn to_rgba(data: &[u8], order: PixelOrder, out: &mut Vec<u8>) {
+    out.clear();
+    match order {
+        PixelOrder::Rgba => out.extend(data.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2], 255])),
+        PixelOrder::Bgra => out.extend(data.chunks_exact(4).flat_map(|p| [p[2], p[1], p[0], 255])),
+        PixelOrder::Rgb => out.extend(data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255])),
+    }
+}
+
+fn rgba_loop(
     control: &VideoControl,
-    mut sink: Box<dyn FnMut(VideoFrame) + Send>,
+    mut sink: Box<dyn FnMut(RgbaFrame) + Send>,
     stats: &Mutex<VideoStats>,
     slot: &LatestSlot<RawFrame>,
     stop: &StopSignal,
 ) {
+    let mut scaler = Scaler::new();
+    scaler.set_jpeg_passthrough(false);
+    let mut seq = 0u64;
+    while let Some(frame) = slot.take() {
+        if stop.is_stopped() {
+            return;
+        }
+        let queue_us = micros(frame.captured_at.elapsed());
+        let t0 = Instant::now();
+        let mut rgba = Vec::new();
+        let (width, height) =
+            match scaler.prepare(&frame, control.size(), control.scale_mode(), control.crop()) {
+                Ok(Prepared::Pixels {
+                    data,
+                    width,
+                    height,
+                    order,
+                }) => {
+                    to_rgba(data, order, &mut rgba);
+                    (width, height)
+                }
+                Ok(Prepared::Jpeg { .. }) => unreachable!("passthrough is off"),
+                Err(e) => {
+                    record_error(stats, e.to_string());
+                    continue;
+                }
+            };
+        let scale_us = micros(t0.elapsed());
+        {
+            let mut s = lock(stats);
+            s.frames = seq + 1;
+            s.last_bytes = rgba.len();
+            s.last_size = Some((width, height));
+            s.passthrough = false;
+            s.last_timing = LastTiming {
+                capture_us: frame.capture_us,
+                queue_us,
+                scale_us,
+                encode_us: 0,
+                send_us: s.last_timing.send_us,
+            };
+        }
+        let ts = Instant::now();
+        sink(RgbaFrame {
+            seq,
+            captured_at: frame.captured_at,
+            ts_ms: frame.ts_ms,
+            width,
+            height,
+            data: Bytes::from(rgba),
+        });
+        lock(stats).last_timing.send_us = micros(ts.elapsed());
+        seq += 1;
+    }
+}
+
+fn encode_loop(
+    control: &VideoControl,
+    sink: Output,
+    stats: &Mutex<VideoStats>,
+    slot: &LatestSlot<RawFrame>,
+    stop: &StopSignal,
+) {
+    let mut sink = match sink {
+        Output::Jpeg(s) => s,
+        Output::Rgba(s) => return rgba_loop(control, s, stats, slot, stop),
+    };
     let mut scaler = Scaler::new();
     let mut jpeg = Vec::new();
     let mut seq = 0u64;
@@ -488,22 +590,25 @@ fn encode_loop(
             jpeg: bytes,
             timing,
         };
+        // Stats first, so whoever the sink wakes sees them describing this frame.
+        {
+            let mut s = lock(stats);
+            s.frames = seq + 1;
+            s.last_bytes = last_bytes;
+            s.last_size = Some((width, height));
+            s.passthrough = passthrough;
+            s.last_timing = LastTiming {
+                capture_us: timing.capture_us,
+                queue_us,
+                scale_us,
+                encode_us,
+                send_us: s.last_timing.send_us,
+            };
+        }
         let ts = Instant::now();
         sink(out);
-        let send_us = micros(ts.elapsed());
+        lock(stats).last_timing.send_us = micros(ts.elapsed());
         seq += 1;
-        let mut s = lock(stats);
-        s.frames = seq;
-        s.last_bytes = last_bytes;
-        s.last_size = Some((width, height));
-        s.passthrough = passthrough;
-        s.last_timing = LastTiming {
-            capture_us: timing.capture_us,
-            queue_us,
-            scale_us,
-            encode_us,
-            send_us,
-        };
     }
 }
 

@@ -127,6 +127,8 @@ pub struct Scaler {
     dst: Vec<u8>,
     /// Converted (YUV/MJPEG → RGB) source.
     tmp: Vec<u8>,
+    /// Whether camera JPEGs at the right size are handed on undecoded.
+    jpeg_passthrough: bool,
 }
 
 impl Default for Scaler {
@@ -149,7 +151,14 @@ impl Scaler {
             algorithm,
             dst: Vec::new(),
             tmp: Vec::new(),
+            jpeg_passthrough: true,
         }
+    }
+
+    /// Whether camera JPEGs already at the output size are handed on undecoded (on by
+    /// default; off when pixels are wanted, as for a GrimStream feed).
+    pub fn set_jpeg_passthrough(&mut self, on: bool) {
+        self.jpeg_passthrough = on;
     }
 
     /// Crops and scales `frame` for a `target` box.
@@ -218,7 +227,7 @@ impl Scaler {
                 return self.resize_packed_tmp((region.w, region.h), out);
             }
             PixelFormat::Mjpeg => {
-                if whole && out == (fw, fh) {
+                if self.jpeg_passthrough && whole && out == (fw, fh) {
                     // Check the JPEG really is that size before sending it untouched.
                     let mut dec = jpeg_decoder::Decoder::new(frame.data());
                     dec.read_info()

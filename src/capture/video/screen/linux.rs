@@ -1,0 +1,252 @@
+//! Linux screens and windows via xcap (X11 through xcb, Wayland through wlr-screencopy
+//! or the portal). xcap hands back packed RGBA, which becomes a [`RawFrame`] without a
+//! copy.
+
+use super::{ScreenInfo, WindowInfo, pick_window, window_not_found};
+use crate::capture::video::VideoError;
+use crate::capture::video::frame::{PixelFormat, RawFrame};
+use crate::capture::video::source::{Clocking, FrameSource, SourceError, guarded};
+
+pub const NAME: &str = "xcap";
+
+fn backend_err(what: &str, e: impl std::fmt::Display) -> VideoError {
+    VideoError::Backend(format!(
+        "{what}: {e} (is DISPLAY or WAYLAND_DISPLAY set to a running session?)"
+    ))
+}
+
+fn guard_open<T>(what: &str, f: impl FnOnce() -> Result<T, VideoError>) -> Result<T, VideoError> {
+    let mut out = None;
+    let r = guarded(what, || {
+        out = Some(f());
+        Ok(())
+    });
+    match (r, out) {
+        (Ok(()), Some(v)) => v,
+        (Err(e), _) => Err(VideoError::Backend(e.to_string())),
+        (Ok(()), None) => Err(VideoError::Backend(format!("{what}: no result"))),
+    }
+}
+
+fn monitors() -> Result<Vec<xcap::Monitor>, VideoError> {
+    xcap::Monitor::all().map_err(|e| backend_err("cannot list screens", e))
+}
+
+pub fn screens() -> Result<Vec<ScreenInfo>, VideoError> {
+    guard_open("listing screens", || {
+        Ok(monitors()?
+            .iter()
+            .enumerate()
+            .map(|(index, m)| ScreenInfo {
+                index,
+                name: m.name().unwrap_or_default(),
+                width: m.width().unwrap_or(0),
+                height: m.height().unwrap_or(0),
+                primary: m.is_primary().unwrap_or(false),
+            })
+            .collect())
+    })
+}
+
+/// Windows with a title that are not minimised, topmost first.
+fn titled_windows() -> Result<Vec<(xcap::Window, String)>, VideoError> {
+    let all = xcap::Window::all().map_err(|e| backend_err("cannot list windows", e))?;
+    Ok(all
+        .into_iter()
+        .filter_map(|w| {
+            let title = w.title().ok()?;
+            (!title.is_empty()).then_some((w, title))
+        })
+        .collect())
+}
+
+pub fn windows() -> Result<Vec<WindowInfo>, VideoError> {
+    guard_open("listing windows", || {
+        Ok(titled_windows()?
+            .into_iter()
+            .map(|(w, title)| WindowInfo {
+                app: w.app_name().unwrap_or_default(),
+                width: w.width().unwrap_or(0),
+                height: w.height().unwrap_or(0),
+                title,
+            })
+            .collect())
+    })
+}
+
+fn pick_monitor(index: Option<usize>) -> Result<(usize, xcap::Monitor), VideoError> {
+    let all = monitors()?;
+    if all.is_empty() {
+        return Err(VideoError::NotFound("no screens found".into()));
+    }
+    let i = match index {
+        Some(i) if i < all.len() => i,
+        Some(i) => {
+            return Err(VideoError::NotFound(format!(
+                "no screen {i}: {} screen(s) found (screen:0..screen:{})",
+                all.len(),
+                all.len() - 1
+            )));
+        }
+        None => all
+            .iter()
+            .position(|m| m.is_primary().unwrap_or(false))
+            .unwrap_or(0),
+    };
+    let m = all.into_iter().nth(i).expect("index checked");
+    Ok((i, m))
+}
+
+pub fn open_screen(index: Option<usize>) -> Result<Box<dyn FrameSource>, VideoError> {
+    guard_open("opening screen", || {
+        let (index, monitor) = pick_monitor(index)?;
+        Ok(Box::new(ScreenSource {
+            index,
+            name: monitor.name().unwrap_or_default(),
+            monitor,
+        }) as Box<dyn FrameSource>)
+    })
+}
+
+fn find_window(query: &str) -> Result<(xcap::Window, String), VideoError> {
+    let all = titled_windows()?;
+    let titles: Vec<String> = all.iter().map(|(_, t)| t.clone()).collect();
+    match pick_window(titles.iter().map(String::as_str), query) {
+        Some(i) => Ok(all.into_iter().nth(i).expect("index from list")),
+        None => Err(window_not_found(query, &titles)),
+    }
+}
+
+pub fn open_window(query: &str) -> Result<Box<dyn FrameSource>, VideoError> {
+    guard_open("opening window", || {
+        let (window, title) = find_window(query)?;
+        Ok(Box::new(WindowSource {
+            query: query.to_owned(),
+            id: window.id().unwrap_or(0),
+            window,
+            title,
+        }) as Box<dyn FrameSource>)
+    })
+}
+
+fn to_frame(img: xcap::image::RgbaImage) -> Result<RawFrame, SourceError> {
+    let (w, h) = (img.width(), img.height());
+    RawFrame::packed(w, h, PixelFormat::Rgba, img.into_raw())
+        .map_err(|e| SourceError::Transient(format!("capture returned a bad image: {e}")))
+}
+
+struct ScreenSource {
+    index: usize,
+    name: String,
+    monitor: xcap::Monitor,
+}
+
+impl FrameSource for ScreenSource {
+    fn describe(&self) -> String {
+        format!(
+            "screen {} ({}, {}x{}, xcap)",
+            self.index,
+            self.name,
+            self.monitor.width().unwrap_or(0),
+            self.monitor.height().unwrap_or(0)
+        )
+    }
+
+    fn clocking(&self) -> Clocking {
+        Clocking::OnDemand
+    }
+
+    fn grab(&mut self, _want: (u32, u32)) -> Result<RawFrame, SourceError> {
+        guarded("screen capture", || {
+            let img = self.monitor.capture_image().map_err(|e| {
+                // A monitor that vanished from the list is gone; anything else may pass.
+                match monitors() {
+                    Ok(all) if all.len() <= self.index => {
+                        SourceError::Gone(format!("screen {} was disconnected", self.index))
+                    }
+                    _ => SourceError::Transient(format!("screen capture failed: {e}")),
+                }
+            })?;
+            to_frame(img)
+        })
+    }
+
+    fn recover(&mut self) -> Result<(), SourceError> {
+        guarded("screen reopen", || {
+            let (_, m) =
+                pick_monitor(Some(self.index)).map_err(|e| SourceError::Gone(e.to_string()))?;
+            self.monitor = m;
+            Ok(())
+        })
+    }
+}
+
+struct WindowSource {
+    query: String,
+    id: u32,
+    title: String,
+    window: xcap::Window,
+}
+
+impl WindowSource {
+    fn still_listed(&self) -> bool {
+        xcap::Window::all()
+            .map(|all| all.iter().any(|w| w.id().ok() == Some(self.id)))
+            .unwrap_or(false)
+    }
+}
+
+impl FrameSource for WindowSource {
+    fn describe(&self) -> String {
+        format!(
+            "window {:?} ({}x{}, xcap)",
+            self.title,
+            self.window.width().unwrap_or(0),
+            self.window.height().unwrap_or(0)
+        )
+    }
+
+    fn clocking(&self) -> Clocking {
+        Clocking::OnDemand
+    }
+
+    fn grab(&mut self, _want: (u32, u32)) -> Result<RawFrame, SourceError> {
+        guarded("window capture", || {
+            if self.window.is_minimized().unwrap_or(false) {
+                return Err(SourceError::Gone(format!(
+                    "window {:?} is minimised",
+                    self.title
+                )));
+            }
+            match self.window.capture_image() {
+                Ok(img) => to_frame(img),
+                Err(e) if !self.still_listed() => Err(SourceError::Gone(format!(
+                    "window {:?} was closed ({e})",
+                    self.title
+                ))),
+                Err(e) => Err(SourceError::Transient(format!(
+                    "window {:?} capture failed: {e}",
+                    self.title
+                ))),
+            }
+        })
+    }
+
+    fn recover(&mut self) -> Result<(), SourceError> {
+        guarded("window reopen", || {
+            let (window, title) = find_window(&self.query).map_err(|_| {
+                SourceError::Gone(format!(
+                    "waiting for a window titled {:?} to appear",
+                    self.query
+                ))
+            })?;
+            if window.is_minimized().unwrap_or(false) {
+                return Err(SourceError::Gone(format!("window {title:?} is minimised")));
+            }
+            self.id = window.id().unwrap_or(0);
+            self.window = window;
+            self.title = title;
+            Ok(())
+        })
+    }
+}
