@@ -4,16 +4,16 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// The pure protocol sources, compiled in directly (decoder.rs refers to `super::codec`).
 #[allow(dead_code)]
-mod grimstream {
-    #[path = "../../../src/grimstream/codec.rs"]
-    pub mod codec;
-    #[path = "../../../src/grimstream/decoder.rs"]
-    pub mod decoder;
-}
+#[path = "../../src/grimstream/codec.rs"]
+mod codec;
+#[allow(dead_code)]
+#[path = "../../src/grimstream/decoder.rs"]
+mod decoder;
 
-use grimstream::codec::{HEADER_LEN, Kind, decode_payload};
-use grimstream::decoder::{Decoder, DecoderConfig};
+use codec::{HEADER_LEN, Kind, decode_payload};
+use decoder::{Decoder, DecoderConfig};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {
