@@ -67,6 +67,9 @@ pub struct ClockEstimator {
     est: Option<ClockEstimate>,
     /// (slope ns/ns, intercept at reference time ref_t)
     line: (f64, f64, i64),
+    /// Reused buffers: observing a sample does not allocate.
+    scratch_f: Vec<f64>,
+    scratch_i: Vec<i64>,
 }
 
 impl Default for ClockEstimator {
@@ -87,6 +90,8 @@ impl ClockEstimator {
             samples: 0,
             est: None,
             line: (0.0, 0.0, 0),
+            scratch_f: Vec::new(),
+            scratch_i: Vec::new(),
         }
     }
 
@@ -142,8 +147,9 @@ impl ClockEstimator {
         // Drift: Theil-Sen (median of pairwise slopes) through the bucket minima, robust
         // to a few buckets whose every sample was late.
         let slope = if n >= 5 {
-            let b: Vec<&Bucket> = self.buckets.iter().collect();
-            let mut slopes = Vec::with_capacity(n * (n - 1) / 2);
+            let b = &self.buckets;
+            let slopes = &mut self.scratch_f;
+            slopes.clear();
             for i in 0..n {
                 for j in i + 1..n {
                     let dt = (b[j].min_at - b[i].min_at) as f64;
@@ -166,15 +172,13 @@ impl ClockEstimator {
             icpt = 0.0;
         }
         // Spread: median over buckets of (mean delta - line).
-        let mut ex: Vec<i64> = self
-            .buckets
-            .iter()
-            .map(|b| {
-                let mean = (b.sum / b.n.max(1) as i128) as f64;
-                let line = icpt + slope * (b.min_at - ref_t) as f64;
-                (mean - line).max(0.0) as i64
-            })
-            .collect();
+        let ex = &mut self.scratch_i;
+        ex.clear();
+        ex.extend(self.buckets.iter().map(|b| {
+            let mean = (b.sum / b.n.max(1) as i128) as f64;
+            let line = icpt + slope * (b.min_at - ref_t) as f64;
+            (mean - line).max(0.0) as i64
+        }));
         ex.sort_unstable();
         let spread = ex.get(ex.len() / 2).copied().unwrap_or(0);
         self.line = (slope, icpt, ref_t);

@@ -47,8 +47,8 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
         FeedRole::Engine => snap.engine_clock,
     };
     let gaps = match role {
-        FeedRole::Retail => snap_gaps(snap, role),
-        FeedRole::Engine => snap_gaps(snap, role),
+        FeedRole::Retail => snap.retail_gaps,
+        FeedRole::Engine => snap.engine_gaps,
     };
     let mut v = json!({
         "addr": st.addr,
@@ -81,13 +81,6 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
         v["position"] = json!(st.last_position);
     }
     v
-}
-
-fn snap_gaps(snap: &LiveSnapshot, role: FeedRole) -> u64 {
-    match role {
-        FeedRole::Retail => snap.retail_gaps,
-        FeedRole::Engine => snap.engine_gaps,
-    }
 }
 
 /// Run `capdeck probe`.

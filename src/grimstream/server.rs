@@ -297,7 +297,6 @@ impl ProducerServer {
             session.send(&Message::StreamConfig(c))?;
         }
         if self.opts.handshake == Handshake::Engine {
-            let mut early = Vec::new();
             loop {
                 if stop.is_stopped() {
                     return Ok(None);
@@ -310,12 +309,13 @@ impl ProducerServer {
                 }
                 match session.incoming.recv_timeout(POLL) {
                     Ok(Message::Control(Control::ViewerReady { .. })) => break,
-                    Ok(other) => early.push(other),
+                    Ok(other) => {
+                        tracing::debug!(kind = %other.kind(), "viewer message before viewer_ready ignored")
+                    }
                     Err(_) => {}
                 }
             }
             tracing::info!(addr = %self.local, connection = n, "viewer ready");
-            let _ = early;
         }
         Ok(Some(session))
     }

@@ -443,7 +443,7 @@ impl Store {
     }
 
     /// Take in one decoded message that arrived at `arrival_ns` on `role`'s current
-    /// generation. `wire_len` is its size on the wire (for accounting small items).
+    /// generation: the single ingest point.
     pub fn ingest(&mut self, role: FeedRole, arrival_ns: i64, msg: Message) {
         let f = &mut self.feeds[role.index()];
         match msg {
