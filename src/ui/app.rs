@@ -148,6 +148,11 @@ impl CapdeckApp {
         app
     }
 
+    /// The log ring (recent warnings and errors) this app shows.
+    pub fn log_ring(&self) -> &LogRing {
+        &self.log
+    }
+
     /// Replaces the capture backend (tests, and the real pipelines once merged).
     pub fn set_capture_backend(&mut self, b: Box<dyn CaptureBackend>) {
         self.capture = b;
@@ -383,7 +388,7 @@ impl CapdeckApp {
                         ui.set_max_width(380.0);
                         ui.horizontal(|ui| {
                             ui.label(egui::RichText::new(format!("error: {}", t.entry.message)).color(egui::Color32::WHITE));
-                            if ui.small_button("✕").clicked() {
+                            if ui.small_button("dismiss").clicked() {
                                 dismiss = Some(t.entry.seq);
                             }
                         });

@@ -224,7 +224,7 @@ pub fn capture_ui(
     egui::ScrollArea::vertical().id_salt("capture_scroll").show(ui, |ui| {
         target_ui(ui, snap, settings, cmds);
         if snap.simulated {
-            ui.colored_label(YELLOW, "⚠ simulated capture: the real pipelines and links are not merged into this build yet");
+            ui.colored_label(YELLOW, "! simulated capture: the real pipelines and links are not merged into this build yet");
         }
         ui.separator();
         audio_ui(ui, snap, settings, cmds);
@@ -258,13 +258,13 @@ fn target_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmd
     {
         let mut edited = p.clone();
         ui.horizontal(|ui| {
-            ui.label("address");
-            ui.add(egui::TextEdit::singleline(&mut edited.address).desired_width(140.0).id_salt("host_addr"));
-            ui.label("ports");
-            ui.add(egui::DragValue::new(&mut edited.audio_port));
-            ui.add(egui::DragValue::new(&mut edited.video_port));
-            ui.add(egui::DragValue::new(&mut edited.control_port));
-            egui::ComboBox::from_id_salt("framing").selected_text(edited.framing.label()).show_ui(ui, |ui| {
+            let l = ui.label("address");
+            ui.add(egui::TextEdit::singleline(&mut edited.address).desired_width(140.0).id_salt("host_addr")).labelled_by(l.id);
+            for (name, port) in [("audio", &mut edited.audio_port), ("video", &mut edited.video_port), ("control", &mut edited.control_port)] {
+                let l = ui.label(name);
+                ui.add(egui::DragValue::new(port)).labelled_by(l.id);
+            }
+            egui::ComboBox::new("framing", "framing").selected_text(edited.framing.label()).show_ui(ui, |ui| {
                 use crate::ui::settings::Framing;
                 ui.selectable_value(&mut edited.framing, Framing::Framed, "framed");
                 ui.selectable_value(&mut edited.framing, Framing::Multipart, "multipart");
@@ -307,7 +307,7 @@ fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut 
 fn audio_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmds: &mut CommandQueue) {
     ui.heading("Microphone");
     ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::from_id_salt("mic").selected_text(&settings.audio_source).width(220.0).show_ui(ui, |ui| {
+        egui::ComboBox::new("mic", "microphone").selected_text(&settings.audio_source).width(220.0).show_ui(ui, |ui| {
             let mut choices = vec!["default".to_owned()];
             choices.extend(snap.audio.devices.iter().map(|d| format!("device:{d}")));
             choices.push("tone:440".into());
@@ -334,7 +334,7 @@ fn audio_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmds
             cmds.push(UiCommand::SetGain(g));
         }
         let mut muted = snap.audio.muted;
-        let mute_label = if muted { "🔇 muted" } else { "mute" };
+        let mute_label = if muted { "muted" } else { "mute" };
         if ui.toggle_value(&mut muted, mute_label).changed() {
             cmds.push(UiCommand::SetMuted(muted));
         }
@@ -352,14 +352,14 @@ fn audio_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmds
 fn video_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, preview: Option<Preview>, tex: &mut PreviewTexture, settings: &Settings, cmds: &mut CommandQueue) {
     ui.heading("Video");
     ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::from_id_salt("video_source").selected_text(&settings.video_source).width(180.0).show_ui(ui, |ui| {
+        egui::ComboBox::new("video_source", "source").selected_text(&settings.video_source).width(180.0).show_ui(ui, |ui| {
             for s in &snap.video.sources {
                 if ui.selectable_label(&settings.video_source == s, s).clicked() {
                     cmds.push(UiCommand::SetVideoSource(s.clone()));
                 }
             }
         });
-        egui::ComboBox::from_id_salt("video_size").selected_text(format!("{}x{}", settings.video_size[0], settings.video_size[1])).show_ui(ui, |ui| {
+        egui::ComboBox::new("video_size", "size").selected_text(format!("{}x{}", settings.video_size[0], settings.video_size[1])).show_ui(ui, |ui| {
             for s in [[320, 240], [640, 480], [960, 540], [1280, 720], [1920, 1080]] {
                 if ui.selectable_label(settings.video_size == s, format!("{}x{}", s[0], s[1])).clicked() {
                     cmds.push(UiCommand::SetVideoSize(s));
@@ -386,7 +386,7 @@ fn video_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, preview: Option<Preview>,
             snap.video.fps
         ));
     });
-    let w = ui.available_width().min(480.0);
+    let w = ui.available_width().min(400.0);
     let h = w * 3.0 / 4.0;
     match preview {
         Some(p) => {

@@ -12,15 +12,11 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut C
             let st = &store.feeds[feed.index()];
             let (color, text) = super::link_text(&st.link, store.now);
             crate::ui::widgets::status_light_ui(ui, color, &text);
-            ui.monospace(format!(
-                "{} {:4.1}/s  lat {}  skipped {}  dropped {}  reconnects {}",
-                feed.label(),
-                st.rate(store.now),
-                st.latency_ms.map_or("–".into(), |l| format!("{l:.0} ms")),
-                st.skipped,
-                st.dropped,
-                st.reconnects,
-            ));
+            ui.monospace(format!("{} {:4.1}/s", feed.label(), st.rate(store.now)));
+            ui.monospace(format!("lat {}", st.latency_ms.map_or("–".into(), |l| format!("{l:.0} ms"))));
+            ui.monospace(format!("skipped {}", st.skipped));
+            ui.monospace(format!("dropped {}", st.dropped));
+            ui.monospace(format!("reconnects {}", st.reconnects));
             ui.separator();
         }
     });
@@ -37,7 +33,8 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut C
             }
         }
         let off = |f: Feed| store.feeds[f.index()].offset_s.map_or("–".into(), |o| format!("{o:+.3} s"));
-        ui.monospace(format!("offsets retail {} engine {}", off(Feed::Retail), off(Feed::Engine)));
+        ui.monospace(format!("offset retail {}", off(Feed::Retail)));
+        ui.monospace(format!("engine {}", off(Feed::Engine)));
         let mut nudge = view.nudge_ms;
         ui.label("nudge");
         if ui.add(egui::DragValue::new(&mut nudge).range(-5000.0..=5000.0).speed(1.0).suffix(" ms")).on_hover_text("Added to the engine clock offset").changed() {
@@ -45,7 +42,8 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut C
         }
         ui.separator();
         let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
-        ui.monospace(format!("memory {:.0} / {:.0} MiB  evicted {}", mib(store.frame_bytes), mib(store.budget_bytes), store.evicted));
+        ui.monospace(format!("memory {:.0} / {:.0} MiB", mib(store.frame_bytes), mib(store.budget_bytes)));
+        ui.monospace(format!("evicted {}", store.evicted));
         let uploads = rt.gpu.as_ref().map_or(rt.fallback.uploads, |u| u.get());
         ui.monospace(format!("uploads {uploads}"));
     });

@@ -189,7 +189,7 @@ pub fn live_view_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cm
         hud::hud_ui(ui, rt, view, cmds);
     });
     egui::Panel::right("live_engine").resizable(true).default_size(ui.available_width() * 0.42).min_size(220.0).show(ui, |ui| {
-        engine::engine_ui(ui, &rt.store, view);
+        egui::ScrollArea::vertical().id_salt("engine_scroll").show(ui, |ui| engine::engine_ui(ui, &rt.store, view));
     });
     egui::CentralPanel::no_frame().show(ui, |ui| {
         retail::retail_ui(ui, rt, view, cmds);
@@ -226,9 +226,9 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut
             let st = &rt.store.feeds[feed.index()];
             let (color, text) = link_text(&st.link, rt.store.now);
             crate::ui::widgets::status_light_ui(ui, color, &text);
-            ui.label(feed.label());
+            let l = ui.label(feed.label());
             let mut addr = view.addr[feed.index()].clone();
-            let r = ui.add_enabled(!view.demo, egui::TextEdit::singleline(&mut addr).desired_width(120.0).id_salt(("feed_addr", feed.index())));
+            let r = ui.add_enabled(!view.demo, egui::TextEdit::singleline(&mut addr).desired_width(120.0).id_salt(("feed_addr", feed.index()))).labelled_by(l.id);
             if r.changed() {
                 cmds.push(UiCommand::SetFeedAddr(feed, addr));
             }

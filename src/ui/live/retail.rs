@@ -43,7 +43,7 @@ pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds:
     let store = &rt.store;
     let idx = store.frame_index_at(view.cursor);
     let frame = idx.map(|i| &store.frames[i]);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.strong("Retail");
         match frame {
             Some(f) => ui.monospace(format!("frame {}  t {:.3} s  {}x{}", f.frame_id, f.t, f.width, f.height)),
@@ -60,7 +60,7 @@ pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds:
         }
         ui.separator();
         let gpu = rt.gpu.is_some();
-        egui::ComboBox::from_id_salt("overlay_mode").selected_text(view.overlay.label()).show_ui(ui, |ui| {
+        egui::ComboBox::new("overlay_mode", "overlay").selected_text(view.overlay.label()).show_ui(ui, |ui| {
             for m in OverlayMode::ALL {
                 let enabled = gpu || m == OverlayMode::Plain;
                 if ui.add_enabled(enabled, egui::Button::selectable(view.overlay == m, m.label())).clicked() {

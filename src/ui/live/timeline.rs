@@ -21,21 +21,21 @@ pub const ARROW_SEEK_S: f64 = 1.0;
 
 /// Play/pause, step, speed, follow-live, jump to live.
 pub fn controls_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: &mut CommandQueue) {
-    ui.horizontal(|ui| {
-        if ui.button("⏮").on_hover_text("Jump to start (Home)").clicked() {
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("|<").on_hover_text("Jump to start (Home)").clicked() {
             cmds.push(UiCommand::JumpStart);
         }
-        if ui.button("◀|").on_hover_text("Step back one frame (,)").clicked() {
+        if ui.button("<").on_hover_text("Step back one frame (,)").clicked() {
             cmds.push(UiCommand::Step(-1));
         }
         let playing = view.playing || view.follow;
         if ui.button(if playing { "Pause" } else { "Play" }).on_hover_text("Space").clicked() {
             cmds.push(UiCommand::TogglePlay);
         }
-        if ui.button("|▶").on_hover_text("Step forward one frame (.)").clicked() {
+        if ui.button(">").on_hover_text("Step forward one frame (.)").clicked() {
             cmds.push(UiCommand::Step(1));
         }
-        if ui.button("Live ⏭").on_hover_text("Jump to live and follow it (End)").clicked() {
+        if ui.button("Live >|").on_hover_text("Jump to live and follow it (End)").clicked() {
             cmds.push(UiCommand::JumpLive);
         }
         let mut follow = view.follow;
@@ -82,6 +82,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: 
     let label_w = 56.0;
     let h = ruler_h + lane_h * 2.0 + 6.0;
     let (rect, resp) = ui.allocate_exact_size(Vec2::new(ui.available_width(), h), Sense::click_and_drag());
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, "timeline"));
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 3.0, Color32::from_gray(22));
     let track = Rect::from_min_max(Pos2::new(rect.left() + label_w, rect.top()), rect.right_bottom() - Vec2::new(6.0, 0.0));
@@ -96,7 +97,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: 
     while t <= hi {
         let x = x_of(t);
         painter.line_segment([Pos2::new(x, rect.top()), Pos2::new(x, rect.top() + 4.0)], Stroke::new(1.0, Color32::GRAY));
-        painter.text(Pos2::new(x + 2.0, rect.top()), Align2::LEFT_TOP, format!("{t:.0}s"), FontId::monospace(9.0), Color32::GRAY);
+        painter.text(Pos2::new(x + 2.0, rect.top()), Align2::LEFT_TOP, if step < 1.0 { format!("{t:.1}s") } else { format!("{t:.0}s") }, FontId::monospace(9.0), Color32::GRAY);
         t += step;
     }
     if let Some((a, b)) = view.selection {
