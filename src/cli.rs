@@ -64,6 +64,7 @@ impl AppArgs {
             video: self.video.clone(),
             layout: self.layout.as_deref().map(|l| if l == "tabs" { crate::ui::settings::Layout::Tabs } else { crate::ui::settings::Layout::SideBySide }),
             no_autostart: false,
+            log_filter: None,
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct AppOptions {
     pub layout: Option<Layout>,
     /// Do not start capture and feeds on launch (tests drive them).
     pub no_autostart: bool,
+    /// `tracing` filter (env-filter syntax); default `info` with GPU stacks at `warn`.
+    pub log_filter: Option<String>,
 }
 
 impl AppOptions {
@@ -504,10 +506,12 @@ impl eframe::App for CapdeckApp {
 }
 
 /// Installs the global `tracing` subscriber (stderr + the log ring) if none is set yet.
-fn init_tracing(ring: &LogRing) {
+fn init_tracing(ring: &LogRing, filter: Option<&str>) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn".into());
+    let quiet = "wgpu=warn,wgpu_hal=warn,wgpu_core=warn,naga=warn,eframe=warn,egui_wgpu=warn,winit=warn";
+    let spec = format!("{},{quiet}", filter.unwrap_or("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{quiet}")));
     let _ = tracing_subscriber::registry().with(filter).with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).with(ring.layer()).try_init();
 }
 
@@ -517,7 +521,7 @@ fn init_tracing(ring: &LogRing) {
 /// the status bar (overlays need wgpu; the plain retail view works on both).
 pub fn run_app(opts: AppOptions) -> anyhow::Result<()> {
     let ring = LogRing::new();
-    init_tracing(&ring);
+    init_tracing(&ring, opts.log_filter.as_deref());
     let native = |renderer: eframe::Renderer| eframe::NativeOptions {
         renderer,
         viewport: egui::ViewportBuilder::default().with_title("capdeck").with_inner_size([1280.0, 760.0]).with_min_inner_size([720.0, 480.0]),
