@@ -1,34 +1,55 @@
-//! Command line.
+//! Command line: parsing (clap) and the headless commands.
 //!
-//! Bare `capdeck` (no subcommand) opens the desktop app ([`crate::ui::run_app`]).
+//! Bare `capdeck` opens the desktop app; subcommands run headless.
 
-use clap::Parser;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-/// capdeck: capture → push to an inference host, and a live GrimStream viewer.
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::capture::audio::AudioSourceSpec;
+use crate::capture::video::VideoSourceSpec;
+use crate::net::receiver::{Receiver, ReceiverConfig};
+use crate::net::sender::{Sender, SenderConfig, defaults};
+use crate::net::tap::TapPoint;
+use crate::wire::capture::{Framing, HostConfig};
+
+/// capdeck: desktop capture pushed to an inference host, and a live GrimStream viewer.
 #[derive(Debug, Parser)]
-#[command(name = "capdeck", version, about)]
+#[command(name = "capdeck", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// Log filter (tracing's env-filter syntax), e.g. `info`, `capdeck=debug`.
+    #[arg(long, global = true, env = "CAPDECK_LOG", default_value = "info")]
+    pub log: String,
+    /// What to run; without one, the desktop app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Options of the desktop app (used when no subcommand is given).
     #[command(flatten)]
     pub app: AppArgs,
 }
 
 /// Flags of the desktop app; they override the saved settings.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Args)]
 pub struct AppArgs {
     /// Close the window and exit with status 0 after SECS seconds (smoke tests).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub exit_after: Option<f64>,
     /// Start from default settings; do not read or write the settings file.
     #[arg(long)]
     pub fresh: bool,
     /// Settings file to use instead of the platform config dir.
     #[arg(long, value_name = "PATH")]
-    pub settings: Option<std::path::PathBuf>,
-    /// Send capture to this host (address of the first host profile).
+    pub settings: Option<PathBuf>,
+    /// Send capture to this inference host (address of the first host profile).
     #[arg(long, value_name = "ADDR")]
     pub host: Option<String>,
-    /// Retail GrimStream feed address (host:port).
+    /// Retail GrimStream feed address (host:port); the live view connects to it.
     #[arg(long, value_name = "ADDR")]
     pub retail: Option<String>,
     /// Engine GrimStream feed address (host:port).
@@ -40,19 +61,15 @@ pub struct AppArgs {
     /// Video source: pattern, camera[:N], screen[:N], window:<title> or none.
     #[arg(long, value_name = "SRC")]
     pub video: Option<String>,
-    /// Pane layout: side-by-side or tabs.
+    /// Pane layout.
     #[arg(long, value_name = "LAYOUT", value_parser = ["side-by-side", "tabs"])]
     pub layout: Option<String>,
 }
 
-fn parse_secs(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if v.is_finite() && v >= 0.0 { Ok(v) } else { Err(format!("{s:?} must be a non-negative number of seconds")) }
-}
-
 impl AppArgs {
     /// The app options these flags ask for.
-    pub fn to_options(&self) -> crate::ui::AppOptions {
+    pub fn to_options(&self, log_filter: &str) -> crate::ui::AppOptions {
+        use crate::ui::settings::Layout;
         crate::ui::AppOptions {
             exit_after: self.exit_after,
             fresh: self.fresh,
@@ -62,21 +79,381 @@ impl AppArgs {
             engine: self.engine.clone(),
             audio: self.audio.clone(),
             video: self.video.clone(),
-            layout: self.layout.as_deref().map(|l| if l == "tabs" { crate::ui::settings::Layout::Tabs } else { crate::ui::settings::Layout::SideBySide }),
+            layout: self.layout.as_deref().map(|l| if l == "tabs" { Layout::Tabs } else { Layout::SideBySide }),
             no_autostart: false,
-            log_filter: None,
+            log_filter: Some(log_filter.to_owned()),
         }
     }
 }
 
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream audio and video to an inference host, headless.
+    Send(SendArgs),
+    /// Run a reference inference host: receive, check and store what a sender pushes.
+    Receive(ReceiveArgs),
+    /// List audio inputs and video sources.
+    Devices(DevicesArgs),
+    /// Connect to GrimStream feeds as a viewer and report what arrives.
+    Probe(crate::grimstream::probe::ProbeArgs),
+    /// Serve a synthetic retail feed and a matching engine feed.
+    DemoFeeds(crate::grimstream::demo::DemoFeedsArgs),
+}
+
+/// Parses `WxH`.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WxH"))?;
+    let w: u32 = w
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad width in {s:?}"))?;
+    let h: u32 = h
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad height in {s:?}"))?;
+    if !(16..=7680).contains(&w) || !(16..=7680).contains(&h) {
+        return Err(format!("{s:?}: each side must be 16 to 7680"));
+    }
+    Ok((w, h))
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && v >= 0.0 && v <= 1e7 {
+        Ok(v)
+    } else {
+        Err(format!("{s:?}: seconds must be 0 to 1e7"))
+    }
+}
+
+fn parse_fps(s: &str) -> Result<f32, String> {
+    let v: f32 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a frame rate"))?;
+    if v.is_finite() && (0.1..=120.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s:?}: fps must be 0.1 to 120"))
+    }
+}
+
+/// `capdeck send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Inference host name or address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Audio PUSH port.
+    #[arg(long, default_value_t = defaults::AUDIO_PORT)]
+    pub audio_port: u16,
+    /// Video PUSH port.
+    #[arg(long, default_value_t = defaults::VIDEO_PORT)]
+    pub video_port: u16,
+    /// Control REQ port (0 = no control channel).
+    #[arg(long, default_value_t = defaults::CONTROL_PORT)]
+    pub control_port: u16,
+    /// Message framing: `multipart` (header part + payload part) or `framed` (one
+    /// length-prefixed part, what the Python host reads today).
+    #[arg(long, default_value = "multipart")]
+    pub framing: Framing,
+    /// Audio source: default | device:<id or name> | tone:<hz> | wav:<path> | none.
+    #[arg(long, default_value = "default")]
+    pub audio: AudioSourceSpec,
+    /// Video source: camera[:N] | screen[:N] | window:<title> | pattern | none.
+    #[arg(long, default_value = "none")]
+    pub video: VideoSourceSpec,
+    /// Audio chunk length in ms, 10 to 1000 (pins it: the host's config will not change it).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=1000))]
+    pub chunk_ms: Option<u32>,
+    /// Video size WxH (default 640x480; pins it).
+    #[arg(long, value_parser = parse_size)]
+    pub video_size: Option<(u32, u32)>,
+    /// Video frames per second (default 5; pins it).
+    #[arg(long, value_parser = parse_fps)]
+    pub fps: Option<f32>,
+    /// JPEG quality 1 to 100 (default 70; pins it).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: Option<u8>,
+    /// Seconds of audio kept while the host is away, delivered in order on reconnect.
+    #[arg(long, default_value_t = defaults::AUDIO_BUFFER_S, value_parser = parse_seconds)]
+    pub audio_buffer_secs: f64,
+    /// Newest video frames kept while the host is away.
+    #[arg(long, default_value_t = defaults::VIDEO_QUEUE_FRAMES)]
+    pub video_queue: usize,
+    /// Largest reconnect interval in ms (backoff doubles from 250 ms up to it).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(250..=60_000))]
+    pub reconnect_max_ms: u64,
+    /// Client name on the control channel.
+    #[arg(long, default_value = "capdeck")]
+    pub client: String,
+    /// Stop after this many seconds (default: run until Ctrl-C or the audio file ends).
+    #[arg(long, value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+    /// Write the final stats as JSON to this file.
+    #[arg(long)]
+    pub stats_json: Option<PathBuf>,
+}
+
+/// `capdeck receive`.
+#[derive(Debug, Args)]
+pub struct ReceiveArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: String,
+    /// Audio PULL port.
+    #[arg(long, default_value_t = defaults::AUDIO_PORT)]
+    pub audio_port: u16,
+    /// Video PULL port.
+    #[arg(long, default_value_t = defaults::VIDEO_PORT)]
+    pub video_port: u16,
+    /// Control REP port (0 = no control channel).
+    #[arg(long, default_value_t = defaults::CONTROL_PORT)]
+    pub control_port: u16,
+    /// Write audio.wav, video/NNNNNN.jpg and index.jsonl here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop after this many seconds (default: until Ctrl-C).
+    #[arg(long, value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+    /// Write the final stats as JSON to this file.
+    #[arg(long)]
+    pub stats_json: Option<PathBuf>,
+}
+
+/// `capdeck devices`.
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Entry point of the binary.
-pub fn main() -> std::process::ExitCode {
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match crate::ui::run_app(cli.app.to_options()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    if cli.command.is_some() {
+        // the app installs its own subscriber, with the log panel's ring layer
+        init_logging(&cli.log);
+    }
+    let result = match cli.command {
+        None => crate::ui::run_app(cli.app.to_options(&cli.log)),
+        Some(Command::Send(a)) => run_send(a),
+        Some(Command::Receive(a)) => run_receive(a),
+        Some(Command::Devices(a)) => run_devices(a),
+        Some(Command::Probe(a)) => crate::grimstream::probe::run(a),
+        Some(Command::DemoFeeds(a)) => crate::grimstream::demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("capdeck: {e:#}");
-            std::process::ExitCode::FAILURE
+            eprintln!("capdeck: error: {e:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Set when Ctrl-C (or SIGTERM) arrives.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let spawned = std::thread::Builder::new()
+        .name("capdeck-signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    if let Ok(mut term) = signal(SignalKind::terminate()) {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                    } else {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            f.store(true, Ordering::Relaxed);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch for Ctrl-C: {e}");
+    }
+    flag
+}
+
+/// Runs until `duration`, an interrupt, or `done()`; calls `tick` every 250 ms.
+fn run_until(duration: Option<f64>, done: impl Fn() -> bool, mut tick: impl FnMut()) {
+    let stop = interrupt_flag();
+    let start = Instant::now();
+    let end = duration.map(|d| start + Duration::from_secs_f64(d));
+    loop {
+        if stop.load(Ordering::Relaxed) || done() || end.is_some_and(|e| Instant::now() >= e) {
+            return;
+        }
+        let step = end.map_or(Duration::from_millis(250), |e| {
+            e.saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(250))
+        });
+        std::thread::sleep(step);
+        tick();
+    }
+}
+
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn status(line: &str) {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "\r\x1b[2K{line}");
+    let _ = err.flush();
+}
+
+fn run_send(a: SendArgs) -> anyhow::Result<()> {
+    let cfg = SenderConfig {
+        host: a.host,
+        audio_port: a.audio_port,
+        video_port: a.video_port,
+        control_port: a.control_port,
+        framing: a.framing,
+        audio: a.audio,
+        video: a.video,
+        chunk_ms: a.chunk_ms,
+        video_size: a.video_size,
+        fps: a.fps,
+        quality: a.quality,
+        audio_buffer_s: a.audio_buffer_secs,
+        video_queue_frames: a.video_queue.max(1),
+        reconnect_max: Duration::from_millis(a.reconnect_max_ms),
+        client: a.client,
+    };
+    let video_none = cfg.video == VideoSourceSpec::None;
+    let sender = Sender::start(cfg, TapPoint::default())?;
+    let tty = std::io::stderr().is_terminal();
+    let mut last = Instant::now();
+    run_until(
+        a.duration,
+        || video_none && sender.audio_finished(),
+        || {
+            if tty && last.elapsed() >= Duration::from_millis(500) {
+                status(&sender.stats().status_line());
+                last = Instant::now();
+            }
+        },
+    );
+    let stats = sender.stop(Duration::from_secs(2));
+    if tty {
+        status(&stats.status_line());
+        eprintln!();
+    }
+    if let Some(p) = &a.stats_json {
+        write_json(p, &stats)?;
+    }
+    Ok(())
+}
+
+fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
+    let cfg = ReceiverConfig {
+        bind: a.bind,
+        audio_port: a.audio_port,
+        video_port: a.video_port,
+        control_port: (a.control_port != 0).then_some(a.control_port),
+        out_dir: a.out,
+        host_config: HostConfig::reference(),
+    };
+    let receiver = Receiver::spawn(cfg)?;
+    let p = receiver.ports();
+    tracing::info!(
+        "receiving: audio :{} video :{} control {}",
+        p.audio,
+        p.video,
+        p.control.map_or("off".to_owned(), |c| format!(":{c}"))
+    );
+    let tty = std::io::stderr().is_terminal();
+    let mut last = Instant::now();
+    run_until(
+        a.duration,
+        || false,
+        || {
+            if tty && last.elapsed() >= Duration::from_millis(500) {
+                let s = receiver.stats();
+                status(&format!(
+                    "audio {} msgs (missing {}) | video {} msgs (missing {}) | malformed {} | control hello {} hb {}",
+                    s.audio.messages,
+                    s.audio.missing,
+                    s.video.messages,
+                    s.video.missing,
+                    s.audio.malformed + s.video.malformed,
+                    s.control.hello,
+                    s.control.heartbeat
+                ));
+                last = Instant::now();
+            }
+        },
+    );
+    let stats = receiver.stop();
+    if tty {
+        eprintln!();
+    }
+    if let Some(p) = &a.stats_json {
+        write_json(p, &stats)?;
+    }
+    Ok(())
+}
+
+fn run_devices(a: DevicesArgs) -> anyhow::Result<()> {
+    let audio = crate::capture::audio::list_devices();
+    // issue-6 branch only: `video::list_sources` is not on main yet (issue 4); the lead's
+    // merge of issue 4 restores the call.
+    let video: Vec<String> = Vec::new();
+    let synthetic = serde_json::json!({
+        "audio": ["tone:<hz>", "wav:<path>", "none"],
+        "video": ["pattern", "none"],
+    });
+    if a.json {
+        let v = serde_json::json!({ "audio_inputs": audio, "video_sources": video, "synthetic": synthetic });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("Audio inputs (--audio default | device:<id or name>):");
+    let audio_json = serde_json::to_value(&audio)?;
+    match audio_json.as_array() {
+        Some(list) if !list.is_empty() => {
+            for d in list {
+                println!("  {}", serde_json::to_string(d)?);
+            }
+        }
+        _ => println!("  (none found)"),
+    }
+    println!("Video sources:");
+    println!(
+        "  {}",
+        serde_json::to_string_pretty(&video)?.replace('\n', "\n  ")
+    );
+    println!("Synthetic sources: --audio tone:<hz> | wav:<path> | none; --video pattern | none");
+    Ok(())
 }

@@ -150,35 +150,71 @@ fn lanes_show_stall_and_reconnect_and_hud_counts_them() {
     }
 }
 
+/// Steps the UI until `pred` holds, for up to `secs` of real time (the capture side runs
+/// on its own threads). Returns whether it held.
+fn wait_until(h: &mut Harness<'static, CapdeckApp>, secs: f64, pred: impl Fn(&Harness<'static, CapdeckApp>) -> bool) -> bool {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs_f64() < secs {
+        h.run_steps(1);
+        if pred(h) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+/// The number after `key` in the built-in receiver's line, e.g. "received audio 12 (seq 11)".
+fn received(h: &Harness<'_, CapdeckApp>, key: &str) -> u64 {
+    let l = shown(h, "received audio");
+    let rest = &l[l.find(key).map_or(l.len(), |i| i + key.len())..];
+    rest.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
 #[test]
 fn capture_start_stop_and_switch_source() {
+    // the real capture backend: Sender (pipelines + PUSH links + control) into the
+    // built-in receiver on 127.0.0.1; the default microphone, or the tone without one
     let mut h = harness_with(opts());
     h.run_steps(2);
     h.get_by_label("Start audio").click();
-    h.run_steps(2);
-    assert!(h.query_by_label("Stop audio").is_some());
-    assert!(has(&h, |l| l == "streaming"), "green light text");
+    assert!(wait_until(&mut h, 10.0, |h| has(h, |l| l == "streaming")), "audio link goes green");
+    assert!(wait_until(&mut h, 10.0, |h| has(h, |l| l.starts_with("received audio")) && received(h, "audio ") >= 3), "the built-in receiver counts audio chunks");
     h.get_by_label("Stop audio").click();
-    h.run_steps(2);
-    assert!(h.query_by_label("Start audio").is_some());
+    assert!(wait_until(&mut h, 5.0, |h| h.query_by_label("Start audio").is_some()));
 
     h.get_by_label("Start video").click();
-    h.run_steps(2);
-    assert!(h.query_by_label("Stop video").is_some());
+    assert!(h.query_by_label("Stop video").is_some() || wait_until(&mut h, 2.0, |h| h.query_by_label("Stop video").is_some()));
+    // the preview of what was sent: size and KB of the last JPEG, and received frames
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l.starts_with("640x480") && l.contains(" KB") && !l.contains(" 0.0 KB")) && received(h, "video ") >= 2),
+        "video frames sent, previewed and received"
+    );
 
-    // switch the video source through the picker
+    // switch the video source through the picker: the session restarts with it
     h.get_by_label("source").click();
     h.run_steps(2);
     h.get_by_label("screen").click();
     h.run_steps(2);
     assert_eq!(h.state().settings.video_source, "screen");
-    assert!(has(&h, |l| l.starts_with("screen (")));
-
-    // point capture at a real host profile: the light goes red with a reason and retry
-    h.get_by_label("inference host (framed)").click();
+    h.get_by_label("source").click();
     h.run_steps(2);
-    assert!(has(&h, |l| l.starts_with("disconnected:")));
+    h.get_by_label("pattern").click();
+    assert!(wait_until(&mut h, 10.0, |h| has(h, |l| l == "streaming")), "back to the pattern, streaming");
+
+    // point capture at a host that is not there: the light leaves green, with retry
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut p = h.state().settings.host_profiles[0].clone();
+    (p.audio_port, p.video_port, p.control_port) = (port, port, port);
+    h.state_mut().queue(UiCommand::EditHostProfile(0, p));
+    h.run_steps(1);
+    h.get_by_label("inference host (framed)").click();
+    assert!(
+        wait_until(&mut h, 10.0, |h| !has(h, |l| l == "streaming") && has(h, |l| l.starts_with("connecting") || l.starts_with("disconnected:"))),
+        "no host: yellow/red light"
+    );
     assert!(h.query_all_by_label("Retry now").next().is_some());
+    assert!(!has(&h, |l| l.starts_with("received audio")), "no built-in receiver stats when sending to a host");
 }
 
 #[test]

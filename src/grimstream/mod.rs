@@ -1,1 +1,61 @@
-//! (in progress)
+//! GrimStream v1: codec, incremental decoder, feed connections, store and clocks.
+//!
+//! - [`codec`]: pure header/payload encode and lenient decode (golden-byte tested).
+//! - [`decoder`]: incremental stream decoder (any split, cap on message length).
+//! - [`transport`]: feed addresses (`tcp://host:port`, `unix:/path`), streams, listeners.
+//! - [`server`]: a reusable producer-side server (retail- or engine-style handshake).
+//! - [`feed`]: one feed connection thread (reconnect, handshake, stalls) and the
+//!   [`feed::MessageTap`] recording seam every incoming message passes.
+//! - [`store`]: time-indexed history of both feeds under a memory budget; gaps.
+//! - [`clock`]: per-feed clock offset/drift estimation.
+//! - [`live`]: [`live::LiveView`], the handle the UI polls each frame.
+//! - [`probe`]: `capdeck probe`; [`demo`]: `capdeck demo-feeds`.
+
+pub mod clock;
+pub mod codec;
+pub mod decoder;
+pub mod demo;
+pub mod feed;
+pub mod live;
+pub mod probe;
+pub mod server;
+pub mod store;
+pub mod transport;
+
+pub use codec::{
+    CodecError, Control, CoverageEntry, Frame, HEADER_LEN, Header, Hello, Kind, Message,
+    MovieAction, MovieControl, MovieStart, StateUpdate, StreamConfig, Telemetry, TimelineMark,
+};
+pub use decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
+pub use live::{LiveOptions, LiveSnapshot, LiveView};
+pub use transport::FeedAddr;
+
+/// Which of the two feeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FeedRole {
+    /// The game's framebuffer and telemetry.
+    Retail,
+    /// The re-implementation engine's state.
+    Engine,
+}
+
+impl FeedRole {
+    /// Both roles.
+    pub const ALL: [FeedRole; 2] = [FeedRole::Retail, FeedRole::Engine];
+
+    /// "retail" or "engine".
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedRole::Retail => "retail",
+            FeedRole::Engine => "engine",
+        }
+    }
+
+    /// 0 or 1.
+    pub fn index(self) -> usize {
+        match self {
+            FeedRole::Retail => 0,
+            FeedRole::Engine => 1,
+        }
+    }
+}

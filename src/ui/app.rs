@@ -122,7 +122,13 @@ impl CapdeckApp {
         if !opts.no_autostart && demo {
             rt.start_demo();
         }
-        let capture: Box<dyn CaptureBackend> = Box::new(capture::sim::SimBackend::new(&settings, Some(ctx), !opts.no_autostart));
+        let capture: Box<dyn CaptureBackend> = match capture::real::RealBackend::new(&settings, Some(ctx.clone()), !opts.no_autostart) {
+            Ok(b) => Box::new(b),
+            Err(e) => {
+                tracing::error!("cannot start the capture worker ({e}); capture is simulated");
+                Box::new(capture::sim::SimBackend::new(&settings, Some(ctx), !opts.no_autostart))
+            }
+        };
         let log_seen = log.next_seq();
         let mut app = Self {
             settings,
@@ -246,24 +252,10 @@ impl CapdeckApp {
                 }
             }
             UiCommand::ConnectFeed(f) => {
-                // Real GrimStream connections come with the GrimStream issue (feed
-                // connections); until then, say so in place instead of pretending.
-                let at = self.live.now();
-                self.live.store.ingest(live::model::Ingest::Link {
-                    feed: *f,
-                    state: live::model::LinkState::Disconnected {
-                        reason: format!("GrimStream client not in this build yet ({})", v.addr[f.index()]),
-                        retry_at: None,
-                    },
-                    at,
-                    producer: None,
-                });
-                tracing::warn!(feed = f.label(), addr = %v.addr[f.index()], "cannot connect: GrimStream feed connections are not merged yet");
+                let addr = v.addr[f.index()].clone();
+                self.live.connect(*f, &addr);
             }
-            UiCommand::DisconnectFeed(f) => {
-                let at = self.live.now();
-                self.live.store.ingest(live::model::Ingest::Link { feed: *f, state: live::model::LinkState::Idle, at, producer: None });
-            }
+            UiCommand::DisconnectFeed(f) => self.live.disconnect(*f),
             UiCommand::UseDemoFeeds(demo) => {
                 v.demo = *demo;
                 self.settings.feed_target = if *demo { FeedTarget::Demo } else { FeedTarget::Real };

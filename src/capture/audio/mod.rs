@@ -59,7 +59,9 @@ pub enum AudioSourceSpec {
 
 /// Error parsing an [`AudioSourceSpec`].
 #[derive(Debug, thiserror::Error)]
-#[error("invalid audio source {0:?}: expected default, device:<id or name>, tone:<hz>, wav:<path> or none")]
+#[error(
+    "invalid audio source {0:?}: expected default, device:<id or name>, tone:<hz>, wav:<path> or none"
+)]
 pub struct ParseAudioSourceError(String);
 
 impl FromStr for AudioSourceSpec {
@@ -139,8 +141,13 @@ impl AudioControl {
     }
     /// Sets the input gain in dB (clamped to -60..=+40).
     pub fn set_gain_db(&self, db: f32) {
-        let db = if db.is_finite() { db.clamp(-60.0, 40.0) } else { 0.0 };
-        self.gain_centi_db.store((db * 100.0).round() as i32, Ordering::Relaxed);
+        let db = if db.is_finite() {
+            db.clamp(-60.0, 40.0)
+        } else {
+            0.0
+        };
+        self.gain_centi_db
+            .store((db * 100.0).round() as i32, Ordering::Relaxed);
     }
     /// Whether the input is muted.
     pub fn muted(&self) -> bool {
@@ -158,4 +165,68 @@ impl AudioControl {
     pub fn set_send_while_muted(&self, s: bool) {
         self.send_while_muted.store(s, Ordering::Relaxed);
     }
+}
+
+pub mod convert;
+pub mod device;
+pub mod feed;
+mod pipeline;
+pub mod source;
+
+pub use device::{AudioDeviceInfo, DeviceSelector, list_devices};
+pub use pipeline::{AudioOptions, AudioPipeline, AudioStats, start_source};
+pub use source::NativeFormat;
+
+/// Errors starting or running an audio pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    /// `--audio none` was given to something that needs a source.
+    #[error("no audio source (--audio none)")]
+    NoSource,
+    /// A WAV file cannot be used.
+    #[error("cannot use WAV file {}: {message}", path.display())]
+    Wav {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// An input device cannot be found or opened.
+    #[error("audio device: {0}")]
+    Device(String),
+    /// The conversion chain refused the format.
+    #[error(transparent)]
+    Convert(#[from] convert::ConvertError),
+    /// A thread could not be spawned.
+    #[error("cannot spawn audio thread: {0}")]
+    Thread(String),
+}
+
+/// Starts capturing `spec`: the pipeline calls `sink` on its worker thread with each chunk.
+/// Drift correction is on; see [`start_with`] for options.
+pub fn start(
+    spec: &AudioSourceSpec,
+    control: Arc<AudioControl>,
+    sink: Box<dyn FnMut(AudioChunk) + Send>,
+) -> Result<AudioPipeline, AudioError> {
+    start_with(spec, control, sink, AudioOptions::default())
+}
+
+/// [`start`] with options.
+pub fn start_with(
+    spec: &AudioSourceSpec,
+    control: Arc<AudioControl>,
+    sink: Box<dyn FnMut(AudioChunk) + Send>,
+    options: AudioOptions,
+) -> Result<AudioPipeline, AudioError> {
+    let source: Box<dyn source::Source> = match spec {
+        AudioSourceSpec::None => return Err(AudioError::NoSource),
+        AudioSourceSpec::Tone(hz) => Box::new(source::ToneSource::new(*hz)),
+        AudioSourceSpec::Wav(p) => Box::new(source::WavSource::new(p)?),
+        AudioSourceSpec::Default => Box::new(device::CpalSource::new(DeviceSelector::Default)),
+        AudioSourceSpec::Device(d) => {
+            Box::new(device::CpalSource::new(DeviceSelector::IdOrName(d.clone())))
+        }
+    };
+    start_source(source, control, sink, options)
 }

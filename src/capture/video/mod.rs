@@ -7,13 +7,75 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+pub mod encode;
+pub mod frame;
+pub mod pattern;
+pub mod pipeline;
+pub mod scale;
+pub mod source;
+pub mod yuv;
+
+pub use frame::{FrameError, PixelFormat, RawFrame};
+pub use pipeline::{LastTiming, VideoPipeline, VideoState, VideoStats};
+pub use scale::{Crop, ScaleMode};
+pub use source::{Clocking, FrameSource, SourceError};
+
+/// Why a video pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    /// `--video none` was asked to start.
+    #[error("video source is `none`: nothing to capture")]
+    NoSource,
+    /// The camera, screen or window does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The capture backend refused (permission, portal, driver).
+    #[error("{0}")]
+    Backend(String),
+    /// The source kind is not available on this platform or build.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A worker thread could not be spawned.
+    #[error("cannot spawn video thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Current Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Starts capturing `spec`: opens the source (errors are returned here, clearly worded),
+/// then captures at `control`'s rate, scales, encodes and calls `sink` with each frame
+/// on the pipeline's encode thread. `sink` must not block for long: while it runs, newer
+/// captures replace each other in the one-frame slot.
+pub fn start(
+    spec: &VideoSourceSpec,
+    control: Arc<VideoControl>,
+    sink: Box<dyn FnMut(VideoFrame) + Send>,
+) -> Result<VideoPipeline, VideoError> {
+    let open: pipeline::SourceFactory = match spec {
+        VideoSourceSpec::None => return Err(VideoError::NoSource),
+        VideoSourceSpec::Pattern => Box::new(|| Ok(Box::new(pattern::PatternSource::new()))),
+        other => {
+            return Err(VideoError::Unsupported(format!(
+                "video source {other} is not available in this build yet"
+            )));
+        }
+    };
+    VideoPipeline::spawn(open, control, sink)
+}
+
 /// Per-frame timings in microseconds, for the app's stats.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FrameTiming {
     /// Time spent obtaining the frame from the source.
     pub capture_us: u32,
@@ -59,7 +121,9 @@ pub enum VideoSourceSpec {
 
 /// Error parsing a [`VideoSourceSpec`].
 #[derive(Debug, thiserror::Error)]
-#[error("invalid video source {0:?}: expected camera[:N], screen[:N], window:<title>, pattern or none")]
+#[error(
+    "invalid video source {0:?}: expected camera[:N], screen[:N], window:<title>, pattern or none"
+)]
 pub struct ParseVideoSourceError(String);
 
 impl FromStr for VideoSourceSpec {
@@ -105,6 +169,9 @@ pub struct VideoControl {
     height: AtomicU32,
     fps_milli: AtomicU32,
     quality: AtomicU32,
+    /// 0 = fit, 1 = exact.
+    scale_mode: AtomicU8,
+    crop: Mutex<Option<Crop>>,
 }
 
 impl VideoControl {
@@ -115,6 +182,8 @@ impl VideoControl {
             height: AtomicU32::new(480),
             fps_milli: AtomicU32::new(5000),
             quality: AtomicU32::new(70),
+            scale_mode: AtomicU8::new(0),
+            crop: Mutex::new(None),
         });
         c.set_size(width, height);
         c.set_fps(fps);
@@ -123,7 +192,10 @@ impl VideoControl {
     }
     /// Requested output size.
     pub fn size(&self) -> (u32, u32) {
-        (self.width.load(Ordering::Relaxed), self.height.load(Ordering::Relaxed))
+        (
+            self.width.load(Ordering::Relaxed),
+            self.height.load(Ordering::Relaxed),
+        )
     }
     /// Sets the output size (each side clamped to 16..=7680).
     pub fn set_size(&self, w: u32, h: u32) {
@@ -136,8 +208,13 @@ impl VideoControl {
     }
     /// Sets the frame rate (clamped to 0.1..=120).
     pub fn set_fps(&self, fps: f32) {
-        let fps = if fps.is_finite() { fps.clamp(0.1, 120.0) } else { 5.0 };
-        self.fps_milli.store((fps * 1000.0).round() as u32, Ordering::Relaxed);
+        let fps = if fps.is_finite() {
+            fps.clamp(0.1, 120.0)
+        } else {
+            5.0
+        };
+        self.fps_milli
+            .store((fps * 1000.0).round() as u32, Ordering::Relaxed);
     }
     /// JPEG quality.
     pub fn quality(&self) -> u8 {
@@ -145,6 +222,38 @@ impl VideoControl {
     }
     /// Sets the JPEG quality (clamped to 1..=100).
     pub fn set_quality(&self, q: u8) {
-        self.quality.store(u32::from(q.clamp(1, 100)), Ordering::Relaxed);
+        self.quality
+            .store(u32::from(q.clamp(1, 100)), Ordering::Relaxed);
+    }
+    /// How the source is fitted to the requested size (default: fit inside, keeping
+    /// the aspect ratio).
+    pub fn scale_mode(&self) -> ScaleMode {
+        match self.scale_mode.load(Ordering::Relaxed) {
+            1 => ScaleMode::Exact,
+            _ => ScaleMode::Fit,
+        }
+    }
+    /// Sets how the source is fitted to the requested size.
+    pub fn set_scale_mode(&self, mode: ScaleMode) {
+        let v = match mode {
+            ScaleMode::Fit => 0,
+            ScaleMode::Exact => 1,
+        };
+        self.scale_mode.store(v, Ordering::Relaxed);
+    }
+    /// Region of the source to capture (whole source when `None`).
+    pub fn crop(&self) -> Option<Crop> {
+        *self
+            .crop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    /// Sets the region of the source to capture. A region outside the source makes
+    /// each frame fail with a clear error in the pipeline's stats.
+    pub fn set_crop(&self, crop: Option<Crop>) {
+        *self
+            .crop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = crop;
     }
 }

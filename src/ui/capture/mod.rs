@@ -6,6 +6,7 @@
 //! backend owns the pipelines and links (threads), the UI never waits on them.
 
 pub mod preview;
+pub mod real;
 pub mod sim;
 
 use egui::Color32;
@@ -48,10 +49,10 @@ pub enum LinkLight {
     Idle,
     /// Green.
     Streaming,
-    /// Yellow: connecting or buffering, with the buffer level 0..1.
+    /// Yellow: connecting or buffering (with what is queued).
     Connecting {
-        /// Queue fill 0..1.
-        buffer: f32,
+        /// e.g. "buffering 12 queued: host not reading".
+        detail: String,
     },
     /// Red, with the reason and seconds to the next retry.
     Disconnected {
@@ -68,7 +69,7 @@ impl LinkLight {
         match self {
             LinkLight::Idle => (GREY, "stopped".into()),
             LinkLight::Streaming => (GREEN, "streaming".into()),
-            LinkLight::Connecting { buffer } => (YELLOW, format!("connecting, buffer {:.0}%", buffer * 100.0)),
+            LinkLight::Connecting { detail } => (YELLOW, detail.clone()),
             LinkLight::Disconnected { reason, retry_in_s } => (
                 RED,
                 match retry_in_s {
@@ -289,7 +290,7 @@ fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut 
             cmds.push(UiCommand::StopChannel(ch));
         }
         ui.label(text);
-        if matches!(st.light, LinkLight::Disconnected { .. }) && ui.button("Retry now").clicked() {
+        if matches!(st.light, LinkLight::Disconnected { .. } | LinkLight::Connecting { .. }) && ui.button("Retry now").clicked() {
             cmds.push(UiCommand::RetryNow(ch));
         }
     });

@@ -32,7 +32,10 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut C
                 ui.monospace("skew –");
             }
         }
-        let off = |f: Feed| store.feeds[f.index()].offset_s.map_or("–".into(), |o| format!("{o:+.3} s"));
+        let off = |f: Feed| match &rt.grim.clocks[f.index()].text {
+            Some(t) => t.clone(),
+            None => store.feeds[f.index()].offset_s.map_or("–".into(), |o| format!("{o:+.3} s")),
+        };
         ui.monospace(format!("offset retail {}", off(Feed::Retail)));
         ui.monospace(format!("engine {}", off(Feed::Engine)));
         let mut nudge = view.nudge_ms;

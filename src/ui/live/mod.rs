@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod engine;
+pub mod grim;
 pub mod hud;
 pub mod model;
 pub mod overlay;
@@ -112,6 +113,10 @@ pub struct LiveRuntime {
     /// Store time zero.
     pub epoch: Instant,
     demo: Option<demo::DemoFeeds>,
+    /// Built-in demo producers (real GrimStream servers on 127.0.0.1).
+    demo_producers: Option<crate::grimstream::demo::DemoHandle>,
+    /// Connections to GrimStream producers.
+    pub grim: grim::GrimFeeds,
     /// GPU retail view, when the wgpu renderer is running.
     pub gpu: Option<overlay::UploadCounter>,
     /// CPU fallback texture (glow or no renderer).
@@ -131,36 +136,72 @@ impl LiveRuntime {
             rx,
             epoch: Instant::now(),
             demo: None,
+            demo_producers: None,
+            grim: Default::default(),
             gpu,
             fallback: Default::default(),
         }
     }
 
-    /// Starts the built-in demo feeds (1280x720 at 30 fps, engine at 30 Hz).
+    /// Starts the built-in demo: the GrimStream demo producers (1280x720 RGBA at 30 fps,
+    /// engine at 60 Hz) on 127.0.0.1 ephemeral ports, connected through the real feed
+    /// code. If they cannot bind, falls back to the in-process demo script.
     pub fn start_demo(&mut self) {
-        if self.demo.is_some() {
+        if self.demo.is_some() || self.demo_producers.is_some() {
             return;
         }
-        let script = demo::DemoScript::new(1280, 720, 30.0, 30.0);
-        match demo::spawn_demo_feeds(script, self.tx.clone(), self.epoch) {
-            Ok(d) => self.demo = Some(d),
-            Err(e) => tracing::error!("cannot start the demo feeds: {e}"),
+        let any = crate::grimstream::FeedAddr::Tcp("127.0.0.1:0".into());
+        match crate::grimstream::demo::spawn_demo_feeds(&any, &any) {
+            Ok(h) => {
+                let (r, e) = (h.retail_addr.clone(), h.engine_addr.clone());
+                self.demo_producers = Some(h);
+                for (feed, addr) in [(Feed::Retail, r), (Feed::Engine, e)] {
+                    if let Err(err) = self.grim.connect(feed, &addr, self.epoch) {
+                        tracing::error!("cannot connect to the demo {} feed: {err}", feed.label());
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!("demo producers cannot bind ({e}); using the in-process demo");
+                let script = demo::DemoScript::new(1280, 720, 30.0, 30.0);
+                match demo::spawn_demo_feeds(script, self.tx.clone(), self.epoch) {
+                    Ok(d) => self.demo = Some(d),
+                    Err(e) => tracing::error!("cannot start the demo feeds: {e}"),
+                }
+            }
         }
     }
 
     /// Stops the demo feeds.
     pub fn stop_demo(&mut self) {
-        if self.demo.take().is_some() {
-            let at = self.now();
+        let had = self.demo.take().is_some() | self.demo_producers.take().is_some();
+        if had {
             for feed in Feed::ALL {
-                self.store.ingest(Ingest::Link { feed, state: LinkState::Idle, at, producer: None });
+                self.disconnect(feed);
             }
         }
     }
 
     /// Whether the demo feeds run.
     pub fn demo_running(&self) -> bool {
-        self.demo.is_some()
+        self.demo.is_some() || self.demo_producers.is_some()
+    }
+
+    /// Connects a feed to a producer address typed by the user.
+    pub fn connect(&mut self, feed: Feed, addr: &str) {
+        let at = self.now();
+        let result = grim::parse_addr(addr).and_then(|a| self.grim.connect(feed, &a, self.epoch).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            tracing::error!("cannot connect the {} feed to {addr}: {e}", feed.label());
+            self.store.ingest(Ingest::Link { feed, state: LinkState::Disconnected { reason: e, retry_at: None }, at, producer: None });
+        }
+    }
+
+    /// Disconnects a feed.
+    pub fn disconnect(&mut self, feed: Feed) {
+        self.grim.disconnect(feed);
+        let at = self.now();
+        self.store.ingest(Ingest::Link { feed, state: LinkState::Idle, at, producer: None });
     }
 
     /// Seconds since the store epoch.
@@ -170,7 +211,8 @@ impl LiveRuntime {
 
     /// Drains the ingest channel into the store (non-blocking).
     pub fn drain(&mut self) -> usize {
-        self.store.drain(&self.rx)
+        let now = self.now();
+        self.store.drain(&self.rx) + self.grim.pull(&mut self.store, now)
     }
 
     /// Whether any feed is live (the UI keeps repainting).

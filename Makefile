@@ -1,0 +1,36 @@
+# capdeck: the two quick-start commands are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: run test deps-run deps-test build release bench fmt clippy
+
+## Set up (Debian packages) and open the desktop app with its embedded demo.
+run: deps-run
+	$(CARGO) run --release --locked
+
+## Set up (Debian packages, pyzmq in .venv, PulseAudio + Xvfb) and run every test.
+test: deps-test
+	tests/env/with-test-env.sh $(CARGO) test --locked --all-targets --no-fail-fast
+
+deps-run:
+	packaging/linux/install-deps.sh run
+
+deps-test:
+	packaging/linux/install-deps.sh test
+
+build: deps-run
+	$(CARGO) build --locked
+
+release: deps-run
+	$(CARGO) build --release --locked
+
+## Benchmarks with the reference implementations (libsoxr, libjpeg-turbo).
+bench:
+	packaging/linux/install-deps.sh run bench
+	$(CARGO) bench --features bench-ref
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --all-targets

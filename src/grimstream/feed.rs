@@ -1,0 +1,649 @@
+//! One feed connection: a named std thread that connects (TCP or Unix), decodes, answers
+//! the engine handshake, detects stalls, reconnects with capped backoff, and writes every
+//! message into the shared [`Store`] and the feed's [`FeedStatus`].
+//!
+//! Why blocking std threads and not tokio: one long-lived connection per feed, a blocking
+//! read straight into the frame buffer (`read_to_end` fills it without zeroing), and a
+//! 50 ms read timeout that doubles as the tick for stall detection and commands. No
+//! runtime, no task wakeups per packet, trivially bounded.
+//!
+//! Bounded queues and drop policy:
+//! - Incoming data goes straight into the [`Store`], which has a memory budget and drops
+//!   the oldest data first; a slow UI never holds back the socket or grows memory.
+//! - Commands to the feed thread ([`FeedCommand`], e.g. MOVIE_CONTROL) go through a
+//!   bounded channel of [`COMMAND_QUEUE`]; when it is full the new command is refused and
+//!   the caller gets [`FeedError::QueueFull`] (nothing is dropped silently).
+//!
+//! The recording seam: every incoming message passes [`MessageTap::incoming`] (raw header
+//! and payload bytes, arrival time, feed, generation and the decoded message) in
+//! [`FeedWorker::handle`], before the store sees it; every message this viewer sends passes
+//! [`MessageTap::outgoing`] in [`FeedWorker::send`].
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::FeedRole;
+use super::codec::{CodecError, Control, Kind, Message, MovieControl, StreamConfig, encode};
+use super::decoder::{Decoder, DecoderConfig, RawMessage};
+use super::store::{EventKind, Store};
+use super::transport::{FeedAddr, Stream, is_timeout};
+
+/// Capacity of each feed's command queue.
+pub const COMMAND_QUEUE: usize = 32;
+
+/// Connection state of a feed, for display.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum FeedState {
+    /// Not started.
+    #[default]
+    Idle,
+    /// Trying to connect (attempt number since the last good connection).
+    Connecting {
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
+    /// Connected and data flowing.
+    Live,
+    /// Connected but silent for longer than the stall limit.
+    Stalled {
+        /// How long it has been silent, ms.
+        silent_ms: u64,
+    },
+    /// Not connected; will retry.
+    Disconnected {
+        /// Why.
+        reason: String,
+        /// Next attempt in, ms.
+        retry_in_ms: u64,
+    },
+    /// Stopped by the viewer.
+    Stopped,
+}
+
+impl FeedState {
+    /// Short name: "idle", "connecting", "live", "stalled", "disconnected", "stopped".
+    pub fn name(&self) -> &'static str {
+        match self {
+            FeedState::Idle => "idle",
+            FeedState::Connecting { .. } => "connecting",
+            FeedState::Live => "live",
+            FeedState::Stalled { .. } => "stalled",
+            FeedState::Disconnected { .. } => "disconnected",
+            FeedState::Stopped => "stopped",
+        }
+    }
+}
+
+/// Counters and state of one feed (cheap to clone; the UI polls it every frame).
+#[derive(Clone, Debug, Default)]
+pub struct FeedStatus {
+    /// Feed address.
+    pub addr: String,
+    /// Current state.
+    pub state: FeedState,
+    /// Connection generation (1 for the first connection).
+    pub generation: u64,
+    /// Whether any connection succeeded.
+    pub connected: bool,
+    /// Producer name from the latest HELLO.
+    pub producer: Option<String>,
+    /// Build from the latest HELLO.
+    pub build: Option<String>,
+    /// Messages received by kind name ("HELLO", "FRAME", ..., "UNKNOWN").
+    pub messages: BTreeMap<&'static str, u64>,
+    /// Unknown-kind messages skipped.
+    pub unknown_skipped: u64,
+    /// Payloads that failed to decode (stream kept) plus framing errors (reconnected).
+    pub decode_errors: u64,
+    /// Frames received.
+    pub frames: u64,
+    /// Reconnects after the first connection.
+    pub reconnects: u64,
+    /// Stalls detected.
+    pub stalls: u64,
+    /// CONTROL viewer_ready messages sent.
+    pub viewer_ready_sent: u64,
+    /// MOVIE_CONTROL messages sent.
+    pub movie_controls_sent: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Current STREAM_CONFIG.
+    pub config: Option<StreamConfig>,
+    /// Last engine position.
+    pub last_position: Option<[f32; 3]>,
+    /// Latest error (connect, read, decode).
+    pub last_error: Option<String>,
+    /// Viewer-clock ns of the last data received.
+    pub last_data_ns: Option<i64>,
+    /// Current stall limit, ms.
+    pub stall_limit_ms: u64,
+}
+
+/// What a tap sees for each incoming message.
+#[derive(Debug)]
+pub struct TapEvent<'a> {
+    /// Which feed.
+    pub role: FeedRole,
+    /// Connection generation.
+    pub generation: u64,
+    /// Arrival, viewer clock ns.
+    pub arrival_ns: i64,
+    /// Header and payload exactly as received (`raw.header.to_bytes()` + `raw.payload`).
+    pub raw: &'a RawMessage,
+    /// The decoded message or why it could not be decoded.
+    pub decoded: Result<&'a Message, &'a CodecError>,
+}
+
+/// The one place every incoming (and outgoing) GrimStream message passes: the seam for
+/// session recording. Called on the feed thread: keep it quick and non-blocking.
+pub trait MessageTap: Send + Sync {
+    /// An incoming message, before it is stored.
+    fn incoming(&self, event: &TapEvent<'_>);
+    /// A message this viewer sent (`bytes` is the whole wire message).
+    fn outgoing(&self, _role: FeedRole, _generation: u64, _at_ns: i64, _bytes: &[u8]) {}
+}
+
+/// Tunables of a feed connection.
+#[derive(Clone, Debug)]
+pub struct FeedOptions {
+    /// Retail or engine.
+    pub role: FeedRole,
+    /// Where.
+    pub addr: FeedAddr,
+    /// Decoder cap.
+    pub decoder: DecoderConfig,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// First retry delay.
+    pub backoff_min: Duration,
+    /// Retry delay cap.
+    pub backoff_max: Duration,
+    /// Fixed stall limit; `None`: four nominal periods (from STREAM_CONFIG fps or the
+    /// observed message rate), clamped to 0.5..10 s.
+    pub stall_after: Option<Duration>,
+    /// Socket read timeout (tick for stall detection and commands).
+    pub tick: Duration,
+    /// Answer HELLO with CONTROL viewer_ready (default: engine feeds only).
+    pub send_viewer_ready: bool,
+}
+
+impl FeedOptions {
+    /// Defaults for a role and address.
+    pub fn new(role: FeedRole, addr: FeedAddr) -> FeedOptions {
+        FeedOptions {
+            role,
+            addr,
+            decoder: DecoderConfig::default(),
+            connect_timeout: Duration::from_secs(2),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+            stall_after: None,
+            tick: Duration::from_millis(50),
+            send_viewer_ready: role == FeedRole::Engine,
+        }
+    }
+}
+
+/// Commands to a feed thread.
+#[derive(Clone, Debug)]
+pub enum FeedCommand {
+    /// Send MOVIE_CONTROL to the producer (engine feed).
+    MovieControl(MovieControl),
+    /// Drop the current connection and reconnect at once.
+    Reconnect,
+}
+
+/// Errors of the feed handle.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The command queue is full (the command was not queued).
+    #[error("{0} feed command queue is full; command refused")]
+    QueueFull(&'static str),
+    /// The feed thread has stopped.
+    #[error("{0} feed has stopped")]
+    Stopped(&'static str),
+}
+
+/// Shared between feed threads and readers: both feeds' store and status.
+#[derive(Debug)]
+pub struct Shared {
+    /// History.
+    pub store: Store,
+    /// Status per feed, indexed by [`FeedRole::index`].
+    pub status: [FeedStatus; 2],
+}
+
+impl Shared {
+    /// Status of one feed.
+    pub fn status(&self, role: FeedRole) -> &FeedStatus {
+        &self.status[role.index()]
+    }
+}
+
+/// Lock that survives a panicked holder (the data is plain counters and history).
+pub fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running feed thread.
+pub struct FeedHandle {
+    role: FeedRole,
+    tx: SyncSender<FeedCommand>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FeedHandle {
+    /// Start the feed thread (named `grim-feed-retail` / `grim-feed-engine`).
+    pub fn spawn(
+        opts: FeedOptions,
+        shared: Arc<Mutex<Shared>>,
+        epoch: Instant,
+        tap: Option<Arc<dyn MessageTap>>,
+    ) -> io::Result<FeedHandle> {
+        let (tx, rx) = sync_channel(COMMAND_QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let role = opts.role;
+        {
+            let mut g = lock(&shared);
+            let st = &mut g.status[role.index()];
+            st.addr = opts.addr.to_string();
+            st.state = FeedState::Connecting { attempt: 1 };
+        }
+        let worker = FeedWorker {
+            opts,
+            shared,
+            epoch,
+            tap,
+            rx,
+            stop: stop.clone(),
+            decoder: Decoder::default(),
+            generation: 0,
+            stream: None,
+            got_message: false,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("grim-feed-{}", role.name()))
+            .spawn(move || worker.run())?;
+        Ok(FeedHandle {
+            role,
+            tx,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queue a command (refused when the queue is full).
+    pub fn command(&self, c: FeedCommand) -> Result<(), FeedError> {
+        self.tx.try_send(c).map_err(|e| match e {
+            TrySendError::Full(_) => FeedError::QueueFull(self.role.name()),
+            TrySendError::Disconnected(_) => FeedError::Stopped(self.role.name()),
+        })
+    }
+
+    /// Stop the thread and wait for it (also done on drop).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for FeedHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+enum ConnEnd {
+    Stop,
+    Retry(String),
+}
+
+/// The feed thread's state.
+pub struct FeedWorker {
+    opts: FeedOptions,
+    shared: Arc<Mutex<Shared>>,
+    epoch: Instant,
+    tap: Option<Arc<dyn MessageTap>>,
+    rx: Receiver<FeedCommand>,
+    stop: Arc<AtomicBool>,
+    decoder: Decoder,
+    generation: u64,
+    stream: Option<Stream>,
+    got_message: bool,
+}
+
+impl FeedWorker {
+    fn now_ns(&self) -> i64 {
+        self.epoch.elapsed().as_nanos() as i64
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn status<R>(&self, f: impl FnOnce(&mut FeedStatus, &mut Store) -> R) -> R {
+        let mut g = lock(&self.shared);
+        let Shared { store, status } = &mut *g;
+        f(&mut status[self.opts.role.index()], store)
+    }
+
+    fn run(mut self) {
+        let role = self.opts.role;
+        let mut backoff = self.opts.backoff_min;
+        let mut attempt = 1u32;
+        loop {
+            if self.stopped() {
+                break;
+            }
+            self.status(|s, _| s.state = FeedState::Connecting { attempt });
+            let mut was_connected = false;
+            let reason = match Stream::connect(&self.opts.addr, self.opts.connect_timeout) {
+                Ok(stream) => {
+                    attempt = 1;
+                    was_connected = true;
+                    self.got_message = false;
+                    let end = self.serve(stream);
+                    // A connection that delivered messages resets the backoff.
+                    if self.got_message {
+                        backoff = self.opts.backoff_min;
+                    }
+                    match end {
+                        ConnEnd::Stop => break,
+                        ConnEnd::Retry(reason) => reason,
+                    }
+                }
+                Err(e) => {
+                    attempt = attempt.saturating_add(1);
+                    format!("connect to {}: {e}", self.opts.addr)
+                }
+            };
+            tracing::info!(
+                feed = role.name(),
+                "disconnected: {reason}; retry in {backoff:?}"
+            );
+            let now = self.now_ns();
+            self.status(|s, store| {
+                if was_connected {
+                    store.note(
+                        role,
+                        now,
+                        EventKind::Disconnected {
+                            reason: reason.clone(),
+                        },
+                    );
+                }
+                s.state = FeedState::Disconnected {
+                    reason: reason.clone(),
+                    retry_in_ms: backoff.as_millis() as u64,
+                };
+                s.last_error = Some(reason);
+            });
+            // Interruptible wait: stop flag checked every tick; Reconnect cuts it short.
+            let deadline = Instant::now() + backoff;
+            while !self.stopped() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match self.rx.recv_timeout(left.min(self.opts.tick)) {
+                    Ok(FeedCommand::Reconnect) => break,
+                    Ok(FeedCommand::MovieControl(m)) => {
+                        tracing::warn!(
+                            feed = role.name(),
+                            "MOVIE_CONTROL {m:?} not sent: not connected"
+                        );
+                        self.status(|s, _| {
+                            s.last_error = Some("MOVIE_CONTROL not sent: not connected".into())
+                        });
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            backoff = (backoff * 2).min(self.opts.backoff_max);
+        }
+        self.status(|s, _| s.state = FeedState::Stopped);
+    }
+
+    /// One connection, until it ends.
+    fn serve(&mut self, stream: Stream) -> ConnEnd {
+        let role = self.opts.role;
+        if let Err(e) = stream.set_read_timeout(Some(self.opts.tick)) {
+            return ConnEnd::Retry(format!("socket setup: {e}"));
+        }
+        self.generation += 1;
+        self.decoder = Decoder::new(self.opts.decoder);
+        let generation = self.generation;
+        let now = self.now_ns();
+        self.status(|s, store| {
+            if s.connected {
+                s.reconnects += 1;
+            }
+            s.connected = true;
+            s.generation = generation;
+            s.state = FeedState::Live;
+            s.last_data_ns = Some(now);
+            store.begin_generation(role, generation, now);
+        });
+        self.stream = Some(stream);
+        let mut viewer_ready_sent = false;
+        let mut last_data = Instant::now();
+        let mut stalled = false;
+        let mut period_ns: Option<f64> = None;
+        let mut last_msg_at: Option<Instant> = None;
+        let end = loop {
+            if self.stopped() {
+                break ConnEnd::Stop;
+            }
+            // Commands.
+            while let Ok(c) = self.rx.try_recv() {
+                match c {
+                    FeedCommand::Reconnect => {
+                        self.drop_stream();
+                        return ConnEnd::Retry("reconnect requested".into());
+                    }
+                    FeedCommand::MovieControl(m) => {
+                        let msg = Message::MovieControl(m.clone());
+                        match self.send(&msg) {
+                            Ok(()) => {
+                                let now = self.now_ns();
+                                self.status(|s, store| {
+                                    s.movie_controls_sent += 1;
+                                    store.note(role, now, EventKind::MovieControlSent(m));
+                                });
+                            }
+                            Err(e) => break_retry(&mut self.stream, &e),
+                        }
+                    }
+                }
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                break ConnEnd::Retry("write failed".into());
+            };
+            let res = self.decoder.read_from(stream);
+            match res {
+                Ok(0) => break ConnEnd::Retry("producer closed the connection".into()),
+                Ok(n) => {
+                    let now = self.now_ns();
+                    if stalled {
+                        stalled = false;
+                        let dur = last_data.elapsed().as_nanos() as i64;
+                        self.status(|s, store| {
+                            s.state = FeedState::Live;
+                            store.note(role, now, EventKind::StallEnded { stalled_ns: dur });
+                        });
+                    }
+                    last_data = Instant::now();
+                    self.status(|s, _| {
+                        s.bytes += n as u64;
+                        s.last_data_ns = Some(now);
+                    });
+                }
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => break ConnEnd::Retry(format!("read: {e}")),
+            }
+            // Messages.
+            let mut fatal = None;
+            loop {
+                match self.decoder.next_message() {
+                    Ok(Some(raw)) => {
+                        let at = Instant::now();
+                        if let Some(prev) = last_msg_at {
+                            let dt = at.duration_since(prev).as_nanos() as f64;
+                            period_ns = Some(period_ns.map_or(dt, |p| p * 0.95 + dt * 0.05));
+                        }
+                        last_msg_at = Some(at);
+                        if let Err(e) = self.handle(raw, &mut viewer_ready_sent) {
+                            fatal = Some(e);
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.status(|s, _| s.decode_errors += 1);
+                        fatal = Some(format!("stream error: {e}"));
+                        break;
+                    }
+                }
+            }
+            if let Some(reason) = fatal {
+                break ConnEnd::Retry(reason);
+            }
+            // Stall detection.
+            let limit = self.stall_limit(period_ns);
+            let silent = last_data.elapsed();
+            self.status(|s, store| {
+                s.stall_limit_ms = limit.as_millis() as u64;
+                if silent > limit {
+                    if !stalled {
+                        s.stalls += 1;
+                        store.note(
+                            role,
+                            self.epoch.elapsed().as_nanos() as i64,
+                            EventKind::StallStarted,
+                        );
+                    }
+                    s.state = FeedState::Stalled {
+                        silent_ms: silent.as_millis() as u64,
+                    };
+                }
+            });
+            if silent > limit {
+                stalled = true;
+            }
+        };
+        self.drop_stream();
+        end
+    }
+
+    fn drop_stream(&mut self) {
+        if let Some(s) = self.stream.take() {
+            s.shutdown();
+        }
+    }
+
+    fn stall_limit(&self, period_ns: Option<f64>) -> Duration {
+        if let Some(d) = self.opts.stall_after {
+            return d;
+        }
+        let fps_period = self
+            .status(|s, _| s.config.and_then(|c| c.nominal_fps))
+            .filter(|f| f.is_finite() && *f > 0.0)
+            .map(|f| 1e9 / f as f64);
+        match fps_period.or(period_ns) {
+            Some(p) => Duration::from_nanos((p * 4.0) as u64)
+                .clamp(Duration::from_millis(500), Duration::from_secs(10)),
+            None => Duration::from_secs(2),
+        }
+    }
+
+    /// Send a message to the producer (passes the tap).
+    fn send(&mut self, msg: &Message) -> io::Result<()> {
+        let bytes = encode(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "not connected"));
+        };
+        stream.write_all(&bytes)?;
+        if let Some(tap) = &self.tap {
+            tap.outgoing(self.opts.role, self.generation, self.now_ns(), &bytes);
+        }
+        Ok(())
+    }
+
+    /// Every incoming message passes here: tap, counters, handshake, store.
+    fn handle(&mut self, raw: RawMessage, viewer_ready_sent: &mut bool) -> Result<(), String> {
+        let role = self.opts.role;
+        let now = self.now_ns();
+        self.got_message = true;
+        let decoded = raw.decode();
+        if let Some(tap) = &self.tap {
+            tap.incoming(&TapEvent {
+                role,
+                generation: self.generation,
+                arrival_ns: now,
+                raw: &raw,
+                decoded: decoded.as_ref(),
+            });
+        }
+        let kind = raw.header.kind;
+        let msg = match decoded {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(feed = role.name(), "{e}");
+                let text = e.to_string();
+                self.status(|s, store| {
+                    *s.messages.entry(kind.name()).or_default() += 1;
+                    s.decode_errors += 1;
+                    s.last_error = Some(text.clone());
+                    store.note(role, now, EventKind::DecodeError(text));
+                });
+                return Ok(());
+            }
+        };
+        let is_hello = matches!(msg, Message::Hello(_));
+        self.status(|s, store| {
+            *s.messages.entry(kind.name()).or_default() += 1;
+            match &msg {
+                Message::Hello(h) => {
+                    s.producer = Some(h.producer.clone());
+                    s.build = h.build.clone();
+                }
+                Message::StreamConfig(c) => s.config = Some(*c),
+                Message::Frame(_) => s.frames += 1,
+                Message::StateUpdate(u) => {
+                    if u.position.is_some() {
+                        s.last_position = u.position;
+                    }
+                }
+                Message::Unknown { .. } => s.unknown_skipped += 1,
+                _ => {}
+            }
+            store.ingest(role, now, msg);
+        });
+        if matches!(kind, Kind::Unknown(_)) {
+            tracing::debug!(feed = role.name(), "skipped unknown kind {kind}");
+        }
+        if is_hello && self.opts.send_viewer_ready && !*viewer_ready_sent {
+            self.send(&Message::Control(Control::viewer_ready()))
+                .map_err(|e| format!("sending viewer_ready: {e}"))?;
+            *viewer_ready_sent = true;
+            self.status(|s, _| s.viewer_ready_sent += 1);
+        }
+        Ok(())
+    }
+}
+
+fn break_retry(stream: &mut Option<Stream>, e: &io::Error) {
+    tracing::warn!("write to producer failed: {e}");
+    if let Some(s) = stream.take() {
+        s.shutdown();
+    }
+}

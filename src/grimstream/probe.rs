@@ -1,0 +1,158 @@
+//! `capdeck probe`: connect to the feeds as a viewer for a while and report what came in.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use super::FeedRole;
+use super::feed::FeedStatus;
+use super::live::{LiveOptions, LiveSnapshot, LiveView};
+use super::transport::{DEFAULT_ENGINE_ADDR, DEFAULT_RETAIL_ADDR, FeedAddr};
+
+/// `capdeck probe` arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProbeArgs {
+    /// Retail feed: tcp://host:port, host:port or unix:/path ("none" to skip).
+    #[arg(long, default_value = DEFAULT_RETAIL_ADDR)]
+    pub retail: String,
+    /// Engine feed: tcp://host:port, host:port or unix:/path ("none" to skip).
+    #[arg(long, default_value = DEFAULT_ENGINE_ADDR)]
+    pub engine: String,
+    /// How long to listen, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Print JSON (one object, keys "retail" and "engine") instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Largest message accepted, MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_message_mib: u32,
+    /// Fixed stall limit in ms (default: four nominal periods).
+    #[arg(long)]
+    pub stall_ms: Option<u64>,
+}
+
+fn parse_addr(s: &str) -> anyhow::Result<Option<FeedAddr>> {
+    if s.eq_ignore_ascii_case("none") || s.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(s.parse()?))
+}
+
+/// Per-feed report as JSON.
+pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value {
+    let clock = match role {
+        FeedRole::Retail => snap.retail_clock,
+        FeedRole::Engine => snap.engine_clock,
+    };
+    let gaps = match role {
+        FeedRole::Retail => snap_gaps(snap, role),
+        FeedRole::Engine => snap_gaps(snap, role),
+    };
+    let mut v = json!({
+        "addr": st.addr,
+        "connected": st.connected,
+        "state": st.state.name(),
+        "producer": st.producer,
+        "build": st.build,
+        "messages": st.messages,
+        "unknown_skipped": st.unknown_skipped,
+        "decode_errors": st.decode_errors,
+        "frames": st.frames,
+        "width": st.config.map(|c| c.width),
+        "height": st.config.map(|c| c.height),
+        "stride": st.config.map(|c| c.stride_bytes),
+        "nominal_fps": st.config.and_then(|c| c.nominal_fps),
+        "reconnects": st.reconnects,
+        "gaps": gaps,
+        "stalls": st.stalls,
+        "bytes": st.bytes,
+        "last_error": st.last_error,
+        "clock": clock.map(|c| json!({
+            "offset_ns": c.offset_ns,
+            "drift_ppm": c.drift_ppm,
+            "spread_ns": c.spread_ns,
+            "samples": c.samples,
+        })),
+    });
+    if role == FeedRole::Engine {
+        v["viewer_ready_sent"] = json!(st.viewer_ready_sent);
+        v["position"] = json!(st.last_position);
+    }
+    v
+}
+
+fn snap_gaps(snap: &LiveSnapshot, role: FeedRole) -> u64 {
+    match role {
+        FeedRole::Retail => snap.retail_gaps,
+        FeedRole::Engine => snap.engine_gaps,
+    }
+}
+
+/// Run `capdeck probe`.
+pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
+    let retail = parse_addr(&args.retail).context("--retail")?;
+    let engine = parse_addr(&args.engine).context("--engine")?;
+    if retail.is_none() && engine.is_none() {
+        anyhow::bail!("nothing to probe: both --retail and --engine are \"none\"");
+    }
+    if !(args.duration.is_finite() && args.duration >= 0.0) {
+        anyhow::bail!("--duration must be a number of seconds >= 0");
+    }
+    let cap = args
+        .max_message_mib
+        .checked_mul(1024 * 1024)
+        .context("--max-message-mib too large (max 4095)")?;
+    let mut opts = LiveOptions::new(retail.clone(), engine.clone()).with_max_message_len(cap);
+    if let Some(ms) = args.stall_ms {
+        for f in [&mut opts.retail, &mut opts.engine].into_iter().flatten() {
+            f.stall_after = Some(Duration::from_millis(ms));
+        }
+    }
+    let mut view = LiveView::start(opts).context("starting feed threads")?;
+    let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
+    let mut next_progress = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20).min(deadline - Instant::now().min(deadline)));
+        if !args.json && Instant::now() >= next_progress {
+            next_progress += Duration::from_secs(1);
+            let s = view.snapshot();
+            eprintln!(
+                "retail {} ({} frames)  engine {} ({} updates)",
+                s.retail.state.name(),
+                s.retail.frames,
+                s.engine.state.name(),
+                s.engine.messages.get("STATE_UPDATE").copied().unwrap_or(0)
+            );
+        }
+    }
+    let snap = view.snapshot();
+    view.stop();
+    let mut out = serde_json::Map::new();
+    if retail.is_some() {
+        out.insert(
+            "retail".into(),
+            feed_json(FeedRole::Retail, &snap.retail, &snap),
+        );
+    }
+    if engine.is_some() {
+        out.insert(
+            "engine".into(),
+            feed_json(FeedRole::Engine, &snap.engine, &snap),
+        );
+    }
+    out.insert(
+        "store".into(),
+        json!({"used_bytes": snap.usage.used_bytes, "budget_bytes": snap.usage.budget_bytes,
+               "evicted_bytes": snap.usage.evicted_bytes}),
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
+    } else {
+        for (name, v) in &out {
+            println!("{name}: {v}");
+        }
+    }
+    Ok(())
+}

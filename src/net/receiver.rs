@@ -1,0 +1,579 @@
+//! The reference host: binds PULL (audio), PULL (video) and REP (control), accepts both
+//! framings (told apart by part count), answers the control channel as the inference host
+//! does, and optionally writes what it receives: `audio.wav` (16 kHz mono), one
+//! `video/NNNNNN.jpg` per frame (named by seq) and `index.jsonl` (one line per message,
+//! malformed ones included) under an output folder.
+//!
+//! Built on the pure-Rust `zeromq` crate: a receiver reads as fast as messages arrive, so
+//! the crate's lack of a high-water mark does not matter here.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::Serialize;
+use zeromq::{Socket, SocketRecv, SocketSend};
+
+use crate::wire::capture::{self, Decoded, Framing, Header, HostConfig};
+
+/// Settings of a [`Receiver`].
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    /// Address to bind, e.g. `0.0.0.0` or `127.0.0.1`.
+    pub bind: String,
+    /// Audio PULL port (0 = any free port).
+    pub audio_port: u16,
+    /// Video PULL port (0 = any free port).
+    pub video_port: u16,
+    /// Control REP port; `None` = no control channel, `Some(0)` = any free port.
+    pub control_port: Option<u16>,
+    /// Where to write audio.wav, video/ and index.jsonl; `None` = keep only stats.
+    pub out_dir: Option<PathBuf>,
+    /// The config the control channel hands out.
+    pub host_config: HostConfig,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        Self {
+            bind: "0.0.0.0".to_owned(),
+            audio_port: 5555,
+            video_port: 5556,
+            control_port: Some(5557),
+            out_dir: None,
+            host_config: HostConfig::reference(),
+        }
+    }
+}
+
+/// Actual ports bound (useful with port 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BoundPorts {
+    /// Audio PULL.
+    pub audio: u16,
+    /// Video PULL.
+    pub video: u16,
+    /// Control REP, if enabled.
+    pub control: Option<u16>,
+}
+
+/// Running statistics of a latency series, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LatencyStats {
+    /// Samples.
+    pub count: u64,
+    /// Last value.
+    pub last_ms: i64,
+    /// Mean.
+    pub mean_ms: f64,
+    /// Largest value.
+    pub max_ms: i64,
+}
+
+impl LatencyStats {
+    fn add(&mut self, ms: i64) {
+        self.count += 1;
+        self.last_ms = ms;
+        self.mean_ms += (ms as f64 - self.mean_ms) / self.count as f64;
+        self.max_ms = if self.count == 1 {
+            ms
+        } else {
+            self.max_ms.max(ms)
+        };
+    }
+}
+
+/// Per-channel receive statistics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChannelStats {
+    /// Well-formed messages.
+    pub messages: u64,
+    /// Payload bytes of well-formed messages.
+    pub payload_bytes: u64,
+    /// Messages by framing.
+    pub multipart: u64,
+    /// Messages by framing.
+    pub framed: u64,
+    /// First seq seen.
+    pub first_seq: Option<u64>,
+    /// Last seq seen.
+    pub last_seq: Option<u64>,
+    /// Seqs skipped (sum of forward jumps minus one).
+    pub missing: u64,
+    /// Forward jumps in seq.
+    pub gap_events: u64,
+    /// Seqs at or below the last one seen (duplicates, reordering, sender restarts).
+    pub out_of_order: u64,
+    /// Arrival time minus header `ts`.
+    pub latency: LatencyStats,
+    /// Malformed messages on this channel.
+    pub malformed: u64,
+    /// Messages of the other channel's type received here.
+    pub wrong_channel: u64,
+}
+
+impl ChannelStats {
+    fn observe_seq(&mut self, seq: u64) {
+        match self.last_seq {
+            None => self.first_seq = Some(seq),
+            Some(last) if seq > last + 1 => {
+                self.missing += seq - last - 1;
+                self.gap_events += 1;
+            }
+            Some(last) if seq <= last => self.out_of_order += 1,
+            Some(_) => {}
+        }
+        if self.last_seq.is_none_or(|l| seq > l) {
+            self.last_seq = Some(seq);
+        }
+    }
+}
+
+/// Control-channel statistics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ControlCounters {
+    /// hello requests.
+    pub hello: u64,
+    /// heartbeat requests.
+    pub heartbeat: u64,
+    /// get_config requests.
+    pub get_config: u64,
+    /// Requests with an unknown cmd.
+    pub unknown: u64,
+    /// Requests that were not JSON.
+    pub invalid: u64,
+    /// Last client name seen.
+    pub client: Option<String>,
+}
+
+/// Everything the receiver has seen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReceiverStats {
+    /// Ports bound.
+    pub ports: Option<BoundPorts>,
+    /// Audio channel.
+    pub audio: ChannelStats,
+    /// Video channel.
+    pub video: ChannelStats,
+    /// Control channel.
+    pub control: ControlCounters,
+    /// Malformed messages by error kind (see `WireError::kind`).
+    pub malformed_by_kind: BTreeMap<String, u64>,
+    /// Last malformed message's error.
+    pub last_error: Option<String>,
+    /// Samples written to audio.wav.
+    pub audio_samples_written: u64,
+    /// JPEG files written.
+    pub video_files_written: u64,
+    /// Size of the last video frame received.
+    pub last_video_size: Option<(u32, u32)>,
+    /// Seconds since the receiver started.
+    pub uptime_s: f64,
+}
+
+/// Why the receiver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    /// A bind failed.
+    #[error("cannot bind {what} on {endpoint}: {source}")]
+    Bind {
+        /// Which socket.
+        what: &'static str,
+        /// Endpoint.
+        endpoint: String,
+        /// Cause.
+        source: zeromq::ZmqError,
+    },
+    /// The output folder could not be prepared.
+    #[error("cannot write to {path}: {source}")]
+    Output {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Runtime or thread creation failed.
+    #[error("cannot start the receiver: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+struct Outputs {
+    wav: Option<hound::WavWriter<BufWriter<File>>>,
+    index: Option<BufWriter<File>>,
+    video_dir: Option<PathBuf>,
+    last_flush: Instant,
+}
+
+impl Outputs {
+    fn open(dir: Option<&Path>) -> Result<Self, ReceiverError> {
+        let Some(dir) = dir else {
+            return Ok(Self {
+                wav: None,
+                index: None,
+                video_dir: None,
+                last_flush: Instant::now(),
+            });
+        };
+        let out = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ReceiverError::Output { path, source }
+        };
+        let video_dir = dir.join("video");
+        std::fs::create_dir_all(&video_dir).map_err(out(&video_dir))?;
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: capture::AUDIO_SAMPLE_RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let wav_path = dir.join("audio.wav");
+        let wav = hound::WavWriter::create(&wav_path, spec).map_err(|e| ReceiverError::Output {
+            path: wav_path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let index_path = dir.join("index.jsonl");
+        let index = File::create(&index_path).map_err(out(&index_path))?;
+        Ok(Self {
+            wav: Some(wav),
+            index: Some(BufWriter::new(index)),
+            video_dir: Some(video_dir),
+            last_flush: Instant::now(),
+        })
+    }
+
+    fn index_line(&mut self, line: &serde_json::Value) {
+        if let Some(ix) = &mut self.index {
+            let _ = serde_json::to_writer(&mut *ix, line);
+            let _ = ix.write_all(b"\n");
+        }
+    }
+
+    fn maybe_flush(&mut self, force: bool) {
+        if force || self.last_flush.elapsed() >= Duration::from_millis(500) {
+            if let Some(w) = &mut self.wav {
+                let _ = w.flush();
+            }
+            if let Some(ix) = &mut self.index {
+                let _ = ix.flush();
+            }
+            self.last_flush = Instant::now();
+        }
+    }
+}
+
+struct State {
+    stats: ReceiverStats,
+    outputs: Outputs,
+    last_video_jpeg: Option<Bytes>,
+    host_config: HostConfig,
+    started: Instant,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pull {
+    Audio,
+    Video,
+}
+
+impl State {
+    fn on_data(&mut self, which: Pull, parts: Vec<Bytes>) {
+        let arrival = unix_ms();
+        let ch_name = if which == Pull::Audio {
+            "audio"
+        } else {
+            "video"
+        };
+        match capture::decode(&parts) {
+            Err(e) => {
+                let ch = if which == Pull::Audio {
+                    &mut self.stats.audio
+                } else {
+                    &mut self.stats.video
+                };
+                ch.malformed += 1;
+                *self
+                    .stats
+                    .malformed_by_kind
+                    .entry(e.kind().to_owned())
+                    .or_default() += 1;
+                tracing::warn!("malformed {ch_name} message: {e}");
+                self.stats.last_error = Some(format!("{ch_name}: {e}"));
+                self.outputs.index_line(&serde_json::json!({
+                    "ch": ch_name, "arrival_ms": arrival, "error": e.kind(), "detail": e.to_string(),
+                }));
+            }
+            Ok(Decoded {
+                header,
+                payload,
+                framing,
+            }) => {
+                let is_audio = matches!(header, Header::Audio(_));
+                let ch = if which == Pull::Audio {
+                    &mut self.stats.audio
+                } else {
+                    &mut self.stats.video
+                };
+                if is_audio != (which == Pull::Audio) {
+                    ch.wrong_channel += 1;
+                    self.stats.last_error =
+                        Some(format!("{ch_name}: message of the other channel's type"));
+                    return;
+                }
+                ch.messages += 1;
+                ch.payload_bytes += payload.len() as u64;
+                match framing {
+                    Framing::Multipart => ch.multipart += 1,
+                    Framing::Framed => ch.framed += 1,
+                }
+                ch.observe_seq(header.seq());
+                let latency = arrival as i64 - header.ts() as i64;
+                ch.latency.add(latency);
+                match &header {
+                    Header::Audio(_) => {
+                        if let Some(w) = &mut self.outputs.wav {
+                            for s in payload.chunks_exact(2) {
+                                let _ = w.write_sample(i16::from_le_bytes([s[0], s[1]]));
+                            }
+                            self.stats.audio_samples_written += payload.len() as u64 / 2;
+                        }
+                    }
+                    Header::Video(v) => {
+                        self.stats.last_video_size = Some((v.w, v.h));
+                        if let Some(dir) = &self.outputs.video_dir {
+                            let path = dir.join(format!("{:06}.jpg", v.seq));
+                            match std::fs::write(&path, &payload) {
+                                Ok(()) => self.stats.video_files_written += 1,
+                                Err(e) => tracing::warn!("cannot write {}: {e}", path.display()),
+                            }
+                        }
+                        self.last_video_jpeg = Some(payload.clone());
+                    }
+                }
+                let mut line = serde_json::to_value(&header).unwrap_or_default();
+                if let Some(obj) = line.as_object_mut() {
+                    obj.insert("ch".into(), ch_name.into());
+                    obj.insert("arrival_ms".into(), arrival.into());
+                    obj.insert("latency_ms".into(), latency.into());
+                    obj.insert("bytes".into(), payload.len().into());
+                    obj.insert("framing".into(), framing.as_str().into());
+                }
+                self.outputs.index_line(&line);
+            }
+        }
+        self.outputs.maybe_flush(false);
+    }
+
+    fn on_control(&mut self, request: &[u8]) -> Vec<u8> {
+        let c = &mut self.stats.control;
+        match serde_json::from_slice::<serde_json::Value>(request) {
+            Err(_) => c.invalid += 1,
+            Ok(v) => {
+                if let Some(name) = v.get("client").and_then(|n| n.as_str()) {
+                    c.client = Some(name.to_owned());
+                }
+                match v.get("cmd").and_then(|c| c.as_str()) {
+                    Some("hello") => c.hello += 1,
+                    Some("heartbeat") => c.heartbeat += 1,
+                    Some("get_config") => c.get_config += 1,
+                    _ => c.unknown += 1,
+                }
+            }
+        }
+        self.outputs.index_line(&serde_json::json!({
+            "ch": "control", "arrival_ms": unix_ms(), "request": String::from_utf8_lossy(request),
+        }));
+        capture::host_reply(request, &self.host_config, unix_ms())
+    }
+}
+
+/// A running reference host on its own named thread.
+pub struct Receiver {
+    ports: BoundPorts,
+    state: Arc<Mutex<State>>,
+    stop: Arc<tokio::sync::Notify>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// Binds the sockets (returning an error if any bind fails) and starts receiving.
+    pub fn spawn(cfg: ReceiverConfig) -> Result<Self, ReceiverError> {
+        let outputs = Outputs::open(cfg.out_dir.as_deref())?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let bind = |what: &'static str, port: u16| (format!("tcp://{}:{port}", cfg.bind), what);
+        let (mut audio, mut video, mut control, ports) = rt.block_on(async {
+            let mut audio = zeromq::PullSocket::new();
+            let mut video = zeromq::PullSocket::new();
+            let (ep, what) = bind("audio", cfg.audio_port);
+            let a = audio
+                .bind(&ep)
+                .await
+                .map_err(|source| ReceiverError::Bind {
+                    what,
+                    endpoint: ep,
+                    source,
+                })?;
+            let (ep, what) = bind("video", cfg.video_port);
+            let v = video
+                .bind(&ep)
+                .await
+                .map_err(|source| ReceiverError::Bind {
+                    what,
+                    endpoint: ep,
+                    source,
+                })?;
+            let mut control = None;
+            let mut cport = None;
+            if let Some(p) = cfg.control_port {
+                let mut rep = zeromq::RepSocket::new();
+                let (ep, what) = bind("control", p);
+                let c = rep.bind(&ep).await.map_err(|source| ReceiverError::Bind {
+                    what,
+                    endpoint: ep,
+                    source,
+                })?;
+                cport = endpoint_port(&c);
+                control = Some(rep);
+            }
+            let ports = BoundPorts {
+                audio: endpoint_port(&a).unwrap_or(cfg.audio_port),
+                video: endpoint_port(&v).unwrap_or(cfg.video_port),
+                control: cport,
+            };
+            Ok::<_, ReceiverError>((audio, video, control, ports))
+        })?;
+        let state = Arc::new(Mutex::new(State {
+            stats: ReceiverStats {
+                ports: Some(ports),
+                ..Default::default()
+            },
+            outputs,
+            last_video_jpeg: None,
+            host_config: cfg.host_config.clone(),
+            started: Instant::now(),
+        }));
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let (st, stop2) = (state.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("capdeck-receiver".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let (sa, sv, sc) = (st.clone(), st.clone(), st.clone());
+                    let ctl = async {
+                        let Some(rep) = control.as_mut() else {
+                            return std::future::pending::<()>().await;
+                        };
+                        loop {
+                            match rep.recv().await {
+                                Ok(m) => {
+                                    let body: Vec<u8> =
+                                        m.iter().flat_map(|p| p.iter().copied()).collect();
+                                    let reply = lock(&sc).on_control(&body);
+                                    if let Err(e) = rep.send(zeromq::ZmqMessage::from(reply)).await
+                                    {
+                                        tracing::warn!("control reply failed: {e}");
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::warn!("control receive error: {e}");
+                                    tokio::time::sleep(Duration::from_millis(50)).await;
+                                }
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        () = pull_loop(&mut audio, Pull::Audio, sa) => {}
+                        () = pull_loop(&mut video, Pull::Video, sv) => {}
+                        () = ctl => {}
+                        () = stop2.notified() => {}
+                    }
+                    lock(&st).outputs.maybe_flush(true);
+                });
+            })?;
+        Ok(Self {
+            ports,
+            state,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Ports actually bound.
+    pub fn ports(&self) -> BoundPorts {
+        self.ports
+    }
+
+    /// A snapshot of the statistics.
+    pub fn stats(&self) -> ReceiverStats {
+        let s = lock(&self.state);
+        let mut stats = s.stats.clone();
+        stats.uptime_s = s.started.elapsed().as_secs_f64();
+        stats
+    }
+
+    /// The last JPEG received (for a preview of what the host sees).
+    pub fn last_video_jpeg(&self) -> Option<Bytes> {
+        lock(&self.state).last_video_jpeg.clone()
+    }
+
+    /// Stops, finalises audio.wav and returns the final statistics.
+    pub fn stop(mut self) -> ReceiverStats {
+        self.shutdown();
+        self.stats()
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let mut s = lock(&self.state);
+        s.outputs.maybe_flush(true);
+        if let Some(w) = s.outputs.wav.take() {
+            if let Err(e) = w.finalize() {
+                tracing::warn!("cannot finalise audio.wav: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn pull_loop(sock: &mut zeromq::PullSocket, which: Pull, st: Arc<Mutex<State>>) {
+    loop {
+        match sock.recv().await {
+            Ok(m) => lock(&st).on_data(which, m.into_vec()),
+            Err(e) => {
+                tracing::warn!("receive error: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+fn endpoint_port(ep: &zeromq::Endpoint) -> Option<u16> {
+    match ep {
+        zeromq::Endpoint::Tcp(_, port) => Some(*port),
+        _ => None,
+    }
+}

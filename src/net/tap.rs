@@ -1,0 +1,73 @@
+//! The seam every outgoing wire message passes, so that session recording (a later
+//! feature) can capture the exact bytes and when they left, without touching the links.
+//!
+//! Links call [`TapPoint::outgoing`] right after a message was accepted by the socket, and
+//! [`TapPoint::control`] for each control request and reply.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+/// Which capture-wire channel a message travelled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// PUSH audio.
+    Audio,
+    /// PUSH video.
+    Video,
+    /// REQ/REP control.
+    Control,
+}
+
+/// Direction of a control-channel message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Desktop → host.
+    Out,
+    /// Host → desktop.
+    In,
+}
+
+/// Something that observes wire traffic (a recorder, a test probe).
+/// Implementations must be cheap and must not block: they run on the link threads.
+pub trait WireTap: Send + Sync {
+    /// A message accepted by the socket of `channel`.
+    fn outgoing(&self, channel: Channel, parts: &[Bytes], at: SystemTime);
+    /// A control request (`Out`) or reply (`In`).
+    fn control(&self, direction: Direction, bytes: &[u8], at: SystemTime);
+}
+
+/// A cloneable handle to an optional tap; the no-tap case costs one branch.
+#[derive(Clone, Default)]
+pub struct TapPoint(Option<Arc<dyn WireTap>>);
+
+impl std::fmt::Debug for TapPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "TapPoint(attached)"
+        } else {
+            "TapPoint(none)"
+        })
+    }
+}
+
+impl TapPoint {
+    /// A tap point feeding `tap`.
+    pub fn new(tap: Arc<dyn WireTap>) -> Self {
+        Self(Some(tap))
+    }
+    /// Reports an outgoing data message.
+    pub fn outgoing(&self, channel: Channel, parts: &[Bytes]) {
+        if let Some(t) = &self.0 {
+            t.outgoing(channel, parts, SystemTime::now());
+        }
+    }
+    /// Reports a control message.
+    pub fn control(&self, direction: Direction, bytes: &[u8]) {
+        if let Some(t) = &self.0 {
+            t.control(direction, bytes, SystemTime::now());
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Devices: loss and return with a fake device behind the `Source` trait, the real cpal
+//! path through PulseAudio (CAPDECK_TEST_PULSE=1), listing and selection errors.
+
+use capdeck::capture::audio::feed::{FeedReader, MonoClock, feed};
+use capdeck::capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
+use capdeck::capture::audio::{
+    AudioChunk, AudioControl, AudioError, AudioOptions, AudioSourceSpec, list_devices, start,
+    start_source,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Received = Arc<Mutex<Vec<AudioChunk>>>;
+
+fn collect_sink() -> (Received, Box<dyn FnMut(AudioChunk) + Send>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    (got, Box::new(move |c| g.lock().unwrap().push(c)))
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    f()
+}
+
+/// A fake 44.1 kHz stereo i16-like device that can be unplugged and replugged.
+struct FakeDevice {
+    present: Arc<AtomicBool>,
+    opens: Arc<Mutex<Vec<(Instant, bool)>>>,
+}
+
+struct FakeGen {
+    present: Arc<AtomicBool>,
+    phase: f64,
+}
+
+impl BlockGen for FakeGen {
+    fn fill(&mut self, buf: &mut [f32]) -> Result<usize, String> {
+        if !self.present.load(Ordering::Relaxed) {
+            return Err("fake device unplugged".into());
+        }
+        for f in buf.chunks_exact_mut(2) {
+            f.fill(0.3 * self.phase.sin() as f32);
+            self.phase += std::f64::consts::TAU * 700.0 / 44_100.0;
+        }
+        Ok(buf.len())
+    }
+}
+
+impl Source for FakeDevice {
+    fn describe(&self) -> String {
+        "fake device".into()
+    }
+    fn open(&mut self, clock: MonoClock) -> Result<(Box<dyn Running>, FeedReader), AudioError> {
+        let present = self.present.load(Ordering::Relaxed);
+        self.opens.lock().unwrap().push((Instant::now(), present));
+        if !present {
+            return Err(AudioError::Device("fake device: not present".into()));
+        }
+        let format = NativeFormat {
+            rate: 44_100,
+            channels: 2,
+            format: "i16".into(),
+        };
+        let (f, r) = feed(44_100, 2, 2.0, clock);
+        let generator = FakeGen {
+            present: self.present.clone(),
+            phase: 0.0,
+        };
+        let p = Pacer::start("fake-device", format, generator, f)?;
+        Ok((Box::new(p), r))
+    }
+}
+
+/// Unplug: the status says so, opening is retried every second, nothing hangs or panics;
+/// replug: capture resumes and the seq jumps by the number of chunks the outage held.
+#[test]
+fn device_loss_is_reported_retried_and_resumed_with_a_seq_gap() {
+    let present = Arc::new(AtomicBool::new(true));
+    let opens = Arc::new(Mutex::new(Vec::new()));
+    let src = FakeDevice {
+        present: present.clone(),
+        opens: opens.clone(),
+    };
+    let (got, sink) = collect_sink();
+    let p = start_source(
+        Box::new(src),
+        AudioControl::new(100),
+        sink,
+        AudioOptions::default(),
+    )
+    .unwrap();
+    assert!(wait_until(Duration::from_secs(5), || got
+        .lock()
+        .unwrap()
+        .len()
+        >= 5));
+
+    present.store(false, Ordering::Relaxed);
+    let unplugged = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(3), || p
+            .stats()
+            .state
+            .starts_with("device lost")),
+        "state: {}",
+        p.stats().state
+    );
+    let state = p.stats().state;
+    assert!(state.contains("retrying"), "{state}");
+    let before = got.lock().unwrap().clone();
+    // the simulated outage lasts 2.5 s
+    while unplugged.elapsed() < Duration::from_millis(2500) {
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            got.lock().unwrap().len(),
+            before.len(),
+            "nothing sent while lost"
+        );
+    }
+    present.store(true, Ordering::Relaxed);
+    assert!(wait_until(Duration::from_secs(4), || got
+        .lock()
+        .unwrap()
+        .len()
+        >= before.len() + 5));
+    let stats = p.stats();
+    p.stop();
+    assert_eq!(stats.state, "running");
+    assert_eq!(stats.losses, 1);
+
+    // retried about every second while it was gone
+    let opens = opens.lock().unwrap();
+    let failed: Vec<Instant> = opens.iter().filter(|o| !o.1).map(|o| o.0).collect();
+    assert!(failed.len() >= 2, "{} failed attempts", failed.len());
+    for w in failed.windows(2) {
+        let d = w[1] - w[0];
+        assert!(
+            d >= Duration::from_millis(900) && d <= Duration::from_millis(1500),
+            "{d:?}"
+        );
+    }
+
+    let got = got.lock().unwrap();
+    for c in got.iter() {
+        assert_eq!(
+            c.samples.len(),
+            1600,
+            "even the chunk cut by the loss is full length"
+        );
+    }
+    let last = &before[before.len() - 1];
+    let first = &got[before.len()];
+    assert!(
+        first.ts_ms >= last.ts_ms + 2000,
+        "{} {}",
+        first.ts_ms,
+        last.ts_ms
+    );
+    let gap_chunks = (first.ts_ms as f64 - (last.ts_ms + 100) as f64) / 100.0;
+    let jump = first.seq - last.seq - 1;
+    assert!(
+        (jump as f64 - gap_chunks).abs() <= 1.0,
+        "seq jumped by {jump}, gap is {gap_chunks} chunks"
+    );
+    assert!(jump >= 15, "{jump}");
+    // within each segment, seq +1 and ts +100 ms
+    for w in got[before.len()..].windows(2) {
+        assert_eq!(w[1].seq, w[0].seq + 1);
+        assert_eq!(w[1].ts_ms, w[0].ts_ms + 100);
+    }
+}
+
+/// Devices that do not exist fail at once with a clear error; listing never panics.
+#[test]
+fn unknown_device_fails_clearly_and_listing_never_panics() {
+    let devices = list_devices();
+    for d in &devices {
+        assert!(!d.id.is_empty());
+        serde_json::to_string(d).unwrap();
+    }
+    let (_, sink) = collect_sink();
+    let e = start(
+        &"device:no-such-microphone-xyz".parse().unwrap(),
+        AudioControl::new(100),
+        sink,
+    )
+    .err()
+    .expect("an unknown device must fail");
+    let msg = e.to_string();
+    assert!(msg.contains("no-such-microphone-xyz"), "{msg}");
+}
+
+fn zero_crossing_hz(samples: &[i16]) -> f64 {
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 16_000.0)
+}
+
+/// The real capture path: cpal's ALSA `default` device, which is PulseAudio's sine source
+/// (440 Hz, 48 kHz) when CAPDECK_TEST_PULSE=1.
+#[test]
+fn pulse_default_device_delivers_the_tone() {
+    if std::env::var("CAPDECK_TEST_PULSE").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: CAPDECK_TEST_PULSE=1 not set (needs a PulseAudio server with a sine source)"
+        );
+        return;
+    }
+    let devices = list_devices();
+    eprintln!("{}", serde_json::to_string_pretty(&devices).unwrap());
+    assert!(!devices.is_empty(), "no input devices listed");
+    assert!(devices.iter().any(|d| d.is_default), "{devices:?}");
+
+    for spec in [
+        AudioSourceSpec::Default,
+        AudioSourceSpec::Device("default".into()),
+    ] {
+        let (got, sink) = collect_sink();
+        let p = start(&spec, AudioControl::new(100), sink).unwrap();
+        assert!(
+            wait_until(Duration::from_secs(10), || got.lock().unwrap().len() >= 15),
+            "state {}",
+            p.stats().state
+        );
+        let stats = p.stats();
+        p.stop();
+        let native = stats.native.clone().unwrap();
+        assert_eq!(native.rate, 48_000, "{stats:?}");
+        assert_eq!(stats.state, "running");
+        let got = got.lock().unwrap();
+        for (i, c) in got.iter().enumerate() {
+            assert_eq!(c.seq, i as u64);
+            assert_eq!(c.samples.len(), 1600);
+            assert_eq!(c.ts_ms, got[0].ts_ms + 100 * i as u64);
+        }
+        let tail: Vec<i16> = got[5..].iter().flat_map(|c| c.samples.clone()).collect();
+        let hz = zero_crossing_hz(&tail);
+        assert!((hz - 440.0).abs() < 3.0, "{hz} Hz");
+        assert!(got[10].rms_dbfs > -40.0, "tone level {}", got[10].rms_dbfs);
+    }
+}

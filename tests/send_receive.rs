@@ -1,0 +1,240 @@
+//! `Sender` (libzmq PUSH + zeromq REQ) against the in-process reference `Receiver`
+//! (zeromq PULL/REP) over real loopback TCP, with a tap recording every outgoing message.
+//! No Python needed: runs everywhere.
+
+mod support;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use capdeck::capture::audio::AudioSourceSpec;
+use capdeck::capture::video::VideoSourceSpec;
+use capdeck::net::receiver::{Receiver, ReceiverConfig};
+use capdeck::net::sender::{Sender, SenderConfig};
+use capdeck::net::tap::{Channel, Direction, TapPoint, WireTap};
+use capdeck::wire::capture::{self, Framing, Header, HostConfig};
+use support::wait_for;
+
+#[derive(Default)]
+struct Recorder {
+    audio: AtomicU64,
+    video: AtomicU64,
+    control_out: AtomicU64,
+    control_in: AtomicU64,
+    headers: Mutex<Vec<Header>>,
+}
+
+impl WireTap for Recorder {
+    fn outgoing(&self, channel: Channel, parts: &[Bytes], _at: SystemTime) {
+        match channel {
+            Channel::Audio => self.audio.fetch_add(1, Ordering::Relaxed),
+            Channel::Video => self.video.fetch_add(1, Ordering::Relaxed),
+            Channel::Control => 0,
+        };
+        if let Ok(d) = capture::decode(parts) {
+            self.headers.lock().unwrap().push(d.header);
+        }
+    }
+    fn control(&self, direction: Direction, _bytes: &[u8], _at: SystemTime) {
+        match direction {
+            Direction::Out => self.control_out.fetch_add(1, Ordering::Relaxed),
+            Direction::In => self.control_in.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+fn receiver(host_config: HostConfig) -> Receiver {
+    Receiver::spawn(ReceiverConfig {
+        bind: "127.0.0.1".into(),
+        audio_port: 0,
+        video_port: 0,
+        control_port: Some(0),
+        out_dir: None,
+        host_config,
+    })
+    .expect("receiver binds")
+}
+
+fn sender(rx: &Receiver, framing: Framing, tap: TapPoint) -> Sender {
+    let p = rx.ports();
+    Sender::start(
+        SenderConfig {
+            host: "127.0.0.1".into(),
+            audio_port: p.audio,
+            video_port: p.video,
+            control_port: p.control.unwrap(),
+            framing,
+            audio: AudioSourceSpec::Tone(440.0),
+            video: VideoSourceSpec::Pattern,
+            ..SenderConfig::default()
+        },
+        tap,
+    )
+    .expect("sender starts")
+}
+
+#[test]
+fn everything_sent_arrives_and_passes_the_tap() {
+    for framing in [Framing::Multipart, Framing::Framed] {
+        let rx = receiver(HostConfig::reference());
+        let rec = Arc::new(Recorder::default());
+        let tx = sender(&rx, framing, TapPoint::new(rec.clone()));
+        assert!(wait_for(Duration::from_secs(15), || {
+            let s = rx.stats();
+            s.audio.messages >= 15 && s.video.messages >= 4 && s.control.hello >= 1
+        }));
+        let st = tx.stop(Duration::from_secs(2));
+        assert!(wait_for(Duration::from_secs(5), || rx
+            .stats()
+            .audio
+            .messages
+            == st.audio.as_ref().unwrap().link.sent));
+        let rs = rx.stop();
+        let a = st.audio.unwrap();
+        let v = st.video.unwrap();
+        assert_eq!(rs.audio.messages, a.link.sent);
+        assert_eq!(rs.video.messages, v.link.sent);
+        assert_eq!((rs.audio.missing, rs.video.missing), (0, 0));
+        assert_eq!(rs.audio.first_seq, Some(0));
+        assert_eq!(rs.audio.malformed + rs.video.malformed, 0);
+        let (mp, fr) = (rs.audio.multipart, rs.audio.framed);
+        assert_eq!(
+            if framing == Framing::Multipart {
+                (mp > 0, fr)
+            } else {
+                (fr > 0, mp)
+            },
+            (true, 0)
+        );
+        assert_eq!(rs.last_video_size, Some((640, 480)));
+        // The tap saw exactly what the sockets accepted.
+        assert_eq!(rec.audio.load(Ordering::Relaxed), a.link.sent);
+        assert_eq!(rec.video.load(Ordering::Relaxed), v.link.sent);
+        assert!(rec.control_out.load(Ordering::Relaxed) >= 1);
+        assert!(rec.control_in.load(Ordering::Relaxed) >= 1);
+        assert_eq!(
+            rec.headers.lock().unwrap().len() as u64,
+            a.link.sent + v.link.sent
+        );
+    }
+}
+
+#[test]
+fn host_config_applies_unless_pinned() {
+    let host = HostConfig {
+        audio_chunk_ms: Some(200),
+        video_fps: Some(10.0),
+        video_quality: Some(50),
+        ..HostConfig::reference()
+    };
+    let rx = receiver(host);
+    let p = rx.ports();
+    let tx = Sender::start(
+        SenderConfig {
+            host: "127.0.0.1".into(),
+            audio_port: p.audio,
+            video_port: p.video,
+            control_port: p.control.unwrap(),
+            audio: AudioSourceSpec::Tone(440.0),
+            video: VideoSourceSpec::Pattern,
+            quality: Some(90), // pinned by the operator
+            ..SenderConfig::default()
+        },
+        TapPoint::default(),
+    )
+    .unwrap();
+    assert!(wait_for(Duration::from_secs(10), || tx
+        .stats()
+        .control
+        .host_config
+        .is_some()));
+    let s = tx.stats();
+    assert_eq!(s.settings.chunk_ms.value, 200);
+    assert_eq!(
+        serde_json::to_value(s.settings.chunk_ms.origin).unwrap(),
+        "host"
+    );
+    assert_eq!(s.settings.fps.value, 10.0);
+    assert_eq!(s.settings.quality.value, 90);
+    assert_eq!(
+        serde_json::to_value(s.settings.quality.origin).unwrap(),
+        "pinned"
+    );
+    assert_eq!(tx.audio_control().chunk_ms(), 200);
+    assert_eq!(tx.video_control().quality(), 90);
+    // Chunks after the change carry 200 ms of audio.
+    assert!(wait_for(Duration::from_secs(10), || rx
+        .stats()
+        .audio
+        .payload_bytes
+        >= 6400 * 3 + 3200 * 10));
+    drop(tx);
+}
+
+#[test]
+fn receiver_survives_garbage_on_its_sockets() {
+    let rx = receiver(HostConfig::reference());
+    let p = rx.ports();
+    for port in [p.audio, p.video, p.control.unwrap()] {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(&[0xffu8; 64]);
+            let _ = s.write_all(b"GET / HTTP/1.1\r\n\r\n");
+            let _ = s.write_all(&(0..=255u8).cycle().take(4096).collect::<Vec<_>>());
+        }
+    }
+    // A real sender still gets through afterwards.
+    let tx = sender(&rx, Framing::Framed, TapPoint::default());
+    assert!(wait_for(Duration::from_secs(10), || rx
+        .stats()
+        .audio
+        .messages
+        >= 5));
+    drop(tx);
+    let s = rx.stop();
+    assert_eq!(s.audio.malformed, 0);
+}
+
+#[test]
+fn unreachable_host_is_reported_and_audio_is_buffered() {
+    // Nobody listens on these ports.
+    let (a, v, c) = (
+        support::free_port(),
+        support::free_port(),
+        support::free_port(),
+    );
+    let tx = Sender::start(
+        SenderConfig {
+            host: "127.0.0.1".into(),
+            audio_port: a,
+            video_port: v,
+            control_port: c,
+            audio: AudioSourceSpec::Tone(440.0),
+            video: VideoSourceSpec::Pattern,
+            audio_buffer_s: 1.0,
+            ..SenderConfig::default()
+        },
+        TapPoint::default(),
+    )
+    .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let s = tx.stats();
+            let a = s.audio.unwrap().link;
+            a.dropped > 0 && a.queued == 10 && a.sent == 0
+        }),
+        "audio keeps 1 s (10 chunks) and drops the oldest: {:?}",
+        tx.stats().audio.map(|a| a.link)
+    );
+    let s = tx.stats();
+    let state = serde_json::to_value(&s.audio.as_ref().unwrap().link.state).unwrap();
+    assert_eq!(state["state"], "connecting", "{state}");
+    assert!(s.video.unwrap().link.queued <= 3);
+    let cstate = serde_json::to_value(&s.control.state).unwrap();
+    assert!(
+        cstate["state"] == "no_reply" || cstate["state"] == "connecting",
+        "{cstate}"
+    );
+}

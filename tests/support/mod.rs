@@ -1,0 +1,181 @@
+//! Shared helpers for the integration tests: real processes, real sockets, no sleeps that
+//! hide races (every wait polls a condition against a deadline).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The capdeck binary under test.
+pub fn capdeck() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_capdeck"));
+    c.env("CAPDECK_LOG", "info");
+    c
+}
+
+/// The Python with pyzmq set up by `make test`, or `None` (the caller skips, saying why).
+pub fn python() -> Option<PathBuf> {
+    match std::env::var_os("CAPDECK_PYTHON") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            eprintln!(
+                "SKIPPED: CAPDECK_PYTHON is not set (run through `make test` for the libzmq peer)"
+            );
+            None
+        }
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Path of a peer script in tests/peers.
+pub fn peer(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
+}
+
+/// Ports of a host.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub audio: u16,
+    pub video: u16,
+    pub control: u16,
+}
+
+impl Ports {
+    pub fn free(with_control: bool) -> Self {
+        Self {
+            audio: free_port(),
+            video: free_port(),
+            control: if with_control { free_port() } else { 0 },
+        }
+    }
+}
+
+/// A running Python host; killed on drop.
+pub struct PyHost {
+    pub child: Child,
+    pub out: PathBuf,
+}
+
+impl PyHost {
+    /// Starts tests/peers/host.py and waits until it has bound its sockets.
+    pub fn start(python: &Path, ports: Ports, framing: &str, out: &Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(out).unwrap();
+        let mut child = Command::new(python)
+            .arg(peer("host.py"))
+            .args(["--audio-port", &ports.audio.to_string()])
+            .args(["--video-port", &ports.video.to_string()])
+            .args(["--control-port", &ports.control.to_string()])
+            .args(["--framing", framing])
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python host");
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("host ready line");
+        assert!(line.contains("\"ready\""), "host did not start: {line:?}");
+        Self {
+            child,
+            out: out.to_path_buf(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, wait, and read the summary it writes.
+    pub fn finish(mut self) -> serde_json::Value {
+        signal(self.pid(), "TERM");
+        let _ = self.child.wait();
+        let text = std::fs::read_to_string(self.out.join("summary.json")).expect("host summary");
+        serde_json::from_str(&text).expect("summary JSON")
+    }
+
+    /// SIGKILL: the host dies without a word, as a crashed host does.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PyHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a signal by name with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Resident memory of a process in KiB (Linux).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Goertzel power of `freq` in `x` (sample rate `sr`), normalised by length.
+pub fn tone_power(x: &[f64], sr: f64, freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / sr;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &v in x {
+        let s0 = v + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (x.len() as f64).powi(2)
+}
+
+/// Reads little-endian int16 samples.
+pub fn read_i16le(path: &Path) -> Vec<f64> {
+    let b = std::fs::read(path).expect("raw audio");
+    b.chunks_exact(2)
+        .map(|c| f64::from(i16::from_le_bytes([c[0], c[1]])))
+        .collect()
+}
+
+/// Decodes a JPEG file; returns (width, height, RGB pixels).
+pub fn decode_jpeg(path: &Path) -> (u32, u32, Vec<u8>) {
+    let f = std::fs::File::open(path).expect("jpeg file");
+    let mut d = jpeg_decoder::Decoder::new(std::io::BufReader::new(f));
+    let px = d.decode().expect("decodes as JPEG");
+    let info = d.info().expect("jpeg info");
+    (u32::from(info.width), u32::from(info.height), px)
+}

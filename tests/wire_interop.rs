@@ -1,0 +1,545 @@
+//! The capture wire against an independent libzmq peer (pyzmq), through real TCP sockets
+//! and the real `capdeck` binary: both framings, a late host, a host restart, a stalled
+//! host, a host that never answers control, and a Python sender (with malformed messages)
+//! against `capdeck receive`.
+//!
+//! Needs CAPDECK_PYTHON (a Python with pyzmq), set up by `make test`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+fn send(ports: Ports, framing: &str, stats: &Path, extra: &[&str]) -> Command {
+    let mut c = capdeck();
+    c.arg("send")
+        .args(["--host", "127.0.0.1"])
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", &ports.control.to_string()])
+        .args(["--framing", framing])
+        .arg("--stats-json")
+        .arg(stats)
+        .args(extra);
+    c
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).expect("json file")).expect("valid JSON")
+}
+
+fn seqs(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["header"]["seq"].as_u64().unwrap())
+        .collect()
+}
+
+fn assert_contiguous(s: &[u64], what: &str) {
+    for w in s.windows(2) {
+        assert_eq!(
+            w[1],
+            w[0] + 1,
+            "{what}: seq jumps from {} to {}",
+            w[0],
+            w[1]
+        );
+    }
+}
+
+fn end_to_end(framing: &str) {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let host = PyHost::start(&py, ports, framing, &dir.path().join("host"), &[]);
+    let stats_path = dir.path().join("stats.json");
+    let status = send(
+        ports,
+        framing,
+        &stats_path,
+        &[
+            "--audio",
+            "tone:440",
+            "--video",
+            "pattern",
+            "--duration",
+            "6",
+        ],
+    )
+    .status()
+    .unwrap();
+    assert!(status.success());
+    let s = host.finish();
+    assert!(
+        s["errors"].as_array().unwrap().is_empty(),
+        "host errors: {}",
+        s["errors"]
+    );
+
+    // Audio: 60 ± 1 chunks of exactly 3200 bytes, seq contiguous from 0, ts stepping 100 ms.
+    let audio = s["audio"].as_array().unwrap();
+    assert!(
+        (59..=61).contains(&audio.len()),
+        "{} audio chunks",
+        audio.len()
+    );
+    let aseq = seqs(&s["audio"]);
+    assert_eq!(aseq[0], 0);
+    assert_contiguous(&aseq, "audio");
+    let mut last_ts = None;
+    for m in audio {
+        assert_eq!(m["len"], 3200);
+        assert_eq!(m["framing"], framing);
+        let h = &m["header"];
+        assert_eq!(h["type"], "audio");
+        assert_eq!(h["sr"], 16000);
+        assert_eq!(h["ch"], 1);
+        assert_eq!(h["fmt"], "int16");
+        assert_eq!(h.as_object().unwrap().len(), 6, "exact header fields: {h}");
+        let ts = h["ts"].as_u64().unwrap();
+        if let Some(prev) = last_ts {
+            let step = ts as i64 - prev as i64;
+            assert!((98..=102).contains(&step), "ts step {step} ms");
+        }
+        last_ts = Some(ts);
+    }
+    // A 440 Hz tone: nearly all the energy at 440 Hz.
+    let x = read_i16le(&dir.path().join("host/audio.raw"));
+    let x = &x[1600..]; // skip the resampler's start-up
+    let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+    let p440 = tone_power(x, 16000.0, 440.0);
+    let p1k = tone_power(x, 16000.0, 1000.0);
+    assert!(ms > 1e4, "signal too quiet: mean square {ms}");
+    assert!(
+        p440 / ms > 0.45,
+        "440 Hz holds {:.3} of the power",
+        p440 / ms
+    );
+    assert!(p1k / ms < 0.001, "1 kHz holds {:.5} of the power", p1k / ms);
+
+    // Video: 30 ± 2 frames that decode as 640x480 JPEGs.
+    let video = s["video"].as_array().unwrap();
+    assert!(
+        (28..=32).contains(&video.len()),
+        "{} video frames",
+        video.len()
+    );
+    let vseq = seqs(&s["video"]);
+    assert_eq!(vseq[0], 0);
+    assert_contiguous(&vseq, "video");
+    for m in video {
+        let h = &m["header"];
+        assert_eq!((h["w"].as_u64(), h["h"].as_u64()), (Some(640), Some(480)));
+        assert_eq!(h["fmt"], "jpeg");
+        assert_eq!(h["quality"], 70);
+        assert_eq!(h.as_object().unwrap().len(), 7, "exact header fields: {h}");
+        let (w, hh, _) = decode_jpeg(&dir.path().join(format!("host/video/{:06}.jpg", h["seq"])));
+        assert_eq!((w, hh), (640, 480));
+    }
+
+    // Control: a hello and at least one heartbeat.
+    let reqs: Vec<Value> = s["control"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| serde_json::from_str(c["request"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(reqs[0]["cmd"], "hello");
+    assert_eq!(
+        reqs[0]["capabilities"],
+        serde_json::json!(["audio", "video"])
+    );
+    assert!(
+        reqs.iter().any(|r| r["cmd"] == "heartbeat"),
+        "no heartbeat in {reqs:?}"
+    );
+
+    let st = read_json(&stats_path);
+    assert_eq!(
+        st["audio"]["link"]["sent"].as_u64().unwrap(),
+        audio.len() as u64
+    );
+    assert_eq!(st["audio"]["link"]["dropped"], 0);
+    assert_eq!(
+        st["control"]["replies"].as_u64().unwrap() >= 2,
+        true,
+        "{}",
+        st["control"]
+    );
+    assert_eq!(st["settings"]["chunk_ms"]["origin"], "host");
+}
+
+#[test]
+fn multipart_to_a_libzmq_host() {
+    end_to_end("multipart");
+}
+
+#[test]
+fn framed_to_a_libzmq_host() {
+    end_to_end("framed");
+}
+
+#[test]
+fn host_that_starts_two_seconds_late_gets_everything() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let stats = dir.path().join("stats.json");
+    let mut sender: Child = send(
+        ports,
+        "framed",
+        &stats,
+        &[
+            "--audio",
+            "tone:440",
+            "--video",
+            "pattern",
+            "--duration",
+            "7",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    // The scenario itself: the host comes up two seconds after the sender.
+    std::thread::sleep(Duration::from_secs(2));
+    let host = PyHost::start(&py, ports, "framed", &dir.path().join("host"), &[]);
+    assert!(sender.wait().unwrap().success());
+    let s = host.finish();
+    let aseq = seqs(&s["audio"]);
+    assert_eq!(
+        aseq.first(),
+        Some(&0),
+        "the buffered start of the audio arrives"
+    );
+    assert_contiguous(&aseq, "audio");
+    assert!(aseq.len() >= 68, "{} chunks", aseq.len());
+    assert!(!s["video"].as_array().unwrap().is_empty());
+    assert!(
+        s["control"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["request"].as_str().unwrap().contains("hello"))
+    );
+}
+
+#[test]
+fn host_killed_and_restarted_mid_run() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let stats = dir.path().join("stats.json");
+    let log_a = dir.path().join("a.seqs");
+    let host_a = PyHost::start(
+        &py,
+        ports,
+        "multipart",
+        &dir.path().join("a"),
+        &["--seq-log", log_a.to_str().unwrap()],
+    );
+    let mut sender = send(
+        ports,
+        "multipart",
+        &stats,
+        &[
+            "--audio",
+            "tone:440",
+            "--video",
+            "pattern",
+            "--duration",
+            "12",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let audio_lines = |p: &Path| -> Vec<u64> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("audio "))
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .collect()
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || audio_lines(&log_a).len() >= 30),
+        "host A got audio"
+    );
+    host_a.kill();
+    let a_seqs = audio_lines(&log_a);
+    // The outage: two seconds without a host, shorter than the 5 s audio buffer.
+    std::thread::sleep(Duration::from_secs(2));
+    let host_b = PyHost::start(&py, ports, "multipart", &dir.path().join("b"), &[]);
+    assert!(sender.wait().unwrap().success());
+    let b = host_b.finish();
+
+    let b_seqs = seqs(&b["audio"]);
+    assert!(!b_seqs.is_empty(), "restarted host received nothing");
+    assert_contiguous(&b_seqs, "audio after restart");
+    // Nothing produced during the outage is lost: at most the few chunks that were inside
+    // the dead host's socket when it was killed.
+    let all: BTreeSet<u64> = a_seqs.iter().chain(&b_seqs).copied().collect();
+    let last = *all.iter().next_back().unwrap();
+    let missing: Vec<u64> = (0..=last).filter(|s| !all.contains(s)).collect();
+    assert!(
+        missing.len() <= 8,
+        "lost {} chunks: {missing:?}",
+        missing.len()
+    );
+    assert!(
+        b_seqs[0] <= *a_seqs.last().unwrap() + 9,
+        "restart resumed at {} after {}",
+        b_seqs[0],
+        a_seqs.last().unwrap()
+    );
+    // Received again within about a second of the restart.
+    let ready = b["ready_ms"].as_u64().unwrap();
+    let first = b["audio"][0]["arrival_ms"].as_u64().unwrap();
+    eprintln!(
+        "restarted host: first chunk {} ms after it was ready; {} chunks lost",
+        first - ready,
+        missing.len()
+    );
+    assert!(
+        first - ready <= 2500,
+        "first chunk {} ms after the restart",
+        first - ready
+    );
+    let st = read_json(&stats);
+    assert!(st["audio"]["link"]["reconnects"].as_u64().unwrap() >= 1);
+    assert!(st["video"]["link"]["reconnects"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn stalled_host_keeps_sender_memory_flat() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let stats = dir.path().join("stats.json");
+    let host = PyHost::start(&py, ports, "multipart", &dir.path().join("host"), &[]);
+    let mut sender = send(
+        ports,
+        "multipart",
+        &stats,
+        &[
+            "--audio",
+            "tone:440",
+            "--video",
+            "pattern",
+            "--video-size",
+            "1920x1080",
+            "--fps",
+            "30",
+            "--duration",
+            "30",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let pid = sender.id();
+    std::thread::sleep(Duration::from_secs(4));
+    let before = rss_kib(pid).expect("sender RSS");
+    // The host stops reading for 20 s (suspended: its libzmq I/O thread stops too).
+    signal(host.pid(), "STOP");
+    let stall_start = Instant::now();
+    let mut peak = before;
+    while stall_start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(250));
+        peak = peak.max(rss_kib(pid).unwrap_or(0));
+    }
+    let resumed_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    signal(host.pid(), "CONT");
+    assert!(sender.wait().unwrap().success());
+    let s = host.finish();
+    eprintln!("sender RSS before the stall {before} KiB, peak during it {peak} KiB");
+    assert!(
+        peak.saturating_sub(before) < 64 * 1024,
+        "RSS grew {} KiB during the stall",
+        peak - before
+    );
+    let st = read_json(&stats);
+    assert!(
+        st["video"]["link"]["dropped"].as_u64().unwrap() > 0,
+        "video drops counted"
+    );
+    assert!(
+        st["audio"]["link"]["dropped"].as_u64().unwrap() > 0,
+        "audio drops counted past the 5 s buffer"
+    );
+    let after: Vec<&Value> = s["video"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["arrival_ms"].as_u64().unwrap() > resumed_ms + 1000)
+        .collect();
+    assert!(
+        after.len() > 30,
+        "streaming resumed: {} frames after the stall",
+        after.len()
+    );
+}
+
+#[test]
+fn host_that_never_answers_control() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let stats = dir.path().join("stats.json");
+    let host = PyHost::start(
+        &py,
+        ports,
+        "any",
+        &dir.path().join("host"),
+        &["--no-control-reply"],
+    );
+    let status = send(
+        ports,
+        "multipart",
+        &stats,
+        &[
+            "--audio",
+            "tone:440",
+            "--video",
+            "pattern",
+            "--duration",
+            "8",
+        ],
+    )
+    .status()
+    .unwrap();
+    assert!(status.success());
+    let s = host.finish();
+    let aseq = seqs(&s["audio"]);
+    assert!(aseq.len() >= 78, "streaming went on: {} chunks", aseq.len());
+    assert_contiguous(&aseq, "audio");
+    let hellos = s["control"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["request"].as_str().unwrap().contains("hello"))
+        .count();
+    assert!(hellos >= 2, "a fresh socket retried hello: {hellos}");
+    let st = read_json(&stats);
+    assert!(
+        st["control"]["timeouts"].as_u64().unwrap() >= 2,
+        "{}",
+        st["control"]
+    );
+    assert_eq!(st["control"]["replies"], 0);
+    assert_eq!(st["settings"]["chunk_ms"]["origin"], "default");
+}
+
+#[test]
+fn python_sender_to_capdeck_receive() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let out = dir.path().join("out");
+    let stats = dir.path().join("stats.json");
+    let mut recv = capdeck()
+        .arg("receive")
+        .args(["--bind", "127.0.0.1"])
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", &ports.control.to_string()])
+        .arg("--out")
+        .arg(&out)
+        .arg("--stats-json")
+        .arg(&stats)
+        .spawn()
+        .unwrap();
+    // A tiny real JPEG from our own encoder, as the video payload.
+    let jpeg = dir.path().join("x.jpg");
+    let mut buf = Vec::new();
+    jpeg_encoder::Encoder::new(&mut buf, 80)
+        .encode(&[200u8; 16 * 8 * 3], 16, 8, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    std::fs::write(&jpeg, &buf).unwrap();
+    // Wait until the receiver is listening.
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", ports.control)).is_ok()
+    }));
+    let out_py = Command::new(&py)
+        .arg(peer("push_sender.py"))
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", &ports.control.to_string()])
+        .arg("--jpeg")
+        .arg(&jpeg)
+        .output()
+        .unwrap();
+    assert!(
+        out_py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_py.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out_py.stdout).unwrap();
+    let r = &report["replies"];
+    assert_eq!(r["hello"]["status"], "ok");
+    assert_eq!(r["hello"]["config"]["audio_chunk_ms"], 100);
+    assert_eq!(
+        r["hello"]["config"]["video_res"],
+        serde_json::json!([640, 480])
+    );
+    assert_eq!(r["heartbeat"]["status"], "ok");
+    assert!(r["heartbeat"]["ts"].as_u64().is_some());
+    assert_eq!(r["get_config"]["config"]["video_quality"], 70);
+    assert_eq!(r["unknown"]["error"], "unknown command: dance");
+    assert_eq!(r["invalid"]["error"], "invalid JSON");
+
+    // Everything sent has arrived once the counts add up; then stop the receiver.
+    let index = out.join("index.jsonl");
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&index)
+            .map(|t| t.lines().count() >= 25 + 6 + 6 + 5)
+            .unwrap_or(false)
+    }));
+    signal(recv.id(), "TERM");
+    assert!(recv.wait().unwrap().success());
+    let st = read_json(&stats);
+    assert_eq!(st["audio"]["messages"], 25);
+    assert_eq!(st["audio"]["multipart"], 15);
+    assert_eq!(st["audio"]["framed"], 10);
+    assert_eq!(st["audio"]["missing"], 5, "the seq gap 20..24 is reported");
+    assert_eq!(st["audio"]["gap_events"], 1);
+    assert_eq!(st["video"]["messages"], 6);
+    assert_eq!(st["audio"]["malformed"], 6);
+    let kinds = st["malformed_by_kind"].as_object().unwrap();
+    for k in [
+        "short_frame",
+        "length_mismatch",
+        "bad_json",
+        "unknown_type",
+        "part_count",
+        "audio_format",
+    ] {
+        assert_eq!(
+            kinds.get(k).and_then(Value::as_u64),
+            Some(1),
+            "{k} in {kinds:?}"
+        );
+    }
+    assert_eq!(st["control"]["hello"], 1);
+    assert_eq!(st["control"]["unknown"], 1);
+    assert_eq!(st["control"]["invalid"], 1);
+    assert!(st["audio"]["latency"]["count"].as_u64().unwrap() == 25);
+    // Outputs: a 16 kHz mono WAV with every sample, and one JPEG per frame.
+    let wav = hound::WavReader::open(out.join("audio.wav")).unwrap();
+    assert_eq!(wav.spec().sample_rate, 16000);
+    assert_eq!(wav.spec().channels, 1);
+    assert_eq!(wav.len(), 25 * 1600);
+    for seq in 0..6 {
+        assert_eq!(
+            std::fs::read(out.join(format!("video/{seq:06}.jpg"))).unwrap(),
+            buf
+        );
+    }
+}
