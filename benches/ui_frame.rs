@@ -39,7 +39,13 @@ impl CaptureBackend for BenchCapture {
         s.video.size = [640, 480];
         s.video.last_jpeg_bytes = self.preview.jpeg_bytes;
         for c in &mut s.channels {
-            *c = ChannelStats { light: LinkLight::Streaming, sent: self.n, bytes: self.n * 3200, seq: Some(self.n), ..Default::default() };
+            *c = ChannelStats {
+                light: LinkLight::Streaming,
+                sent: self.n,
+                bytes: self.n * 3200,
+                seq: Some(self.n),
+                ..Default::default()
+            };
         }
         s
     }
@@ -59,7 +65,17 @@ struct Feeder {
 impl Feeder {
     fn new() -> Self {
         let (w, h) = (1280, 720);
-        let frames = (0..8).map(|k| Bytes::from(render_pattern(w, h, w * 4 + ROW_PADDING, k as f64 / 30.0, k))).collect();
+        let frames = (0..8)
+            .map(|k| {
+                Bytes::from(render_pattern(
+                    w,
+                    h,
+                    w * 4 + ROW_PADDING,
+                    k as f64 / 30.0,
+                    k,
+                ))
+            })
+            .collect();
         Self { frames, i: 0 }
     }
     fn push(&mut self, app: &mut CapdeckApp) {
@@ -85,7 +101,11 @@ impl Feeder {
             active_setup: Some("mo_ws".into()),
             active_hotspot: Some("desk".into()),
             coverage: vec![("hotspots".into(), self.i / 100)],
-            events: if self.i % 30 == 0 { vec!["hotspot.enter desk".into()] } else { vec![] },
+            events: if self.i % 30 == 0 {
+                vec!["hotspot.enter desk".into()]
+            } else {
+                vec![]
+            },
             raw: serde_json::json!({"seq": self.i, "frame": self.i}),
             ..Default::default()
         };
@@ -97,17 +117,31 @@ impl Feeder {
 }
 
 fn harness() -> Harness<'static, CapdeckApp> {
-    let opts = AppOptions { fresh: true, no_autostart: true, ..Default::default() };
+    let opts = AppOptions {
+        fresh: true,
+        no_autostart: true,
+        ..Default::default()
+    };
     let mut h = Harness::builder()
         .with_size(egui::vec2(1280.0, 760.0))
         .with_accessibility_check(false)
         .wgpu()
         .build_eframe(move |cc| CapdeckApp::new(cc, &opts, LogRing::new(), None));
     let jpeg = encode_pattern([640, 480], 70, 1);
-    let preview = Preview { seq: 1, image: Arc::new(decode(&jpeg).unwrap()), jpeg_bytes: jpeg.len() };
-    h.state_mut().set_capture_backend(Box::new(BenchCapture { preview, n: 0 }));
+    let preview = Preview {
+        seq: 1,
+        image: Arc::new(decode(&jpeg).unwrap()),
+        jpeg_bytes: jpeg.len(),
+    };
+    h.state_mut()
+        .set_capture_backend(Box::new(BenchCapture { preview, n: 0 }));
     for f in Feed::ALL {
-        h.state_mut().live.store.ingest(Ingest::Link { feed: f, state: LinkState::Live, at: 0.0, producer: None });
+        h.state_mut().live.store.ingest(Ingest::Link {
+            feed: f,
+            state: LinkState::Live,
+            at: 0.0,
+            producer: None,
+        });
     }
     h
 }
@@ -147,7 +181,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     let uploads = h.state().live.gpu.as_ref().map_or(0, |u| u.get()) - before;
-    eprintln!("ui_pass_render_upload: {uploads} texture uploads in {iters} frames (1 per new 1280x720 frame expected)");
+    eprintln!(
+        "ui_pass_render_upload: {uploads} texture uploads in {iters} frames (1 per new 1280x720 frame expected)"
+    );
     g.finish();
 }
 

@@ -79,13 +79,18 @@ impl AppArgs {
             engine: self.engine.clone(),
             audio: self.audio.clone(),
             video: self.video.clone(),
-            layout: self.layout.as_deref().map(|l| if l == "tabs" { Layout::Tabs } else { Layout::SideBySide }),
+            layout: self.layout.as_deref().map(|l| {
+                if l == "tabs" {
+                    Layout::Tabs
+                } else {
+                    Layout::SideBySide
+                }
+            }),
             no_autostart: false,
             log_filter: Some(log_filter.to_owned()),
         }
     }
 }
-
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]

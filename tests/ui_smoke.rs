@@ -41,14 +41,23 @@ fn parse_ppm(b: &[u8]) -> Result<Shot, String> {
     }
     let w: usize = fields[1].parse().map_err(|_| "bad width")?;
     let h: usize = fields[2].parse().map_err(|_| "bad height")?;
-    let rgb = b.get(i..i + w * h * 3).ok_or("truncated PPM data")?.to_vec();
+    let rgb = b
+        .get(i..i + w * h * 3)
+        .ok_or("truncated PPM data")?
+        .to_vec();
     Ok(Shot { w, h, rgb })
 }
 
 fn screenshot() -> Result<Shot, String> {
-    let out = Command::new("import").args(["-window", "root", "-depth", "8", "ppm:-"]).output().map_err(|e| format!("cannot run import: {e}"))?;
+    let out = Command::new("import")
+        .args(["-window", "root", "-depth", "8", "ppm:-"])
+        .output()
+        .map_err(|e| format!("cannot run import: {e}"))?;
     if !out.status.success() {
-        return Err(format!("import failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     parse_ppm(&out.stdout)
 }
@@ -64,16 +73,25 @@ fn distinct_colours(s: &Shot) -> usize {
 }
 
 fn differing_pixels(a: &Shot, b: &Shot) -> usize {
-    a.rgb.chunks_exact(3).zip(b.rgb.chunks_exact(3)).filter(|(x, y)| x != y).count()
+    a.rgb
+        .chunks_exact(3)
+        .zip(b.rgb.chunks_exact(3))
+        .filter(|(x, y)| x != y)
+        .count()
 }
 
 #[test]
 fn real_window_renders_live_frames_and_exits_zero() {
     if std::env::var("CAPDECK_TEST_DISPLAY").as_deref() != Ok("1") {
-        eprintln!("skipped: set CAPDECK_TEST_DISPLAY=1 with DISPLAY pointing at Xvfb to run the window smoke test");
+        eprintln!(
+            "skipped: set CAPDECK_TEST_DISPLAY=1 with DISPLAY pointing at Xvfb to run the window smoke test"
+        );
         return;
     }
-    assert!(std::env::var("DISPLAY").is_ok(), "CAPDECK_TEST_DISPLAY=1 but DISPLAY is not set");
+    assert!(
+        std::env::var("DISPLAY").is_ok(),
+        "CAPDECK_TEST_DISPLAY=1 but DISPLAY is not set"
+    );
     let runtime = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let started = Instant::now();
@@ -105,7 +123,10 @@ fn real_window_renders_live_frames_and_exits_zero() {
         let s = screenshot().expect("screenshot");
         moved = differing_pixels(&first, &s);
     }
-    assert!(moved >= 2000, "frames are live: only {moved} pixels changed");
+    assert!(
+        moved >= 2000,
+        "frames are live: only {moved} pixels changed"
+    );
 
     // exit-after: status 0, after about 5 s, within a generous bound
     let status = loop {
@@ -120,9 +141,17 @@ fn real_window_renders_live_frames_and_exits_zero() {
     };
     let mut err = String::new();
     use std::io::Read;
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(status.success(), "exit status {status:?}; stderr:\n{err}");
-    assert!(started.elapsed() >= Duration::from_secs(5), "exited before --exit-after");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "exited before --exit-after"
+    );
 }
 
 #[test]

@@ -69,6 +69,9 @@ impl AppOptions {
     }
 }
 
+/// Push-to-talk key (held while the capdeck window has focus).
+pub const PTT_KEY: egui::Key = egui::Key::T;
+
 struct Toast {
     entry: LogEntry,
     until: Instant,
@@ -98,12 +101,23 @@ pub struct CapdeckApp {
     pub renderer_notice: Option<String>,
     /// Frames drawn.
     pub frames: u64,
+    /// Push-to-talk key currently held.
+    ptt_held: Option<bool>,
 }
 
 impl CapdeckApp {
     /// Builds the app inside eframe (or a kittest harness).
-    pub fn new(cc: &eframe::CreationContext<'_>, opts: &AppOptions, log: LogRing, renderer_notice: Option<String>) -> Self {
-        let settings_path = if opts.fresh { None } else { opts.settings_path.clone().or_else(Settings::default_path) };
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        opts: &AppOptions,
+        log: LogRing,
+        renderer_notice: Option<String>,
+    ) -> Self {
+        let settings_path = if opts.fresh {
+            None
+        } else {
+            opts.settings_path.clone().or_else(Settings::default_path)
+        };
         let mut settings = match &settings_path {
             Some(p) => Settings::load(p).unwrap_or_else(|e| {
                 tracing::warn!("{e}");
@@ -116,19 +130,34 @@ impl CapdeckApp {
         let ctx = cc.egui_ctx.clone();
         log.set_waker(ctx.clone());
         let gpu = cc.wgpu_render_state.as_ref().map(live::overlay::install);
-        let mut rt = LiveRuntime::new(settings.memory_budget_mib as usize * 1024 * 1024, Some(ctx.clone()), gpu);
+        let mut rt = LiveRuntime::new(
+            settings.memory_budget_mib as usize * 1024 * 1024,
+            Some(ctx.clone()),
+            gpu,
+        );
         let demo = settings.feed_target == FeedTarget::Demo;
-        let view = LiveView::new(settings.retail_addr.clone(), settings.engine_addr.clone(), demo, settings.follow_delay_s);
+        let view = LiveView::new(
+            settings.retail_addr.clone(),
+            settings.engine_addr.clone(),
+            demo,
+            settings.follow_delay_s,
+        );
         if !opts.no_autostart && demo {
             rt.start_demo();
         }
-        let capture: Box<dyn CaptureBackend> = match capture::real::RealBackend::new(&settings, Some(ctx.clone()), !opts.no_autostart) {
-            Ok(b) => Box::new(b),
-            Err(e) => {
-                tracing::error!("cannot start the capture worker ({e}); capture is simulated");
-                Box::new(capture::sim::SimBackend::new(&settings, Some(ctx), !opts.no_autostart))
-            }
-        };
+        let capture: Box<dyn CaptureBackend> =
+            match capture::real::RealBackend::new(&settings, Some(ctx.clone()), !opts.no_autostart)
+            {
+                Ok(b) => Box::new(b),
+                Err(e) => {
+                    tracing::error!("cannot start the capture worker ({e}); capture is simulated");
+                    Box::new(capture::sim::SimBackend::new(
+                        &settings,
+                        Some(ctx),
+                        !opts.no_autostart,
+                    ))
+                }
+            };
         let log_seen = log.next_seq();
         let mut app = Self {
             settings,
@@ -147,6 +176,7 @@ impl CapdeckApp {
             exit_after: opts.exit_after,
             renderer_notice,
             frames: 0,
+            ptt_held: None,
         };
         if !demo && !opts.no_autostart {
             for f in Feed::ALL {
@@ -235,7 +265,9 @@ impl CapdeckApp {
             UiCommand::SetLoop(l) => v.looping = *l && v.selection.is_some(),
             UiCommand::SetOverlay(m) => v.overlay = *m,
             UiCommand::PinReference => {
-                v.reference = store.frame_index_at(v.cursor).map(|i| store.frames[i].clone());
+                v.reference = store
+                    .frame_index_at(v.cursor)
+                    .map(|i| store.frames[i].clone());
             }
             UiCommand::SetWipe(w) => v.wipe = w.clamp(0.0, 1.0),
             UiCommand::SetPixelZoom(z) => {
@@ -258,7 +290,11 @@ impl CapdeckApp {
             UiCommand::DisconnectFeed(f) => self.live.disconnect(*f),
             UiCommand::UseDemoFeeds(demo) => {
                 v.demo = *demo;
-                self.settings.feed_target = if *demo { FeedTarget::Demo } else { FeedTarget::Real };
+                self.settings.feed_target = if *demo {
+                    FeedTarget::Demo
+                } else {
+                    FeedTarget::Real
+                };
                 if *demo {
                     self.live.start_demo();
                 } else {
@@ -287,7 +323,11 @@ impl CapdeckApp {
             UiCommand::SetVideoSize(s) => self.settings.video_size = *s,
             UiCommand::SetVideoFps(f) => self.settings.video_fps = f.clamp(0.1, 60.0),
             UiCommand::SetVideoQuality(q) => self.settings.video_quality = (*q).clamp(1, 100),
-            UiCommand::StartChannel(_) | UiCommand::StopChannel(_) | UiCommand::RetryNow(_) | UiCommand::SetMuted(_) | UiCommand::SetPinned(..) => {}
+            UiCommand::StartChannel(_)
+            | UiCommand::StopChannel(_)
+            | UiCommand::RetryNow(_)
+            | UiCommand::SetMuted(_)
+            | UiCommand::SetPinned(..) => {}
         }
         // the capture backend sees every command after the settings changed
         self.capture.apply(&cmd, &self.settings);
@@ -297,14 +337,20 @@ impl CapdeckApp {
     pub fn update_state(&mut self) {
         self.live.drain();
         let now = Instant::now();
-        let dt = self.last_frame.map_or(0.0, |t| now.duration_since(t).as_secs_f64()).min(0.25);
+        let dt = self
+            .last_frame
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64())
+            .min(0.25);
         self.last_frame = Some(now);
         self.view.advance(&self.live.store, dt);
         self.capture_snap = self.capture.snapshot();
         for e in self.log.since(self.log_seen) {
             self.log_seen = e.seq + 1;
             if e.level == Level::ERROR {
-                self.toasts.push(Toast { entry: e, until: now + Duration::from_secs(8) });
+                self.toasts.push(Toast {
+                    entry: e,
+                    until: now + Duration::from_secs(8),
+                });
             }
         }
         self.toasts.retain(|t| t.until > now);
@@ -321,11 +367,17 @@ impl CapdeckApp {
     fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let mut layout = self.settings.layout;
-            if ui.selectable_label(layout == Layout::SideBySide, "side by side").clicked() {
+            if ui
+                .selectable_label(layout == Layout::SideBySide, "side by side")
+                .clicked()
+            {
                 layout = Layout::SideBySide;
                 self.cmds.push(UiCommand::SetLayout(layout));
             }
-            if ui.selectable_label(layout == Layout::Tabs, "tabs").clicked() {
+            if ui
+                .selectable_label(layout == Layout::Tabs, "tabs")
+                .clicked()
+            {
                 self.cmds.push(UiCommand::SetLayout(Layout::Tabs));
             }
             ui.separator();
@@ -346,47 +398,92 @@ impl CapdeckApp {
                 ui.colored_label(super::widgets::YELLOW, n);
                 ui.separator();
             }
-            let errors = self.log.since(0).iter().filter(|e| e.level == Level::ERROR).count();
-            let warns = self.log.since(0).iter().filter(|e| e.level == Level::WARN).count();
-            if ui.selectable_label(self.settings.show_log, format!("log: {errors} errors, {warns} warnings")).clicked() {
+            let errors = self
+                .log
+                .since(0)
+                .iter()
+                .filter(|e| e.level == Level::ERROR)
+                .count();
+            let warns = self
+                .log
+                .since(0)
+                .iter()
+                .filter(|e| e.level == Level::WARN)
+                .count();
+            if ui
+                .selectable_label(
+                    self.settings.show_log,
+                    format!("log: {errors} errors, {warns} warnings"),
+                )
+                .clicked()
+            {
                 self.cmds.push(UiCommand::ToggleLog);
             }
         });
     }
 
     fn log_ui(&mut self, ui: &mut egui::Ui) {
-        egui::ScrollArea::vertical().stick_to_bottom(true).show(ui, |ui| {
-            let entries = self.log.since(0);
-            if entries.is_empty() {
-                ui.weak("no warnings or errors");
-            }
-            for e in entries.iter().rev().take(200).rev() {
-                let color = if e.level == Level::ERROR { super::widgets::RED } else { super::widgets::YELLOW };
-                let secs = e.time.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() % 86400).unwrap_or(0);
-                ui.colored_label(color, format!("{:02}:{:02}:{:02} {} {}: {}", secs / 3600, secs / 60 % 60, secs % 60, e.level, e.target, e.message));
-            }
-            if self.log.dropped() > 0 {
-                ui.weak(format!("({} older entries dropped)", self.log.dropped()));
-            }
-        });
+        egui::ScrollArea::vertical()
+            .stick_to_bottom(true)
+            .show(ui, |ui| {
+                let entries = self.log.since(0);
+                if entries.is_empty() {
+                    ui.weak("no warnings or errors");
+                }
+                for e in entries.iter().rev().take(200).rev() {
+                    let color = if e.level == Level::ERROR {
+                        super::widgets::RED
+                    } else {
+                        super::widgets::YELLOW
+                    };
+                    let secs = e
+                        .time
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs() % 86400)
+                        .unwrap_or(0);
+                    ui.colored_label(
+                        color,
+                        format!(
+                            "{:02}:{:02}:{:02} {} {}: {}",
+                            secs / 3600,
+                            secs / 60 % 60,
+                            secs % 60,
+                            e.level,
+                            e.target,
+                            e.message
+                        ),
+                    );
+                }
+                if self.log.dropped() > 0 {
+                    ui.weak(format!("({} older entries dropped)", self.log.dropped()));
+                }
+            });
     }
 
     fn toasts_ui(&mut self, ctx: &egui::Context) {
         let mut dismiss = None;
         for (i, t) in self.toasts.iter().enumerate() {
             egui::Area::new(egui::Id::unique(("toast", t.entry.seq)))
-                .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -40.0 - 64.0 * i as f32))
+                .anchor(
+                    egui::Align2::RIGHT_BOTTOM,
+                    egui::vec2(-12.0, -40.0 - 64.0 * i as f32),
+                )
                 .order(egui::Order::Foreground)
                 .show(ctx, |ui| {
-                    egui::Frame::popup(ui.style()).fill(egui::Color32::from_rgb(70, 25, 25)).show(ui, |ui| {
-                        ui.set_max_width(380.0);
-                        ui.horizontal(|ui| {
-                            ui.label(egui::RichText::new(format!("error: {}", t.entry.message)).color(egui::Color32::WHITE));
-                            if ui.small_button("dismiss").clicked() {
-                                dismiss = Some(t.entry.seq);
-                            }
+                    egui::Frame::popup(ui.style())
+                        .fill(egui::Color32::from_rgb(70, 25, 25))
+                        .show(ui, |ui| {
+                            ui.set_max_width(380.0);
+                            ui.horizontal(|ui| {
+                                ui.label(
+                                    egui::RichText::new(format!("error: {}", t.entry.message))
+                                        .color(egui::Color32::WHITE),
+                                );
+                                if ui.small_button("dismiss").clicked() {
+                                    dismiss = Some(t.entry.seq);
+                                }
+                            });
                         });
-                    });
                 });
         }
         if let Some(s) = dismiss {
@@ -417,8 +514,15 @@ impl CapdeckApp {
             Layout::Tabs => {
                 egui::CentralPanel::default().show(ui, |ui| {
                     ui.horizontal(|ui| {
-                        for (p, name) in [(Pane::Capture, "Capture"), (Pane::LiveView, "Live view")] {
-                            if ui.selectable_label(self.settings.active_tab == p, egui::RichText::new(name).heading()).clicked() {
+                        for (p, name) in [(Pane::Capture, "Capture"), (Pane::LiveView, "Live view")]
+                        {
+                            if ui
+                                .selectable_label(
+                                    self.settings.active_tab == p,
+                                    egui::RichText::new(name).heading(),
+                                )
+                                .clicked()
+                            {
                                 self.cmds.push(UiCommand::ShowPane(p));
                             }
                         }
@@ -426,7 +530,9 @@ impl CapdeckApp {
                     ui.separator();
                     match self.settings.active_tab {
                         Pane::Capture => self.capture_pane_ui(ui),
-                        Pane::LiveView => live::live_view_ui(ui, &mut self.live, &self.view, &mut self.cmds),
+                        Pane::LiveView => {
+                            live::live_view_ui(ui, &mut self.live, &self.view, &mut self.cmds)
+                        }
                     }
                 });
             }
@@ -435,19 +541,32 @@ impl CapdeckApp {
 
     fn capture_pane_ui(&mut self, ui: &mut egui::Ui) {
         let preview = self.capture.preview();
-        capture::capture_ui(ui, &self.capture_snap, preview, &mut self.preview_tex, &self.settings, &mut self.cmds);
+        capture::capture_ui(
+            ui,
+            &self.capture_snap,
+            preview,
+            &mut self.preview_tex,
+            &self.settings,
+            &mut self.cmds,
+        );
     }
 
     /// Draws one frame into `ui` and applies the commands it emitted.
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         self.frames += 1;
         self.update_state();
-        egui::Panel::bottom("status_bar").resizable(false).show(ui, |ui| self.status_bar_ui(ui));
+        egui::Panel::bottom("status_bar")
+            .resizable(false)
+            .show(ui, |ui| self.status_bar_ui(ui));
         if self.settings.show_log {
-            egui::Panel::bottom("log_panel").resizable(true).default_size(140.0).show(ui, |ui| self.log_ui(ui));
+            egui::Panel::bottom("log_panel")
+                .resizable(true)
+                .default_size(140.0)
+                .show(ui, |ui| self.log_ui(ui));
         }
         self.panes_ui(ui);
         let ctx = ui.ctx().clone();
+        self.push_to_talk(&ctx);
         self.toasts_ui(&ctx);
         for cmd in self.cmds.take() {
             self.apply(cmd);
@@ -466,6 +585,23 @@ impl CapdeckApp {
             } else {
                 ctx.request_repaint_after(Duration::from_secs_f64(left.min(0.5)));
             }
+        }
+    }
+
+    /// Push-to-talk, in-window only: while enabled, the microphone is muted unless
+    /// [`PTT_KEY`] is held (muted chunks still flow as silence). A global hotkey that works
+    /// while a game has focus, and the pre-roll, are not implemented.
+    fn push_to_talk(&mut self, ctx: &egui::Context) {
+        if !self.settings.push_to_talk {
+            if self.ptt_held.take().is_some() {
+                self.cmds.push(UiCommand::SetMuted(false));
+            }
+            return;
+        }
+        let held = !ctx.egui_wants_keyboard_input() && ctx.input(|i| i.key_down(PTT_KEY));
+        if self.ptt_held != Some(held) {
+            self.ptt_held = Some(held);
+            self.cmds.push(UiCommand::SetMuted(!held));
         }
     }
 
@@ -501,10 +637,16 @@ impl eframe::App for CapdeckApp {
 fn init_tracing(ring: &LogRing, filter: Option<&str>) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let quiet = "wgpu=warn,wgpu_hal=warn,wgpu_core=warn,naga=warn,eframe=warn,egui_wgpu=warn,winit=warn";
+    let quiet =
+        "wgpu=warn,wgpu_hal=warn,wgpu_core=warn,naga=warn,eframe=warn,egui_wgpu=warn,winit=warn";
     let spec = format!("{},{quiet}", filter.unwrap_or("info"));
-    let filter = tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{quiet}")));
-    let _ = tracing_subscriber::registry().with(filter).with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).with(ring.layer()).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{quiet}")));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(ring.layer())
+        .try_init();
 }
 
 /// Opens the desktop app and returns when its window closes (or after `exit_after`).
@@ -516,7 +658,10 @@ pub fn run_app(opts: AppOptions) -> anyhow::Result<()> {
     init_tracing(&ring, opts.log_filter.as_deref());
     let native = |renderer: eframe::Renderer| eframe::NativeOptions {
         renderer,
-        viewport: egui::ViewportBuilder::default().with_title("capdeck").with_inner_size([1280.0, 760.0]).with_min_inner_size([720.0, 480.0]),
+        viewport: egui::ViewportBuilder::default()
+            .with_title("capdeck")
+            .with_inner_size([1280.0, 760.0])
+            .with_min_inner_size([720.0, 480.0]),
         persist_window: !opts.fresh,
         ..Default::default()
     };
@@ -529,7 +674,8 @@ pub fn run_app(opts: AppOptions) -> anyhow::Result<()> {
     let result = match eframe::run_native("capdeck", native(eframe::Renderer::Wgpu), make(None)) {
         Ok(()) => Ok(()),
         Err(e) => {
-            let msg = format!("GPU renderer (wgpu) failed: {e}; running on OpenGL (glow), overlays off");
+            let msg =
+                format!("GPU renderer (wgpu) failed: {e}; running on OpenGL (glow), overlays off");
             tracing::error!("{msg}");
             eframe::run_native("capdeck", native(eframe::Renderer::Glow), make(Some(msg)))
         }

@@ -98,8 +98,14 @@ impl LogRing {
 
     /// Entries with `seq >= since`, oldest first.
     pub fn since(&self, since: u64) -> Vec<LogEntry> {
-        let Ok(g) = self.inner.lock() else { return Vec::new() };
-        g.entries.iter().filter(|e| e.seq >= since).cloned().collect()
+        let Ok(g) = self.inner.lock() else {
+            return Vec::new();
+        };
+        g.entries
+            .iter()
+            .filter(|e| e.seq >= since)
+            .cloned()
+            .collect()
     }
 
     /// The next sequence number (entries so far).
@@ -137,7 +143,8 @@ impl Visit for MessageVisitor {
         if field.name() == "message" {
             self.message.push_str(&format!("{value:?}"));
         } else {
-            self.fields.push_str(&format!(" {}={value:?}", field.name()));
+            self.fields
+                .push_str(&format!(" {}={value:?}", field.name()));
         }
     }
 }
@@ -174,7 +181,10 @@ mod tests {
         let all = ring.since(0);
         assert_eq!(all.len(), LogRing::CAPACITY);
         assert_eq!(ring.dropped(), 4);
-        assert_eq!(all.last().unwrap().message, format!("e{}", LogRing::CAPACITY + 2));
+        assert_eq!(
+            all.last().unwrap().message,
+            format!("e{}", LogRing::CAPACITY + 2)
+        );
         assert!(all.iter().all(|e| e.level <= Level::WARN));
         let ring2 = LogRing::new();
         let sub = tracing_subscriber::registry().with(ring2.layer());

@@ -158,7 +158,10 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            host_profiles: vec![HostProfile::inference_host_framed(), HostProfile::multipart()],
+            host_profiles: vec![
+                HostProfile::inference_host_framed(),
+                HostProfile::multipart(),
+            ],
             capture_target: CaptureTarget::Embedded,
             audio_source: "default".into(),
             follow_default_mic: true,
@@ -227,25 +230,40 @@ impl Settings {
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(SettingsError::Read { path: path.into(), source }),
+            Err(source) => {
+                return Err(SettingsError::Read {
+                    path: path.into(),
+                    source,
+                });
+            }
         };
         if meta.len() > MAX_SETTINGS_BYTES {
             return Err(SettingsError::Read {
                 path: path.into(),
-                source: std::io::Error::other(format!("file is {} bytes, larger than 1 MiB", meta.len())),
+                source: std::io::Error::other(format!(
+                    "file is {} bytes, larger than 1 MiB",
+                    meta.len()
+                )),
             });
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SettingsError::Read { path: path.into(), source })?;
-        let mut s: Self = serde_json::from_str(&text)
-            .map_err(|source| SettingsError::Parse { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut s: Self = serde_json::from_str(&text).map_err(|source| SettingsError::Parse {
+            path: path.into(),
+            source,
+        })?;
         s.sanitize();
         Ok(s)
     }
 
     /// Writes settings to `path` atomically (temp file + rename).
     pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
-        let err = |source| SettingsError::Write { path: path.into(), source };
+        let err = |source| SettingsError::Write {
+            path: path.into(),
+            source,
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
@@ -257,7 +275,10 @@ impl Settings {
 
     /// Brings hand-edited values back into range and restores the presets.
     pub fn sanitize(&mut self) {
-        for preset in [HostProfile::inference_host_framed(), HostProfile::multipart()] {
+        for preset in [
+            HostProfile::inference_host_framed(),
+            HostProfile::multipart(),
+        ] {
             if !self.host_profiles.iter().any(|p| p.name == preset.name) {
                 self.host_profiles.push(preset);
             }
@@ -268,13 +289,32 @@ impl Settings {
             self.capture_target = CaptureTarget::Embedded;
         }
         self.chunk_ms = self.chunk_ms.clamp(10, 1000);
-        self.gain_db = if self.gain_db.is_finite() { self.gain_db.clamp(-60.0, 40.0) } else { 0.0 };
-        self.video_size = [self.video_size[0].clamp(16, 7680), self.video_size[1].clamp(16, 4320)];
-        self.video_fps = if self.video_fps.is_finite() { self.video_fps.clamp(0.1, 60.0) } else { 5.0 };
+        self.gain_db = if self.gain_db.is_finite() {
+            self.gain_db.clamp(-60.0, 40.0)
+        } else {
+            0.0
+        };
+        self.video_size = [
+            self.video_size[0].clamp(16, 7680),
+            self.video_size[1].clamp(16, 4320),
+        ];
+        self.video_fps = if self.video_fps.is_finite() {
+            self.video_fps.clamp(0.1, 60.0)
+        } else {
+            5.0
+        };
         self.video_quality = self.video_quality.clamp(1, 100);
         self.memory_budget_mib = self.memory_budget_mib.clamp(64, 64 * 1024);
-        self.follow_delay_s = if self.follow_delay_s.is_finite() { self.follow_delay_s.clamp(0.0, 60.0) } else { 0.0 };
-        self.capture_width = if self.capture_width.is_finite() { self.capture_width.clamp(200.0, 4000.0) } else { 520.0 };
+        self.follow_delay_s = if self.follow_delay_s.is_finite() {
+            self.follow_delay_s.clamp(0.0, 60.0)
+        } else {
+            0.0
+        };
+        self.capture_width = if self.capture_width.is_finite() {
+            self.capture_width.clamp(200.0, 4000.0)
+        } else {
+            520.0
+        };
     }
 }
 
@@ -300,7 +340,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("settings.json");
         std::fs::write(&path, "{not json").unwrap();
-        assert!(matches!(Settings::load(&path), Err(SettingsError::Parse { .. })));
+        assert!(matches!(
+            Settings::load(&path),
+            Err(SettingsError::Parse { .. })
+        ));
         std::fs::write(&path, r#"{"video_quality": 250, "chunk_ms": 0, "host_profiles": [], "capture_target": {"Profile": 9}}"#).unwrap();
         let s = Settings::load(&path).unwrap();
         assert_eq!(s.video_quality, 100);

@@ -228,19 +228,37 @@ pub fn capture_ui(
             ui.colored_label(YELLOW, "! simulated capture: the real pipelines and links are not merged into this build yet");
         }
         ui.separator();
-        audio_ui(ui, snap, settings, cmds);
-        ui.separator();
-        video_ui(ui, snap, preview, tex, settings, cmds);
-        ui.separator();
-        control_ui(ui, snap, cmds);
-        if let Some(r) = &snap.receiver {
+        let rest = |ui: &mut egui::Ui, cmds: &mut CommandQueue| {
+            control_ui(ui, snap, cmds);
+            if let Some(r) = &snap.receiver {
+                ui.separator();
+                receiver_ui(ui, r);
+            }
+        };
+        if ui.available_width() > 1000.0 {
+            // wide (tab layout): media on the left, links and host on the right
+            ui.columns(2, |cols| {
+                audio_ui(&mut cols[0], snap, settings, cmds);
+                cols[0].separator();
+                video_ui(&mut cols[0], snap, preview, tex, settings, cmds);
+                rest(&mut cols[1], cmds);
+            });
+        } else {
+            audio_ui(ui, snap, settings, cmds);
             ui.separator();
-            receiver_ui(ui, r);
+            video_ui(ui, snap, preview, tex, settings, cmds);
+            ui.separator();
+            rest(ui, cmds);
         }
     });
 }
 
-fn target_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmds: &mut CommandQueue) {
+fn target_ui(
+    ui: &mut egui::Ui,
+    snap: &CaptureSnapshot,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
     ui.horizontal_wrapped(|ui| {
         ui.strong("Send to");
         let embedded = settings.capture_target == CaptureTarget::Embedded;
@@ -249,7 +267,19 @@ fn target_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmd
         }
         for (i, p) in settings.host_profiles.iter().enumerate() {
             let sel = settings.capture_target == CaptureTarget::Profile(i);
-            if ui.radio(sel, &p.name).on_hover_text(format!("{} ports {}/{}/{} {}", p.address, p.audio_port, p.video_port, p.control_port, p.framing.label())).clicked() && !sel {
+            if ui
+                .radio(sel, &p.name)
+                .on_hover_text(format!(
+                    "{} ports {}/{}/{} {}",
+                    p.address,
+                    p.audio_port,
+                    p.video_port,
+                    p.control_port,
+                    p.framing.label()
+                ))
+                .clicked()
+                && !sel
+            {
                 cmds.push(UiCommand::UseHostProfile(i));
             }
         }
@@ -260,16 +290,27 @@ fn target_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmd
         let mut edited = p.clone();
         ui.horizontal(|ui| {
             let l = ui.label("address");
-            ui.add(egui::TextEdit::singleline(&mut edited.address).desired_width(140.0).id_salt("host_addr")).labelled_by(l.id);
-            for (name, port) in [("audio", &mut edited.audio_port), ("video", &mut edited.video_port), ("control", &mut edited.control_port)] {
+            ui.add(
+                egui::TextEdit::singleline(&mut edited.address)
+                    .desired_width(140.0)
+                    .id_salt("host_addr"),
+            )
+            .labelled_by(l.id);
+            for (name, port) in [
+                ("audio", &mut edited.audio_port),
+                ("video", &mut edited.video_port),
+                ("control", &mut edited.control_port),
+            ] {
                 let l = ui.label(name);
                 ui.add(egui::DragValue::new(port)).labelled_by(l.id);
             }
-            egui::ComboBox::new("framing", "framing").selected_text(edited.framing.label()).show_ui(ui, |ui| {
-                use crate::ui::settings::Framing;
-                ui.selectable_value(&mut edited.framing, Framing::Framed, "framed");
-                ui.selectable_value(&mut edited.framing, Framing::Multipart, "multipart");
-            });
+            egui::ComboBox::new("framing", "framing")
+                .selected_text(edited.framing.label())
+                .show_ui(ui, |ui| {
+                    use crate::ui::settings::Framing;
+                    ui.selectable_value(&mut edited.framing, Framing::Framed, "framed");
+                    ui.selectable_value(&mut edited.framing, Framing::Multipart, "multipart");
+                });
         });
         if edited != *p {
             cmds.push(UiCommand::EditHostProfile(i, edited));
@@ -290,13 +331,21 @@ fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut 
             cmds.push(UiCommand::StopChannel(ch));
         }
         ui.label(text);
-        if matches!(st.light, LinkLight::Disconnected { .. } | LinkLight::Connecting { .. }) && ui.button("Retry now").clicked() {
+        if matches!(
+            st.light,
+            LinkLight::Disconnected { .. } | LinkLight::Connecting { .. }
+        ) && ui.button("Retry now").clicked()
+        {
             cmds.push(UiCommand::RetryNow(ch));
         }
     });
     ui.monospace(format!(
         "{} {}  bytes {}  seq {}  dropped {}  reconnects {}",
-        if ch == Channel::Audio { "chunks" } else { "frames" },
+        if ch == Channel::Audio {
+            "chunks"
+        } else {
+            "frames"
+        },
         st.sent,
         human_bytes(st.bytes),
         st.seq.map_or("–".into(), |s| s.to_string()),
@@ -305,33 +354,63 @@ fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut 
     ));
 }
 
-fn audio_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmds: &mut CommandQueue) {
+fn audio_ui(
+    ui: &mut egui::Ui,
+    snap: &CaptureSnapshot,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
     ui.heading("Microphone");
     ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::new("mic", "microphone").selected_text(&settings.audio_source).width(220.0).show_ui(ui, |ui| {
-            let mut choices = vec!["default".to_owned()];
-            choices.extend(snap.audio.devices.iter().map(|d| format!("device:{d}")));
-            choices.push("tone:440".into());
-            choices.push("none".into());
-            for c in choices {
-                if ui.selectable_label(settings.audio_source == c, &c).clicked() {
-                    cmds.push(UiCommand::SetAudioSource(c));
+        egui::ComboBox::new("mic", "microphone")
+            .selected_text(&settings.audio_source)
+            .width(220.0)
+            .show_ui(ui, |ui| {
+                let mut choices = vec!["default".to_owned()];
+                choices.extend(snap.audio.devices.iter().map(|d| format!("device:{d}")));
+                choices.push("tone:440".into());
+                choices.push("none".into());
+                for c in choices {
+                    if ui
+                        .selectable_label(settings.audio_source == c, &c)
+                        .clicked()
+                    {
+                        cmds.push(UiCommand::SetAudioSource(c));
+                    }
                 }
-            }
-        });
+            });
         let mut follow = settings.follow_default_mic;
-        if ui.checkbox(&mut follow, "follow system default").on_hover_text("Off = stick to the chosen device even if the default changes").changed() {
+        if ui
+            .checkbox(&mut follow, "follow system default")
+            .on_hover_text("Off = stick to the chosen device even if the default changes")
+            .changed()
+        {
             cmds.push(UiCommand::SetFollowDefaultMic(follow));
         }
         ui.weak(&snap.audio.source_label);
     });
     ui.horizontal(|ui| {
-        level_meter_ui(ui, snap.audio.peak_dbfs, snap.audio.rms_dbfs, snap.audio.clipped > 0);
-        ui.monospace(format!("pk {:5.1}  rms {:5.1} dBFS", snap.audio.peak_dbfs, snap.audio.rms_dbfs));
+        level_meter_ui(
+            ui,
+            snap.audio.peak_dbfs,
+            snap.audio.rms_dbfs,
+            snap.audio.clipped > 0,
+        );
+        ui.monospace(format!(
+            "pk {:5.1}  rms {:5.1} dBFS",
+            snap.audio.peak_dbfs, snap.audio.rms_dbfs
+        ));
     });
     ui.horizontal_wrapped(|ui| {
         let mut g = settings.gain_db;
-        if ui.add(egui::Slider::new(&mut g, -30.0..=30.0).suffix(" dB").text("gain")).changed() {
+        if ui
+            .add(
+                egui::Slider::new(&mut g, -30.0..=30.0)
+                    .suffix(" dB")
+                    .text("gain"),
+            )
+            .changed()
+        {
             cmds.push(UiCommand::SetGain(g));
         }
         let mut muted = snap.audio.muted;
@@ -340,39 +419,87 @@ fn audio_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, settings: &Settings, cmds
             cmds.push(UiCommand::SetMuted(muted));
         }
         let mut ptt = settings.push_to_talk;
-        if ui.checkbox(&mut ptt, "push-to-talk").on_hover_text("Hold the hotkey to talk; silence is still sent otherwise").changed() {
+        if ui
+            .checkbox(&mut ptt, "push-to-talk")
+            .on_hover_text(
+                "Hold T (capdeck window focused) to talk; silence is still sent otherwise",
+            )
+            .changed()
+        {
             cmds.push(UiCommand::SetPushToTalk(ptt));
         }
-        let clip_color = if snap.audio.clipped > 0 { RED } else { ui.visuals().weak_text_color() };
+        let clip_color = if snap.audio.clipped > 0 {
+            RED
+        } else {
+            ui.visuals().weak_text_color()
+        };
         ui.colored_label(clip_color, format!("clipped {}", snap.audio.clipped));
         ui.weak(format!("overruns {}", snap.audio.overruns));
     });
     channel_row_ui(ui, Channel::Audio, &snap.channels[0], cmds);
 }
 
-fn video_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, preview: Option<Preview>, tex: &mut PreviewTexture, settings: &Settings, cmds: &mut CommandQueue) {
+fn video_ui(
+    ui: &mut egui::Ui,
+    snap: &CaptureSnapshot,
+    preview: Option<Preview>,
+    tex: &mut PreviewTexture,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
     ui.heading("Video");
     ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::new("video_source", "source").selected_text(&settings.video_source).width(180.0).show_ui(ui, |ui| {
-            for s in &snap.video.sources {
-                if ui.selectable_label(&settings.video_source == s, s).clicked() {
-                    cmds.push(UiCommand::SetVideoSource(s.clone()));
+        egui::ComboBox::new("video_source", "source")
+            .selected_text(&settings.video_source)
+            .width(180.0)
+            .show_ui(ui, |ui| {
+                for s in &snap.video.sources {
+                    if ui
+                        .selectable_label(&settings.video_source == s, s)
+                        .clicked()
+                    {
+                        cmds.push(UiCommand::SetVideoSource(s.clone()));
+                    }
                 }
-            }
-        });
-        egui::ComboBox::new("video_size", "size").selected_text(format!("{}x{}", settings.video_size[0], settings.video_size[1])).show_ui(ui, |ui| {
-            for s in [[320, 240], [640, 480], [960, 540], [1280, 720], [1920, 1080]] {
-                if ui.selectable_label(settings.video_size == s, format!("{}x{}", s[0], s[1])).clicked() {
-                    cmds.push(UiCommand::SetVideoSize(s));
+            });
+        egui::ComboBox::new("video_size", "size")
+            .selected_text(format!(
+                "{}x{}",
+                settings.video_size[0], settings.video_size[1]
+            ))
+            .show_ui(ui, |ui| {
+                for s in [
+                    [320, 240],
+                    [640, 480],
+                    [960, 540],
+                    [1280, 720],
+                    [1920, 1080],
+                ] {
+                    if ui
+                        .selectable_label(settings.video_size == s, format!("{}x{}", s[0], s[1]))
+                        .clicked()
+                    {
+                        cmds.push(UiCommand::SetVideoSize(s));
+                    }
                 }
-            }
-        });
+            });
         let mut fps = settings.video_fps;
-        if ui.add(egui::DragValue::new(&mut fps).range(0.5..=30.0).speed(0.1).suffix(" fps")).changed() {
+        if ui
+            .add(
+                egui::DragValue::new(&mut fps)
+                    .range(0.5..=30.0)
+                    .speed(0.1)
+                    .suffix(" fps"),
+            )
+            .changed()
+        {
             cmds.push(UiCommand::SetVideoFps(fps));
         }
         let mut q = settings.video_quality;
-        if ui.add(egui::Slider::new(&mut q, 10..=95).text("quality")).changed() {
+        if ui
+            .add(egui::Slider::new(&mut q, 10..=95).text("quality"))
+            .changed()
+        {
             cmds.push(UiCommand::SetVideoQuality(q));
         }
     });
@@ -395,20 +522,39 @@ fn video_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, preview: Option<Preview>,
                 let img = (*p.image).clone();
                 match &mut tex.handle {
                     Some(hd) => hd.set(img, egui::TextureOptions::LINEAR),
-                    None => tex.handle = Some(ui.ctx().load_texture("capture_preview", img, egui::TextureOptions::LINEAR)),
+                    None => {
+                        tex.handle = Some(ui.ctx().load_texture(
+                            "capture_preview",
+                            img,
+                            egui::TextureOptions::LINEAR,
+                        ))
+                    }
                 }
                 tex.seq = Some(p.seq);
             }
             if let Some(hd) = &tex.handle {
                 let [iw, ih] = p.image.size;
                 let s = (w / iw as f32).min(h / ih as f32);
-                ui.add(egui::Image::new((hd.id(), egui::vec2(iw as f32 * s, ih as f32 * s)))).on_hover_text(format!("frame {} as sent: {} bytes JPEG decoded back", p.seq, p.jpeg_bytes));
+                ui.add(egui::Image::new((
+                    hd.id(),
+                    egui::vec2(iw as f32 * s, ih as f32 * s),
+                )))
+                .on_hover_text(format!(
+                    "frame {} as sent: {} bytes JPEG decoded back",
+                    p.seq, p.jpeg_bytes
+                ));
             }
         }
         None => {
             let (r, _) = ui.allocate_exact_size(egui::vec2(w, h), egui::Sense::hover());
             ui.painter().rect_filled(r, 2.0, Color32::from_gray(20));
-            ui.painter().text(r.center(), egui::Align2::CENTER_CENTER, "no frame sent yet", egui::FontId::proportional(14.0), Color32::GRAY);
+            ui.painter().text(
+                r.center(),
+                egui::Align2::CENTER_CENTER,
+                "no frame sent yet",
+                egui::FontId::proportional(14.0),
+                Color32::GRAY,
+            );
         }
     }
     channel_row_ui(ui, Channel::Video, &snap.channels[1], cmds);
@@ -424,22 +570,29 @@ fn control_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, cmds: &mut CommandQueue
             ui.weak(format!("last reply {s:.1} s ago"));
         }
     });
-    egui::Grid::new("host_config").num_columns(3).striped(true).show(ui, |ui| {
-        for (k, v, src) in &snap.control.config {
-            ui.monospace(k);
-            ui.monospace(v);
-            let mut pinned = *src == ConfigSource::Pinned;
-            let label = match src {
-                ConfigSource::Host => "from host",
-                ConfigSource::Pinned => "pinned",
-                ConfigSource::Default => "default",
-            };
-            if ui.checkbox(&mut pinned, label).on_hover_text("Pinned values are kept even when the host sends another").changed() {
-                cmds.push(UiCommand::SetPinned(k.clone(), pinned));
+    egui::Grid::new("host_config")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            for (k, v, src) in &snap.control.config {
+                ui.monospace(k);
+                ui.monospace(v);
+                let mut pinned = *src == ConfigSource::Pinned;
+                let label = match src {
+                    ConfigSource::Host => "from host",
+                    ConfigSource::Pinned => "pinned",
+                    ConfigSource::Default => "default",
+                };
+                if ui
+                    .checkbox(&mut pinned, label)
+                    .on_hover_text("Pinned values are kept even when the host sends another")
+                    .changed()
+                {
+                    cmds.push(UiCommand::SetPinned(k.clone(), pinned));
+                }
+                ui.end_row();
             }
-            ui.end_row();
-        }
-    });
+        });
 }
 
 fn receiver_ui(ui: &mut egui::Ui, r: &ReceiverStats) {

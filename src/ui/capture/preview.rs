@@ -31,22 +31,32 @@ impl PreviewDecoder {
         let (tx, rx): (SyncSender<(u64, Bytes)>, Receiver<(u64, Bytes)>) = sync_channel(1);
         let out = Arc::new(Mutex::new(None));
         let out2 = out.clone();
-        let thread = std::thread::Builder::new().name("capdeck-preview-decode".into()).spawn(move || {
-            while let Ok((seq, jpeg)) = rx.recv() {
-                match decode(&jpeg) {
-                    Ok(image) => {
-                        if let Ok(mut g) = out2.lock() {
-                            *g = Some(Preview { seq, image: Arc::new(image), jpeg_bytes: jpeg.len() });
+        let thread = std::thread::Builder::new()
+            .name("capdeck-preview-decode".into())
+            .spawn(move || {
+                while let Ok((seq, jpeg)) = rx.recv() {
+                    match decode(&jpeg) {
+                        Ok(image) => {
+                            if let Ok(mut g) = out2.lock() {
+                                *g = Some(Preview {
+                                    seq,
+                                    image: Arc::new(image),
+                                    jpeg_bytes: jpeg.len(),
+                                });
+                            }
+                            if let Some(w) = &waker {
+                                w.request_repaint();
+                            }
                         }
-                        if let Some(w) = &waker {
-                            w.request_repaint();
-                        }
+                        Err(e) => tracing::warn!(seq, "preview: cannot decode the sent JPEG: {e}"),
                     }
-                    Err(e) => tracing::warn!(seq, "preview: cannot decode the sent JPEG: {e}"),
                 }
-            }
-        })?;
-        Ok(Self { tx: Some(tx), out, thread: Some(thread) })
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            out,
+            thread: Some(thread),
+        })
     }
 
     /// Offers a JPEG; dropped if the decoder is still busy with the previous one.
@@ -87,8 +97,12 @@ pub fn decode(jpeg: &[u8]) -> Result<egui::ColorImage, String> {
     }
     let px = d.decode().map_err(|e| e.to_string())?;
     match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 if px.len() >= w * h * 3 => Ok(egui::ColorImage::from_rgb([w, h], &px[..w * h * 3])),
-        jpeg_decoder::PixelFormat::L8 if px.len() >= w * h => Ok(egui::ColorImage::from_gray([w, h], &px[..w * h])),
+        jpeg_decoder::PixelFormat::RGB24 if px.len() >= w * h * 3 => {
+            Ok(egui::ColorImage::from_rgb([w, h], &px[..w * h * 3]))
+        }
+        jpeg_decoder::PixelFormat::L8 if px.len() >= w * h => {
+            Ok(egui::ColorImage::from_gray([w, h], &px[..w * h]))
+        }
         other => Err(format!("unsupported JPEG pixel format {other:?}")),
     }
 }
@@ -98,9 +112,13 @@ mod tests {
     #[test]
     fn decodes_what_jpeg_encoder_wrote_and_refuses_garbage() {
         let (w, h) = (32u16, 16u16);
-        let rgb: Vec<u8> = (0..w as usize * h as usize).flat_map(|i| [(i % 256) as u8, 128, 30]).collect();
+        let rgb: Vec<u8> = (0..w as usize * h as usize)
+            .flat_map(|i| [(i % 256) as u8, 128, 30])
+            .collect();
         let mut out = Vec::new();
-        jpeg_encoder::Encoder::new(&mut out, 80).encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+        jpeg_encoder::Encoder::new(&mut out, 80)
+            .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
         let img = super::decode(&out).unwrap();
         assert_eq!(img.size, [32, 16]);
         assert!(super::decode(b"not a jpeg").is_err());

@@ -10,7 +10,9 @@
 //! preview decodes the exact JPEG payload that left the video socket.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver as ChanRx, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{
+    Receiver as ChanRx, RecvTimeoutError, SyncSender, TrySendError, sync_channel,
+};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,8 +21,8 @@ use bytes::Bytes;
 
 use super::preview::{Preview, PreviewDecoder};
 use super::{
-    AudioStatus, CaptureBackend, CaptureSnapshot, ChannelStats, ConfigSource, ControlStatus, LinkLight,
-    ReceiverStats, VideoStatus,
+    AudioStatus, CaptureBackend, CaptureSnapshot, ChannelStats, ConfigSource, ControlStatus,
+    LinkLight, ReceiverStats, VideoStatus,
 };
 use crate::capture::audio::{AudioControl, AudioSourceSpec};
 use crate::capture::video::{VideoControl, VideoSourceSpec};
@@ -83,10 +85,15 @@ impl WireTap for PreviewTap {
         if channel != tap::Channel::Video {
             return;
         }
-        let Ok(d) = crate::wire::capture::decode(parts) else { return };
+        let Ok(d) = crate::wire::capture::decode(parts) else {
+            return;
+        };
         if let Ok(mut r) = self.recent.try_lock() {
             let now = Instant::now();
-            while r.front().is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(2)) {
+            while r
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(2))
+            {
                 r.pop_front();
             }
             if r.len() < 4096 {
@@ -129,23 +136,53 @@ fn desired_from(settings: &Settings, on: [bool; 2], pins: Pins) -> Desired {
                 UiFraming::Framed => Framing::Framed,
                 UiFraming::Multipart => Framing::Multipart,
             };
-            (p.address.clone(), p.audio_port, p.video_port, p.control_port, f)
+            (
+                p.address.clone(),
+                p.audio_port,
+                p.video_port,
+                p.control_port,
+                f,
+            )
         }),
     };
-    Desired { on, audio: settings.audio_source.clone(), video: settings.video_source.clone(), host, pins }
+    Desired {
+        on,
+        audio: settings.audio_source.clone(),
+        video: settings.video_source.clone(),
+        host,
+        pins,
+    }
 }
 
 impl RealBackend {
     /// Starts the worker; `autostart` turns both channels on at once.
-    pub fn new(settings: &Settings, waker: Option<egui::Context>, autostart: bool) -> std::io::Result<Self> {
+    pub fn new(
+        settings: &Settings,
+        waker: Option<egui::Context>,
+        autostart: bool,
+    ) -> std::io::Result<Self> {
         let decoder = PreviewDecoder::spawn(waker.clone()).map(Arc::new).ok();
-        let tap = Arc::new(PreviewTap { decoder, recent: Mutex::new(VecDeque::new()), last_reply: Mutex::new(None) });
+        let tap = Arc::new(PreviewTap {
+            decoder,
+            recent: Mutex::new(VecDeque::new()),
+            last_reply: Mutex::new(None),
+        });
         let published = Arc::new(Mutex::new(Published::default()));
         let (tx, rx) = sync_channel(16);
         let (p2, t2) = (published.clone(), tap.clone());
-        let thread = std::thread::Builder::new().name("capdeck-capture".into()).spawn(move || worker(rx, p2, t2, waker))?;
+        let thread = std::thread::Builder::new()
+            .name("capdeck-capture".into())
+            .spawn(move || worker(rx, p2, t2, waker))?;
         let desired = desired_from(settings, [autostart, autostart], Pins::default());
-        let me = Self { tx: Some(tx), published, tap, desired, thread: Some(thread), gain_db: settings.gain_db, muted: false };
+        let me = Self {
+            tx: Some(tx),
+            published,
+            tap,
+            desired,
+            thread: Some(thread),
+            gain_db: settings.gain_db,
+            muted: false,
+        };
         me.send(Ctl::Apply(me.desired.clone()));
         Ok(me)
     }
@@ -174,8 +211,16 @@ impl Drop for RealBackend {
     }
 }
 
-fn worker(rx: ChanRx<Ctl>, published: Arc<Mutex<Published>>, tap: Arc<PreviewTap>, waker: Option<egui::Context>) {
-    let devices: Vec<String> = crate::capture::audio::list_devices().into_iter().map(|d| d.name).collect();
+fn worker(
+    rx: ChanRx<Ctl>,
+    published: Arc<Mutex<Published>>,
+    tap: Arc<PreviewTap>,
+    waker: Option<egui::Context>,
+) {
+    let devices: Vec<String> = crate::capture::audio::list_devices()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
     lock(&published).devices = devices;
     let mut receiver: Option<Receiver> = None;
     let mut sender: Option<Sender> = None;
@@ -246,13 +291,27 @@ fn worker(rx: ChanRx<Ctl>, published: Arc<Mutex<Published>>, tap: Arc<PreviewTap
                         }
                         receiver.as_ref().map(|r| {
                             let p = r.ports();
-                            ("127.0.0.1".to_owned(), p.audio, p.video, p.control.unwrap_or(0), Framing::Framed)
+                            (
+                                "127.0.0.1".to_owned(),
+                                p.audio,
+                                p.video,
+                                p.control.unwrap_or(0),
+                                Framing::Framed,
+                            )
                         })
                     }
                 };
                 if let Some((host, ap, vp, cp, framing)) = target {
-                    let audio: AudioSourceSpec = if d.on[0] { d.audio.parse().unwrap_or(AudioSourceSpec::Tone(440.0)) } else { AudioSourceSpec::None };
-                    let video: VideoSourceSpec = if d.on[1] { d.video.parse().unwrap_or(VideoSourceSpec::Pattern) } else { VideoSourceSpec::None };
+                    let audio: AudioSourceSpec = if d.on[0] {
+                        d.audio.parse().unwrap_or(AudioSourceSpec::Tone(440.0))
+                    } else {
+                        AudioSourceSpec::None
+                    };
+                    let video: VideoSourceSpec = if d.on[1] {
+                        d.video.parse().unwrap_or(VideoSourceSpec::Pattern)
+                    } else {
+                        VideoSourceSpec::None
+                    };
                     let mut cfg = SenderConfig {
                         host,
                         audio_port: ap,
@@ -271,7 +330,10 @@ fn worker(rx: ChanRx<Ctl>, published: Arc<Mutex<Published>>, tap: Arc<PreviewTap
                     let started = match Sender::start(cfg.clone(), tp.clone()) {
                         Err(e) if audio == AudioSourceSpec::Default => {
                             // no microphone: fall back to the tone, say so
-                            audio_note = Some(format!("no default microphone ({e}); sending a 440 Hz tone"));
+                            tracing::warn!(
+                                "no default microphone ({e}); sending a 440 Hz tone instead"
+                            );
+                            audio_note = Some("no microphone: sending a 440 Hz tone".to_owned());
                             cfg.audio = AudioSourceSpec::Tone(440.0);
                             Sender::start(cfg, tp)
                         }
@@ -292,7 +354,9 @@ fn worker(rx: ChanRx<Ctl>, published: Arc<Mutex<Published>>, tap: Arc<PreviewTap
             let mut p = lock(&published);
             p.error = error;
             p.audio_note = audio_note;
-            p.controls = sender.as_ref().map(|s| (s.audio_control().clone(), s.video_control().clone()));
+            p.controls = sender
+                .as_ref()
+                .map(|s| (s.audio_control().clone(), s.video_control().clone()));
             p.retry_at = retry_at;
             running = Some(d);
         }
@@ -303,7 +367,12 @@ fn worker(rx: ChanRx<Ctl>, published: Arc<Mutex<Published>>, tap: Arc<PreviewTap
             p.sender = stats;
             p.receiver_endpoint = receiver.as_ref().map(|r| {
                 let b = r.ports();
-                format!("127.0.0.1 audio {} video {} control {}", b.audio, b.video, b.control.map_or("-".into(), |c| c.to_string()))
+                format!(
+                    "127.0.0.1 audio {} video {} control {}",
+                    b.audio,
+                    b.video,
+                    b.control.map_or("-".into(), |c| c.to_string())
+                )
             });
             p.receiver = rstats;
         }
@@ -328,10 +397,16 @@ fn light(l: &LinkStats) -> LinkLight {
             },
         },
         LinkState::Streaming => LinkLight::Streaming,
-        LinkState::Buffering { queued, reason } => LinkLight::Connecting { detail: format!("buffering {queued} queued: {reason}") },
-        LinkState::Disconnected { reason, next_retry_ms } => {
-            LinkLight::Disconnected { reason: reason.clone(), retry_in_s: next_retry_ms.map(|ms| ms as f32 / 1000.0) }
-        }
+        LinkState::Buffering { queued, reason } => LinkLight::Connecting {
+            detail: format!("buffering {queued} queued: {reason}"),
+        },
+        LinkState::Disconnected {
+            reason,
+            next_retry_ms,
+        } => LinkLight::Disconnected {
+            reason: reason.clone(),
+            retry_in_s: next_retry_ms.map(|ms| ms as f32 / 1000.0),
+        },
         LinkState::Stopped => LinkLight::Idle,
     }
 }
@@ -390,7 +465,9 @@ impl CaptureBackend for RealBackend {
                 let s = settings;
                 match k.as_str() {
                     "audio_chunk_ms" => d.pins.chunk_ms = on.then_some(s.chunk_ms),
-                    "video_res" => d.pins.video_size = on.then_some((s.video_size[0], s.video_size[1])),
+                    "video_res" => {
+                        d.pins.video_size = on.then_some((s.video_size[0], s.video_size[1]))
+                    }
                     "video_fps" => d.pins.fps = on.then_some(s.video_fps),
                     "video_quality" => d.pins.quality = on.then_some(s.video_quality),
                     _ => {}
@@ -411,7 +488,11 @@ impl CaptureBackend for RealBackend {
                 && a.fps.is_some() == b.fps.is_some()
                 && a.quality.is_some() == b.quality.is_some()
         };
-        let live_only = Desired { pins: self.desired.pins.clone(), ..nd.clone() } == self.desired && same_pin_set(&nd.pins, &self.desired.pins);
+        let live_only = Desired {
+            pins: self.desired.pins.clone(),
+            ..nd.clone()
+        } == self.desired
+            && same_pin_set(&nd.pins, &self.desired.pins);
         self.desired = nd;
         if !live_only {
             self.send(Ctl::Apply(self.desired.clone()));
@@ -428,11 +509,19 @@ impl CaptureBackend for RealBackend {
             .recent
             .try_lock()
             .map(|r| {
-                let span = r.front().map_or(0.0, |(t, _)| t.elapsed().as_secs_f32()).max(0.5);
-                (r.iter().map(|(_, n)| *n as f32 * 8.0).sum::<f32>() / span / 1000.0, r.len() as f32 / span)
+                let span = r
+                    .front()
+                    .map_or(0.0, |(t, _)| t.elapsed().as_secs_f32())
+                    .max(0.5);
+                (
+                    r.iter().map(|(_, n)| *n as f32 * 8.0).sum::<f32>() / span / 1000.0,
+                    r.len() as f32 / span,
+                )
             })
             .unwrap_or((0.0, 0.0));
-        let retry_in_s = p.retry_at.map(|r| r.saturating_duration_since(Instant::now()).as_secs_f32());
+        let retry_in_s = p
+            .retry_at
+            .map(|r| r.saturating_duration_since(Instant::now()).as_secs_f32());
         let chan = |on: bool, l: Option<&LinkStats>| match (on, l) {
             (false, _) => ChannelStats::default(),
             (true, Some(l)) => ChannelStats {
@@ -445,8 +534,13 @@ impl CaptureBackend for RealBackend {
             },
             (true, None) => ChannelStats {
                 light: match &p.error {
-                    Some(e) => LinkLight::Disconnected { reason: e.clone(), retry_in_s },
-                    None => LinkLight::Connecting { detail: "starting".into() },
+                    Some(e) => LinkLight::Disconnected {
+                        reason: e.clone(),
+                        retry_in_s,
+                    },
+                    None => LinkLight::Connecting {
+                        detail: "starting".into(),
+                    },
                 },
                 ..Default::default()
             },
@@ -456,9 +550,14 @@ impl CaptureBackend for RealBackend {
                 let c = &s.control;
                 let light = match &c.state {
                     ControlState::Disabled | ControlState::Stopped => LinkLight::Idle,
-                    ControlState::Connecting => LinkLight::Connecting { detail: "connecting".into() },
+                    ControlState::Connecting => LinkLight::Connecting {
+                        detail: "connecting".into(),
+                    },
                     ControlState::Ok => LinkLight::Streaming,
-                    ControlState::NoReply { reason, next_retry_ms } => LinkLight::Disconnected {
+                    ControlState::NoReply {
+                        reason,
+                        next_retry_ms,
+                    } => LinkLight::Disconnected {
                         reason: format!("no reply ({reason}); streaming continues"),
                         retry_in_s: Some(*next_retry_ms as f32 / 1000.0),
                     },
@@ -466,12 +565,33 @@ impl CaptureBackend for RealBackend {
                 let st = &s.settings;
                 ControlStatus {
                     light,
-                    last_reply_s: self.tap.last_reply.try_lock().ok().and_then(|g| g.map(|t| t.elapsed().as_secs_f32())),
+                    last_reply_s: self
+                        .tap
+                        .last_reply
+                        .try_lock()
+                        .ok()
+                        .and_then(|g| g.map(|t| t.elapsed().as_secs_f32())),
                     config: vec![
-                        ("audio_chunk_ms".into(), st.chunk_ms.value.to_string(), origin(st.chunk_ms.origin)),
-                        ("video_res".into(), format!("{}x{}", st.video_size.value.0, st.video_size.value.1), origin(st.video_size.origin)),
-                        ("video_fps".into(), format!("{}", st.fps.value), origin(st.fps.origin)),
-                        ("video_quality".into(), st.quality.value.to_string(), origin(st.quality.origin)),
+                        (
+                            "audio_chunk_ms".into(),
+                            st.chunk_ms.value.to_string(),
+                            origin(st.chunk_ms.origin),
+                        ),
+                        (
+                            "video_res".into(),
+                            format!("{}x{}", st.video_size.value.0, st.video_size.value.1),
+                            origin(st.video_size.origin),
+                        ),
+                        (
+                            "video_fps".into(),
+                            format!("{}", st.fps.value),
+                            origin(st.fps.origin),
+                        ),
+                        (
+                            "video_quality".into(),
+                            st.quality.value.to_string(),
+                            origin(st.quality.origin),
+                        ),
                     ],
                 }
             }
@@ -490,7 +610,9 @@ impl CaptureBackend for RealBackend {
         } else {
             None
         };
-        let mut audio_label = audio.map_or(self.desired.audio.clone(), |a| format!("{} ({})", a.pipeline.source, a.pipeline.state));
+        let mut audio_label = audio.map_or(self.desired.audio.clone(), |a| {
+            format!("{} ({})", a.pipeline.source, a.pipeline.state)
+        });
         if let Some(n) = &p.audio_note {
             audio_label = format!("{audio_label}; {n}");
         }
@@ -505,22 +627,36 @@ impl CaptureBackend for RealBackend {
                 muted: self.muted,
             },
             video: VideoStatus {
-                source_label: video.map_or(self.desired.video.clone(), |v| match &v.pipeline.last_error {
-                    Some(e) => format!("{}: {e}", v.pipeline.source),
-                    None => v.pipeline.source.clone(),
+                source_label: video.map_or(self.desired.video.clone(), |v| {
+                    match &v.pipeline.last_error {
+                        Some(e) => format!("{}: {e}", v.pipeline.source),
+                        None => v.pipeline.source.clone(),
+                    }
                 }),
-                sources: vec!["pattern".into(), "camera".into(), "screen".into(), "window:capdeck".into()],
+                sources: vec![
+                    "pattern".into(),
+                    "camera".into(),
+                    "screen".into(),
+                    "window:capdeck".into(),
+                ],
                 last_jpeg_bytes: video.map_or(0, |v| v.pipeline.last_bytes),
                 bitrate_kbps: if video.is_some() { bitrate } else { 0.0 },
                 fps: if video.is_some() { fps } else { 0.0 },
-                size: video.and_then(|v| v.pipeline.last_size).map_or([0, 0], |(w, h)| [w, h]),
+                size: video
+                    .and_then(|v| v.pipeline.last_size)
+                    .map_or([0, 0], |(w, h)| [w, h]),
             },
-            channels: [chan(self.desired.on[0], audio.map(|a| &a.link)), chan(self.desired.on[1], video.map(|v| &v.link))],
+            channels: [
+                chan(self.desired.on[0], audio.map(|a| &a.link)),
+                chan(self.desired.on[1], video.map(|v| &v.link)),
+            ],
             control,
             receiver,
             target_label: match &self.desired.host {
                 None => "built-in receiver (in-process, 127.0.0.1)".into(),
-                Some((h, a, v, c, f)) => format!("tcp://{h} audio {a} video {v} control {c}, {}", f.as_str()),
+                Some((h, a, v, c, f)) => {
+                    format!("tcp://{h} audio {a} video {v} control {c}, {}", f.as_str())
+                }
             },
             simulated: false,
         }
@@ -534,4 +670,3 @@ impl CaptureBackend for RealBackend {
         self.desired.on.iter().any(|&x| x)
     }
 }
-

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::preview::{Preview, PreviewDecoder};
 use super::{
-    AudioStatus, CaptureBackend, CaptureSnapshot, Channel, ChannelStats, ConfigSource, ControlStatus, LinkLight,
-    ReceiverStats, VideoStatus,
+    AudioStatus, CaptureBackend, CaptureSnapshot, Channel, ChannelStats, ConfigSource,
+    ControlStatus, LinkLight, ReceiverStats, VideoStatus,
 };
 use crate::ui::command::UiCommand;
 use crate::ui::settings::{CaptureTarget, Settings};
@@ -64,7 +64,10 @@ pub struct SimBackend {
 impl SimBackend {
     /// A backend with these settings; `autostart` starts both channels.
     pub fn new(settings: &Settings, waker: Option<egui::Context>, autostart: bool) -> Self {
-        let decoder = PreviewDecoder::spawn(waker.clone()).map(Arc::new).map_err(|e| tracing::error!("preview decoder: {e}")).ok();
+        let decoder = PreviewDecoder::spawn(waker.clone())
+            .map(Arc::new)
+            .map_err(|e| tracing::error!("preview decoder: {e}"))
+            .ok();
         let mut s = Self {
             started: [None, None],
             base: [0, 0],
@@ -120,42 +123,56 @@ impl SimBackend {
     fn spawn_video(&mut self) {
         self.worker = None;
         let stop = Arc::new(AtomicBool::new(false));
-        let (stop2, shared, decoder, waker) = (stop.clone(), self.shared.clone(), self.decoder.clone(), self.waker.clone());
+        let (stop2, shared, decoder, waker) = (
+            stop.clone(),
+            self.shared.clone(),
+            self.decoder.clone(),
+            self.waker.clone(),
+        );
         let (size, fps, quality) = (self.video_size, self.fps.max(0.1), self.quality);
-        let thread = std::thread::Builder::new().name("capdeck-sim-video".into()).spawn(move || {
-            let period = Duration::from_secs_f32(1.0 / fps);
-            let mut next = Instant::now();
-            while !stop2.load(Ordering::Relaxed) {
-                let seq = shared.frames.load(Ordering::Relaxed);
-                let jpeg = encode_pattern(size, quality, seq);
-                shared.frames.fetch_add(1, Ordering::Relaxed);
-                shared.bytes.fetch_add(jpeg.len() as u64, Ordering::Relaxed);
-                shared.last_len.store(jpeg.len() as u64, Ordering::Relaxed);
-                if let Ok(mut r) = shared.recent.lock() {
-                    let now = Instant::now();
-                    r.retain(|(t, _)| now.duration_since(*t) < Duration::from_secs(2));
-                    r.push((now, jpeg.len()));
-                }
-                if let Some(d) = &decoder {
-                    d.offer(seq, jpeg.into());
-                }
-                if let Some(w) = &waker {
-                    w.request_repaint();
-                }
-                next += period;
-                let now = Instant::now();
-                if next > now {
-                    // paced sleep in short slices so stop is prompt
-                    while Instant::now() < next && !stop2.load(Ordering::Relaxed) {
-                        std::thread::sleep((next - Instant::now()).min(Duration::from_millis(50)));
+        let thread = std::thread::Builder::new()
+            .name("capdeck-sim-video".into())
+            .spawn(move || {
+                let period = Duration::from_secs_f32(1.0 / fps);
+                let mut next = Instant::now();
+                while !stop2.load(Ordering::Relaxed) {
+                    let seq = shared.frames.load(Ordering::Relaxed);
+                    let jpeg = encode_pattern(size, quality, seq);
+                    shared.frames.fetch_add(1, Ordering::Relaxed);
+                    shared.bytes.fetch_add(jpeg.len() as u64, Ordering::Relaxed);
+                    shared.last_len.store(jpeg.len() as u64, Ordering::Relaxed);
+                    if let Ok(mut r) = shared.recent.lock() {
+                        let now = Instant::now();
+                        r.retain(|(t, _)| now.duration_since(*t) < Duration::from_secs(2));
+                        r.push((now, jpeg.len()));
                     }
-                } else {
-                    next = now;
+                    if let Some(d) = &decoder {
+                        d.offer(seq, jpeg.into());
+                    }
+                    if let Some(w) = &waker {
+                        w.request_repaint();
+                    }
+                    next += period;
+                    let now = Instant::now();
+                    if next > now {
+                        // paced sleep in short slices so stop is prompt
+                        while Instant::now() < next && !stop2.load(Ordering::Relaxed) {
+                            std::thread::sleep(
+                                (next - Instant::now()).min(Duration::from_millis(50)),
+                            );
+                        }
+                    } else {
+                        next = now;
+                    }
                 }
-            }
-        });
+            });
         match thread {
-            Ok(t) => self.worker = Some(VideoWorker { stop, thread: Some(t) }),
+            Ok(t) => {
+                self.worker = Some(VideoWorker {
+                    stop,
+                    thread: Some(t),
+                })
+            }
             Err(e) => tracing::error!("cannot start the video worker: {e}"),
         }
     }
@@ -169,20 +186,41 @@ impl SimBackend {
 
 /// A 4:3 moving pattern encoded as baseline JPEG.
 pub fn encode_pattern(size: [u32; 2], quality: u8, seq: u64) -> Vec<u8> {
-    let (w, h) = (size[0].clamp(16, 1920) as usize, size[1].clamp(16, 1080) as usize);
+    let (w, h) = (
+        size[0].clamp(16, 1920) as usize,
+        size[1].clamp(16, 1080) as usize,
+    );
     let mut rgb = vec![0u8; w * h * 3];
     let off = (seq * 8) as usize;
     for y in 0..h {
         for x in 0..w {
             let i = (y * w + x) * 3;
             let bar = ((x + off) / (w / 8).max(1)) % 8;
-            const BARS: [[u8; 3]; 8] = [[235, 235, 235], [235, 235, 16], [16, 235, 235], [16, 235, 16], [235, 16, 235], [235, 16, 16], [16, 16, 235], [16, 16, 16]];
-            let c = if y > h * 3 / 4 { [(x * 255 / w) as u8; 3] } else { BARS[bar] };
+            const BARS: [[u8; 3]; 8] = [
+                [235, 235, 235],
+                [235, 235, 16],
+                [16, 235, 235],
+                [16, 235, 16],
+                [235, 16, 235],
+                [235, 16, 16],
+                [16, 16, 235],
+                [16, 16, 16],
+            ];
+            let c = if y > h * 3 / 4 {
+                [(x * 255 / w) as u8; 3]
+            } else {
+                BARS[bar]
+            };
             rgb[i..i + 3].copy_from_slice(&c);
         }
     }
     let mut out = Vec::with_capacity(w * h / 4);
-    if let Err(e) = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100)).encode(&rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb) {
+    if let Err(e) = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100)).encode(
+        &rgb,
+        w as u16,
+        h as u16,
+        jpeg_encoder::ColorType::Rgb,
+    ) {
         tracing::warn!("pattern encode failed: {e}");
     }
     out
@@ -238,7 +276,11 @@ impl CaptureBackend for SimBackend {
         let audio_chunks = self.base[0] + self.started[0].map_or(0, |t| self.audio_chunks_since(t));
         let video_frames = self.shared.frames.load(Ordering::Relaxed);
         let video_bytes = self.shared.bytes.load(Ordering::Relaxed);
-        let level = if self.muted || self.audio_source == "none" { -90.0 } else { self.tone_db + self.gain_db };
+        let level = if self.muted || self.audio_source == "none" {
+            -90.0
+        } else {
+            self.tone_db + self.gain_db
+        };
         let peak = level.min(0.0);
         let rms = (level - 3.01).min(0.0);
         let clipped = level > 0.0;
@@ -247,8 +289,14 @@ impl CaptureBackend for SimBackend {
             .recent
             .lock()
             .map(|r| {
-                let span = r.first().map_or(0.0, |(t, _)| t.elapsed().as_secs_f32()).max(0.5);
-                (r.iter().map(|(_, n)| *n as f32 * 8.0).sum::<f32>() / span / 1000.0, r.len() as f32 / span)
+                let span = r
+                    .first()
+                    .map_or(0.0, |(t, _)| t.elapsed().as_secs_f32())
+                    .max(0.5);
+                (
+                    r.iter().map(|(_, n)| *n as f32 * 8.0).sum::<f32>() / span / 1000.0,
+                    r.len() as f32 / span,
+                )
             })
             .unwrap_or((0.0, 0.0));
         let light = |on: bool, retry_at: Option<Instant>| {
@@ -257,8 +305,12 @@ impl CaptureBackend for SimBackend {
             } else if embedded {
                 LinkLight::Streaming
             } else {
-                let retry = retry_at.map(|r| r.saturating_duration_since(Instant::now()).as_secs_f32());
-                LinkLight::Disconnected { reason: "the ZeroMQ sender is not merged into this build yet".into(), retry_in_s: retry }
+                let retry =
+                    retry_at.map(|r| r.saturating_duration_since(Instant::now()).as_secs_f32());
+                LinkLight::Disconnected {
+                    reason: "the ZeroMQ sender is not merged into this build yet".into(),
+                    retry_in_s: retry,
+                }
             }
         };
         if let Some(r) = self.retry_at
@@ -291,9 +343,18 @@ impl CaptureBackend for SimBackend {
             },
             video: VideoStatus {
                 source_label: format!("{} (simulated as pattern)", self.video_source),
-                sources: vec!["pattern".into(), "camera".into(), "screen".into(), "window:capdeck".into()],
+                sources: vec![
+                    "pattern".into(),
+                    "camera".into(),
+                    "screen".into(),
+                    "window:capdeck".into(),
+                ],
                 last_jpeg_bytes: self.shared.last_len.load(Ordering::Relaxed) as usize,
-                bitrate_kbps: if self.started[1].is_some() { bitrate } else { 0.0 },
+                bitrate_kbps: if self.started[1].is_some() {
+                    bitrate
+                } else {
+                    0.0
+                },
                 fps: if self.started[1].is_some() { fps } else { 0.0 },
                 size: self.video_size,
             },
@@ -316,12 +377,20 @@ impl CaptureBackend for SimBackend {
                 },
             ],
             control: ControlStatus {
-                light: if embedded { LinkLight::Streaming } else { light(true, self.retry_at) },
+                light: if embedded {
+                    LinkLight::Streaming
+                } else {
+                    light(true, self.retry_at)
+                },
                 last_reply_s: None,
                 config: vec![
                     src("audio_chunk_ms", "100".into(), embedded),
                     src("video_fps", format!("{}", self.fps), embedded),
-                    src("video_res", format!("{}x{}", self.video_size[0], self.video_size[1]), embedded),
+                    src(
+                        "video_res",
+                        format!("{}x{}", self.video_size[0], self.video_size[1]),
+                        embedded,
+                    ),
                     src("video_quality", self.quality.to_string(), embedded),
                 ],
             },
@@ -334,7 +403,11 @@ impl CaptureBackend for SimBackend {
                 last_video_seq: video_frames.checked_sub(1),
                 malformed: 0,
             }),
-            target_label: if embedded { "built-in receiver".into() } else { "host profile".into() },
+            target_label: if embedded {
+                "built-in receiver".into()
+            } else {
+                "host profile".into()
+            },
             simulated: true,
         }
     }

@@ -75,8 +75,18 @@ impl DemoScript {
         let mut out = Vec::new();
         if !self.started {
             self.started = true;
-            out.push(Ingest::Link { feed: Feed::Retail, state: LinkState::Live, at: 0.0, producer: Some("demo retail".into()) });
-            out.push(Ingest::Link { feed: Feed::Engine, state: LinkState::Live, at: 0.0, producer: Some("demo engine".into()) });
+            out.push(Ingest::Link {
+                feed: Feed::Retail,
+                state: LinkState::Live,
+                at: 0.0,
+                producer: Some("demo retail".into()),
+            });
+            out.push(Ingest::Link {
+                feed: Feed::Engine,
+                state: LinkState::Live,
+                at: 0.0,
+                producer: Some("demo engine".into()),
+            });
             self.engine_up = true;
         }
         loop {
@@ -92,7 +102,10 @@ impl DemoScript {
                 if (STALL_AT..STALL_AT + STALL_LEN).contains(&c) {
                     continue;
                 }
-                out.push(Ingest::Frame { frame: self.frame(tr), arrival: tr + 0.004 });
+                out.push(Ingest::Frame {
+                    frame: self.frame(tr),
+                    arrival: tr + 0.004,
+                });
                 if self.frame_id % 45 == 0 {
                     out.push(Ingest::Mark {
                         mark: Mark {
@@ -113,7 +126,10 @@ impl DemoScript {
                     self.engine_up = false;
                     out.push(Ingest::Link {
                         feed: Feed::Engine,
-                        state: LinkState::Disconnected { reason: "connection reset by peer".into(), retry_at: Some(te + DROP_LEN) },
+                        state: LinkState::Disconnected {
+                            reason: "connection reset by peer".into(),
+                            retry_at: Some(te + DROP_LEN),
+                        },
                         at: te,
                         producer: None,
                     });
@@ -124,9 +140,17 @@ impl DemoScript {
                 if !self.engine_up {
                     self.engine_up = true;
                     self.engine_seq = 0; // reconnects reset seq
-                    out.push(Ingest::Link { feed: Feed::Engine, state: LinkState::Live, at: te, producer: Some("demo engine".into()) });
+                    out.push(Ingest::Link {
+                        feed: Feed::Engine,
+                        state: LinkState::Live,
+                        at: te,
+                        producer: Some("demo engine".into()),
+                    });
                 }
-                out.push(Ingest::State { state: self.state(te), arrival: te + 0.002 });
+                out.push(Ingest::State {
+                    state: self.state(te),
+                    arrival: te + 0.002,
+                });
                 if self.engine_seq % 60 == 1 {
                     out.push(Ingest::Mark {
                         mark: Mark {
@@ -171,7 +195,11 @@ impl DemoScript {
         let yaw = dz.atan2(dx) as f32;
         let hotspot = hotspot_name(t);
         let visited = (t / 4.0) as u64;
-        let events = if seq % 60 == 1 { vec![format!("hotspot.enter {hotspot}")] } else { vec![] };
+        let events = if seq % 60 == 1 {
+            vec![format!("hotspot.enter {hotspot}")]
+        } else {
+            vec![]
+        };
         let coverage = vec![
             ("hotspots".to_owned(), visited.min(24)),
             ("setups".to_owned(), (visited / 3).min(8)),
@@ -224,13 +252,20 @@ pub fn render_pattern(w: u32, h: u32, stride: u32, t: f64, id: u64) -> Vec<u8> {
         let g = (y * 255 / h.max(1)) as u8;
         for (x, p) in row.chunks_exact_mut(4).enumerate() {
             let x = x as u32;
-            let in_box = (x as f64) >= bx && (x as f64) < bx + bw && (y as f64) >= by && (y as f64) < by + bh;
+            let in_box = (x as f64) >= bx
+                && (x as f64) < bx + bw
+                && (y as f64) >= by
+                && (y as f64) < by + bh;
             let c = if in_box {
                 [240, 200, 40]
             } else if y < h / 16 {
                 // frame-id bars: 16 bits of the id
                 let bit = (x * 16 / w.max(1)) as u64;
-                if (id >> (15 - bit)) & 1 == 1 { [230, 230, 230] } else { [30, 30, 30] }
+                if (id >> (15 - bit)) & 1 == 1 {
+                    [230, 230, 230]
+                } else {
+                    [30, 30, 30]
+                }
             } else {
                 let r = (((x + shift) * 255 / w.max(1)) & 0xff) as u8;
                 [r / 2, g / 2 + 40, 120]
@@ -259,32 +294,46 @@ impl Drop for DemoFeeds {
 
 /// Starts the demo feeds on a named thread, sending into `tx` in real time from `epoch`
 /// (store time = seconds since `epoch`).
-pub fn spawn_demo_feeds(mut script: DemoScript, tx: IngestTx, epoch: Instant) -> std::io::Result<DemoFeeds> {
+pub fn spawn_demo_feeds(
+    mut script: DemoScript,
+    tx: IngestTx,
+    epoch: Instant,
+) -> std::io::Result<DemoFeeds> {
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let t0 = epoch.elapsed().as_secs_f64();
-    let thread = std::thread::Builder::new().name("capdeck-demo-feeds".into()).spawn(move || {
-        let period = Duration::from_secs_f64(1.0 / script.fps.max(script.engine_hz));
-        while !stop2.load(Ordering::Relaxed) {
-            let now = epoch.elapsed().as_secs_f64() - t0;
-            for mut msg in script.advance(now) {
-                shift(&mut msg, t0);
-                if !tx.send(msg) {
-                    return;
+    let thread = std::thread::Builder::new()
+        .name("capdeck-demo-feeds".into())
+        .spawn(move || {
+            let period = Duration::from_secs_f64(1.0 / script.fps.max(script.engine_hz));
+            while !stop2.load(Ordering::Relaxed) {
+                let now = epoch.elapsed().as_secs_f64() - t0;
+                for mut msg in script.advance(now) {
+                    shift(&mut msg, t0);
+                    if !tx.send(msg) {
+                        return;
+                    }
                 }
+                std::thread::sleep(period);
             }
-            std::thread::sleep(period);
-        }
-    })?;
-    Ok(DemoFeeds { stop, thread: Some(thread) })
+        })?;
+    Ok(DemoFeeds {
+        stop,
+        thread: Some(thread),
+    })
 }
 
 fn shift(msg: &mut Ingest, by: f64) {
     match msg {
-        Ingest::Frame { arrival, .. } | Ingest::State { arrival, .. } | Ingest::Mark { arrival, .. } => *arrival += by,
+        Ingest::Frame { arrival, .. }
+        | Ingest::State { arrival, .. }
+        | Ingest::Mark { arrival, .. } => *arrival += by,
         Ingest::Link { at, state, .. } => {
             *at += by;
-            if let LinkState::Disconnected { retry_at: Some(r), .. } = state {
+            if let LinkState::Disconnected {
+                retry_at: Some(r), ..
+            } = state
+            {
                 *r += by;
             }
         }
@@ -312,7 +361,11 @@ mod tests {
         assert!(store.marks.len() > 10);
         let f = store.frames.back().unwrap();
         assert_eq!(f.stride, 64 * 4 + ROW_PADDING);
-        assert!((f.t - 20.0).abs() < 0.1, "retail aligned to arrival time: {}", f.t);
+        assert!(
+            (f.t - 20.0).abs() < 0.1,
+            "retail aligned to arrival time: {}",
+            f.t
+        );
         assert!((store.states.back().unwrap().t - 20.0).abs() < 0.1);
     }
 }

@@ -49,8 +49,14 @@ pub struct GrimFeeds {
 /// Parses a feed address as typed in the pane (`host:port`, `tcp://host:port`, `unix:/path`).
 pub fn parse_addr(s: &str) -> Result<FeedAddr, String> {
     let s = s.trim();
-    let with_scheme = if s.contains("://") || s.starts_with("unix:") { s.to_owned() } else { format!("tcp://{s}") };
-    with_scheme.parse::<FeedAddr>().map_err(|e| format!("{s:?}: {e}"))
+    let with_scheme = if s.contains("://") || s.starts_with("unix:") {
+        s.to_owned()
+    } else {
+        format!("tcp://{s}")
+    };
+    with_scheme
+        .parse::<FeedAddr>()
+        .map_err(|e| format!("{s:?}: {e}"))
 }
 
 impl GrimFeeds {
@@ -66,7 +72,12 @@ impl GrimFeeds {
             Some(d) => d.as_secs_f64(),
             None => -epoch.duration_since(view.epoch()).as_secs_f64(),
         };
-        self.conns[feed.index()] = Some(Conn { view, epoch_shift, seen: [i64::MIN; 4], last_state: None });
+        self.conns[feed.index()] = Some(Conn {
+            view,
+            epoch_shift,
+            seen: [i64::MIN; 4],
+            last_state: None,
+        });
         Ok(())
     }
 
@@ -85,7 +96,9 @@ impl GrimFeeds {
     pub fn pull(&mut self, store: &mut LiveStore, now: f64) -> usize {
         let mut n = 0;
         for feed in Feed::ALL {
-            let Some(c) = &mut self.conns[feed.index()] else { continue };
+            let Some(c) = &mut self.conns[feed.index()] else {
+                continue;
+            };
             let r = role(feed);
             let shift = c.epoch_shift;
             let secs = |ns: i64| ns as f64 / 1e9 + shift;
@@ -93,10 +106,34 @@ impl GrimFeeds {
             // copy out under the core's lock; convert after
             let (frames, states, marks, events) = c.view.with_store(|s| {
                 let fs = s.feed(r);
-                let frames: Vec<_> = fs.frames.iter().rev().take_while(|f| f.arrival_ns > seen[0]).cloned().collect();
-                let states: Vec<_> = fs.states.iter().rev().take_while(|x| x.arrival_ns > seen[1]).cloned().collect();
-                let marks: Vec<_> = fs.marks.iter().rev().take_while(|x| x.arrival_ns > seen[2]).cloned().collect();
-                let events: Vec<_> = fs.events.iter().rev().take_while(|x| x.arrival_ns > seen[3]).cloned().collect();
+                let frames: Vec<_> = fs
+                    .frames
+                    .iter()
+                    .rev()
+                    .take_while(|f| f.arrival_ns > seen[0])
+                    .cloned()
+                    .collect();
+                let states: Vec<_> = fs
+                    .states
+                    .iter()
+                    .rev()
+                    .take_while(|x| x.arrival_ns > seen[1])
+                    .cloned()
+                    .collect();
+                let marks: Vec<_> = fs
+                    .marks
+                    .iter()
+                    .rev()
+                    .take_while(|x| x.arrival_ns > seen[2])
+                    .cloned()
+                    .collect();
+                let events: Vec<_> = fs
+                    .events
+                    .iter()
+                    .rev()
+                    .take_while(|x| x.arrival_ns > seen[3])
+                    .cloned()
+                    .collect();
                 (frames, states, marks, events)
             });
             let snap = c.view.snapshot();
@@ -109,21 +146,35 @@ impl GrimFeeds {
                 FeedState::Connecting { .. } => LinkState::Connecting,
                 // a stall shows in the lane; the link itself is up
                 FeedState::Live | FeedState::Stalled { .. } => LinkState::Live,
-                FeedState::Disconnected { reason, retry_in_ms } => {
-                    LinkState::Disconnected { reason: reason.clone(), retry_at: Some(now + *retry_in_ms as f64 / 1000.0) }
-                }
+                FeedState::Disconnected {
+                    reason,
+                    retry_in_ms,
+                } => LinkState::Disconnected {
+                    reason: reason.clone(),
+                    retry_at: Some(now + *retry_in_ms as f64 / 1000.0),
+                },
             };
             let changed = match (&c.last_state, &link) {
-                (Some(LinkState::Disconnected { reason: a, .. }), LinkState::Disconnected { reason: b, .. }) => a != b,
+                (
+                    Some(LinkState::Disconnected { reason: a, .. }),
+                    LinkState::Disconnected { reason: b, .. },
+                ) => a != b,
                 (Some(a), b) => a != b,
                 (None, _) => true,
             };
             if changed {
-                store.ingest(Ingest::Link { feed, state: link.clone(), at: now, producer: status.producer.clone() });
+                store.ingest(Ingest::Link {
+                    feed,
+                    state: link.clone(),
+                    at: now,
+                    producer: status.producer.clone(),
+                });
                 c.last_state = Some(link);
                 n += 1;
-            } else if let (Some(LinkState::Disconnected { retry_at, .. }), LinkState::Disconnected { retry_at: r2, .. }) =
-                (store.feeds[feed.index()].link.as_mut(), &link)
+            } else if let (
+                Some(LinkState::Disconnected { retry_at, .. }),
+                LinkState::Disconnected { retry_at: r2, .. },
+            ) = (store.feeds[feed.index()].link.as_mut(), &link)
             {
                 *retry_at = *r2; // keep the countdown fresh without counting a change
             }
@@ -132,14 +183,25 @@ impl GrimFeeds {
                 Feed::Engine => snap.engine_clock,
             };
             self.clocks[feed.index()].text = clock.map(|e| {
-                format!("{:+.3} s ±{:.1} ms {:+.0} ppm", e.offset_ns as f64 / 1e9, e.spread_ns as f64 / 1e6, e.drift_ppm)
+                format!(
+                    "{:+.3} s ±{:.1} ms {:+.0} ppm",
+                    e.offset_ns as f64 / 1e9,
+                    e.spread_ns as f64 / 1e6,
+                    e.drift_ppm
+                )
             });
             for ev in events.iter().rev() {
                 c.seen[3] = ev.arrival_ns;
                 if let EventKind::Telemetry(t) = &ev.kind {
                     let at = secs(ev.t_ns);
                     store.ingest(Ingest::Mark {
-                        mark: Mark { feed, host_time_ns: (at.max(0.0) * 1e9) as u64, label: t.label.clone(), detail: format!("{}", t.data), t: 0.0 },
+                        mark: Mark {
+                            feed,
+                            host_time_ns: (at.max(0.0) * 1e9) as u64,
+                            label: t.label.clone(),
+                            detail: format!("{}", t.data),
+                            t: 0.0,
+                        },
                         arrival: at,
                     });
                     n += 1;
@@ -149,7 +211,13 @@ impl GrimFeeds {
                 c.seen[2] = m.arrival_ns;
                 let at = secs(m.t_ns);
                 store.ingest(Ingest::Mark {
-                    mark: Mark { feed, host_time_ns: (at.max(0.0) * 1e9) as u64, label: m.mark.label.clone(), detail: format!("{}", m.mark.data), t: 0.0 },
+                    mark: Mark {
+                        feed,
+                        host_time_ns: (at.max(0.0) * 1e9) as u64,
+                        label: m.mark.label.clone(),
+                        detail: format!("{}", m.mark.data),
+                        t: 0.0,
+                    },
                     arrival: at,
                 });
                 n += 1;
@@ -178,7 +246,10 @@ impl GrimFeeds {
                 n += 1;
             }
             if let Some(f) = frames.first() {
-                store.ingest(Ingest::Latency { feed, ms: ((f.arrival_ns - f.t_ns) as f64 / 1e6) as f32 });
+                store.ingest(Ingest::Latency {
+                    feed,
+                    ms: ((f.arrival_ns - f.t_ns) as f64 / 1e6) as f32,
+                });
             }
             for s in states.iter().rev() {
                 c.seen[1] = s.arrival_ns;
@@ -194,7 +265,12 @@ impl GrimFeeds {
                         active_setup: u.active_setup.clone(),
                         active_hotspot: u.active_hotspot.clone(),
                         active_movie: u.active_movie.clone(),
-                        coverage: u.coverage.iter().flatten().map(|c| (c.key.clone(), c.value)).collect(),
+                        coverage: u
+                            .coverage
+                            .iter()
+                            .flatten()
+                            .map(|c| (c.key.clone(), c.value))
+                            .collect(),
                         events: u.events.clone().unwrap_or_default(),
                         raw: serde_json::to_value(u).unwrap_or(serde_json::Value::Null),
                         t: 0.0,
@@ -204,7 +280,10 @@ impl GrimFeeds {
                 n += 1;
             }
             if let Some(s) = states.first() {
-                store.ingest(Ingest::Latency { feed, ms: ((s.arrival_ns - s.t_ns) as f64 / 1e6) as f32 });
+                store.ingest(Ingest::Latency {
+                    feed,
+                    ms: ((s.arrival_ns - s.t_ns) as f64 / 1e6) as f32,
+                });
             }
         }
         n

@@ -128,7 +128,11 @@ pub const INGEST_CAPACITY: usize = 256;
 
 impl LiveRuntime {
     /// A runtime with an empty store.
-    pub fn new(budget_bytes: usize, waker: Option<egui::Context>, gpu: Option<overlay::UploadCounter>) -> Self {
+    pub fn new(
+        budget_bytes: usize,
+        waker: Option<egui::Context>,
+        gpu: Option<overlay::UploadCounter>,
+    ) -> Self {
         let (tx, rx) = model::ingest_channel(INGEST_CAPACITY, waker);
         Self {
             store: LiveStore::new(budget_bytes),
@@ -190,10 +194,22 @@ impl LiveRuntime {
     /// Connects a feed to a producer address typed by the user.
     pub fn connect(&mut self, feed: Feed, addr: &str) {
         let at = self.now();
-        let result = grim::parse_addr(addr).and_then(|a| self.grim.connect(feed, &a, self.epoch).map_err(|e| e.to_string()));
+        let result = grim::parse_addr(addr).and_then(|a| {
+            self.grim
+                .connect(feed, &a, self.epoch)
+                .map_err(|e| e.to_string())
+        });
         if let Err(e) = result {
             tracing::error!("cannot connect the {} feed to {addr}: {e}", feed.label());
-            self.store.ingest(Ingest::Link { feed, state: LinkState::Disconnected { reason: e, retry_at: None }, at, producer: None });
+            self.store.ingest(Ingest::Link {
+                feed,
+                state: LinkState::Disconnected {
+                    reason: e,
+                    retry_at: None,
+                },
+                at,
+                producer: None,
+            });
         }
     }
 
@@ -201,7 +217,12 @@ impl LiveRuntime {
     pub fn disconnect(&mut self, feed: Feed) {
         self.grim.disconnect(feed);
         let at = self.now();
-        self.store.ingest(Ingest::Link { feed, state: LinkState::Idle, at, producer: None });
+        self.store.ingest(Ingest::Link {
+            feed,
+            state: LinkState::Idle,
+            at,
+            producer: None,
+        });
     }
 
     /// Seconds since the store epoch.
@@ -217,22 +238,38 @@ impl LiveRuntime {
 
     /// Whether any feed is live (the UI keeps repainting).
     pub fn is_live(&self) -> bool {
-        self.store.feeds.iter().any(|f| matches!(f.link, Some(LinkState::Live) | Some(LinkState::Connecting)))
+        self.store
+            .feeds
+            .iter()
+            .any(|f| matches!(f.link, Some(LinkState::Live) | Some(LinkState::Connecting)))
     }
 }
 
 /// The whole live pane.
-pub fn live_view_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds: &mut CommandQueue) {
+pub fn live_view_ui(
+    ui: &mut egui::Ui,
+    rt: &mut LiveRuntime,
+    view: &LiveView,
+    cmds: &mut CommandQueue,
+) {
     feeds_bar_ui(ui, rt, view, cmds);
     ui.separator();
-    egui::Panel::bottom("live_bottom").resizable(false).show(ui, |ui| {
-        timeline::controls_ui(ui, &rt.store, view, cmds);
-        timeline::timeline_ui(ui, &rt.store, view, cmds);
-        hud::hud_ui(ui, rt, view, cmds);
-    });
-    egui::Panel::right("live_engine").resizable(true).default_size(ui.available_width() * 0.42).min_size(220.0).show(ui, |ui| {
-        egui::ScrollArea::vertical().id_salt("engine_scroll").show(ui, |ui| engine::engine_ui(ui, &rt.store, view));
-    });
+    egui::Panel::bottom("live_bottom")
+        .resizable(false)
+        .show(ui, |ui| {
+            timeline::controls_ui(ui, &rt.store, view, cmds);
+            timeline::timeline_ui(ui, &rt.store, view, cmds);
+            hud::hud_ui(ui, rt, view, cmds);
+        });
+    egui::Panel::right("live_engine")
+        .resizable(true)
+        .default_size(ui.available_width() * 0.42)
+        .min_size(220.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("engine_scroll")
+                .show(ui, |ui| engine::engine_ui(ui, &rt.store, view));
+        });
     egui::CentralPanel::no_frame().show(ui, |ui| {
         retail::retail_ui(ui, rt, view, cmds);
     });
@@ -247,7 +284,9 @@ pub fn link_text(link: &Option<LinkState>, now: f64) -> (egui::Color32, String) 
         Some(LinkState::Connecting) => (YELLOW, "connecting".into()),
         Some(LinkState::Live) => (GREEN, "live".into()),
         Some(LinkState::Disconnected { reason, retry_at }) => {
-            let retry = retry_at.map(|r| format!(", retry in {:.1} s", (r - now).max(0.0))).unwrap_or_default();
+            let retry = retry_at
+                .map(|r| format!(", retry in {:.1} s", (r - now).max(0.0)))
+                .unwrap_or_default();
             (RED, format!("disconnected: {reason}{retry}"))
         }
     }
@@ -257,10 +296,18 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut
     ui.horizontal_wrapped(|ui| {
         ui.strong("Feeds");
         let mut demo = view.demo;
-        if ui.radio_value(&mut demo, true, "built-in demo").on_hover_text("In-process demo producers").clicked() {
+        if ui
+            .radio_value(&mut demo, true, "built-in demo")
+            .on_hover_text("In-process demo producers")
+            .clicked()
+        {
             cmds.push(UiCommand::UseDemoFeeds(true));
         }
-        if ui.radio_value(&mut demo, false, "real producers").on_hover_text("Connect to the addresses below").clicked() {
+        if ui
+            .radio_value(&mut demo, false, "real producers")
+            .on_hover_text("Connect to the addresses below")
+            .clicked()
+        {
             cmds.push(UiCommand::UseDemoFeeds(false));
         }
         for feed in Feed::ALL {
@@ -270,16 +317,29 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut
             crate::ui::widgets::status_light_ui(ui, color, &text);
             let l = ui.label(feed.label());
             let mut addr = view.addr[feed.index()].clone();
-            let r = ui.add_enabled(!view.demo, egui::TextEdit::singleline(&mut addr).desired_width(120.0).id_salt(("feed_addr", feed.index()))).labelled_by(l.id);
+            let r = ui
+                .add_enabled(
+                    !view.demo,
+                    egui::TextEdit::singleline(&mut addr)
+                        .desired_width(120.0)
+                        .id_salt(("feed_addr", feed.index())),
+                )
+                .labelled_by(l.id);
             if r.changed() {
                 cmds.push(UiCommand::SetFeedAddr(feed, addr));
             }
             let live = matches!(st.link, Some(LinkState::Live) | Some(LinkState::Connecting));
             if live {
-                if ui.add_enabled(!view.demo, egui::Button::new("Disconnect")).clicked() {
+                if ui
+                    .add_enabled(!view.demo, egui::Button::new("Disconnect"))
+                    .clicked()
+                {
                     cmds.push(UiCommand::DisconnectFeed(feed));
                 }
-            } else if ui.add_enabled(!view.demo, egui::Button::new("Connect")).clicked() {
+            } else if ui
+                .add_enabled(!view.demo, egui::Button::new("Connect"))
+                .clicked()
+            {
                 cmds.push(UiCommand::ConnectFeed(feed));
             }
         }

@@ -69,11 +69,16 @@ impl RetailFrame {
         self.width > 0
             && self.height > 0
             && (self.stride as u64) >= self.width as u64 * 4
-            && self.pixels.len() as u64 >= self.stride as u64 * (self.height as u64 - 1) + self.width as u64 * 4
+            && self.pixels.len() as u64
+                >= self.stride as u64 * (self.height as u64 - 1) + self.width as u64 * 4
     }
     /// Identity of the pixels for texture caching.
     pub fn key(&self) -> (u64, u64, usize) {
-        (self.frame_id, self.host_time_ns, self.pixels.as_ptr() as usize)
+        (
+            self.frame_id,
+            self.host_time_ns,
+            self.pixels.as_ptr() as usize,
+        )
     }
 }
 
@@ -290,7 +295,11 @@ pub fn ingest_channel(capacity: usize, waker: Option<egui::Context>) -> (IngestT
     let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
     let dropped = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     (
-        IngestTx { tx, dropped: dropped.clone(), waker },
+        IngestTx {
+            tx,
+            dropped: dropped.clone(),
+            waker,
+        },
         IngestRx { rx, dropped },
     )
 }
@@ -381,18 +390,33 @@ impl LiveStore {
         st.last_id = Some(id);
         let connected_gap = !matches!(st.link, Some(LinkState::Disconnected { .. }));
         match st.segments.back_mut() {
-            Some(seg) if seg.kind == SegmentKind::Data && t - seg.end <= GAP_THRESHOLD_S => seg.end = t,
+            Some(seg) if seg.kind == SegmentKind::Data && t - seg.end <= GAP_THRESHOLD_S => {
+                seg.end = t
+            }
             Some(seg) => {
                 let start = seg.end;
-                let kind = if connected_gap && st.reconnect_marks.back().is_none_or(|&r| r < start) {
+                let kind = if connected_gap && st.reconnect_marks.back().is_none_or(|&r| r < start)
+                {
                     SegmentKind::Stall
                 } else {
                     SegmentKind::Gap
                 };
-                st.segments.push_back(Segment { start, end: t, kind });
-                st.segments.push_back(Segment { start: t, end: t, kind: SegmentKind::Data });
+                st.segments.push_back(Segment {
+                    start,
+                    end: t,
+                    kind,
+                });
+                st.segments.push_back(Segment {
+                    start: t,
+                    end: t,
+                    kind: SegmentKind::Data,
+                });
             }
-            None => st.segments.push_back(Segment { start: t, end: t, kind: SegmentKind::Data }),
+            None => st.segments.push_back(Segment {
+                start: t,
+                end: t,
+                kind: SegmentKind::Data,
+            }),
         }
         while st.segments.len() > MAX_SEGMENTS {
             st.segments.pop_front();
@@ -407,7 +431,10 @@ impl LiveStore {
         match msg {
             Ingest::Frame { mut frame, arrival } => {
                 if !frame.is_valid() {
-                    tracing::warn!(frame_id = frame.frame_id, "retail frame with inconsistent size/stride dropped");
+                    tracing::warn!(
+                        frame_id = frame.frame_id,
+                        "retail frame with inconsistent size/stride dropped"
+                    );
                     return;
                 }
                 frame.t = self.aligned(Feed::Retail, frame.host_time_ns, arrival);
@@ -437,7 +464,12 @@ impl LiveStore {
                 }
                 self.generation += 1;
             }
-            Ingest::Link { feed, state, at, producer } => {
+            Ingest::Link {
+                feed,
+                state,
+                at,
+                producer,
+            } => {
                 let st = &mut self.feeds[feed.index()];
                 let was_live_before = st.received > 0;
                 if state == LinkState::Live && was_live_before {
@@ -477,14 +509,22 @@ impl LiveStore {
     /// Index of the retail frame shown at `t` (latest at or before `t`).
     pub fn frame_index_at(&self, t: f64) -> Option<usize> {
         let n = self.frames.partition_point(|f| f.t <= t);
-        if n == 0 { (!self.frames.is_empty()).then_some(0) } else { Some(n - 1) }
+        if n == 0 {
+            (!self.frames.is_empty()).then_some(0)
+        } else {
+            Some(n - 1)
+        }
     }
 
     /// Index of the engine state shown at `t` (engine time = `t - nudge_s`).
     pub fn state_index_at(&self, t: f64, nudge_s: f64) -> Option<usize> {
         let te = t - nudge_s;
         let n = self.states.partition_point(|s| s.t <= te);
-        if n == 0 { (!self.states.is_empty()).then_some(0) } else { Some(n - 1) }
+        if n == 0 {
+            (!self.states.is_empty()).then_some(0)
+        } else {
+            Some(n - 1)
+        }
     }
 
     /// Time of the frame `steps` frames away from the one shown at `t` (clamped).
@@ -520,19 +560,33 @@ mod tests {
     #[test]
     fn aligns_steps_segments_and_budget() {
         let mut s = LiveStore::new(24 * 3);
-        s.ingest(Ingest::Link { feed: Feed::Retail, state: LinkState::Live, at: 10.0, producer: None });
+        s.ingest(Ingest::Link {
+            feed: Feed::Retail,
+            state: LinkState::Live,
+            at: 10.0,
+            producer: None,
+        });
         // producer clock starts at 1000 ms, arrives at store time 10 s
         for i in 0..4 {
-            s.ingest(Ingest::Frame { frame: frame(i, 1000 + i * 33), arrival: 10.0 + i as f64 * 0.033 });
+            s.ingest(Ingest::Frame {
+                frame: frame(i, 1000 + i * 33),
+                arrival: 10.0 + i as f64 * 0.033,
+            });
         }
         assert!((s.frames.back().unwrap().t - (10.0 + 0.099)).abs() < 1e-9);
         assert_eq!(s.frames.len(), 3, "budget of 3 frames");
         assert_eq!(s.evicted, 1);
         // a stall of 1 s, then frame id jumps by 2
-        s.ingest(Ingest::Frame { frame: frame(6, 2100), arrival: 11.1 });
+        s.ingest(Ingest::Frame {
+            frame: frame(6, 2100),
+            arrival: 11.1,
+        });
         assert_eq!(s.feeds[0].skipped, 2);
         let kinds: Vec<_> = s.feeds[0].segments.iter().map(|g| g.kind).collect();
-        assert_eq!(kinds, [SegmentKind::Data, SegmentKind::Stall, SegmentKind::Data]);
+        assert_eq!(
+            kinds,
+            [SegmentKind::Data, SegmentKind::Stall, SegmentKind::Data]
+        );
         let t_mid = 10.07;
         let i = s.frame_index_at(t_mid).unwrap();
         assert_eq!(s.frames[i].frame_id, 2);
@@ -541,28 +595,51 @@ mod tests {
         // reconnect then gap
         s.ingest(Ingest::Link {
             feed: Feed::Retail,
-            state: LinkState::Disconnected { reason: "reset".into(), retry_at: Some(12.0) },
+            state: LinkState::Disconnected {
+                reason: "reset".into(),
+                retry_at: Some(12.0),
+            },
             at: 11.2,
             producer: None,
         });
-        s.ingest(Ingest::Link { feed: Feed::Retail, state: LinkState::Live, at: 12.0, producer: None });
-        s.ingest(Ingest::Frame { frame: frame(0, 5), arrival: 12.1 });
+        s.ingest(Ingest::Link {
+            feed: Feed::Retail,
+            state: LinkState::Live,
+            at: 12.0,
+            producer: None,
+        });
+        s.ingest(Ingest::Frame {
+            frame: frame(0, 5),
+            arrival: 12.1,
+        });
         assert_eq!(s.feeds[0].reconnects, 1);
-        assert_eq!(s.feeds[0].segments.iter().rev().nth(1).unwrap().kind, SegmentKind::Gap);
-        assert!(s.frames.back().unwrap().t > 12.0, "offset re-estimated after reconnect");
+        assert_eq!(
+            s.feeds[0].segments.iter().rev().nth(1).unwrap().kind,
+            SegmentKind::Gap
+        );
+        assert!(
+            s.frames.back().unwrap().t > 12.0,
+            "offset re-estimated after reconnect"
+        );
     }
 
     #[test]
     fn channel_is_bounded_and_counts_drops() {
         let (tx, rx) = ingest_channel(2, None);
         for i in 0..5 {
-            assert!(tx.send(Ingest::Frame { frame: frame(i, i), arrival: 0.0 }));
+            assert!(tx.send(Ingest::Frame {
+                frame: frame(i, i),
+                arrival: 0.0
+            }));
         }
         let mut s = LiveStore::new(1 << 20);
         assert_eq!(s.drain(&rx), 2);
         assert_eq!(s.feeds[0].dropped, 3);
         drop(rx);
-        assert!(!tx.send(Ingest::Latency { feed: Feed::Engine, ms: 1.0 }));
+        assert!(!tx.send(Ingest::Latency {
+            feed: Feed::Engine,
+            ms: 1.0
+        }));
     }
 
     #[test]
@@ -570,7 +647,10 @@ mod tests {
         let mut s = LiveStore::new(1 << 20);
         let mut f = frame(0, 0);
         f.stride = 4; // less than width * 4
-        s.ingest(Ingest::Frame { frame: f, arrival: 0.0 });
+        s.ingest(Ingest::Frame {
+            frame: f,
+            arrival: 0.0,
+        });
         assert!(s.frames.is_empty());
     }
 }

@@ -193,7 +193,11 @@ pub fn install(rs: &RenderState) -> UploadCounter {
 fn create_texture(device: &wgpu::Device, w: u32, h: u32) -> wgpu::Texture {
     device.create_texture(&wgpu::TextureDescriptor {
         label: Some("capdeck retail frame"),
-        size: wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        size: wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
         mip_level_count: 1,
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
@@ -216,10 +220,18 @@ impl OverlayResources {
         let i = if self.cache.len() < CACHE {
             let tex = create_texture(device, size.0, size.1);
             let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
-            self.cache.push(Cached { key, size, tex, view, last_used: 0 });
+            self.cache.push(Cached {
+                key,
+                size,
+                tex,
+                view,
+                last_used: 0,
+            });
             self.cache.len() - 1
         } else {
-            let i = (0..self.cache.len()).min_by_key(|&i| self.cache[i].last_used).unwrap_or(0);
+            let i = (0..self.cache.len())
+                .min_by_key(|&i| self.cache[i].last_used)
+                .unwrap_or(0);
             if self.cache[i].size != size {
                 let tex = create_texture(device, size.0, size.1);
                 self.cache[i].view = tex.create_view(&wgpu::TextureViewDescriptor::default());
@@ -239,8 +251,16 @@ impl OverlayResources {
                 aspect: wgpu::TextureAspect::All,
             },
             &frame.pixels,
-            wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(frame.stride), rows_per_image: Some(frame.height) },
-            wgpu::Extent3d { width: size.0, height: size.1, depth_or_array_layers: 1 },
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(frame.stride),
+                rows_per_image: Some(frame.height),
+            },
+            wgpu::Extent3d {
+                width: size.0,
+                height: size.1,
+                depth_or_array_layers: 1,
+            },
         );
         self.uploads.bump();
         // a slot changed identity: the bind group must be rebuilt
@@ -276,45 +296,101 @@ impl CallbackTrait for RetailCallback {
         _encoder: &mut wgpu::CommandEncoder,
         resources: &mut CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
-        let Some(res) = resources.get_mut::<OverlayResources>() else { return Vec::new() };
+        let Some(res) = resources.get_mut::<OverlayResources>() else {
+            return Vec::new();
+        };
         let cur = res.ensure(device, queue, &self.current);
-        let refi = self.reference.as_ref().map(|f| res.ensure(device, queue, f));
-        let prev: Vec<usize> = self.previous.iter().take(3).map(|f| res.ensure(device, queue, f)).collect();
-        let slots = [Some(cur), refi, prev.first().copied(), prev.get(1).copied(), prev.get(2).copied()];
+        let refi = self
+            .reference
+            .as_ref()
+            .map(|f| res.ensure(device, queue, f));
+        let prev: Vec<usize> = self
+            .previous
+            .iter()
+            .take(3)
+            .map(|f| res.ensure(device, queue, f))
+            .collect();
+        let slots = [
+            Some(cur),
+            refi,
+            prev.first().copied(),
+            prev.get(1).copied(),
+            prev.get(2).copied(),
+        ];
         let keys: Vec<Option<Key>> = slots.iter().map(|s| s.map(|i| res.cache[i].key)).collect();
         if res.bind_group.as_ref().is_none_or(|(k, _)| *k != keys) {
-            let views: Vec<&wgpu::TextureView> = slots.iter().map(|s| s.map_or(&res.dummy, |i| &res.cache[i].view)).collect();
+            let views: Vec<&wgpu::TextureView> = slots
+                .iter()
+                .map(|s| s.map_or(&res.dummy, |i| &res.cache[i].view))
+                .collect();
             let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("capdeck overlay bind group"),
                 layout: &res.layout,
                 entries: &[
-                    wgpu::BindGroupEntry { binding: 0, resource: res.uniform.as_entire_binding() },
-                    wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::Sampler(&res.sampler) },
-                    wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(views[0]) },
-                    wgpu::BindGroupEntry { binding: 3, resource: wgpu::BindingResource::TextureView(views[1]) },
-                    wgpu::BindGroupEntry { binding: 4, resource: wgpu::BindingResource::TextureView(views[2]) },
-                    wgpu::BindGroupEntry { binding: 5, resource: wgpu::BindingResource::TextureView(views[3]) },
-                    wgpu::BindGroupEntry { binding: 6, resource: wgpu::BindingResource::TextureView(views[4]) },
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: res.uniform.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::Sampler(&res.sampler),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: wgpu::BindingResource::TextureView(views[0]),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: wgpu::BindingResource::TextureView(views[1]),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: wgpu::BindingResource::TextureView(views[2]),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 5,
+                        resource: wgpu::BindingResource::TextureView(views[3]),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 6,
+                        resource: wgpu::BindingResource::TextureView(views[4]),
+                    },
                 ],
             });
             res.bind_group = Some((keys, bg));
         }
-        let mode = if self.mode.needs_reference() && refi.is_none() { OverlayMode::Plain } else { self.mode };
+        let mode = if self.mode.needs_reference() && refi.is_none() {
+            OverlayMode::Plain
+        } else {
+            self.mode
+        };
         let mut p = [0u8; UNIFORM_SIZE as usize];
         p[0..4].copy_from_slice(&mode.code().to_le_bytes());
         p[4..8].copy_from_slice(&(prev.len() as u32).to_le_bytes());
         p[8..12].copy_from_slice(&self.amount.to_le_bytes());
         p[12..16].copy_from_slice(&self.gain.to_le_bytes());
-        for (i, v) in [self.uv.min.x, self.uv.min.y, self.uv.max.x, self.uv.max.y].into_iter().enumerate() {
+        for (i, v) in [self.uv.min.x, self.uv.min.y, self.uv.max.x, self.uv.max.y]
+            .into_iter()
+            .enumerate()
+        {
             p[16 + i * 4..20 + i * 4].copy_from_slice(&v.to_le_bytes());
         }
         queue.write_buffer(&res.uniform, 0, &p);
         Vec::new()
     }
 
-    fn paint(&self, _info: egui::PaintCallbackInfo, pass: &mut wgpu::RenderPass<'static>, resources: &CallbackResources) {
-        let Some(res) = resources.get::<OverlayResources>() else { return };
-        let Some((_, bg)) = &res.bind_group else { return };
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        resources: &CallbackResources,
+    ) {
+        let Some(res) = resources.get::<OverlayResources>() else {
+            return;
+        };
+        let Some((_, bg)) = &res.bind_group else {
+            return;
+        };
         pass.set_pipeline(&res.pipeline);
         pass.set_bind_group(0, bg, &[]);
         pass.draw(0..6, 0..1);

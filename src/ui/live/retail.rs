@@ -29,7 +29,10 @@ impl FallbackTexture {
             let img = egui::ColorImage::from_rgba_unmultiplied([w, h], &tight);
             match &mut self.handle {
                 Some(hd) => hd.set(img, egui::TextureOptions::LINEAR),
-                None => self.handle = Some(ctx.load_texture("retail", img, egui::TextureOptions::LINEAR)),
+                None => {
+                    self.handle =
+                        Some(ctx.load_texture("retail", img, egui::TextureOptions::LINEAR))
+                }
             }
             self.key = Some(f.key());
             self.uploads += 1;
@@ -39,14 +42,22 @@ impl FallbackTexture {
 }
 
 /// Retail view with its toolbar.
-pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds: &mut CommandQueue) {
+pub fn retail_ui(
+    ui: &mut egui::Ui,
+    rt: &mut LiveRuntime,
+    view: &LiveView,
+    cmds: &mut CommandQueue,
+) {
     let store = &rt.store;
     let idx = store.frame_index_at(view.cursor);
     let frame = idx.map(|i| &store.frames[i]);
     ui.horizontal_wrapped(|ui| {
         ui.strong("Retail");
         match frame {
-            Some(f) => ui.monospace(format!("frame {}  t {:.3} s  {}x{}", f.frame_id, f.t, f.width, f.height)),
+            Some(f) => ui.monospace(format!(
+                "frame {}  t {:.3} s  {}x{}",
+                f.frame_id, f.t, f.width, f.height
+            )),
             None => ui.weak("no frame yet"),
         };
         ui.separator();
@@ -55,20 +66,36 @@ pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds:
             pz = false;
             cmds.push(UiCommand::SetPixelZoom(false));
         }
-        if ui.selectable_label(pz, "1:1").on_hover_text("Pixel zoom; drag to pan").clicked() {
+        if ui
+            .selectable_label(pz, "1:1")
+            .on_hover_text("Pixel zoom; drag to pan")
+            .clicked()
+        {
             cmds.push(UiCommand::SetPixelZoom(true));
         }
         ui.separator();
         let gpu = rt.gpu.is_some();
-        egui::ComboBox::new("overlay_mode", "overlay").selected_text(view.overlay.label()).show_ui(ui, |ui| {
-            for m in OverlayMode::ALL {
-                let enabled = gpu || m == OverlayMode::Plain;
-                if ui.add_enabled(enabled, egui::Button::selectable(view.overlay == m, m.label())).clicked() {
-                    cmds.push(UiCommand::SetOverlay(m));
+        egui::ComboBox::new("overlay_mode", "overlay")
+            .selected_text(view.overlay.label())
+            .show_ui(ui, |ui| {
+                for m in OverlayMode::ALL {
+                    let enabled = gpu || m == OverlayMode::Plain;
+                    if ui
+                        .add_enabled(
+                            enabled,
+                            egui::Button::selectable(view.overlay == m, m.label()),
+                        )
+                        .clicked()
+                    {
+                        cmds.push(UiCommand::SetOverlay(m));
+                    }
                 }
-            }
-        });
-        if ui.button("Pin reference").on_hover_text("Use the frame at the cursor as the reference for difference and wipe").clicked() {
+            });
+        if ui
+            .button("Pin reference")
+            .on_hover_text("Use the frame at the cursor as the reference for difference and wipe")
+            .clicked()
+        {
             cmds.push(UiCommand::PinReference);
         }
         if let Some(r) = &view.reference {
@@ -76,7 +103,10 @@ pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds:
         }
         if matches!(view.overlay, OverlayMode::Wipe | OverlayMode::Onion) {
             let mut w = view.wipe;
-            if ui.add(egui::Slider::new(&mut w, 0.0..=1.0).show_value(false)).changed() {
+            if ui
+                .add(egui::Slider::new(&mut w, 0.0..=1.0).show_value(false))
+                .changed()
+            {
                 cmds.push(UiCommand::SetWipe(w));
             }
         }
@@ -84,7 +114,13 @@ pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds:
     let (rect, resp) = ui.allocate_exact_size(ui.available_size(), Sense::drag());
     ui.painter().rect_filled(rect, 0.0, Color32::from_gray(12));
     let Some(i) = idx else {
-        ui.painter().text(rect.center(), Align2::CENTER_CENTER, "waiting for the retail feed…", FontId::proportional(16.0), Color32::GRAY);
+        ui.painter().text(
+            rect.center(),
+            Align2::CENTER_CENTER,
+            "waiting for the retail feed…",
+            FontId::proportional(16.0),
+            Color32::GRAY,
+        );
         return;
     };
     let f = &store.frames[i];
@@ -95,7 +131,11 @@ pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds:
         let s = (rect.width() / img.x).min(rect.height() / img.y);
         img * s
     };
-    let mut pan = if view.pixel_zoom { view.pan } else { Vec2::ZERO };
+    let mut pan = if view.pixel_zoom {
+        view.pan
+    } else {
+        Vec2::ZERO
+    };
     if view.pixel_zoom && resp.dragged() {
         let d = resp.drag_delta();
         if d != Vec2::ZERO {
@@ -109,11 +149,19 @@ pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds:
         return;
     }
     let uv = Rect::from_min_max(
-        pos2((visible.min.x - image_rect.min.x) / size.x, (visible.min.y - image_rect.min.y) / size.y),
-        pos2((visible.max.x - image_rect.min.x) / size.x, (visible.max.y - image_rect.min.y) / size.y),
+        pos2(
+            (visible.min.x - image_rect.min.x) / size.x,
+            (visible.min.y - image_rect.min.y) / size.y,
+        ),
+        pos2(
+            (visible.max.x - image_rect.min.x) / size.x,
+            (visible.max.y - image_rect.min.y) / size.y,
+        ),
     );
     if rt.gpu.is_some() {
-        let previous = (1..=3).filter_map(|k| i.checked_sub(k).map(|j| store.frames[j].clone())).collect();
+        let previous = (1..=3)
+            .filter_map(|k| i.checked_sub(k).map(|j| store.frames[j].clone()))
+            .collect();
         let cb = RetailCallback {
             current: f.clone(),
             reference: view.reference.clone(),
@@ -123,13 +171,21 @@ pub fn retail_ui(ui: &mut egui::Ui, rt: &mut LiveRuntime, view: &LiveView, cmds:
             gain: 4.0,
             uv,
         };
-        ui.painter().with_clip_rect(rect).add(overlay::paint_callback(visible, cb));
+        ui.painter()
+            .with_clip_rect(rect)
+            .add(overlay::paint_callback(visible, cb));
     } else {
         let f = f.clone();
         let tex = rt.fallback.texture(ui.ctx(), &f);
         ui.painter().image(tex.id(), visible, uv, Color32::WHITE);
     }
     if view.overlay.needs_reference() && view.reference.is_none() {
-        ui.painter().text(rect.left_top() + Vec2::new(8.0, 8.0), Align2::LEFT_TOP, "pin a reference frame to compare", FontId::proportional(13.0), Color32::YELLOW);
+        ui.painter().text(
+            rect.left_top() + Vec2::new(8.0, 8.0),
+            Align2::LEFT_TOP,
+            "pin a reference frame to compare",
+            FontId::proportional(13.0),
+            Color32::YELLOW,
+        );
     }
 }
