@@ -432,9 +432,7 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
 
 fn run_devices(a: DevicesArgs) -> anyhow::Result<()> {
     let audio = crate::capture::audio::list_devices();
-    // issue-6 branch only: `video::list_sources` is not on main yet (issue 4); the lead's
-    // merge of issue 4 restores the call.
-    let video: Vec<String> = Vec::new();
+    let video = serde_json::json!({"note": "camera, screen and window listing arrives with the video capture backends"});
     let synthetic = serde_json::json!({
         "audio": ["tone:<hz>", "wav:<path>", "none"],
         "video": ["pattern", "none"],
