@@ -21,7 +21,7 @@ use crate::wire::capture::{Framing, HostConfig};
 
 /// capdeck: desktop capture pushed to an inference host, and a live GrimStream viewer.
 #[derive(Debug, Parser)]
-#[command(name = "capdeck", version, about, long_about = None)]
+#[command(name = "capdeck", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Log filter (tracing's env-filter syntax), e.g. `info`, `capdeck=debug`.
     #[arg(long, global = true, env = "CAPDECK_LOG", default_value = "info")]
@@ -29,6 +29,67 @@ pub struct Cli {
     /// What to run; without one, the desktop app opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Options of the desktop app (used when no subcommand is given).
+    #[command(flatten)]
+    pub app: AppArgs,
+}
+
+/// Flags of the desktop app; they override the saved settings.
+#[derive(Debug, Clone, Args)]
+pub struct AppArgs {
+    /// Close the window and exit with status 0 after SECS seconds (smoke tests).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub exit_after: Option<f64>,
+    /// Start from default settings; do not read or write the settings file.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Settings file to use instead of the platform config dir.
+    #[arg(long, value_name = "PATH")]
+    pub settings: Option<PathBuf>,
+    /// Send capture to this inference host (address of the first host profile).
+    #[arg(long, value_name = "ADDR")]
+    pub host: Option<String>,
+    /// Retail GrimStream feed address (host:port); the live view connects to it.
+    #[arg(long, value_name = "ADDR")]
+    pub retail: Option<String>,
+    /// Engine GrimStream feed address (host:port).
+    #[arg(long, value_name = "ADDR")]
+    pub engine: Option<String>,
+    /// Audio source: default, device:<name>, tone:<hz>, wav:<path> or none.
+    #[arg(long, value_name = "SRC")]
+    pub audio: Option<String>,
+    /// Video source: pattern, camera[:N], screen[:N], window:<title> or none.
+    #[arg(long, value_name = "SRC")]
+    pub video: Option<String>,
+    /// Pane layout.
+    #[arg(long, value_name = "LAYOUT", value_parser = ["side-by-side", "tabs"])]
+    pub layout: Option<String>,
+}
+
+impl AppArgs {
+    /// The app options these flags ask for.
+    pub fn to_options(&self, log_filter: &str) -> crate::ui::AppOptions {
+        use crate::ui::settings::Layout;
+        crate::ui::AppOptions {
+            exit_after: self.exit_after,
+            fresh: self.fresh,
+            settings_path: self.settings.clone(),
+            host: self.host.clone(),
+            retail: self.retail.clone(),
+            engine: self.engine.clone(),
+            audio: self.audio.clone(),
+            video: self.video.clone(),
+            layout: self.layout.as_deref().map(|l| {
+                if l == "tabs" {
+                    Layout::Tabs
+                } else {
+                    Layout::SideBySide
+                }
+            }),
+            no_autostart: false,
+            log_filter: Some(log_filter.to_owned()),
+        }
+    }
 }
 
 /// Subcommands.
@@ -183,9 +244,12 @@ pub struct DevicesArgs {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    if cli.command.is_some() {
+        // the app installs its own subscriber, with the log panel's ring layer
+        init_logging(&cli.log);
+    }
     let result = match cli.command {
-        None => run_app(),
+        None => crate::ui::run_app(cli.app.to_options(&cli.log)),
         Some(Command::Send(a)) => run_send(a),
         Some(Command::Receive(a)) => run_receive(a),
         Some(Command::Devices(a)) => run_devices(a),
@@ -209,14 +273,6 @@ fn init_logging(filter: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-fn run_app() -> anyhow::Result<()> {
-    eprintln!(
-        "The desktop app is not built yet. Headless commands: `capdeck send`, `capdeck receive`, \
-         `capdeck devices` (see `capdeck --help`)."
-    );
-    Ok(())
 }
 
 /// Set when Ctrl-C (or SIGTERM) arrives.

@@ -1,0 +1,684 @@
+//! The eframe app: window shell (panes, status bar, log panel, toasts), the one place
+//! where [`UiCommand`]s are applied, repaint policy, settings persistence, and
+//! [`run_app`], the entry point bare `capdeck` calls.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tracing::Level;
+
+use super::capture::{self, CaptureBackend, PreviewTexture};
+use super::command::{CommandQueue, UiCommand};
+use super::live::{self, Feed, LiveRuntime, LiveView};
+use super::log_ring::{LogEntry, LogRing};
+use super::settings::{CaptureTarget, FeedTarget, Layout, Pane, Settings};
+
+/// Options of [`run_app`], from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Exit with status 0 after this many seconds (smoke tests).
+    pub exit_after: Option<f64>,
+    /// Start from defaults: neither read nor write the settings file or window state.
+    pub fresh: bool,
+    /// Settings file (default: the platform config dir).
+    pub settings_path: Option<PathBuf>,
+    /// Override: send capture to this host address (uses the first host profile).
+    pub host: Option<String>,
+    /// Override: retail feed address.
+    pub retail: Option<String>,
+    /// Override: engine feed address.
+    pub engine: Option<String>,
+    /// Override: audio source (`--audio` spelling).
+    pub audio: Option<String>,
+    /// Override: video source (`--video` spelling).
+    pub video: Option<String>,
+    /// Override: pane layout.
+    pub layout: Option<Layout>,
+    /// Do not start capture and feeds on launch (tests drive them).
+    pub no_autostart: bool,
+    /// `tracing` filter (env-filter syntax); default `info` with GPU stacks at `warn`.
+    pub log_filter: Option<String>,
+}
+
+impl AppOptions {
+    /// Applies the command-line overrides to loaded settings.
+    pub fn apply_overrides(&self, s: &mut Settings) {
+        if let Some(h) = &self.host {
+            if let Some(p) = s.host_profiles.first_mut() {
+                p.address = h.clone();
+            }
+            s.capture_target = CaptureTarget::Profile(0);
+        }
+        if let Some(r) = &self.retail {
+            s.retail_addr = r.clone();
+            s.feed_target = FeedTarget::Real;
+        }
+        if let Some(e) = &self.engine {
+            s.engine_addr = e.clone();
+            s.feed_target = FeedTarget::Real;
+        }
+        if let Some(a) = &self.audio {
+            s.audio_source = a.clone();
+        }
+        if let Some(v) = &self.video {
+            s.video_source = v.clone();
+        }
+        if let Some(l) = self.layout {
+            s.layout = l;
+        }
+    }
+}
+
+/// Push-to-talk key (held while the capdeck window has focus).
+pub const PTT_KEY: egui::Key = egui::Key::T;
+
+struct Toast {
+    entry: LogEntry,
+    until: Instant,
+}
+
+/// The desktop app.
+pub struct CapdeckApp {
+    /// Persistent settings (the UI's copy; written on exit).
+    pub settings: Settings,
+    settings_path: Option<PathBuf>,
+    /// Live pane runtime (store + sources).
+    pub live: LiveRuntime,
+    /// Live pane view state.
+    pub view: LiveView,
+    capture: Box<dyn CaptureBackend>,
+    /// Last capture snapshot drawn.
+    pub capture_snap: capture::CaptureSnapshot,
+    preview_tex: PreviewTexture,
+    log: LogRing,
+    log_seen: u64,
+    toasts: Vec<Toast>,
+    cmds: CommandQueue,
+    started: Instant,
+    last_frame: Option<Instant>,
+    exit_after: Option<f64>,
+    /// Shown in the status bar when the GPU renderer could not start.
+    pub renderer_notice: Option<String>,
+    /// Frames drawn.
+    pub frames: u64,
+    /// Push-to-talk key currently held.
+    ptt_held: Option<bool>,
+}
+
+impl CapdeckApp {
+    /// Builds the app inside eframe (or a kittest harness).
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        opts: &AppOptions,
+        log: LogRing,
+        renderer_notice: Option<String>,
+    ) -> Self {
+        let settings_path = if opts.fresh {
+            None
+        } else {
+            opts.settings_path.clone().or_else(Settings::default_path)
+        };
+        let mut settings = match &settings_path {
+            Some(p) => Settings::load(p).unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                Settings::default()
+            }),
+            None => Settings::default(),
+        };
+        opts.apply_overrides(&mut settings);
+        settings.sanitize();
+        let ctx = cc.egui_ctx.clone();
+        log.set_waker(ctx.clone());
+        let gpu = cc.wgpu_render_state.as_ref().map(live::overlay::install);
+        let mut rt = LiveRuntime::new(
+            settings.memory_budget_mib as usize * 1024 * 1024,
+            Some(ctx.clone()),
+            gpu,
+        );
+        let demo = settings.feed_target == FeedTarget::Demo;
+        let view = LiveView::new(
+            settings.retail_addr.clone(),
+            settings.engine_addr.clone(),
+            demo,
+            settings.follow_delay_s,
+        );
+        if !opts.no_autostart && demo {
+            rt.start_demo();
+        }
+        let capture: Box<dyn CaptureBackend> =
+            match capture::real::RealBackend::new(&settings, Some(ctx.clone()), !opts.no_autostart)
+            {
+                Ok(b) => Box::new(b),
+                Err(e) => {
+                    tracing::error!("cannot start the capture worker ({e}); capture is simulated");
+                    Box::new(capture::sim::SimBackend::new(
+                        &settings,
+                        Some(ctx),
+                        !opts.no_autostart,
+                    ))
+                }
+            };
+        let log_seen = log.next_seq();
+        let mut app = Self {
+            settings,
+            settings_path,
+            live: rt,
+            view,
+            capture,
+            capture_snap: Default::default(),
+            preview_tex: Default::default(),
+            log,
+            log_seen,
+            toasts: Vec::new(),
+            cmds: CommandQueue::default(),
+            started: Instant::now(),
+            last_frame: None,
+            exit_after: opts.exit_after,
+            renderer_notice,
+            frames: 0,
+            ptt_held: None,
+        };
+        if !demo && !opts.no_autostart {
+            for f in Feed::ALL {
+                app.apply(UiCommand::ConnectFeed(f));
+            }
+        }
+        app
+    }
+
+    /// The log ring (recent warnings and errors) this app shows.
+    pub fn log_ring(&self) -> &LogRing {
+        &self.log
+    }
+
+    /// Replaces the capture backend (tests, and the real pipelines once merged).
+    pub fn set_capture_backend(&mut self, b: Box<dyn CaptureBackend>) {
+        self.capture = b;
+    }
+
+    /// Queues a command as if the UI had emitted it (applied at the end of the next frame).
+    pub fn queue(&mut self, cmd: UiCommand) {
+        self.cmds.push(cmd);
+    }
+
+    /// Applies one command. The only place UI-driven state changes happen.
+    pub fn apply(&mut self, cmd: UiCommand) {
+        let store = &self.live.store;
+        let v = &mut self.view;
+        match &cmd {
+            UiCommand::SetLayout(l) => self.settings.layout = *l,
+            UiCommand::ShowPane(p) => self.settings.active_tab = *p,
+            UiCommand::ToggleLog => self.settings.show_log = !self.settings.show_log,
+            UiCommand::DismissToast(seq) => self.toasts.retain(|t| t.entry.seq != *seq),
+            UiCommand::TogglePlay => {
+                if v.follow {
+                    v.follow = false;
+                    v.playing = false;
+                } else {
+                    v.playing = !v.playing;
+                }
+            }
+            UiCommand::Pause => {
+                v.follow = false;
+                v.playing = false;
+            }
+            UiCommand::Step(n) => {
+                v.follow = false;
+                v.playing = false;
+                if let Some(t) = store.step_frames(v.cursor, *n) {
+                    v.cursor = t;
+                }
+            }
+            UiCommand::SeekTo(t) => {
+                v.follow = false;
+                v.cursor = t.clamp(store.start(), store.now);
+            }
+            UiCommand::SeekBy(d) => {
+                v.follow = false;
+                v.cursor = (v.cursor + d).clamp(store.start(), store.now);
+            }
+            UiCommand::JumpStart => {
+                v.follow = false;
+                v.cursor = store.start();
+            }
+            UiCommand::JumpLive => {
+                v.follow = true;
+                v.playing = true;
+            }
+            UiCommand::ToggleFollow => {
+                v.follow = !v.follow;
+                if v.follow {
+                    v.playing = true;
+                }
+            }
+            UiCommand::SetFollowDelay(d) => {
+                v.follow_delay = d.clamp(0.0, 60.0);
+                self.settings.follow_delay_s = v.follow_delay;
+            }
+            UiCommand::SetSpeed(s) => v.speed = s.clamp(0.05, 16.0),
+            UiCommand::SetSelection(sel) => {
+                v.selection = *sel;
+                if sel.is_none() {
+                    v.looping = false;
+                }
+            }
+            UiCommand::SetLoop(l) => v.looping = *l && v.selection.is_some(),
+            UiCommand::SetOverlay(m) => v.overlay = *m,
+            UiCommand::PinReference => {
+                v.reference = store
+                    .frame_index_at(v.cursor)
+                    .map(|i| store.frames[i].clone());
+            }
+            UiCommand::SetWipe(w) => v.wipe = w.clamp(0.0, 1.0),
+            UiCommand::SetPixelZoom(z) => {
+                v.pixel_zoom = *z;
+                v.pan = egui::Vec2::ZERO;
+            }
+            UiCommand::Pan(d) => v.pan += *d,
+            UiCommand::SetNudgeMs(n) => v.nudge_ms = n.clamp(-5000.0, 5000.0),
+            UiCommand::SetFeedAddr(f, a) => {
+                v.addr[f.index()] = a.clone();
+                match f {
+                    Feed::Retail => self.settings.retail_addr = a.clone(),
+                    Feed::Engine => self.settings.engine_addr = a.clone(),
+                }
+            }
+            UiCommand::ConnectFeed(f) => {
+                let addr = v.addr[f.index()].clone();
+                self.live.connect(*f, &addr);
+            }
+            UiCommand::DisconnectFeed(f) => self.live.disconnect(*f),
+            UiCommand::UseDemoFeeds(demo) => {
+                v.demo = *demo;
+                self.settings.feed_target = if *demo {
+                    FeedTarget::Demo
+                } else {
+                    FeedTarget::Real
+                };
+                if *demo {
+                    self.live.start_demo();
+                } else {
+                    self.live.stop_demo();
+                    for f in Feed::ALL {
+                        self.cmds.push(UiCommand::ConnectFeed(f));
+                    }
+                }
+            }
+            UiCommand::UseEmbeddedHost => self.settings.capture_target = CaptureTarget::Embedded,
+            UiCommand::UseHostProfile(i) => {
+                if *i < self.settings.host_profiles.len() {
+                    self.settings.capture_target = CaptureTarget::Profile(*i);
+                }
+            }
+            UiCommand::EditHostProfile(i, p) => {
+                if let Some(slot) = self.settings.host_profiles.get_mut(*i) {
+                    *slot = p.clone();
+                }
+            }
+            UiCommand::SetAudioSource(s) => self.settings.audio_source = s.clone(),
+            UiCommand::SetFollowDefaultMic(f) => self.settings.follow_default_mic = *f,
+            UiCommand::SetGain(g) => self.settings.gain_db = g.clamp(-60.0, 40.0),
+            UiCommand::SetPushToTalk(p) => self.settings.push_to_talk = *p,
+            UiCommand::SetVideoSource(s) => self.settings.video_source = s.clone(),
+            UiCommand::SetVideoSize(s) => self.settings.video_size = *s,
+            UiCommand::SetVideoFps(f) => self.settings.video_fps = f.clamp(0.1, 60.0),
+            UiCommand::SetVideoQuality(q) => self.settings.video_quality = (*q).clamp(1, 100),
+            UiCommand::StartChannel(_)
+            | UiCommand::StopChannel(_)
+            | UiCommand::RetryNow(_)
+            | UiCommand::SetMuted(_)
+            | UiCommand::SetPinned(..) => {}
+        }
+        // the capture backend sees every command after the settings changed
+        self.capture.apply(&cmd, &self.settings);
+    }
+
+    /// Runs one frame's work that is not drawing: drain sources, advance the cursor.
+    pub fn update_state(&mut self) {
+        self.live.drain();
+        let now = Instant::now();
+        let dt = self
+            .last_frame
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64())
+            .min(0.25);
+        self.last_frame = Some(now);
+        self.view.advance(&self.live.store, dt);
+        self.capture_snap = self.capture.snapshot();
+        for e in self.log.since(self.log_seen) {
+            self.log_seen = e.seq + 1;
+            if e.level == Level::ERROR {
+                self.toasts.push(Toast {
+                    entry: e,
+                    until: now + Duration::from_secs(8),
+                });
+            }
+        }
+        self.toasts.retain(|t| t.until > now);
+        if self.toasts.len() > 4 {
+            self.toasts.drain(..self.toasts.len() - 4);
+        }
+    }
+
+    /// Whether something is moving (streams live, playback): keep repainting.
+    pub fn is_live(&self) -> bool {
+        self.live.is_live() || self.capture.is_live() || (self.view.playing && !self.view.follow)
+    }
+
+    fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let mut layout = self.settings.layout;
+            if ui
+                .selectable_label(layout == Layout::SideBySide, "side by side")
+                .clicked()
+            {
+                layout = Layout::SideBySide;
+                self.cmds.push(UiCommand::SetLayout(layout));
+            }
+            if ui
+                .selectable_label(layout == Layout::Tabs, "tabs")
+                .clicked()
+            {
+                self.cmds.push(UiCommand::SetLayout(Layout::Tabs));
+            }
+            ui.separator();
+            let s = &self.capture_snap;
+            for ch in capture::Channel::ALL {
+                let (c, t) = s.channels[ch.index()].light.describe();
+                super::widgets::status_light_ui(ui, c, &format!("{}: {t}", ch.label()));
+                ui.label(ch.label());
+            }
+            for f in Feed::ALL {
+                let st = &self.live.store.feeds[f.index()];
+                let (c, t) = live::link_text(&st.link, self.live.store.now);
+                super::widgets::status_light_ui(ui, c, &format!("{}: {t}", f.label()));
+                ui.label(f.label());
+            }
+            ui.separator();
+            if let Some(n) = &self.renderer_notice {
+                ui.colored_label(super::widgets::YELLOW, n);
+                ui.separator();
+            }
+            let errors = self
+                .log
+                .since(0)
+                .iter()
+                .filter(|e| e.level == Level::ERROR)
+                .count();
+            let warns = self
+                .log
+                .since(0)
+                .iter()
+                .filter(|e| e.level == Level::WARN)
+                .count();
+            if ui
+                .selectable_label(
+                    self.settings.show_log,
+                    format!("log: {errors} errors, {warns} warnings"),
+                )
+                .clicked()
+            {
+                self.cmds.push(UiCommand::ToggleLog);
+            }
+        });
+    }
+
+    fn log_ui(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical()
+            .stick_to_bottom(true)
+            .show(ui, |ui| {
+                let entries = self.log.since(0);
+                if entries.is_empty() {
+                    ui.weak("no warnings or errors");
+                }
+                for e in entries.iter().rev().take(200).rev() {
+                    let color = if e.level == Level::ERROR {
+                        super::widgets::RED
+                    } else {
+                        super::widgets::YELLOW
+                    };
+                    let secs = e
+                        .time
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs() % 86400)
+                        .unwrap_or(0);
+                    ui.colored_label(
+                        color,
+                        format!(
+                            "{:02}:{:02}:{:02} {} {}: {}",
+                            secs / 3600,
+                            secs / 60 % 60,
+                            secs % 60,
+                            e.level,
+                            e.target,
+                            e.message
+                        ),
+                    );
+                }
+                if self.log.dropped() > 0 {
+                    ui.weak(format!("({} older entries dropped)", self.log.dropped()));
+                }
+            });
+    }
+
+    fn toasts_ui(&mut self, ctx: &egui::Context) {
+        let mut dismiss = None;
+        for (i, t) in self.toasts.iter().enumerate() {
+            egui::Area::new(egui::Id::unique(("toast", t.entry.seq)))
+                .anchor(
+                    egui::Align2::RIGHT_BOTTOM,
+                    egui::vec2(-12.0, -40.0 - 64.0 * i as f32),
+                )
+                .order(egui::Order::Foreground)
+                .show(ctx, |ui| {
+                    egui::Frame::popup(ui.style())
+                        .fill(egui::Color32::from_rgb(70, 25, 25))
+                        .show(ui, |ui| {
+                            ui.set_max_width(380.0);
+                            ui.horizontal(|ui| {
+                                ui.label(
+                                    egui::RichText::new(format!("error: {}", t.entry.message))
+                                        .color(egui::Color32::WHITE),
+                                );
+                                if ui.small_button("dismiss").clicked() {
+                                    dismiss = Some(t.entry.seq);
+                                }
+                            });
+                        });
+                });
+        }
+        if let Some(s) = dismiss {
+            self.cmds.push(UiCommand::DismissToast(s));
+        }
+    }
+
+    fn panes_ui(&mut self, ui: &mut egui::Ui) {
+        match self.settings.layout {
+            Layout::SideBySide => {
+                let r = egui::Panel::left("capture_pane")
+                    .resizable(true)
+                    .default_size(self.settings.capture_width)
+                    .min_size(280.0)
+                    .show(ui, |ui| {
+                        ui.heading("Capture");
+                        self.capture_pane_ui(ui);
+                    });
+                let w = r.response.rect.width();
+                if (w - self.settings.capture_width).abs() > 0.5 {
+                    self.settings.capture_width = w;
+                }
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.heading("Live view");
+                    live::live_view_ui(ui, &mut self.live, &self.view, &mut self.cmds);
+                });
+            }
+            Layout::Tabs => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        for (p, name) in [(Pane::Capture, "Capture"), (Pane::LiveView, "Live view")]
+                        {
+                            if ui
+                                .selectable_label(
+                                    self.settings.active_tab == p,
+                                    egui::RichText::new(name).heading(),
+                                )
+                                .clicked()
+                            {
+                                self.cmds.push(UiCommand::ShowPane(p));
+                            }
+                        }
+                    });
+                    ui.separator();
+                    match self.settings.active_tab {
+                        Pane::Capture => self.capture_pane_ui(ui),
+                        Pane::LiveView => {
+                            live::live_view_ui(ui, &mut self.live, &self.view, &mut self.cmds)
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    fn capture_pane_ui(&mut self, ui: &mut egui::Ui) {
+        let preview = self.capture.preview();
+        capture::capture_ui(
+            ui,
+            &self.capture_snap,
+            preview,
+            &mut self.preview_tex,
+            &self.settings,
+            &mut self.cmds,
+        );
+    }
+
+    /// Draws one frame into `ui` and applies the commands it emitted.
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        self.frames += 1;
+        self.update_state();
+        egui::Panel::bottom("status_bar")
+            .resizable(false)
+            .show(ui, |ui| self.status_bar_ui(ui));
+        if self.settings.show_log {
+            egui::Panel::bottom("log_panel")
+                .resizable(true)
+                .default_size(140.0)
+                .show(ui, |ui| self.log_ui(ui));
+        }
+        self.panes_ui(ui);
+        let ctx = ui.ctx().clone();
+        self.push_to_talk(&ctx);
+        self.toasts_ui(&ctx);
+        for cmd in self.cmds.take() {
+            self.apply(cmd);
+        }
+        // repaint policy: only while something moves, or when a deadline is due
+        if self.is_live() {
+            ctx.request_repaint_after(Duration::from_millis(33));
+        } else if let Some(t) = self.toasts.iter().map(|t| t.until).min() {
+            ctx.request_repaint_after(t.saturating_duration_since(Instant::now()));
+        }
+        if let Some(secs) = self.exit_after {
+            let left = secs - self.started.elapsed().as_secs_f64();
+            if left <= 0.0 {
+                tracing::info!("exit-after {secs} s reached: closing");
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                ctx.request_repaint_after(Duration::from_secs_f64(left.min(0.5)));
+            }
+        }
+    }
+
+    /// Push-to-talk, in-window only: while enabled, the microphone is muted unless
+    /// [`PTT_KEY`] is held (muted chunks still flow as silence). A global hotkey that works
+    /// while a game has focus, and the pre-roll, are not implemented.
+    fn push_to_talk(&mut self, ctx: &egui::Context) {
+        if !self.settings.push_to_talk {
+            if self.ptt_held.take().is_some() {
+                self.cmds.push(UiCommand::SetMuted(false));
+            }
+            return;
+        }
+        let held = !ctx.egui_wants_keyboard_input() && ctx.input(|i| i.key_down(PTT_KEY));
+        if self.ptt_held != Some(held) {
+            self.ptt_held = Some(held);
+            self.cmds.push(UiCommand::SetMuted(!held));
+        }
+    }
+
+    /// Writes the settings file (unless started with `fresh`).
+    pub fn save_settings(&self) {
+        if let Some(p) = &self.settings_path
+            && let Err(e) = self.settings.save(p)
+        {
+            tracing::error!("{e}");
+        }
+    }
+}
+
+impl eframe::App for CapdeckApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, _storage: &mut dyn eframe::Storage) {
+        self.save_settings();
+    }
+
+    fn auto_save_interval(&self) -> Duration {
+        Duration::from_secs(120)
+    }
+
+    fn persist_egui_memory(&self) -> bool {
+        self.settings_path.is_some()
+    }
+}
+
+/// Installs the global `tracing` subscriber (stderr + the log ring) if none is set yet.
+fn init_tracing(ring: &LogRing, filter: Option<&str>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let quiet =
+        "wgpu=warn,wgpu_hal=warn,wgpu_core=warn,naga=warn,eframe=warn,egui_wgpu=warn,winit=warn";
+    let spec = format!("{},{quiet}", filter.unwrap_or("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{quiet}")));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(ring.layer())
+        .try_init();
+}
+
+/// Opens the desktop app and returns when its window closes (or after `exit_after`).
+///
+/// Starts with the wgpu renderer; if wgpu cannot start, retries with glow and says so in
+/// the status bar (overlays need wgpu; the plain retail view works on both).
+pub fn run_app(opts: AppOptions) -> anyhow::Result<()> {
+    let ring = LogRing::new();
+    init_tracing(&ring, opts.log_filter.as_deref());
+    let native = |renderer: eframe::Renderer| eframe::NativeOptions {
+        renderer,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("capdeck")
+            .with_inner_size([1280.0, 760.0])
+            .with_min_inner_size([720.0, 480.0]),
+        persist_window: !opts.fresh,
+        ..Default::default()
+    };
+    let make = |notice: Option<String>| {
+        let (opts, ring) = (opts.clone(), ring.clone());
+        Box::new(move |cc: &eframe::CreationContext<'_>| -> Result<Box<dyn eframe::App>, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Box::new(CapdeckApp::new(cc, &opts, ring, notice)))
+        }) as eframe::AppCreator<'_>
+    };
+    let result = match eframe::run_native("capdeck", native(eframe::Renderer::Wgpu), make(None)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let msg =
+                format!("GPU renderer (wgpu) failed: {e}; running on OpenGL (glow), overlays off");
+            tracing::error!("{msg}");
+            eframe::run_native("capdeck", native(eframe::Renderer::Glow), make(Some(msg)))
+        }
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

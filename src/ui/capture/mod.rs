@@ -1,0 +1,619 @@
+//! The Capture pane: microphone, video source with the preview of what is sent, one row
+//! per channel with its status light and counters, the control channel and host config,
+//! and the built-in receiver's stats.
+//!
+//! The pane draws a [`CaptureSnapshot`] taken each frame from a [`CaptureBackend`]; the
+//! backend owns the pipelines and links (threads), the UI never waits on them.
+
+pub mod preview;
+pub mod real;
+pub mod sim;
+
+use egui::Color32;
+
+use self::preview::Preview;
+use super::command::{CommandQueue, UiCommand};
+use super::settings::{CaptureTarget, Settings};
+use super::widgets::{GREEN, GREY, RED, YELLOW, level_meter_ui, status_light_ui};
+
+/// A pushed channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// 16 kHz mono int16 chunks.
+    Audio,
+    /// JPEG frames.
+    Video,
+}
+
+impl Channel {
+    /// Both channels.
+    pub const ALL: [Channel; 2] = [Channel::Audio, Channel::Video];
+    /// Array index.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    /// Display name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Audio => "audio",
+            Channel::Video => "video",
+        }
+    }
+}
+
+/// The status light of a link.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum LinkLight {
+    /// Stopped.
+    #[default]
+    Idle,
+    /// Green.
+    Streaming,
+    /// Yellow: connecting or buffering (with what is queued).
+    Connecting {
+        /// e.g. "buffering 12 queued: host not reading".
+        detail: String,
+    },
+    /// Red, with the reason and seconds to the next retry.
+    Disconnected {
+        /// Why.
+        reason: String,
+        /// Seconds until the next attempt.
+        retry_in_s: Option<f32>,
+    },
+}
+
+impl LinkLight {
+    /// Colour and one-line text.
+    pub fn describe(&self) -> (Color32, String) {
+        match self {
+            LinkLight::Idle => (GREY, "stopped".into()),
+            LinkLight::Streaming => (GREEN, "streaming".into()),
+            LinkLight::Connecting { detail } => (YELLOW, detail.clone()),
+            LinkLight::Disconnected { reason, retry_in_s } => (
+                RED,
+                match retry_in_s {
+                    Some(s) => format!("disconnected: {reason}; retry in {s:.1} s"),
+                    None => format!("disconnected: {reason}"),
+                },
+            ),
+        }
+    }
+}
+
+/// Counters of one channel.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChannelStats {
+    /// Light.
+    pub light: LinkLight,
+    /// Chunks or frames sent.
+    pub sent: u64,
+    /// Payload bytes sent.
+    pub bytes: u64,
+    /// Last seq sent.
+    pub seq: Option<u64>,
+    /// Dropped by the bounded queue.
+    pub dropped: u64,
+    /// Reconnects.
+    pub reconnects: u64,
+}
+
+/// Microphone state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AudioStatus {
+    /// What is captured, e.g. "default (pulse)" or "tone 440 Hz".
+    pub source_label: String,
+    /// Devices to pick from.
+    pub devices: Vec<String>,
+    /// Last chunk peak.
+    pub peak_dbfs: f32,
+    /// Last chunk RMS.
+    pub rms_dbfs: f32,
+    /// Samples clipped so far.
+    pub clipped: u64,
+    /// Capture overruns (device delivered faster than consumed).
+    pub overruns: u64,
+    /// Muted (not persisted: a muted mic on the next start surprises people).
+    pub muted: bool,
+}
+
+/// Video state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VideoStatus {
+    /// What is captured.
+    pub source_label: String,
+    /// Sources to pick from (`--video` spellings).
+    pub sources: Vec<String>,
+    /// Last JPEG size in bytes.
+    pub last_jpeg_bytes: usize,
+    /// Bitrate over the last seconds, kbit/s.
+    pub bitrate_kbps: f32,
+    /// Measured frame rate.
+    pub fps: f32,
+    /// Encoded size.
+    pub size: [u32; 2],
+}
+
+/// Where a host-config value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Sent by the host.
+    Host,
+    /// Pinned by the operator (host value ignored).
+    Pinned,
+    /// Local default (no host reply yet).
+    Default,
+}
+
+/// Control channel state and the config in force.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ControlStatus {
+    /// Light.
+    pub light: LinkLight,
+    /// Last heartbeat reply age, s.
+    pub last_reply_s: Option<f32>,
+    /// `(key, value, source)`.
+    pub config: Vec<(String, String, ConfigSource)>,
+}
+
+/// Stats of the built-in receiver (embedded mode).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReceiverStats {
+    /// Where it listens.
+    pub endpoint: String,
+    /// Audio messages received.
+    pub audio_msgs: u64,
+    /// Video messages received.
+    pub video_msgs: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Last audio seq.
+    pub last_audio_seq: Option<u64>,
+    /// Last video seq.
+    pub last_video_seq: Option<u64>,
+    /// Messages refused as malformed.
+    pub malformed: u64,
+}
+
+/// Everything the capture pane draws.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaptureSnapshot {
+    /// Microphone.
+    pub audio: AudioStatus,
+    /// Video.
+    pub video: VideoStatus,
+    /// Per channel.
+    pub channels: [ChannelStats; 2],
+    /// Control channel.
+    pub control: ControlStatus,
+    /// Built-in receiver, when sending to it.
+    pub receiver: Option<ReceiverStats>,
+    /// Where it sends, for the header.
+    pub target_label: String,
+    /// True while the backend is the stand-in simulator (real pipelines not merged).
+    pub simulated: bool,
+}
+
+/// What the capture pane needs from the capture side.
+pub trait CaptureBackend {
+    /// Applies a capture command (others are ignored).
+    fn apply(&mut self, cmd: &UiCommand, settings: &Settings);
+    /// Current state; must not block.
+    fn snapshot(&mut self) -> CaptureSnapshot;
+    /// Latest decoded preview of the sent JPEG.
+    fn preview(&self) -> Option<Preview>;
+    /// Whether anything is streaming (the UI keeps repainting).
+    fn is_live(&self) -> bool;
+}
+
+/// Texture cache for the preview.
+#[derive(Default)]
+pub struct PreviewTexture {
+    seq: Option<u64>,
+    handle: Option<egui::TextureHandle>,
+}
+
+/// The whole capture pane.
+pub fn capture_ui(
+    ui: &mut egui::Ui,
+    snap: &CaptureSnapshot,
+    preview: Option<Preview>,
+    tex: &mut PreviewTexture,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
+    egui::ScrollArea::vertical().id_salt("capture_scroll").show(ui, |ui| {
+        target_ui(ui, snap, settings, cmds);
+        if snap.simulated {
+            ui.colored_label(YELLOW, "! simulated capture: the real pipelines and links are not merged into this build yet");
+        }
+        ui.separator();
+        let rest = |ui: &mut egui::Ui, cmds: &mut CommandQueue| {
+            control_ui(ui, snap, cmds);
+            if let Some(r) = &snap.receiver {
+                ui.separator();
+                receiver_ui(ui, r);
+            }
+        };
+        if ui.available_width() > 1000.0 {
+            // wide (tab layout): media on the left, links and host on the right
+            ui.columns(2, |cols| {
+                audio_ui(&mut cols[0], snap, settings, cmds);
+                cols[0].separator();
+                video_ui(&mut cols[0], snap, preview, tex, settings, cmds);
+                rest(&mut cols[1], cmds);
+            });
+        } else {
+            audio_ui(ui, snap, settings, cmds);
+            ui.separator();
+            video_ui(ui, snap, preview, tex, settings, cmds);
+            ui.separator();
+            rest(ui, cmds);
+        }
+    });
+}
+
+fn target_ui(
+    ui: &mut egui::Ui,
+    snap: &CaptureSnapshot,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
+    ui.horizontal_wrapped(|ui| {
+        ui.strong("Send to");
+        let embedded = settings.capture_target == CaptureTarget::Embedded;
+        if ui.radio(embedded, "built-in receiver").clicked() && !embedded {
+            cmds.push(UiCommand::UseEmbeddedHost);
+        }
+        for (i, p) in settings.host_profiles.iter().enumerate() {
+            let sel = settings.capture_target == CaptureTarget::Profile(i);
+            if ui
+                .radio(sel, &p.name)
+                .on_hover_text(format!(
+                    "{} ports {}/{}/{} {}",
+                    p.address,
+                    p.audio_port,
+                    p.video_port,
+                    p.control_port,
+                    p.framing.label()
+                ))
+                .clicked()
+                && !sel
+            {
+                cmds.push(UiCommand::UseHostProfile(i));
+            }
+        }
+    });
+    if let CaptureTarget::Profile(i) = settings.capture_target
+        && let Some(p) = settings.host_profiles.get(i)
+    {
+        let mut edited = p.clone();
+        ui.horizontal(|ui| {
+            let l = ui.label("address");
+            ui.add(
+                egui::TextEdit::singleline(&mut edited.address)
+                    .desired_width(140.0)
+                    .id_salt("host_addr"),
+            )
+            .labelled_by(l.id);
+            for (name, port) in [
+                ("audio", &mut edited.audio_port),
+                ("video", &mut edited.video_port),
+                ("control", &mut edited.control_port),
+            ] {
+                let l = ui.label(name);
+                ui.add(egui::DragValue::new(port)).labelled_by(l.id);
+            }
+            egui::ComboBox::new("framing", "framing")
+                .selected_text(edited.framing.label())
+                .show_ui(ui, |ui| {
+                    use crate::ui::settings::Framing;
+                    ui.selectable_value(&mut edited.framing, Framing::Framed, "framed");
+                    ui.selectable_value(&mut edited.framing, Framing::Multipart, "multipart");
+                });
+        });
+        if edited != *p {
+            cmds.push(UiCommand::EditHostProfile(i, edited));
+        }
+    }
+    ui.weak(&snap.target_label);
+}
+
+fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut CommandQueue) {
+    ui.horizontal_wrapped(|ui| {
+        let (color, text) = st.light.describe();
+        status_light_ui(ui, color, &text);
+        if st.light == LinkLight::Idle {
+            if ui.button(format!("Start {}", ch.label())).clicked() {
+                cmds.push(UiCommand::StartChannel(ch));
+            }
+        } else if ui.button(format!("Stop {}", ch.label())).clicked() {
+            cmds.push(UiCommand::StopChannel(ch));
+        }
+        ui.label(text);
+        if matches!(
+            st.light,
+            LinkLight::Disconnected { .. } | LinkLight::Connecting { .. }
+        ) && ui.button("Retry now").clicked()
+        {
+            cmds.push(UiCommand::RetryNow(ch));
+        }
+    });
+    ui.monospace(format!(
+        "{} {}  bytes {}  seq {}  dropped {}  reconnects {}",
+        if ch == Channel::Audio {
+            "chunks"
+        } else {
+            "frames"
+        },
+        st.sent,
+        human_bytes(st.bytes),
+        st.seq.map_or("–".into(), |s| s.to_string()),
+        st.dropped,
+        st.reconnects
+    ));
+}
+
+fn audio_ui(
+    ui: &mut egui::Ui,
+    snap: &CaptureSnapshot,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
+    ui.heading("Microphone");
+    ui.horizontal_wrapped(|ui| {
+        egui::ComboBox::new("mic", "microphone")
+            .selected_text(&settings.audio_source)
+            .width(220.0)
+            .show_ui(ui, |ui| {
+                let mut choices = vec!["default".to_owned()];
+                choices.extend(snap.audio.devices.iter().map(|d| format!("device:{d}")));
+                choices.push("tone:440".into());
+                choices.push("none".into());
+                for c in choices {
+                    if ui
+                        .selectable_label(settings.audio_source == c, &c)
+                        .clicked()
+                    {
+                        cmds.push(UiCommand::SetAudioSource(c));
+                    }
+                }
+            });
+        let mut follow = settings.follow_default_mic;
+        if ui
+            .checkbox(&mut follow, "follow system default")
+            .on_hover_text("Off = stick to the chosen device even if the default changes")
+            .changed()
+        {
+            cmds.push(UiCommand::SetFollowDefaultMic(follow));
+        }
+        ui.weak(&snap.audio.source_label);
+    });
+    ui.horizontal(|ui| {
+        level_meter_ui(
+            ui,
+            snap.audio.peak_dbfs,
+            snap.audio.rms_dbfs,
+            snap.audio.clipped > 0,
+        );
+        ui.monospace(format!(
+            "pk {:5.1}  rms {:5.1} dBFS",
+            snap.audio.peak_dbfs, snap.audio.rms_dbfs
+        ));
+    });
+    ui.horizontal_wrapped(|ui| {
+        let mut g = settings.gain_db;
+        if ui
+            .add(
+                egui::Slider::new(&mut g, -30.0..=30.0)
+                    .suffix(" dB")
+                    .text("gain"),
+            )
+            .changed()
+        {
+            cmds.push(UiCommand::SetGain(g));
+        }
+        let mut muted = snap.audio.muted;
+        let mute_label = if muted { "muted" } else { "mute" };
+        if ui.toggle_value(&mut muted, mute_label).changed() {
+            cmds.push(UiCommand::SetMuted(muted));
+        }
+        let mut ptt = settings.push_to_talk;
+        if ui
+            .checkbox(&mut ptt, "push-to-talk")
+            .on_hover_text(
+                "Hold T (capdeck window focused) to talk; silence is still sent otherwise",
+            )
+            .changed()
+        {
+            cmds.push(UiCommand::SetPushToTalk(ptt));
+        }
+        let clip_color = if snap.audio.clipped > 0 {
+            RED
+        } else {
+            ui.visuals().weak_text_color()
+        };
+        ui.colored_label(clip_color, format!("clipped {}", snap.audio.clipped));
+        ui.weak(format!("overruns {}", snap.audio.overruns));
+    });
+    channel_row_ui(ui, Channel::Audio, &snap.channels[0], cmds);
+}
+
+fn video_ui(
+    ui: &mut egui::Ui,
+    snap: &CaptureSnapshot,
+    preview: Option<Preview>,
+    tex: &mut PreviewTexture,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
+    ui.heading("Video");
+    ui.horizontal_wrapped(|ui| {
+        egui::ComboBox::new("video_source", "source")
+            .selected_text(&settings.video_source)
+            .width(180.0)
+            .show_ui(ui, |ui| {
+                for s in &snap.video.sources {
+                    if ui
+                        .selectable_label(&settings.video_source == s, s)
+                        .clicked()
+                    {
+                        cmds.push(UiCommand::SetVideoSource(s.clone()));
+                    }
+                }
+            });
+        egui::ComboBox::new("video_size", "size")
+            .selected_text(format!(
+                "{}x{}",
+                settings.video_size[0], settings.video_size[1]
+            ))
+            .show_ui(ui, |ui| {
+                for s in [
+                    [320, 240],
+                    [640, 480],
+                    [960, 540],
+                    [1280, 720],
+                    [1920, 1080],
+                ] {
+                    if ui
+                        .selectable_label(settings.video_size == s, format!("{}x{}", s[0], s[1]))
+                        .clicked()
+                    {
+                        cmds.push(UiCommand::SetVideoSize(s));
+                    }
+                }
+            });
+        let mut fps = settings.video_fps;
+        if ui
+            .add(
+                egui::DragValue::new(&mut fps)
+                    .range(0.5..=30.0)
+                    .speed(0.1)
+                    .suffix(" fps"),
+            )
+            .changed()
+        {
+            cmds.push(UiCommand::SetVideoFps(fps));
+        }
+        let mut q = settings.video_quality;
+        if ui
+            .add(egui::Slider::new(&mut q, 10..=95).text("quality"))
+            .changed()
+        {
+            cmds.push(UiCommand::SetVideoQuality(q));
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.weak(&snap.video.source_label);
+        ui.monospace(format!(
+            "{}x{}  {:.1} KB  {:.0} kbit/s  {:.1} fps",
+            snap.video.size[0],
+            snap.video.size[1],
+            snap.video.last_jpeg_bytes as f32 / 1024.0,
+            snap.video.bitrate_kbps,
+            snap.video.fps
+        ));
+    });
+    let w = ui.available_width().min(400.0);
+    let h = w * 3.0 / 4.0;
+    match preview {
+        Some(p) => {
+            if tex.seq != Some(p.seq) {
+                let img = (*p.image).clone();
+                match &mut tex.handle {
+                    Some(hd) => hd.set(img, egui::TextureOptions::LINEAR),
+                    None => {
+                        tex.handle = Some(ui.ctx().load_texture(
+                            "capture_preview",
+                            img,
+                            egui::TextureOptions::LINEAR,
+                        ))
+                    }
+                }
+                tex.seq = Some(p.seq);
+            }
+            if let Some(hd) = &tex.handle {
+                let [iw, ih] = p.image.size;
+                let s = (w / iw as f32).min(h / ih as f32);
+                ui.add(egui::Image::new((
+                    hd.id(),
+                    egui::vec2(iw as f32 * s, ih as f32 * s),
+                )))
+                .on_hover_text(format!(
+                    "frame {} as sent: {} bytes JPEG decoded back",
+                    p.seq, p.jpeg_bytes
+                ));
+            }
+        }
+        None => {
+            let (r, _) = ui.allocate_exact_size(egui::vec2(w, h), egui::Sense::hover());
+            ui.painter().rect_filled(r, 2.0, Color32::from_gray(20));
+            ui.painter().text(
+                r.center(),
+                egui::Align2::CENTER_CENTER,
+                "no frame sent yet",
+                egui::FontId::proportional(14.0),
+                Color32::GRAY,
+            );
+        }
+    }
+    channel_row_ui(ui, Channel::Video, &snap.channels[1], cmds);
+}
+
+fn control_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, cmds: &mut CommandQueue) {
+    ui.heading("Control channel");
+    ui.horizontal(|ui| {
+        let (color, text) = snap.control.light.describe();
+        status_light_ui(ui, color, &text);
+        ui.label(text);
+        if let Some(s) = snap.control.last_reply_s {
+            ui.weak(format!("last reply {s:.1} s ago"));
+        }
+    });
+    egui::Grid::new("host_config")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            for (k, v, src) in &snap.control.config {
+                ui.monospace(k);
+                ui.monospace(v);
+                let mut pinned = *src == ConfigSource::Pinned;
+                let label = match src {
+                    ConfigSource::Host => "from host",
+                    ConfigSource::Pinned => "pinned",
+                    ConfigSource::Default => "default",
+                };
+                if ui
+                    .checkbox(&mut pinned, label)
+                    .on_hover_text("Pinned values are kept even when the host sends another")
+                    .changed()
+                {
+                    cmds.push(UiCommand::SetPinned(k.clone(), pinned));
+                }
+                ui.end_row();
+            }
+        });
+}
+
+fn receiver_ui(ui: &mut egui::Ui, r: &ReceiverStats) {
+    ui.heading("Built-in receiver");
+    ui.monospace(format!("listening on {}", r.endpoint));
+    ui.monospace(format!(
+        "received audio {} (seq {})  video {} (seq {})  {}  malformed {}",
+        r.audio_msgs,
+        r.last_audio_seq.map_or("–".into(), |s| s.to_string()),
+        r.video_msgs,
+        r.last_video_seq.map_or("–".into(), |s| s.to_string()),
+        human_bytes(r.bytes),
+        r.malformed
+    ));
+}
+
+/// 1.2 MB style.
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        0..1024 => format!("{b} B"),
+        1024..1_048_576 => format!("{:.1} KB", b as f64 / 1024.0),
+        _ => format!("{:.1} MB", b as f64 / 1_048_576.0),
+    }
+}

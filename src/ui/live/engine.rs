@@ -1,0 +1,200 @@
+//! Engine state at the cursor: top-down trajectory with position and yaw arrow, active
+//! setup/hotspot/movie, coverage counters, recent events, and the raw state as a tree.
+
+use egui::{Color32, Pos2, Rect, Sense, Stroke, Vec2};
+
+use super::{LiveStore, LiveView};
+
+/// Seconds of trajectory drawn before the cursor.
+const TRAIL_S: f64 = 20.0;
+
+/// The engine side of the live pane.
+pub fn engine_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView) {
+    let Some(i) = store.state_index_at(view.cursor, view.nudge_s()) else {
+        ui.strong("Engine");
+        ui.weak("waiting for the engine feed…");
+        return;
+    };
+    let s = &store.states[i];
+    ui.horizontal(|ui| {
+        ui.strong("Engine");
+        ui.monospace(format!(
+            "seq {}  frame {}  t {:.3} s",
+            s.seq,
+            s.frame.map_or("-".into(), |f| f.to_string()),
+            s.t
+        ));
+    });
+    trajectory_ui(ui, store, i);
+    egui::Grid::new("engine_active")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (k, v) in [
+                ("setup", &s.active_setup),
+                ("hotspot", &s.active_hotspot),
+                ("movie", &s.active_movie),
+            ] {
+                ui.label(k);
+                ui.monospace(v.as_deref().unwrap_or("—"));
+                ui.end_row();
+            }
+            if let Some(p) = s.position {
+                ui.label("position");
+                ui.monospace(format!("{:.2}, {:.2}, {:.2}", p[0], p[1], p[2]));
+                ui.end_row();
+            }
+            if let Some(y) = s.yaw {
+                ui.label("yaw");
+                ui.monospace(format!("{:.1}°", y.to_degrees()));
+                ui.end_row();
+            }
+        });
+    ui.separator();
+    ui.horizontal_wrapped(|ui| {
+        ui.label("coverage:");
+        for (k, v) in &s.coverage {
+            ui.monospace(format!("{k} {v}"));
+        }
+    });
+    egui::CollapsingHeader::new("recent events")
+        .default_open(true)
+        .show(ui, |ui| {
+            let recent: Vec<_> = store
+                .states
+                .range(..=i)
+                .rev()
+                .flat_map(|s| s.events.iter().map(move |e| (s.t, e)))
+                .take(6)
+                .collect();
+            if recent.is_empty() {
+                ui.weak("none");
+            }
+            for (t, e) in recent {
+                ui.monospace(format!("{t:8.3}  {e}"));
+            }
+        });
+    egui::CollapsingHeader::new("raw state")
+        .default_open(false)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .max_height(220.0)
+                .show(ui, |ui| json_tree_ui(ui, "state", &s.raw, 0));
+        });
+}
+
+fn trajectory_ui(ui: &mut egui::Ui, store: &LiveStore, i: usize) {
+    let h = (ui.available_height() * 0.45).clamp(120.0, 360.0);
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width(), h), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, Color32::from_gray(20));
+    let cur_t = store.states[i].t;
+    let trail: Vec<[f32; 2]> = store
+        .states
+        .range(..=i)
+        .rev()
+        .take_while(|s| s.t >= cur_t - TRAIL_S)
+        .filter_map(|s| s.position.map(|p| [p[0], p[2]]))
+        .collect();
+    if trail.is_empty() {
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "no position",
+            egui::FontId::proportional(13.0),
+            Color32::GRAY,
+        );
+        return;
+    }
+    // bounds of the trail, with a margin, aspect kept
+    let (mut lo, mut hi) = ([f32::MAX; 2], [f32::MIN; 2]);
+    for p in &trail {
+        for k in 0..2 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    let span = (hi[0] - lo[0]).max(hi[1] - lo[1]).max(1.0) * 1.15;
+    let c = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
+    let scale = rect.width().min(rect.height()) / span;
+    let to_screen = |p: [f32; 2]| {
+        Pos2::new(
+            rect.center().x + (p[0] - c[0]) * scale,
+            rect.center().y + (p[1] - c[1]) * scale,
+        )
+    };
+    // grid: 1 world unit
+    let grid = Stroke::new(1.0, Color32::from_gray(35));
+    let inner = Rect::from_center_size(rect.center(), Vec2::splat(span * scale));
+    let mut g = (c[0] - span / 2.0).floor();
+    while g <= c[0] + span / 2.0 {
+        let x = to_screen([g, 0.0]).x;
+        painter.line_segment(
+            [Pos2::new(x, inner.top()), Pos2::new(x, inner.bottom())],
+            grid,
+        );
+        g += 1.0;
+    }
+    let mut g = (c[1] - span / 2.0).floor();
+    while g <= c[1] + span / 2.0 {
+        let y = to_screen([0.0, g]).y;
+        painter.line_segment(
+            [Pos2::new(inner.left(), y), Pos2::new(inner.right(), y)],
+            grid,
+        );
+        g += 1.0;
+    }
+    let n = trail.len();
+    for (k, w) in trail.windows(2).enumerate() {
+        let a = 1.0 - k as f32 / n as f32;
+        let col = Color32::from_rgba_unmultiplied(90, 170, 255, (40.0 + 215.0 * a) as u8);
+        painter.line_segment([to_screen(w[0]), to_screen(w[1])], Stroke::new(2.0, col));
+    }
+    let pos = to_screen(trail[0]);
+    painter.circle_filled(pos, 5.0, Color32::from_rgb(255, 200, 60));
+    if let Some(yaw) = store.states[i].yaw {
+        let dir = Vec2::new(yaw.cos(), yaw.sin()) * 28.0;
+        painter.arrow(pos, dir, Stroke::new(2.0, Color32::from_rgb(255, 120, 60)));
+    }
+    painter.text(
+        rect.left_bottom() + Vec2::new(6.0, -4.0),
+        egui::Align2::LEFT_BOTTOM,
+        "top-down (x, z), last 20 s",
+        egui::FontId::proportional(11.0),
+        Color32::GRAY,
+    );
+}
+
+/// The raw state as a collapsible tree.
+pub fn json_tree_ui(ui: &mut egui::Ui, name: &str, v: &serde_json::Value, depth: usize) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) if depth < 16 => {
+            egui::CollapsingHeader::new(format!("{name} {{{}}}", map.len()))
+                .id_salt((name, depth, "obj"))
+                .default_open(depth == 0)
+                .show(ui, |ui| {
+                    for (k, v) in map {
+                        json_tree_ui(ui, k, v, depth + 1);
+                    }
+                });
+        }
+        Value::Array(a) if depth < 16 && a.iter().any(|x| x.is_object() || x.is_array()) => {
+            egui::CollapsingHeader::new(format!("{name} [{}]", a.len()))
+                .id_salt((name, depth, "arr"))
+                .show(ui, |ui| {
+                    for (k, v) in a.iter().enumerate().take(200) {
+                        json_tree_ui(ui, &k.to_string(), v, depth + 1);
+                    }
+                });
+        }
+        other => {
+            let mut text = other.to_string();
+            if text.len() > 200 {
+                text.truncate(text.char_indices().nth(200).map_or(text.len(), |(i, _)| i));
+                text.push('…');
+            }
+            ui.monospace(format!("{name}: {text}"));
+        }
+    }
+}

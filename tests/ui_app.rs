@@ -1,0 +1,679 @@
+//! egui_kittest tests of the desktop app (no X server: Mesa lavapipe through wgpu).
+//!
+//! They build the real `CapdeckApp`, feed the live view from the deterministic demo
+//! script, click and type like a user, and check what is shown. Snapshot images live in
+//! `tests/snapshots/` (regenerate with `UPDATE_SNAPSHOTS=1` on the CI image).
+
+use bytes::Bytes;
+use capdeck::ui::app::{AppOptions, CapdeckApp};
+use capdeck::ui::capture::preview::{Preview, decode};
+use capdeck::ui::capture::sim::encode_pattern;
+use capdeck::ui::capture::{
+    AudioStatus, CaptureBackend, CaptureSnapshot, ChannelStats, ConfigSource, ControlStatus,
+    LinkLight, ReceiverStats, VideoStatus,
+};
+use capdeck::ui::command::UiCommand;
+use capdeck::ui::live::OverlayMode;
+use capdeck::ui::live::demo::DemoScript;
+use capdeck::ui::live::model::{Feed, Ingest, LinkState, RetailFrame};
+use capdeck::ui::log_ring::LogRing;
+use capdeck::ui::settings::{Layout, Pane, Settings};
+use egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use std::sync::Arc;
+
+const SIZE: egui::Vec2 = egui::vec2(1280.0, 760.0);
+
+fn opts() -> AppOptions {
+    AppOptions {
+        fresh: true,
+        no_autostart: true,
+        ..Default::default()
+    }
+}
+
+fn harness_with(opts: AppOptions) -> Harness<'static, CapdeckApp> {
+    Harness::builder()
+        .with_size(SIZE)
+        .wgpu()
+        .build_eframe(move |cc| CapdeckApp::new(cc, &opts, LogRing::new(), None))
+}
+
+/// Feeds `secs` of demo data (small frames) and parks the cursor at `at`, paused.
+fn feed_demo(h: &mut Harness<'static, CapdeckApp>, secs: f64, at: f64) {
+    let app = h.state_mut();
+    let mut script = DemoScript::new(320, 180, 30.0, 30.0);
+    for m in script.advance(secs) {
+        app.live.store.ingest(m);
+    }
+    app.apply(UiCommand::Pause);
+    app.apply(UiCommand::SeekTo(at));
+}
+
+/// The text of the first node whose label starts with `prefix`.
+fn shown(h: &Harness<'_, CapdeckApp>, prefix: &str) -> String {
+    let node = h
+        .get_all_by(|n| text(n).is_some_and(|l| l.starts_with(prefix)))
+        .next()
+        .unwrap();
+    text(&node.accesskit_node()).unwrap_or_default()
+}
+
+/// A node's text: the label of a button, the value of a text label.
+fn text(n: &egui_kittest::kittest::AccessKitNode<'_>) -> Option<String> {
+    n.label().or_else(|| n.value())
+}
+
+/// Whether any node's label satisfies `pred`.
+fn has(h: &Harness<'_, CapdeckApp>, pred: impl Fn(&str) -> bool + 'static) -> bool {
+    h.query_all_by(move |n| text(n).is_some_and(|l| pred(&l)))
+        .next()
+        .is_some()
+}
+
+/// The retail frame id shown above the frame.
+fn shown_frame_id(h: &Harness<'_, CapdeckApp>) -> u64 {
+    let l = shown(h, "frame ");
+    l.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no frame id in {l:?}"))
+}
+
+fn shown_engine_seq(h: &Harness<'_, CapdeckApp>) -> u64 {
+    let l = shown(h, "seq ");
+    l.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no seq in {l:?}"))
+}
+
+#[test]
+fn live_view_steps_seeks_and_follows() {
+    let mut h = harness_with(opts());
+    feed_demo(&mut h, 7.0, 5.0);
+    h.run_steps(2);
+    let id0 = shown_frame_id(&h);
+    let seq0 = shown_engine_seq(&h);
+    assert!(
+        (140..=152).contains(&id0),
+        "frame near 5 s at 30 fps, got {id0}"
+    );
+
+    h.key_press(Key::Period);
+    h.run_steps(2);
+    assert_eq!(shown_frame_id(&h), id0 + 1, "`.` steps one frame forward");
+
+    h.get_by_label(">").click();
+    h.run_steps(2);
+    assert_eq!(
+        shown_frame_id(&h),
+        id0 + 2,
+        "the step button steps one frame"
+    );
+    assert!(
+        shown_engine_seq(&h) > seq0,
+        "the engine state follows the cursor"
+    );
+
+    h.key_press(Key::Comma);
+    h.key_press(Key::Comma);
+    h.run_steps(2);
+    assert_eq!(shown_frame_id(&h), id0, "`,` steps back");
+
+    h.key_press(Key::ArrowLeft);
+    h.run_steps(2);
+    let back = shown_frame_id(&h);
+    assert!(
+        (id0 - 31..=id0 - 29).contains(&back),
+        "left arrow seeks back 1 s: {id0} -> {back}"
+    );
+
+    h.key_press(Key::Home);
+    h.run_steps(2);
+    assert_eq!(shown_frame_id(&h), 0, "Home jumps to the oldest frame");
+
+    // click on the timeline, 3/4 of the way along: the cursor lands near 3/4 of the range
+    let tl = h.get_by_label("timeline").rect();
+    let x = tl.left() + 56.0 + (tl.width() - 62.0) * 0.75;
+    let p = egui::pos2(x, tl.center().y);
+    h.drag_at(p);
+    h.drop_at(p);
+    h.run_steps(2);
+    let t = h.state().view.cursor;
+    assert!(
+        (t - 0.75 * 7.0).abs() < 0.3,
+        "timeline click seeks to about 5.25 s, got {t}"
+    );
+    assert!(!h.state().view.follow);
+
+    // Space toggles play, F goes back to following live
+    h.key_press(Key::Space);
+    h.run_steps(1);
+    assert!(h.state().view.playing);
+    h.key_press(Key::F);
+    h.run_steps(2);
+    assert!(h.state().view.follow);
+    let live = h.state().live.store.now;
+    assert!(
+        (h.state().view.cursor - live).abs() < 1e-6,
+        "following live puts the cursor at the newest data"
+    );
+}
+
+#[test]
+fn lanes_show_stall_and_reconnect_and_hud_counts_them() {
+    let mut h = harness_with(opts());
+    feed_demo(&mut h, 20.0, 10.0);
+    h.run_steps(2);
+    // the HUD shows the engine reconnect of the demo script (at 18-19 s)
+    let rc = h
+        .get_all_by(|n| text(n).is_some_and(|l| l.starts_with("reconnects ")))
+        .map(|n| text(&n.accesskit_node()).unwrap())
+        .collect::<Vec<_>>();
+    let mut rc = rc;
+    rc.dedup(); // a label and its text run carry the same text
+    assert_eq!(
+        rc,
+        ["reconnects 0", "reconnects 1"],
+        "retail never reconnects, engine once"
+    );
+    // hovering the retail stall (8.0-8.8 s) shows its label
+    let tl = h.get_by_label("timeline").rect();
+    let (lo, hi) = (h.state().live.store.start(), h.state().live.store.now);
+    let x = tl.left() + 56.0 + (tl.width() - 62.0) * ((8.4 - lo) / (hi - lo)) as f32;
+    h.hover_at(egui::pos2(x, tl.top() + 14.0 + 9.0));
+    h.run_steps(8);
+    if !has(&h, |l| l.starts_with("retail Stall")) {
+        let all: Vec<String> = h
+            .query_all_by(|n| text(n).is_some())
+            .map(|n| text(&n.accesskit_node()).unwrap())
+            .collect();
+        panic!("no stall tooltip at x={x}; texts: {all:?}");
+    }
+}
+
+/// Steps the UI until `pred` holds, for up to `secs` of real time (the capture side runs
+/// on its own threads). Returns whether it held.
+fn wait_until(
+    h: &mut Harness<'static, CapdeckApp>,
+    secs: f64,
+    pred: impl Fn(&Harness<'static, CapdeckApp>) -> bool,
+) -> bool {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs_f64() < secs {
+        h.run_steps(1);
+        if pred(h) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+/// The number after `key` in the built-in receiver's line, e.g. "received audio 12 (seq 11)".
+fn received(h: &Harness<'_, CapdeckApp>, key: &str) -> u64 {
+    let l = shown(h, "received audio");
+    let rest = &l[l.find(key).map_or(l.len(), |i| i + key.len())..];
+    rest.split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn capture_start_stop_and_switch_source() {
+    // the real capture backend: Sender (pipelines + PUSH links + control) into the
+    // built-in receiver on 127.0.0.1; the default microphone, or the tone without one
+    let mut h = harness_with(opts());
+    h.run_steps(2);
+    h.get_by_label("Start audio").click();
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l == "streaming")),
+        "audio link goes green"
+    );
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l
+            .starts_with("received audio"))
+            && received(h, "audio ") >= 3),
+        "the built-in receiver counts audio chunks"
+    );
+    h.get_by_label("Stop audio").click();
+    assert!(wait_until(&mut h, 5.0, |h| h
+        .query_by_label("Start audio")
+        .is_some()));
+
+    h.get_by_label("Start video").click();
+    assert!(
+        h.query_by_label("Stop video").is_some()
+            || wait_until(&mut h, 2.0, |h| h.query_by_label("Stop video").is_some())
+    );
+    // the preview of what was sent: size and KB of the last JPEG, and received frames
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l.starts_with("640x480")
+            && l.contains(" KB")
+            && !l.contains(" 0.0 KB"))
+            && received(h, "video ") >= 2),
+        "video frames sent, previewed and received"
+    );
+
+    // switch the video source through the picker: the session restarts with it
+    h.get_by_label("source").click();
+    h.run_steps(2);
+    h.get_by_label("screen").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.video_source, "screen");
+    h.get_by_label("source").click();
+    h.run_steps(2);
+    h.get_by_label("pattern").click();
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l == "streaming")),
+        "back to the pattern, streaming"
+    );
+
+    // point capture at a host that is not there: the light leaves green, with retry
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut p = h.state().settings.host_profiles[0].clone();
+    (p.audio_port, p.video_port, p.control_port) = (port, port, port);
+    h.state_mut().queue(UiCommand::EditHostProfile(0, p));
+    h.run_steps(1);
+    h.get_by_label("inference host (framed)").click();
+    assert!(
+        wait_until(&mut h, 10.0, |h| !has(h, |l| l == "streaming")
+            && has(h, |l| l.starts_with("connecting")
+                || l.starts_with("disconnected:"))),
+        "no host: yellow/red light"
+    );
+    assert!(h.query_all_by_label("Retry now").next().is_some());
+    assert!(
+        !has(&h, |l| l.starts_with("received audio")),
+        "no built-in receiver stats when sending to a host"
+    );
+}
+
+#[test]
+fn layout_tabs_and_log_panel() {
+    let mut h = harness_with(opts());
+    h.run_steps(2);
+    h.get_by_label("tabs").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.layout, Layout::Tabs);
+    h.get_by_label("Live view").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.active_tab, Pane::LiveView);
+    assert!(
+        h.query_by_label("Start audio").is_none(),
+        "capture pane hidden in the Live view tab"
+    );
+    // an error shows as a toast and in the log panel
+    tracing::subscriber::with_default(
+        {
+            use tracing_subscriber::layer::SubscriberExt;
+            tracing_subscriber::registry().with(h.state().log_ring().layer())
+        },
+        || tracing::error!("link exploded"),
+    );
+    h.run_steps(2);
+    assert!(has(&h, |l| l == "error: link exploded"), "toast");
+    h.get_by(|n| text(n).is_some_and(|l| l.starts_with("log: 1 errors")))
+        .click();
+    h.run_steps(2);
+    assert!(
+        has(&h, |l| l.ends_with("link exploded") && l.contains("ERROR")),
+        "log panel line"
+    );
+}
+
+fn count(img: &image_like::Img, f: impl Fn([u8; 4]) -> bool) -> usize {
+    img.pixels.iter().filter(|p| f(**p)).count()
+}
+
+mod image_like {
+    /// A rendered image as plain pixels.
+    pub struct Img {
+        pub pixels: Vec<[u8; 4]>,
+    }
+}
+
+fn render(h: &mut Harness<'_, CapdeckApp>) -> image_like::Img {
+    let img = h.render().expect("render");
+    image_like::Img {
+        pixels: img.pixels().map(|p| p.0).collect(),
+    }
+}
+
+/// A frame whose pixels are pure green and whose row padding is pure magenta.
+fn green_frame_with_magenta_padding(id: u64) -> RetailFrame {
+    let (w, hgt, stride) = (200u32, 120u32, 200 * 4 + 256);
+    let mut px = vec![0u8; (stride * hgt) as usize];
+    for y in 0..hgt as usize {
+        let row = &mut px[y * stride as usize..(y + 1) * stride as usize];
+        for (i, b) in row.chunks_exact_mut(4).enumerate() {
+            b.copy_from_slice(if i < w as usize {
+                &[0, 255, 0, 255]
+            } else {
+                &[255, 0, 255, 255]
+            });
+        }
+    }
+    RetailFrame {
+        frame_id: id,
+        host_time_ns: id * 1_000_000,
+        telemetry_time_ns: None,
+        width: w,
+        height: hgt,
+        stride,
+        pixels: Bytes::from(px),
+        t: 0.0,
+    }
+}
+
+fn stride_check(gpu: bool) {
+    let mut h = harness_with(AppOptions {
+        layout: Some(Layout::Tabs),
+        ..opts()
+    });
+    {
+        let app = h.state_mut();
+        if !gpu {
+            app.live.gpu = None; // the glow-fallback path: egui texture from a row-by-row copy
+        }
+        app.apply(UiCommand::ShowPane(Pane::LiveView));
+        app.live.store.ingest(Ingest::Link {
+            feed: Feed::Retail,
+            state: LinkState::Live,
+            at: 0.0,
+            producer: None,
+        });
+        app.live.store.ingest(Ingest::Frame {
+            frame: green_frame_with_magenta_padding(0),
+            arrival: 0.0,
+        });
+        app.apply(UiCommand::Pause);
+        app.apply(UiCommand::SetPixelZoom(true));
+    }
+    h.run_steps(2);
+    let img = render(&mut h);
+    let green = count(&img, |p| p[0] < 10 && p[1] > 245 && p[2] < 10);
+    let magenta = count(&img, |p| p[0] > 245 && p[1] < 10 && p[2] > 245);
+    assert!(
+        green >= 200 * 120 * 95 / 100,
+        "the whole frame is drawn 1:1: {green} green pixels"
+    );
+    assert_eq!(magenta, 0, "row padding must never be shown");
+}
+
+#[test]
+fn retail_view_honours_stride_on_gpu() {
+    stride_check(true);
+}
+
+#[test]
+fn retail_view_honours_stride_in_fallback() {
+    stride_check(false);
+}
+
+#[test]
+fn overlay_shaders_change_the_picture() {
+    let mut h = harness_with(AppOptions {
+        layout: Some(Layout::Tabs),
+        ..opts()
+    });
+    feed_demo(&mut h, 4.0, 2.0);
+    h.state_mut().apply(UiCommand::ShowPane(Pane::LiveView));
+    h.run_steps(2);
+    let plain = render(&mut h);
+    let uploads_plain = h.state().live.gpu.as_ref().unwrap().get();
+    assert!(uploads_plain >= 1, "the frame was uploaded as a texture");
+
+    h.get_by_label("Pin reference").click();
+    h.run_steps(2);
+    h.state_mut()
+        .apply(UiCommand::SetOverlay(OverlayMode::Difference));
+    h.run_steps(2);
+    let same = render(&mut h);
+    // difference against itself: the frame area turns dark
+    let bright =
+        |img: &image_like::Img| count(img, |p| p[0] as u32 + p[1] as u32 + p[2] as u32 > 300);
+    assert!(
+        bright(&same) * 2 < bright(&plain),
+        "difference vs itself is dark: {} vs {}",
+        bright(&same),
+        bright(&plain)
+    );
+
+    h.key_press(Key::ArrowRight);
+    h.run_steps(2);
+    let moved = render(&mut h);
+    let hot = |img: &image_like::Img| count(img, |p| p[0] > 180 && p[2] < 80);
+    assert!(
+        hot(&moved) > hot(&same) + 200,
+        "moving 1 s away lights up the heat map: {} vs {}",
+        hot(&moved),
+        hot(&same)
+    );
+
+    h.state_mut()
+        .apply(UiCommand::SetOverlay(OverlayMode::Wipe));
+    h.run_steps(2);
+    let wipe = render(&mut h);
+    let differs = wipe
+        .pixels
+        .iter()
+        .zip(&moved.pixels)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(differs > 10_000, "wipe differs from the heat map");
+    h.state_mut()
+        .apply(UiCommand::SetOverlay(OverlayMode::Onion));
+    h.run_steps(2);
+    let onion = render(&mut h);
+    let differs = onion
+        .pixels
+        .iter()
+        .zip(&wipe.pixels)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(differs > 10_000, "onion differs from the wipe");
+    // stepping re-uses cached textures: one new upload per new frame at most
+    let before = h.state().live.gpu.as_ref().unwrap().get();
+    h.key_press(Key::Period);
+    h.run_steps(1);
+    let _ = render(&mut h);
+    let after = h.state().live.gpu.as_ref().unwrap().get();
+    assert!(
+        after - before <= 1,
+        "one upload per step, got {}",
+        after - before
+    );
+}
+
+#[test]
+fn settings_persist_and_flags_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let o = AppOptions {
+        settings_path: Some(path.clone()),
+        no_autostart: true,
+        ..Default::default()
+    };
+    let mut h = harness_with(o.clone());
+    h.run_steps(1);
+    {
+        let app = h.state_mut();
+        app.apply(UiCommand::SetLayout(Layout::Tabs));
+        app.apply(UiCommand::SetVideoFps(12.0));
+        app.apply(UiCommand::SetFeedAddr(
+            Feed::Retail,
+            "10.0.0.5:17400".into(),
+        ));
+        app.apply(UiCommand::UseHostProfile(1));
+        app.save_settings();
+    }
+    drop(h);
+    let loaded = Settings::load(&path).unwrap();
+    assert_eq!(loaded.layout, Layout::Tabs);
+    assert_eq!(loaded.video_fps, 12.0);
+    assert_eq!(loaded.retail_addr, "10.0.0.5:17400");
+    // a second run reads them; flags win
+    let h = harness_with(AppOptions {
+        layout: Some(Layout::SideBySide),
+        engine: Some("10.0.0.6:17500".into()),
+        ..o
+    });
+    let s = &h.state().settings;
+    assert_eq!(s.video_fps, 12.0);
+    assert_eq!(s.layout, Layout::SideBySide, "--layout overrides the file");
+    assert_eq!(s.engine_addr, "10.0.0.6:17500");
+    // fresh runs ignore the file
+    let h = harness_with(opts());
+    let mut s = h.state().settings.clone();
+    s.capture_width = Settings::default().capture_width; // the panel sizes itself to its contents
+    assert_eq!(s, Settings::default());
+}
+
+/// A capture backend with fixed contents, for reproducible snapshots.
+struct FixedCapture {
+    preview: Preview,
+}
+
+impl FixedCapture {
+    fn new() -> Self {
+        let jpeg = encode_pattern([640, 480], 70, 3);
+        let image = decode(&jpeg).unwrap();
+        Self {
+            preview: Preview {
+                seq: 41,
+                image: Arc::new(image),
+                jpeg_bytes: jpeg.len(),
+            },
+        }
+    }
+}
+
+impl CaptureBackend for FixedCapture {
+    fn apply(&mut self, _cmd: &UiCommand, _settings: &Settings) {}
+    fn snapshot(&mut self) -> CaptureSnapshot {
+        let streaming = |sent, bytes| ChannelStats {
+            light: LinkLight::Streaming,
+            sent,
+            bytes,
+            seq: Some(sent - 1),
+            dropped: 0,
+            reconnects: 0,
+        };
+        CaptureSnapshot {
+            audio: AudioStatus {
+                source_label: "default input".into(),
+                devices: vec!["pulse".into()],
+                peak_dbfs: -9.5,
+                rms_dbfs: -14.0,
+                clipped: 0,
+                overruns: 0,
+                muted: false,
+            },
+            video: VideoStatus {
+                source_label: "pattern".into(),
+                sources: vec!["pattern".into(), "screen".into()],
+                last_jpeg_bytes: self.preview.jpeg_bytes,
+                bitrate_kbps: 412.0,
+                fps: 5.0,
+                size: [640, 480],
+            },
+            channels: [streaming(120, 384_000), streaming(42, 1_100_000)],
+            control: ControlStatus {
+                light: LinkLight::Streaming,
+                last_reply_s: Some(1.2),
+                config: vec![
+                    ("audio_chunk_ms".into(), "100".into(), ConfigSource::Host),
+                    ("video_fps".into(), "5".into(), ConfigSource::Host),
+                    ("video_quality".into(), "85".into(), ConfigSource::Pinned),
+                ],
+            },
+            receiver: Some(ReceiverStats {
+                endpoint: "tcp://127.0.0.1:40001".into(),
+                audio_msgs: 120,
+                video_msgs: 42,
+                bytes: 1_484_000,
+                last_audio_seq: Some(119),
+                last_video_seq: Some(41),
+                malformed: 0,
+            }),
+            target_label: "built-in receiver".into(),
+            simulated: false,
+        }
+    }
+    fn preview(&self) -> Option<Preview> {
+        Some(self.preview.clone())
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
+}
+
+fn snapshot_harness(layout: Layout) -> Harness<'static, CapdeckApp> {
+    let mut h = harness_with(AppOptions {
+        layout: Some(layout),
+        ..opts()
+    });
+    h.state_mut()
+        .set_capture_backend(Box::new(FixedCapture::new()));
+    let app = h.state_mut();
+    let mut script = DemoScript::new(640, 360, 30.0, 30.0);
+    for m in script.advance(12.0) {
+        app.live.store.ingest(m);
+    }
+    app.apply(UiCommand::Pause);
+    app.apply(UiCommand::SeekTo(6.0));
+    h
+}
+
+#[test]
+fn snapshots_of_both_panes() {
+    let mut results = egui_kittest::SnapshotResults::new();
+    let mut h = snapshot_harness(Layout::SideBySide);
+    h.run_steps(3);
+    results.add(h.try_snapshot("side_by_side"));
+
+    let mut h = snapshot_harness(Layout::Tabs);
+    h.run_steps(2);
+    results.add(h.try_snapshot("capture_tab"));
+    h.state_mut().apply(UiCommand::ShowPane(Pane::LiveView));
+    h.run_steps(3);
+    results.add(h.try_snapshot("live_view_tab"));
+    h.get_by_label("Pin reference").click();
+    h.run_steps(1);
+    h.state_mut()
+        .apply(UiCommand::SetOverlay(OverlayMode::Difference));
+    h.state_mut().apply(UiCommand::SeekBy(0.5));
+    h.run_steps(3);
+    results.add(h.try_snapshot("live_view_difference"));
+    results.unwrap();
+}
+
+#[test]
+fn push_to_talk_mutes_until_the_key_is_held() {
+    let mut h = harness_with(opts());
+    h.run_steps(2);
+    assert!(h.query_by_label("mute").is_some());
+    h.get_by_label("push-to-talk").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("muted").is_some(),
+        "push-to-talk mutes while the key is up"
+    );
+    h.key_down(Key::T);
+    h.run_steps(2);
+    assert!(h.query_by_label("mute").is_some(), "holding T unmutes");
+    h.key_up(Key::T);
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("muted").is_some(),
+        "releasing T mutes again"
+    );
+}
