@@ -184,6 +184,34 @@ fn bench(c: &mut Criterion) {
     eprintln!(
         "ui_pass_render_upload: {uploads} texture uploads in {iters} frames (1 per new 1280x720 frame expected)"
     );
+
+    // the upload alone: write_texture of a new 1280x720 frame (stride 5184) + submit + wait
+    let rs = h
+        .state()
+        .live
+        .render_state
+        .clone()
+        .expect("wgpu render state");
+    let mut id = 1_000_000u64;
+    let pixels = feeder.frames[0].clone();
+    g.bench_function("texture_upload_1280x720", |b| {
+        b.iter(|| {
+            id += 1;
+            let f = RetailFrame {
+                frame_id: id,
+                host_time_ns: id,
+                telemetry_time_ns: None,
+                width: 1280,
+                height: 720,
+                stride: 1280 * 4 + ROW_PADDING,
+                pixels: pixels.clone(),
+                t: 0.0,
+            };
+            assert!(capdeck::ui::live::overlay::preupload(&rs, &f));
+            rs.queue.submit([]);
+            let _ = rs.device.poll(eframe::wgpu::PollType::wait_indefinitely());
+        })
+    });
     g.finish();
 }
 

@@ -135,6 +135,7 @@ impl CapdeckApp {
             Some(ctx.clone()),
             gpu,
         );
+        rt.render_state = cc.wgpu_render_state.clone();
         let demo = settings.feed_target == FeedTarget::Demo;
         let view = LiveView::new(
             settings.retail_addr.clone(),

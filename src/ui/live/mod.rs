@@ -119,6 +119,8 @@ pub struct LiveRuntime {
     pub grim: grim::GrimFeeds,
     /// GPU retail view, when the wgpu renderer is running.
     pub gpu: Option<overlay::UploadCounter>,
+    /// The wgpu render state, when the wgpu renderer is running.
+    pub render_state: Option<eframe::egui_wgpu::RenderState>,
     /// CPU fallback texture (glow or no renderer).
     pub fallback: retail::FallbackTexture,
 }
@@ -143,6 +145,7 @@ impl LiveRuntime {
             demo_producers: None,
             grim: Default::default(),
             gpu,
+            render_state: None,
             fallback: Default::default(),
         }
     }

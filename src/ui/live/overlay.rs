@@ -269,6 +269,18 @@ impl OverlayResources {
     }
 }
 
+/// Uploads `frame` into the retail view's texture cache now (normally done when the view
+/// is painted; also used to pre-load and by the benchmark). Returns false when the overlay
+/// resources are not installed.
+pub fn preupload(rs: &RenderState, frame: &RetailFrame) -> bool {
+    let mut r = rs.renderer.write();
+    let Some(res) = r.callback_resources.get_mut::<OverlayResources>() else {
+        return false;
+    };
+    res.ensure(&rs.device, &rs.queue, frame);
+    true
+}
+
 /// One retail view draw: the frames it needs and the shader parameters.
 pub struct RetailCallback {
     /// Frame at the cursor.
