@@ -54,17 +54,21 @@ fn converter(drift: bool) -> Converter {
 
 /// Runs `input` through the chain in 10 ms blocks with timing observations of a device
 /// running 100 ppm fast (so the drift stage really moves its ratio), returning output samples.
-fn run_chain(conv: &mut Converter, input: &[f32], control: &AudioControl, t0: &mut u64) -> usize {
+/// `frames` counts the device frames delivered so far (continues across calls).
+fn run_chain(
+    conv: &mut Converter,
+    input: &[f32],
+    control: &AudioControl,
+    frames: &mut u64,
+) -> usize {
     let mut n = 0usize;
-    let mut frames = 0u64;
     for block in input.chunks(BLOCK * 2) {
-        frames += (block.len() / 2) as u64;
-        let t = *t0 + (frames as f64 / (RATE as f64 * 1.0001) * 1e9) as u64;
-        conv.observe(frames, t);
+        *frames += (block.len() / 2) as u64;
+        let t = (*frames as f64 / (RATE as f64 * 1.0001) * 1e9) as u64;
+        conv.observe(*frames, t);
         conv.push(block, &[], t, control, &mut |c| n += c.samples.len())
             .expect("push");
     }
-    *t0 += (input.len() / 2) as u64 * 1_000_000_000 / RATE as u64;
     n
 }
 
@@ -198,14 +202,14 @@ fn bench(c: &mut Criterion) {
     for drift in [false, true] {
         let control = AudioControl::new(100);
         let mut conv = converter(drift);
-        let mut t0 = 0u64;
+        let mut frames = 0u64;
         let name = if drift {
             "capdeck_drift_on"
         } else {
             "capdeck_drift_off"
         };
         g.bench_function(name, |b| {
-            b.iter(|| black_box(run_chain(&mut conv, &input, &control, &mut t0)))
+            b.iter(|| black_box(run_chain(&mut conv, &input, &control, &mut frames)))
         });
         if drift {
             eprintln!(

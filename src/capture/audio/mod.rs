@@ -4,6 +4,23 @@
 //! Interface used by the sender and the app (implementation owned by the audio issue):
 //! [`AudioSourceSpec`] (parsed from `--audio`), [`AudioControl`] (live settings),
 //! [`start`] (spawns the pipeline, which calls the sink with each [`AudioChunk`]).
+//!
+//! Path (the same for every source): the source's callback (cpal, or a pacer thread for
+//! `tone:`/`wav:`) copies into a lock-free SPSC ring ([`feed`]); the `capdeck-audio-worker`
+//! thread ([`pipeline`]) reads it and runs the conversion chain ([`convert`]): downmix,
+//! rubato `Fft` to 16 kHz, rubato `Async` sinc for drift correction, gain/mute, int16,
+//! sample-exact chunker, timestamps. Device listing and opening: [`device`].
+//!
+//! Measured (tests/audio_quality.rs, tests/audio_drift.rs): 1 kHz from 44.1/48/96 kHz
+//! stereo: THD+N -92.9 to -97.6 dB; 9 kHz at 48 kHz: int16 output all zero even with
+//! +40 dB gain (> 130 dB down); 200 ppm fast device for a simulated hour: worst ts error
+//! 4.5 ms, 0.04 ms at the end, drift measured 200.0 ppm.
+//!
+//! benches/audio_chain.rs (one core, 48 kHz stereo → 16 kHz mono, 10 ms blocks, whole
+//! chain): drift correction off 397 µs per second of audio (2,500x real time), on 1.21 ms
+//! (830x); the same chain on libsoxr HQ 233 µs (4,300x). Below the issue's targets (5,000x
+//! and 1,000x): not yet profiled. Resampler delay trimmed from the stamps: 5 ms (off), 9 ms
+//! (on).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -170,7 +187,7 @@ impl AudioControl {
 pub mod convert;
 pub mod device;
 pub mod feed;
-mod pipeline;
+pub mod pipeline;
 pub mod source;
 
 pub use device::{AudioDeviceInfo, DeviceSelector, format_devices, list_devices};
