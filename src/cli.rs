@@ -436,30 +436,51 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
 fn run_devices(a: DevicesArgs) -> anyhow::Result<()> {
     let audio = crate::capture::audio::list_devices();
     let video = crate::capture::video::list_sources();
-    let synthetic = serde_json::json!({
-        "audio": ["tone:<hz>", "wav:<path>", "none"],
-        "video": ["pattern", "none"],
-    });
     if a.json {
+        let synthetic = serde_json::json!({
+            "audio": ["tone:<hz>", "wav:<path>", "none"],
+            "video": ["pattern", "none"],
+        });
         let v = serde_json::json!({ "audio_inputs": audio, "video_sources": video, "synthetic": synthetic });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("Audio inputs (--audio default | device:<id or name>):");
-    let audio_json = serde_json::to_value(&audio)?;
-    match audio_json.as_array() {
-        Some(list) if !list.is_empty() => {
-            for d in list {
-                println!("  {}", serde_json::to_string(d)?);
-            }
-        }
-        _ => println!("  (none found)"),
+    for line in crate::capture::audio::format_devices(&audio).lines() {
+        println!("  {line}");
     }
-    println!("Video sources:");
+    println!("Cameras (--video camera:N):");
+    if video.cameras.is_empty() {
+        println!("  (none found)");
+    }
+    for c in &video.cameras {
+        let modes: Vec<String> = c.formats.iter().take(6).map(|m| format!("{m:?}")).collect();
+        println!("  {:>2} {}  {}", c.index, c.name, modes.join(", "));
+    }
     println!(
-        "  {}",
-        serde_json::to_string_pretty(&video)?.replace('\n', "\n  ")
+        "Screens (--video screen:N), backend {}:",
+        video.screen_backend
     );
-    println!("Synthetic sources: --audio tone:<hz> | wav:<path> | none; --video pattern | none");
+    if video.screens.is_empty() {
+        println!("  (none found)");
+    }
+    for s in &video.screens {
+        let primary = if s.primary { " (primary)" } else { "" };
+        println!(
+            "  {:>2} {} {}x{}{primary}",
+            s.index, s.name, s.width, s.height
+        );
+    }
+    println!("Windows (--video window:<title>):");
+    if video.windows.is_empty() {
+        println!("  (none found)");
+    }
+    for w in &video.windows {
+        println!("  {:?} [{}] {}x{}", w.title, w.app, w.width, w.height);
+    }
+    for p in &video.problems {
+        println!("  note: {p}");
+    }
+    println!("Synthetic: --audio tone:<hz> | wav:<path> | none; --video pattern | none");
     Ok(())
 }
