@@ -145,10 +145,7 @@ fn report_psnr() {
         };
         let j = ours(&rgb, w, h, &capdeck);
         let p = psnr(&rgb, &decode(&j));
-        println!(
-            "{w}x{h}: capdeck q{QUALITY}: {} bytes, {p:.2} dB",
-            j.len()
-        );
+        println!("{w}x{h}: capdeck q{QUALITY}: {} bytes, {p:.2} dB", j.len());
         #[cfg(feature = "bench-ref")]
         {
             for opt in [false, true] {
@@ -214,7 +211,10 @@ fn bench_path(c: &mut Criterion) {
     let frame = RawFrame::packed(sw, sh, PixelFormat::Bgra, bgra).unwrap();
     let s = JpegSettings::for_quality(QUALITY);
     let mut g = c.benchmark_group("path_2560x1440_bgra_to_640x480");
-    for (name, mode) in [("fit_640x360", ScaleMode::Fit), ("exact_640x480", ScaleMode::Exact)] {
+    for (name, mode) in [
+        ("fit_640x360", ScaleMode::Fit),
+        ("exact_640x480", ScaleMode::Exact),
+    ] {
         let mut scaler = Scaler::new();
         let mut out = Vec::new();
         g.bench_function(format!("scale_only/{name}"), |b| {
@@ -223,15 +223,17 @@ fn bench_path(c: &mut Criterion) {
             })
         });
         g.bench_function(format!("scale_encode/{name}"), |b| {
-            b.iter(|| match scaler.prepare(&frame, (640, 480), mode, None).unwrap() {
-                Prepared::Pixels {
-                    data,
-                    width,
-                    height,
-                    order,
-                } => encode_jpeg(data, width, height, order, &s, &mut out).unwrap(),
-                Prepared::Jpeg { .. } => unreachable!(),
-            })
+            b.iter(
+                || match scaler.prepare(&frame, (640, 480), mode, None).unwrap() {
+                    Prepared::Pixels {
+                        data,
+                        width,
+                        height,
+                        order,
+                    } => encode_jpeg(data, width, height, order, &s, &mut out).unwrap(),
+                    Prepared::Jpeg { .. } => unreachable!(),
+                },
+            )
         });
     }
     g.finish();
