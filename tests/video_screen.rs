@@ -239,6 +239,7 @@ fn window_by_title_shows_its_colours_at_the_requested_size() {
     assert_eq!(s.state, VideoState::Running);
     assert!(s.source.contains(&title), "{}", s.source);
     assert_eq!(s.source_size, Some((400, 300)));
+    assert_eq!(s.source_format, Some(video::PixelFormat::Bgra), "{s:?}");
     assert!(f.seq < 100);
 
     // Closing the window turns into a clear stalled status, not a crash or silence.
@@ -298,6 +299,8 @@ fn screen_shows_the_window_colours_where_it_is() {
     });
     let s = p.stats();
     assert_eq!(s.source_size, Some((1280, 800)), "{s:?}");
+    // The X11 fast path (one connection, BGRX straight from the server) is in use.
+    assert_eq!(s.source_format, Some(video::PixelFormat::Bgra), "{s:?}");
     assert!(s.source.starts_with("screen 0"), "{}", s.source);
     p.stop();
     win.close(&title);
