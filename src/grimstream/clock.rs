@@ -224,7 +224,11 @@ mod tests {
             .wrapping_add(1442695040888963407)
             >> 33;
         let base = 50_000 + (x % 400_000) as i64; // 50..450 us
-        if x % 17 == 0 { base + 30_000_000 } else { base }
+        if x.is_multiple_of(17) {
+            base + 30_000_000
+        } else {
+            base
+        }
     }
 
     #[test]

@@ -259,7 +259,7 @@ fn retail_session(
         let sec = host / 1_000_000_000;
         if sec != last_tel {
             last_tel = sec;
-            let intro = sec % 5 == 0;
+            let intro = sec.is_multiple_of(5);
             let label = if intro { "intro.timeline" } else { "tick" };
             let data = rmpv::Value::Map(vec![
                 ("x".into(), rmpv::Value::F32(p.x)),

@@ -618,11 +618,7 @@ impl FeedWorker {
                 }
                 Message::StreamConfig(c) => s.config = Some(*c),
                 Message::Frame(_) => s.frames += 1,
-                Message::StateUpdate(u) => {
-                    if u.position.is_some() {
-                        s.last_position = u.position;
-                    }
-                }
+                Message::StateUpdate(u) if u.position.is_some() => s.last_position = u.position,
                 Message::Unknown { .. } => s.unknown_skipped += 1,
                 _ => {}
             }

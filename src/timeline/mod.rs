@@ -12,7 +12,7 @@
 //! let frames = TimeList::new(vec![0, 33, 66, 100]);
 //! let states = TimeList::new(vec![0, 16, 32, 48, 64, 80, 96]);
 //! let src = (&frames, &states);
-//! let mut tl = Timeline::default();
+//! let mut tl = Timeline::live_without_delay();
 //! tl.apply(Command::Tick { now_ns: 100 }, &src);
 //! tl.apply(Command::Pause, &src);
 //! tl.apply(Command::StepFrame { forward: false }, &src);
