@@ -109,25 +109,6 @@ pub enum Command {
     ServeRetail(crate::capture::video::retail::ServeRetailArgs),
 }
 
-/// Parses `WxH`.
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("{s:?} is not WxH"))?;
-    let w: u32 = w
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad width in {s:?}"))?;
-    let h: u32 = h
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad height in {s:?}"))?;
-    if !(16..=7680).contains(&w) || !(16..=7680).contains(&h) {
-        return Err(format!("{s:?}: each side must be 16 to 7680"));
-    }
-    Ok((w, h))
-}
-
 fn parse_seconds(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -179,7 +160,7 @@ pub struct SendArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=1000))]
     pub chunk_ms: Option<u32>,
     /// Video size WxH (default 640x480; pins it).
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = crate::util::parse_size)]
     pub video_size: Option<(u32, u32)>,
     /// Video frames per second (default 5; pins it).
     #[arg(long, value_parser = parse_fps)]

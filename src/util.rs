@@ -1,1 +1,36 @@
 //! Small shared helpers.
+
+/// Parses a size given as `WxH` (each side 16 to 7680), for command-line flags.
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WxH"))?;
+    let w: u32 = w
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad width in {s:?}"))?;
+    let h: u32 = h
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad height in {s:?}"))?;
+    if !(16..=7680).contains(&w) || !(16..=7680).contains(&h) {
+        return Err(format!("{s:?}: each side must be 16 to 7680"));
+    }
+    Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parse_size_accepts_wxh_and_explains_errors() {
+        assert_eq!(super::parse_size("640x480"), Ok((640, 480)));
+        assert_eq!(super::parse_size("1920X1080"), Ok((1920, 1080)));
+        assert!(super::parse_size("640").unwrap_err().contains("WxH"));
+        assert!(
+            super::parse_size("0x480")
+                .unwrap_err()
+                .contains("16 to 7680")
+        );
+        assert!(super::parse_size("ax480").unwrap_err().contains("width"));
+    }
+}

@@ -17,24 +17,6 @@ use crate::grimstream::codec::{Frame, Hello, Message, StreamConfig};
 use crate::grimstream::server::{ProducerServer, ServerOptions, Session, StopFlag};
 use crate::grimstream::transport::FeedAddr;
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("{s:?} is not WxH"))?;
-    let w: u32 = w
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad width in {s:?}"))?;
-    let h: u32 = h
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad height in {s:?}"))?;
-    if !(16..=7680).contains(&w) || !(16..=7680).contains(&h) {
-        return Err(format!("{s:?}: each side must be 16 to 7680"));
-    }
-    Ok((w, h))
-}
-
 fn parse_fps(s: &str) -> Result<f32, String> {
     let v: f32 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if v.is_finite() && (0.1..=240.0).contains(&v) {
@@ -66,7 +48,7 @@ pub struct ServeRetailArgs {
     pub fps: f32,
     /// Frame size WxH; the source is fitted inside it keeping its aspect ratio (a new
     /// STREAM_CONFIG is sent when the fitted size changes).
-    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    #[arg(long, default_value = "1280x720", value_parser = crate::util::parse_size)]
     pub size: (u32, u32),
     /// Stretch to exactly --size instead of fitting inside it.
     #[arg(long)]
