@@ -8,9 +8,9 @@
 //! Each timed iteration converts one second of audio: x real time = 1 s / time per iteration.
 
 use capdeck::capture::audio::AudioControl;
-use capdeck::capture::audio::convert::{Converter, ConverterConfig};
 #[cfg(feature = "bench-soxr")]
 use capdeck::capture::audio::convert::to_i16;
+use capdeck::capture::audio::convert::{Converter, ConverterConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::f64::consts::TAU;
 use std::hint::black_box;
