@@ -11,7 +11,7 @@ build=(build-essential pkg-config ca-certificates libasound2-dev libdbus-1-dev
        libwayland-dev libegl-dev libgbm-dev)
 run=(libxcursor1 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0)
 bench=(libsoxr-dev cmake nasm)
-test=(xvfb xauth openbox pulseaudio pulseaudio-utils libasound2-plugins python3 python3-venv)
+test=(xvfb xauth openbox imagemagick pulseaudio pulseaudio-utils libasound2-plugins python3 python3-venv)
 
 want=("${build[@]}")
 for what in "$@"; do
