@@ -430,6 +430,25 @@ impl Sender {
 
     /// A snapshot of everything.
     pub fn stats(&self) -> SenderStats {
+        let control = self
+            .control
+            .as_ref()
+            .map_or_else(ControlStats::disabled, ControlLink::stats);
+        self.snapshot(
+            self.audio.as_ref().map(audio::AudioPipeline::stats),
+            self.video.as_ref().map(video::VideoPipeline::stats),
+            control,
+        )
+    }
+
+    /// Assembles stats from the links (always live) and the given pipeline and control
+    /// stats (live while running, final ones after [`Sender::stop`]).
+    fn snapshot(
+        &self,
+        audio: Option<audio::AudioStats>,
+        video: Option<video::VideoStats>,
+        control: ControlStats,
+    ) -> SenderStats {
         SenderStats {
             uptime_s: self.started.elapsed().as_secs_f64(),
             host: self.cfg.host.clone(),
@@ -437,23 +456,20 @@ impl Sender {
             audio: self
                 .audio_link
                 .as_ref()
-                .zip(self.audio.as_ref())
-                .map(|(l, p)| AudioSide {
+                .zip(audio)
+                .map(|(l, pipeline)| AudioSide {
                     link: l.stats(),
-                    pipeline: p.stats(),
+                    pipeline,
                 }),
             video: self
                 .video_link
                 .as_ref()
-                .zip(self.video.as_ref())
-                .map(|(l, p)| VideoSide {
+                .zip(video)
+                .map(|(l, pipeline)| VideoSide {
                     link: l.stats(),
-                    pipeline: p.stats(),
+                    pipeline,
                 }),
-            control: self
-                .control
-                .as_ref()
-                .map_or_else(ControlStats::disabled, ControlLink::stats),
+            control,
             settings: lock(&self.settings).clone(),
         }
     }
@@ -479,28 +495,6 @@ impl Sender {
             .control
             .take()
             .map_or_else(ControlStats::disabled, ControlLink::stop);
-        SenderStats {
-            uptime_s: self.started.elapsed().as_secs_f64(),
-            host: self.cfg.host.clone(),
-            framing: self.cfg.framing,
-            audio: self
-                .audio_link
-                .as_ref()
-                .zip(audio_stats)
-                .map(|(l, pipeline)| AudioSide {
-                    link: l.stats(),
-                    pipeline,
-                }),
-            video: self
-                .video_link
-                .as_ref()
-                .zip(video_stats)
-                .map(|(l, pipeline)| VideoSide {
-                    link: l.stats(),
-                    pipeline,
-                }),
-            control,
-            settings: lock(&self.settings).clone(),
-        }
+        self.snapshot(audio_stats, video_stats, control)
     }
 }
