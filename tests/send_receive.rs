@@ -238,3 +238,106 @@ fn unreachable_host_is_reported_and_audio_is_buffered() {
         "{cstate}"
     );
 }
+
+#[test]
+fn channels_stop_and_restart_alone_and_seq_continues() {
+    let rx = receiver(HostConfig::reference());
+    let rec = Arc::new(Recorder::default());
+    let mut tx = sender(&rx, Framing::Framed, TapPoint::new(rec.clone()));
+    assert!(wait_for(Duration::from_secs(15), || {
+        let s = rx.stats();
+        s.audio.messages >= 5 && s.video.messages >= 2
+    }));
+    // Stop video alone: audio keeps flowing, video stops.
+    tx.stop_video();
+    assert_eq!(tx.video_source(), None);
+    assert_eq!(tx.audio_source(), Some("tone:440"));
+    let v_stopped = tx.stats().video.unwrap();
+    assert!(wait_for(Duration::from_secs(5), || rx
+        .stats()
+        .video
+        .messages
+        == v_stopped.link.sent));
+    let a_then = rx.stats().audio.messages;
+    assert!(wait_for(Duration::from_secs(10), || rx
+        .stats()
+        .audio
+        .messages
+        >= a_then + 5));
+    assert_eq!(rx.stats().video.messages, v_stopped.link.sent);
+    // Restart video and switch audio to another source: both continue their seq.
+    tx.start_video(&VideoSourceSpec::Pattern).unwrap();
+    tx.start_audio(&AudioSourceSpec::Tone(880.0)).unwrap();
+    assert_eq!(tx.audio_source(), Some("tone:880"));
+    let (a0, v0) = {
+        let s = rx.stats();
+        (s.audio.messages, s.video.messages)
+    };
+    assert!(wait_for(Duration::from_secs(15), || {
+        let s = rx.stats();
+        s.audio.messages >= a0 + 5 && s.video.messages >= v0 + 2
+    }));
+    let st = tx.stop(Duration::from_secs(2));
+    let (a, v) = (st.audio.unwrap(), st.video.unwrap());
+    assert!(wait_for(Duration::from_secs(5), || {
+        let s = rx.stats();
+        s.audio.messages == a.link.sent && s.video.messages == v.link.sent
+    }));
+    let rs = rx.stop();
+    // One stream per channel: from 0, no gap, no seq reused.
+    for (name, c, sent) in [
+        ("audio", &rs.audio, a.link.sent),
+        ("video", &rs.video, v.link.sent),
+    ] {
+        assert_eq!(c.first_seq, Some(0), "{name}");
+        assert_eq!((c.missing, c.out_of_order), (0, 0), "{name}: {c:?}");
+        assert_eq!(c.last_seq, Some(sent - 1), "{name}");
+    }
+    // The tap saw the same seqs, each once.
+    let headers = rec.headers.lock().unwrap();
+    let seqs = |video: bool| -> Vec<u64> {
+        headers
+            .iter()
+            .filter(|h| matches!(h, Header::Video(_)) == video)
+            .map(Header::seq)
+            .collect()
+    };
+    assert_eq!(seqs(false), (0..a.link.sent).collect::<Vec<_>>());
+    assert_eq!(seqs(true), (0..v.link.sent).collect::<Vec<_>>());
+}
+
+#[test]
+fn pins_change_live_and_unpinned_values_return_to_the_host_config() {
+    let host = HostConfig {
+        audio_chunk_ms: Some(200),
+        video_quality: Some(50),
+        ..HostConfig::reference()
+    };
+    let rx = receiver(host);
+    let tx = sender(&rx, Framing::Multipart, TapPoint::default());
+    assert!(wait_for(Duration::from_secs(10), || tx
+        .stats()
+        .settings
+        .quality
+        .value
+        == 50));
+    tx.set_pins(capdeck::net::sender::Pins {
+        quality: Some(90),
+        chunk_ms: Some(50),
+        ..Default::default()
+    });
+    let s = tx.stats().settings;
+    assert_eq!((s.quality.value, s.chunk_ms.value), (90, 50));
+    assert_eq!(tx.video_control().quality(), 90);
+    assert_eq!(tx.audio_control().chunk_ms(), 50);
+    tx.set_pins(Default::default());
+    let s = tx.stats().settings;
+    assert_eq!((s.quality.value, s.chunk_ms.value), (50, 200));
+    assert_eq!(
+        serde_json::to_value(s.quality.origin).unwrap(),
+        "host",
+        "unpinned: the host's value again"
+    );
+    assert_eq!(tx.video_control().quality(), 50);
+    drop(tx);
+}

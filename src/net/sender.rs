@@ -3,6 +3,7 @@
 //!
 //! Used by `capdeck send` and by the desktop app's capture pane.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -154,6 +155,9 @@ pub struct Settings {
     pub fps: Setting<f32>,
     /// JPEG quality.
     pub quality: Setting<u8>,
+    /// The host's last config, re-applied to a value when it is unpinned.
+    #[serde(skip)]
+    host: Option<HostConfig>,
 }
 
 impl Settings {
@@ -163,11 +167,32 @@ impl Settings {
             video_size: Setting::new(cfg.video_size, defaults::VIDEO_SIZE),
             fps: Setting::new(cfg.fps, defaults::FPS),
             quality: Setting::new(cfg.quality, defaults::QUALITY),
+            host: None,
         }
+    }
+
+    /// Pins and unpins values live; an unpinned value takes the host's last config or
+    /// the default. Every value that changed is applied to the pipelines.
+    fn repin(&mut self, pins: Pins, audio: &AudioControl, video: &VideoControl) {
+        let host = self.host.clone().unwrap_or_default();
+        self.chunk_ms = Setting::new(pins.chunk_ms, defaults::CHUNK_MS);
+        self.video_size = Setting::new(pins.video_size, defaults::VIDEO_SIZE);
+        self.fps = Setting::new(pins.fps, defaults::FPS);
+        self.quality = Setting::new(pins.quality, defaults::QUALITY);
+        self.chunk_ms.offer(host.audio_chunk_ms);
+        self.video_size.offer(host.video_res.map(|[w, h]| (w, h)));
+        self.fps.offer(host.video_fps);
+        self.quality.offer(host.video_quality);
+        audio.set_chunk_ms(self.chunk_ms.value);
+        let (w, h) = self.video_size.value;
+        video.set_size(w, h);
+        video.set_fps(self.fps.value);
+        video.set_quality(self.quality.value);
     }
 
     /// Applies a host config to the settings and the running pipelines, except pinned values.
     fn apply_host(&mut self, host: &HostConfig, audio: &AudioControl, video: &VideoControl) {
+        self.host = Some(host.clone());
         if let Some(&ms) = self.chunk_ms.offer(host.audio_chunk_ms) {
             audio.set_chunk_ms(ms);
         }
@@ -285,16 +310,50 @@ pub enum SenderError {
     /// Nothing to send.
     #[error("nothing to send: both --audio and --video are none")]
     Nothing,
+    /// The session was opened without this channel.
+    #[error("the {0} channel is not open in this session (its source was none)")]
+    ChannelNotOpen(&'static str),
 }
+
+/// One data channel of a session: its PUSH link lives as long as the session; its
+/// capture pipeline starts and stops on demand. The seq continues across restarts of the
+/// pipeline (`capture-wire.md`: never reused within a run), so a stopped and restarted
+/// channel is one stream to the host, not a new one.
+struct Lane<P, S> {
+    link: Arc<PushLink>,
+    pipeline: Option<P>,
+    /// Source of the running pipeline.
+    spec: Option<String>,
+    /// Wire seq of the next message: pipeline seqs start at 0 and are offset by `base`.
+    next_seq: Arc<AtomicU64>,
+    /// Offset of the running pipeline's seqs.
+    base: u64,
+    /// Final stats of the last pipeline, kept after it stopped.
+    last: Option<S>,
+}
+
+impl<P, S> Lane<P, S> {
+    fn new(link: PushLink) -> Self {
+        Self {
+            link: Arc::new(link),
+            pipeline: None,
+            spec: None,
+            next_seq: Arc::new(AtomicU64::new(0)),
+            base: 0,
+            last: None,
+        }
+    }
+}
+
+type AudioLane = Lane<audio::AudioPipeline, audio::AudioStats>;
+type VideoLane = Lane<video::VideoPipeline, video::VideoStats>;
 
 /// A running session.
 pub struct Sender {
     cfg: SenderConfig,
     started: Instant,
-    audio_link: Option<Arc<PushLink>>,
-    video_link: Option<Arc<PushLink>>,
-    audio: Option<audio::AudioPipeline>,
-    video: Option<video::VideoPipeline>,
+    audio: Option<AudioLane>,
+    video: Option<VideoLane>,
     control: Option<ControlLink>,
     audio_ctl: Arc<AudioControl>,
     video_ctl: Arc<VideoControl>,
@@ -307,12 +366,37 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Which values the operator pins (`None` = not pinned: the host's config or the default
+/// applies).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Pins {
+    /// Audio chunk length in ms.
+    pub chunk_ms: Option<u32>,
+    /// Video size.
+    pub video_size: Option<(u32, u32)>,
+    /// Frame rate.
+    pub fps: Option<f32>,
+    /// JPEG quality.
+    pub quality: Option<u8>,
+}
+
 impl Sender {
-    /// Starts the links, the control channel and the pipelines.
+    /// Opens a session and starts capture on every channel whose source is not `none`.
     pub fn start(cfg: SenderConfig, tap: TapPoint) -> Result<Self, SenderError> {
         if cfg.audio == AudioSourceSpec::None && cfg.video == VideoSourceSpec::None {
             return Err(SenderError::Nothing);
         }
+        let mut me = Self::open(cfg, tap)?;
+        let (a, v) = (me.cfg.audio.clone(), me.cfg.video.clone());
+        me.start_audio(&a)?;
+        me.start_video(&v)?;
+        Ok(me)
+    }
+
+    /// Opens a session without capturing: the PUSH links of the channels whose source is
+    /// not `none` (they connect and wait) and the control channel. Capture starts with
+    /// [`Self::start_audio`] and [`Self::start_video`].
+    pub fn open(cfg: SenderConfig, tap: TapPoint) -> Result<Self, SenderError> {
         let ctx = zmq::Context::new();
         let settings = Settings::from_config(&cfg);
         let audio_ctl = AudioControl::new(settings.chunk_ms.value);
@@ -320,8 +404,6 @@ impl Sender {
         let video_ctl = VideoControl::new(w, h, settings.fps.value, settings.quality.value);
         let settings = Arc::new(Mutex::new(settings));
         let endpoint = |port: u16| format!("tcp://{}:{port}", cfg.host);
-        let framing = cfg.framing;
-
         let link_cfg = |port, policy, hwm| {
             let mut c = PushLinkConfig::new(endpoint(port), policy, hwm);
             c.reconnect_max = cfg.reconnect_max;
@@ -329,8 +411,6 @@ impl Sender {
         };
         let mut me = Self {
             started: Instant::now(),
-            audio_link: None,
-            video_link: None,
             audio: None,
             video: None,
             control: None,
@@ -340,28 +420,20 @@ impl Sender {
             _ctx: ctx.clone(),
             cfg: cfg.clone(),
         };
-
+        let mut caps = Vec::new();
         if cfg.audio != AudioSourceSpec::None {
             let lc = link_cfg(
                 cfg.audio_port,
                 OutboxPolicy::audio_seconds(cfg.audio_buffer_s),
                 4,
             );
-            let link = Arc::new(PushLink::spawn(&ctx, Channel::Audio, lc, tap.clone())?);
-            let sink_link = link.clone();
-            let sink = Box::new(move |chunk: AudioChunk| {
-                let payload = Bytes::from(chunk.pcm_le_bytes());
-                let n = payload.len();
-                let header = Header::Audio(AudioHeader::new(chunk.ts_ms, chunk.seq));
-                sink_link.submit(chunk.seq, n, wire::encode(&header, payload, framing));
-            });
-            me.audio_link = Some(link);
-            me.audio = Some(audio::start(&cfg.audio, audio_ctl.clone(), sink).map_err(
-                |source| SenderError::Audio {
-                    spec: cfg.audio.to_string(),
-                    source,
-                },
-            )?);
+            me.audio = Some(Lane::new(PushLink::spawn(
+                &ctx,
+                Channel::Audio,
+                lc,
+                tap.clone(),
+            )?));
+            caps.push("audio".to_owned());
         }
         if cfg.video != VideoSourceSpec::None {
             let lc = link_cfg(
@@ -369,31 +441,15 @@ impl Sender {
                 OutboxPolicy::video_frames(cfg.video_queue_frames),
                 2,
             );
-            let link = Arc::new(PushLink::spawn(&ctx, Channel::Video, lc, tap.clone())?);
-            let sink_link = link.clone();
-            let sink = Box::new(move |f: VideoFrame| {
-                let n = f.jpeg.len();
-                let header = Header::Video(VideoHeader::new(
-                    f.ts_ms, f.seq, f.width, f.height, f.quality,
-                ));
-                sink_link.submit(f.seq, n, wire::encode(&header, f.jpeg, framing));
-            });
-            me.video_link = Some(link);
-            me.video = Some(video::start(&cfg.video, video_ctl.clone(), sink).map_err(
-                |source| SenderError::Video {
-                    spec: cfg.video.to_string(),
-                    source,
-                },
-            )?);
+            me.video = Some(Lane::new(PushLink::spawn(
+                &ctx,
+                Channel::Video,
+                lc,
+                tap.clone(),
+            )?));
+            caps.push("video".to_owned());
         }
         if cfg.control_port != 0 {
-            let mut caps = Vec::new();
-            if cfg.audio != AudioSourceSpec::None {
-                caps.push("audio".to_owned());
-            }
-            if cfg.video != VideoSourceSpec::None {
-                caps.push("video".to_owned());
-            }
             let cc = ControlConfig::new(endpoint(cfg.control_port), cfg.client.clone(), caps);
             let (s, a, v) = (settings, audio_ctl, video_ctl);
             let on_config = Box::new(move |host: &HostConfig| lock(&s).apply_host(host, &a, &v));
@@ -401,6 +457,122 @@ impl Sender {
                 Some(ControlLink::spawn(cc, on_config, tap).map_err(SenderError::Control)?);
         }
         Ok(me)
+    }
+
+    /// Starts (or restarts, with another source) audio capture. The seq continues from
+    /// the last chunk handed to the link. `none` stops capture. Fails when the session
+    /// was opened without audio or the source cannot open (capture then stays stopped).
+    pub fn start_audio(&mut self, spec: &AudioSourceSpec) -> Result<(), SenderError> {
+        self.stop_audio();
+        if *spec == AudioSourceSpec::None {
+            return Ok(());
+        }
+        let Some(lane) = &mut self.audio else {
+            return Err(SenderError::ChannelNotOpen("audio"));
+        };
+        let framing = self.cfg.framing;
+        let (link, next, base) = (
+            lane.link.clone(),
+            lane.next_seq.clone(),
+            lane.next_seq.load(Ordering::Acquire),
+        );
+        let sink = Box::new(move |chunk: AudioChunk| {
+            let seq = base + chunk.seq;
+            let payload = Bytes::from(chunk.pcm_le_bytes());
+            let n = payload.len();
+            let header = Header::Audio(AudioHeader::new(chunk.ts_ms, seq));
+            link.submit(seq, n, wire::encode(&header, payload, framing));
+            next.store(seq + 1, Ordering::Release);
+        });
+        let p = audio::start(spec, self.audio_ctl.clone(), sink).map_err(|source| {
+            SenderError::Audio {
+                spec: spec.to_string(),
+                source,
+            }
+        })?;
+        lane.pipeline = Some(p);
+        lane.spec = Some(spec.to_string());
+        lane.base = base;
+        Ok(())
+    }
+
+    /// Stops audio capture; what was already handed to the link is still delivered.
+    pub fn stop_audio(&mut self) {
+        if let Some(lane) = &mut self.audio
+            && let Some(p) = lane.pipeline.take()
+        {
+            let mut s = p.stats();
+            p.stop();
+            s.seq = lane.next_seq.load(Ordering::Acquire);
+            s.state = "stopped".to_owned();
+            lane.last = Some(s);
+            lane.spec = None;
+        }
+    }
+
+    /// Starts (or restarts, with another source) video capture; like
+    /// [`Self::start_audio`].
+    pub fn start_video(&mut self, spec: &VideoSourceSpec) -> Result<(), SenderError> {
+        self.stop_video();
+        if *spec == VideoSourceSpec::None {
+            return Ok(());
+        }
+        let Some(lane) = &mut self.video else {
+            return Err(SenderError::ChannelNotOpen("video"));
+        };
+        let framing = self.cfg.framing;
+        let (link, next, base) = (
+            lane.link.clone(),
+            lane.next_seq.clone(),
+            lane.next_seq.load(Ordering::Acquire),
+        );
+        let sink = Box::new(move |f: VideoFrame| {
+            let seq = base + f.seq;
+            let n = f.jpeg.len();
+            let header =
+                Header::Video(VideoHeader::new(f.ts_ms, seq, f.width, f.height, f.quality));
+            link.submit(seq, n, wire::encode(&header, f.jpeg, framing));
+            next.store(seq + 1, Ordering::Release);
+        });
+        let p = video::start(spec, self.video_ctl.clone(), sink).map_err(|source| {
+            SenderError::Video {
+                spec: spec.to_string(),
+                source,
+            }
+        })?;
+        lane.pipeline = Some(p);
+        lane.spec = Some(spec.to_string());
+        lane.base = base;
+        Ok(())
+    }
+
+    /// Stops video capture; frames already handed to the link are still delivered.
+    pub fn stop_video(&mut self) {
+        if let Some(lane) = &mut self.video
+            && let Some(p) = lane.pipeline.take()
+        {
+            let mut s = p.stats();
+            p.stop();
+            s.state = video::VideoState::Stopped;
+            lane.last = Some(s);
+            lane.spec = None;
+        }
+    }
+
+    /// The source of the running audio capture, as given (None when stopped).
+    pub fn audio_source(&self) -> Option<&str> {
+        self.audio.as_ref().and_then(|l| l.spec.as_deref())
+    }
+
+    /// The source of the running video capture, as given (None when stopped).
+    pub fn video_source(&self) -> Option<&str> {
+        self.video.as_ref().and_then(|l| l.spec.as_deref())
+    }
+
+    /// Pins or unpins values live. A newly unpinned value falls back to the host's last
+    /// config, or the default.
+    pub fn set_pins(&self, pins: Pins) {
+        lock(&self.settings).repin(pins, &self.audio_ctl, &self.video_ctl);
     }
 
     /// Live audio settings (gain, mute, chunk length).
@@ -418,14 +590,21 @@ impl Sender {
     pub fn audio_finished(&self) -> bool {
         self.audio
             .as_ref()
+            .and_then(|l| l.pipeline.as_ref())
             .is_some_and(audio::AudioPipeline::finished)
     }
 
     /// Asks both links to reconnect now.
     pub fn retry_now(&self) {
-        for l in [&self.audio_link, &self.video_link].into_iter().flatten() {
+        for l in self.links() {
             l.retry_now();
         }
+    }
+
+    fn links(&self) -> impl Iterator<Item = &Arc<PushLink>> {
+        let a = self.audio.as_ref().map(|l| &l.link);
+        let v = self.video.as_ref().map(|l| &l.link);
+        a.into_iter().chain(v)
     }
 
     /// A snapshot of everything.
@@ -434,41 +613,40 @@ impl Sender {
             .control
             .as_ref()
             .map_or_else(ControlStats::disabled, ControlLink::stats);
-        self.snapshot(
-            self.audio.as_ref().map(audio::AudioPipeline::stats),
-            self.video.as_ref().map(video::VideoPipeline::stats),
-            control,
-        )
+        self.snapshot(control)
     }
 
-    /// Assembles stats from the links (always live) and the given pipeline and control
-    /// stats (live while running, final ones after [`Sender::stop`]).
-    fn snapshot(
-        &self,
-        audio: Option<audio::AudioStats>,
-        video: Option<video::VideoStats>,
-        control: ControlStats,
-    ) -> SenderStats {
+    /// Assembles stats from the links, the pipelines (live while running, the last
+    /// pipeline's final ones after it stopped) and the given control stats.
+    fn snapshot(&self, control: ControlStats) -> SenderStats {
         SenderStats {
             uptime_s: self.started.elapsed().as_secs_f64(),
             host: self.cfg.host.clone(),
             framing: self.cfg.framing,
-            audio: self
-                .audio_link
-                .as_ref()
-                .zip(audio)
-                .map(|(l, pipeline)| AudioSide {
-                    link: l.stats(),
+            audio: self.audio.as_ref().and_then(|l| {
+                let pipeline = match &l.pipeline {
+                    Some(p) => {
+                        let mut s = p.stats();
+                        s.seq += l.base;
+                        s
+                    }
+                    None => l.last.clone()?,
+                };
+                Some(AudioSide {
+                    link: l.link.stats(),
                     pipeline,
-                }),
-            video: self
-                .video_link
-                .as_ref()
-                .zip(video)
-                .map(|(l, pipeline)| VideoSide {
-                    link: l.stats(),
+                })
+            }),
+            video: self.video.as_ref().and_then(|l| {
+                let pipeline = match &l.pipeline {
+                    Some(p) => p.stats(),
+                    None => l.last.clone()?,
+                };
+                Some(VideoSide {
+                    link: l.link.stats(),
                     pipeline,
-                }),
+                })
+            }),
             control,
             settings: lock(&self.settings).clone(),
         }
@@ -477,24 +655,16 @@ impl Sender {
     /// Stops capture, gives the queues up to `drain` to empty, stops the links and returns
     /// the final stats.
     pub fn stop(mut self, drain: Duration) -> SenderStats {
-        let audio_stats = self.audio.take().map(|p| {
-            let s = p.stats();
-            p.stop();
-            s
-        });
-        let video_stats = self.video.take().map(|p| {
-            let s = p.stats();
-            p.stop();
-            s
-        });
+        self.stop_audio();
+        self.stop_video();
         let deadline = Instant::now() + drain;
-        for l in [&self.audio_link, &self.video_link].into_iter().flatten() {
+        for l in self.links() {
             l.finish(deadline.saturating_duration_since(Instant::now()));
         }
         let control = self
             .control
             .take()
             .map_or_else(ControlStats::disabled, ControlLink::stop);
-        self.snapshot(audio_stats, video_stats, control)
+        self.snapshot(control)
     }
 }

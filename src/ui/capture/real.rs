@@ -29,7 +29,7 @@ use crate::capture::video::{VideoControl, VideoSourceSpec};
 use crate::net::control_link::ControlState;
 use crate::net::push_link::{LinkState, LinkStats};
 use crate::net::receiver::{Receiver, ReceiverConfig};
-use crate::net::sender::{Origin, Sender, SenderConfig, SenderStats};
+use crate::net::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
 use crate::net::tap::{self, Direction, TapPoint, WireTap};
 use crate::ui::command::UiCommand;
 use crate::ui::settings::{CaptureTarget, Framing as UiFraming, Settings};
@@ -42,17 +42,12 @@ struct Desired {
     audio: String,
     video: String,
     /// None = embedded receiver.
-    host: Option<(String, u16, u16, u16, Framing)>,
+    host: Option<Target>,
     pins: Pins,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-struct Pins {
-    chunk_ms: Option<u32>,
-    video_size: Option<(u32, u32)>,
-    fps: Option<f32>,
-    quality: Option<u8>,
-}
+/// Host, audio port, video port, control port, framing.
+type Target = (String, u16, u16, u16, Framing);
 
 enum Ctl {
     Apply(Desired),
@@ -67,7 +62,10 @@ struct Published {
     receiver: Option<crate::net::receiver::ReceiverStats>,
     receiver_endpoint: Option<String>,
     controls: Option<(Arc<AudioControl>, Arc<VideoControl>)>,
+    /// Why the session (the target) could not open.
     error: Option<String>,
+    /// Why a channel's capture could not start.
+    channel_errors: [Option<String>; 2],
     audio_note: Option<String>,
     devices: Vec<String>,
     retry_at: Option<Instant>,
@@ -211,6 +209,173 @@ impl Drop for RealBackend {
     }
 }
 
+/// The worker's session: a [`Sender`] opened on one target, with channels started and
+/// stopped one by one (their seq continues across restarts).
+struct Session {
+    sender: Sender,
+    target: Target,
+    /// The source each channel was (re)started with; None = stopped or failed.
+    applied: [Option<String>; 2],
+}
+
+/// What the worker owns: the embedded receiver (started on first use) and the session.
+#[derive(Default)]
+struct WorkerState {
+    receiver: Option<Receiver>,
+    session: Option<Session>,
+    error: Option<String>,
+    channel_errors: [Option<String>; 2],
+    audio_note: Option<String>,
+}
+
+impl WorkerState {
+    /// Where the session sends: the host profile, or the embedded receiver.
+    fn target(&mut self, d: &Desired) -> Result<Target, String> {
+        if let Some(t) = &d.host {
+            return Ok(t.clone());
+        }
+        if self.receiver.is_none() {
+            let cfg = ReceiverConfig {
+                bind: "127.0.0.1".into(),
+                audio_port: 0,
+                video_port: 0,
+                control_port: Some(0),
+                out_dir: None,
+                host_config: HostConfig::reference(),
+            };
+            self.receiver =
+                Some(Receiver::spawn(cfg).map_err(|e| format!("built-in receiver: {e}"))?);
+        }
+        let p = self.receiver.as_ref().map(Receiver::ports);
+        let p = p.ok_or("built-in receiver not running")?;
+        Ok((
+            "127.0.0.1".to_owned(),
+            p.audio,
+            p.video,
+            p.control.unwrap_or(0),
+            Framing::Framed,
+        ))
+    }
+
+    fn stop_session(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.sender.stop(Duration::from_millis(200));
+        }
+    }
+
+    /// Brings the session to what the operator wants: reopens it only when the target
+    /// changes; otherwise starts, restarts or stops each channel on its own and applies
+    /// pins live. Returns true when something failed and should be retried.
+    fn reconcile(&mut self, d: &Desired, tap: &Arc<PreviewTap>) -> bool {
+        self.error = None;
+        let target = match self.target(d) {
+            Ok(t) => t,
+            Err(e) => {
+                self.stop_session();
+                self.error = Some(e);
+                return true;
+            }
+        };
+        if self.session.as_ref().is_some_and(|s| s.target != target) {
+            self.stop_session();
+        }
+        if self.session.is_none() {
+            if !d.on.iter().any(|&x| x) {
+                return false;
+            }
+            let (host, audio_port, video_port, control_port, framing) = target.clone();
+            let cfg = SenderConfig {
+                host,
+                audio_port,
+                video_port,
+                control_port,
+                framing,
+                // both links open, so either channel can start later
+                audio: AudioSourceSpec::Default,
+                video: VideoSourceSpec::Pattern,
+                chunk_ms: d.pins.chunk_ms,
+                video_size: d.pins.video_size,
+                fps: d.pins.fps,
+                quality: d.pins.quality,
+                ..SenderConfig::default()
+            };
+            match Sender::open(cfg, TapPoint::new(tap.clone())) {
+                Ok(sender) => {
+                    self.session = Some(Session {
+                        sender,
+                        target,
+                        applied: [None, None],
+                    })
+                }
+                Err(e) => {
+                    self.error = Some(e.to_string());
+                    return true;
+                }
+            }
+        }
+        let Some(s) = &mut self.session else {
+            return false;
+        };
+        s.sender.set_pins(d.pins);
+        let mut failed = false;
+        // audio
+        let want = d.on[0].then(|| d.audio.clone());
+        if want != s.applied[0] {
+            self.channel_errors[0] = None;
+            self.audio_note = None;
+            match &want {
+                None => s.sender.stop_audio(),
+                Some(spec) => {
+                    let spec: AudioSourceSpec =
+                        spec.parse().unwrap_or(AudioSourceSpec::Tone(440.0));
+                    let r = match s.sender.start_audio(&spec) {
+                        Err(e) if spec == AudioSourceSpec::Default => {
+                            // no microphone: fall back to the tone, say so
+                            tracing::warn!("no default microphone ({e}); sending a 440 Hz tone");
+                            self.audio_note =
+                                Some("no microphone: sending a 440 Hz tone".to_owned());
+                            s.sender.start_audio(&AudioSourceSpec::Tone(440.0))
+                        }
+                        other => other,
+                    };
+                    if let Err(e) = r {
+                        tracing::error!("capture: {e}");
+                        self.channel_errors[0] = Some(e.to_string());
+                        failed = true;
+                    }
+                }
+            }
+            s.applied[0] = if self.channel_errors[0].is_none() {
+                want
+            } else {
+                None
+            };
+        }
+        // video
+        let want = d.on[1].then(|| d.video.clone());
+        if want != s.applied[1] {
+            self.channel_errors[1] = None;
+            match &want {
+                None => s.sender.stop_video(),
+                Some(spec) => {
+                    let spec: VideoSourceSpec = spec.parse().unwrap_or(VideoSourceSpec::Pattern);
+                    if let Err(e) = s.sender.start_video(&spec) {
+                        tracing::error!("capture: {e}");
+                        self.channel_errors[1] = Some(e.to_string());
+                        failed = true;
+                    }
+                }
+            }
+            s.applied[1] = if self.channel_errors[1].is_none() {
+                want
+            } else {
+                None
+            };
+        }
+        failed
+    }
+}
+
 fn worker(
     rx: ChanRx<Ctl>,
     published: Arc<Mutex<Published>>,
@@ -222,22 +387,22 @@ fn worker(
         .map(|d| d.name)
         .collect();
     lock(&published).devices = devices;
-    let mut receiver: Option<Receiver> = None;
-    let mut sender: Option<Sender> = None;
+    let mut st = WorkerState::default();
     let mut running: Option<Desired> = None;
     let mut pending: Option<Desired> = None;
     let mut retry_at: Option<Instant> = None;
-    loop {
+    let retry_now = |st: &WorkerState, retry_at: &mut Option<Instant>| {
+        if let Some(s) = &st.session {
+            s.sender.retry_now();
+        }
+        if retry_at.is_some() {
+            *retry_at = Some(Instant::now());
+        }
+    };
+    'run: loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Ctl::Apply(d)) => pending = Some(d),
-            Ok(Ctl::RetryNow) => {
-                if let Some(s) = &sender {
-                    s.retry_now();
-                }
-                if running.is_none() {
-                    retry_at = Some(Instant::now());
-                }
-            }
+            Ok(Ctl::RetryNow) => retry_now(&st, &mut retry_at),
             Ok(Ctl::Stop) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
@@ -245,127 +410,38 @@ fn worker(
         while let Ok(c) = rx.try_recv() {
             match c {
                 Ctl::Apply(d) => pending = Some(d),
-                Ctl::RetryNow => {
-                    if let Some(s) = &sender {
-                        s.retry_now();
-                    }
-                }
-                Ctl::Stop => {
-                    pending = None;
-                    running = None;
-                    break;
-                }
+                Ctl::RetryNow => retry_now(&st, &mut retry_at),
+                Ctl::Stop => break 'run,
             }
         }
-        let want = pending.clone().or_else(|| running.clone());
         let due = retry_at.is_some_and(|r| r <= Instant::now());
-        if let Some(d) = want
+        if let Some(d) = pending.take().or_else(|| running.clone())
             && (Some(&d) != running.as_ref() || due)
         {
-            pending = None;
-            retry_at = None;
-            if let Some(s) = sender.take() {
-                s.stop(Duration::from_millis(200));
-            }
-            lock(&published).controls = None;
-            let mut error = None;
-            let mut audio_note = None;
-            if d.on.iter().any(|&x| x) {
-                // target: the embedded receiver, started on first use
-                let target = match &d.host {
-                    Some((h, a, v, c, f)) => Some((h.clone(), *a, *v, *c, *f)),
-                    None => {
-                        if receiver.is_none() {
-                            let cfg = ReceiverConfig {
-                                bind: "127.0.0.1".into(),
-                                audio_port: 0,
-                                video_port: 0,
-                                control_port: Some(0),
-                                out_dir: None,
-                                host_config: HostConfig::reference(),
-                            };
-                            match Receiver::spawn(cfg) {
-                                Ok(r) => receiver = Some(r),
-                                Err(e) => error = Some(format!("built-in receiver: {e}")),
-                            }
-                        }
-                        receiver.as_ref().map(|r| {
-                            let p = r.ports();
-                            (
-                                "127.0.0.1".to_owned(),
-                                p.audio,
-                                p.video,
-                                p.control.unwrap_or(0),
-                                Framing::Framed,
-                            )
-                        })
-                    }
-                };
-                if let Some((host, ap, vp, cp, framing)) = target {
-                    let audio: AudioSourceSpec = if d.on[0] {
-                        d.audio.parse().unwrap_or(AudioSourceSpec::Tone(440.0))
-                    } else {
-                        AudioSourceSpec::None
-                    };
-                    let video: VideoSourceSpec = if d.on[1] {
-                        d.video.parse().unwrap_or(VideoSourceSpec::Pattern)
-                    } else {
-                        VideoSourceSpec::None
-                    };
-                    let mut cfg = SenderConfig {
-                        host,
-                        audio_port: ap,
-                        video_port: vp,
-                        control_port: cp,
-                        framing,
-                        audio: audio.clone(),
-                        video,
-                        chunk_ms: d.pins.chunk_ms,
-                        video_size: d.pins.video_size,
-                        fps: d.pins.fps,
-                        quality: d.pins.quality,
-                        ..SenderConfig::default()
-                    };
-                    let tp = TapPoint::new(tap.clone());
-                    let started = match Sender::start(cfg.clone(), tp.clone()) {
-                        Err(e) if audio == AudioSourceSpec::Default => {
-                            // no microphone: fall back to the tone, say so
-                            tracing::warn!(
-                                "no default microphone ({e}); sending a 440 Hz tone instead"
-                            );
-                            audio_note = Some("no microphone: sending a 440 Hz tone".to_owned());
-                            cfg.audio = AudioSourceSpec::Tone(440.0);
-                            Sender::start(cfg, tp)
-                        }
-                        other => other,
-                    };
-                    match started {
-                        Ok(s) => sender = Some(s),
-                        Err(e) => {
-                            error = Some(e.to_string());
-                            retry_at = Some(Instant::now() + Duration::from_secs(5));
-                        }
-                    }
-                }
-            }
-            if let Some(e) = &error {
+            let failed = st.reconcile(&d, &tap);
+            retry_at = failed.then(|| Instant::now() + Duration::from_secs(5));
+            if let Some(e) = &st.error {
                 tracing::error!("capture: {e}");
             }
             let mut p = lock(&published);
-            p.error = error;
-            p.audio_note = audio_note;
-            p.controls = sender
-                .as_ref()
-                .map(|s| (s.audio_control().clone(), s.video_control().clone()));
+            p.error = st.error.clone();
+            p.channel_errors = st.channel_errors.clone();
+            p.audio_note = st.audio_note.clone();
+            p.controls = st.session.as_ref().map(|s| {
+                (
+                    s.sender.audio_control().clone(),
+                    s.sender.video_control().clone(),
+                )
+            });
             p.retry_at = retry_at;
             running = Some(d);
         }
         {
-            let stats = sender.as_ref().map(Sender::stats);
-            let rstats = receiver.as_ref().map(Receiver::stats);
+            let stats = st.session.as_ref().map(|s| s.sender.stats());
+            let rstats = st.receiver.as_ref().map(Receiver::stats);
             let mut p = lock(&published);
             p.sender = stats;
-            p.receiver_endpoint = receiver.as_ref().map(|r| {
+            p.receiver_endpoint = st.receiver.as_ref().map(|r| {
                 let b = r.ports();
                 format!(
                     "127.0.0.1 audio {} video {} control {}",
@@ -380,10 +456,8 @@ fn worker(
             w.request_repaint();
         }
     }
-    if let Some(s) = sender.take() {
-        s.stop(Duration::from_millis(300));
-    }
-    if let Some(r) = receiver.take() {
+    st.stop_session();
+    if let Some(r) = st.receiver.take() {
         r.stop();
     }
 }
@@ -480,21 +554,11 @@ impl CaptureBackend for RealBackend {
             | UiCommand::EditHostProfile(..) => {}
             _ => return,
         }
-        let nd = desired_from(settings, d.on, d.pins.clone());
-        // a pinned value only changing its value applies live, without a restart
-        let same_pin_set = |a: &Pins, b: &Pins| {
-            a.chunk_ms.is_some() == b.chunk_ms.is_some()
-                && a.video_size.is_some() == b.video_size.is_some()
-                && a.fps.is_some() == b.fps.is_some()
-                && a.quality.is_some() == b.quality.is_some()
-        };
-        let live_only = Desired {
-            pins: self.desired.pins.clone(),
-            ..nd.clone()
-        } == self.desired
-            && same_pin_set(&nd.pins, &self.desired.pins);
-        self.desired = nd;
-        if !live_only {
+        // pins, sizes and rates apply live (above and in the worker); sources and
+        // start/stop go to the worker, which restarts only the channel concerned
+        let nd = desired_from(settings, d.on, d.pins);
+        if nd != self.desired {
+            self.desired = nd;
             self.send(Ctl::Apply(self.desired.clone()));
         }
     }
@@ -522,28 +586,34 @@ impl CaptureBackend for RealBackend {
         let retry_in_s = p
             .retry_at
             .map(|r| r.saturating_duration_since(Instant::now()).as_secs_f32());
-        let chan = |on: bool, l: Option<&LinkStats>| match (on, l) {
-            (false, _) => ChannelStats::default(),
-            (true, Some(l)) => ChannelStats {
-                light: light(l),
-                sent: l.sent,
-                bytes: l.sent_bytes,
-                seq: l.last_seq,
-                dropped: l.dropped,
-                reconnects: l.reconnects,
-            },
-            (true, None) => ChannelStats {
-                light: match &p.error {
-                    Some(e) => LinkLight::Disconnected {
-                        reason: e.clone(),
-                        retry_in_s,
-                    },
-                    None => LinkLight::Connecting {
-                        detail: "starting".into(),
-                    },
+        let chan = |i: usize, l: Option<&LinkStats>| {
+            let counters = |light| match l {
+                Some(l) => ChannelStats {
+                    light,
+                    sent: l.sent,
+                    bytes: l.sent_bytes,
+                    seq: l.last_seq,
+                    dropped: l.dropped,
+                    reconnects: l.reconnects,
                 },
-                ..Default::default()
-            },
+                None => ChannelStats {
+                    light,
+                    ..Default::default()
+                },
+            };
+            let error = p.channel_errors[i].as_ref().or(p.error.as_ref());
+            match (self.desired.on[i], error, l) {
+                // stopped: the counters stay (the seq continues on the next start)
+                (false, _, _) => counters(LinkLight::Idle),
+                (true, Some(e), _) => counters(LinkLight::Disconnected {
+                    reason: e.clone(),
+                    retry_in_s,
+                }),
+                (true, None, Some(l)) => counters(light(l)),
+                (true, None, None) => counters(LinkLight::Connecting {
+                    detail: "starting".into(),
+                }),
+            }
         };
         let control = match s {
             Some(s) => {
@@ -647,8 +717,8 @@ impl CaptureBackend for RealBackend {
                     .map_or([0, 0], |(w, h)| [w, h]),
             },
             channels: [
-                chan(self.desired.on[0], audio.map(|a| &a.link)),
-                chan(self.desired.on[1], video.map(|v| &v.link)),
+                chan(0, audio.map(|a| &a.link)),
+                chan(1, video.map(|v| &v.link)),
             ],
             control,
             receiver,
