@@ -341,3 +341,57 @@ fn pins_change_live_and_unpinned_values_return_to_the_host_config() {
     assert_eq!(tx.video_control().quality(), 50);
     drop(tx);
 }
+
+/// A ZMTP 3.0 peer that completes the NULL handshake as `socket_type`, then announces
+/// one frame of `len` bytes and sends a little of it.
+fn hostile_peer(port: u16, socket_type: &str, len: u64) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut greeting = vec![0xffu8];
+    greeting.extend([0u8; 8]);
+    greeting.push(0x7f);
+    greeting.extend([3, 0]);
+    greeting.extend(b"NULL");
+    greeting.extend([0u8; 16]);
+    greeting.push(0); // as-server
+    greeting.extend([0u8; 31]);
+    s.write_all(&greeting)?;
+    let mut theirs = [0u8; 64];
+    s.read_exact(&mut theirs)?;
+    let mut ready = vec![5u8];
+    ready.extend(b"READY");
+    ready.push(11);
+    ready.extend(b"Socket-Type");
+    ready.extend((socket_type.len() as u32).to_be_bytes());
+    ready.extend(socket_type.as_bytes());
+    s.write_all(&[0x04, ready.len() as u8])?;
+    s.write_all(&ready)?;
+    s.write_all(&[0x02])?;
+    s.write_all(&len.to_be_bytes())?;
+    s.write_all(&[0x55; 100])?;
+    // the receiver drops the connection (or we give up reading after the timeout)
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    Ok(())
+}
+
+#[test]
+fn receiver_refuses_huge_frames_without_allocating_them() {
+    let rx = receiver(HostConfig::reference());
+    let p = rx.ports();
+    for len in [1u64 << 40, u64::MAX, 64 << 20] {
+        hostile_peer(p.audio, "PUSH", len).expect("audio peer");
+        hostile_peer(p.video, "PUSH", len).expect("video peer");
+        hostile_peer(p.control.unwrap(), "REQ", len).expect("control peer");
+    }
+    // Still alive and serving: a real sender gets through, control included.
+    let tx = sender(&rx, Framing::Framed, TapPoint::default());
+    assert!(wait_for(Duration::from_secs(10), || {
+        let s = rx.stats();
+        s.audio.messages >= 5 && s.video.messages >= 1 && s.control.hello >= 1
+    }));
+    drop(tx);
+    let s = rx.stop();
+    assert_eq!(s.audio.malformed + s.video.malformed, 0);
+}

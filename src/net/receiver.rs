@@ -4,20 +4,24 @@
 //! `video/NNNNNN.jpg` per frame (named by seq) and `index.jsonl` (one line per message,
 //! malformed ones included) under an output folder.
 //!
-//! Built on the pure-Rust `zeromq` crate: a receiver reads as fast as messages arrive, so
-//! the crate's lack of a high-water mark does not matter here.
+//! Built on libzmq (the `zmq` crate), not the pure-Rust `zeromq` crate the control client
+//! uses: this side listens, so any peer can send it bytes, and `zeromq` 0.7 reserves a
+//! frame's announced length before reading it: a 74-byte greeting plus one frame header
+//! announcing 1 TiB aborted the process (allocation failure). libzmq checks every
+//! message against `ZMQ_MAXMSGSIZE` and drops the peer instead ([`MAX_DATA_MSG`],
+//! [`MAX_CONTROL_MSG`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::Serialize;
-use zeromq::{Socket, SocketRecv, SocketSend};
 
 use crate::wire::capture::{self, Decoded, Framing, Header, HostConfig};
 
@@ -187,7 +191,7 @@ pub enum ReceiverError {
         /// Endpoint.
         endpoint: String,
         /// Cause.
-        source: zeromq::ZmqError,
+        source: zmq::Error,
     },
     /// The output folder could not be prepared.
     #[error("cannot write to {path}: {source}")]
@@ -401,63 +405,81 @@ impl State {
     }
 }
 
+/// Largest data message accepted (a 4K JPEG at quality 100 is about 10 MB); a peer
+/// announcing more is disconnected by libzmq before anything is allocated.
+pub const MAX_DATA_MSG: i64 = 32 << 20;
+/// Largest control request accepted.
+pub const MAX_CONTROL_MSG: i64 = 64 << 10;
+
 /// A running reference host on its own named thread.
 pub struct Receiver {
     ports: BoundPorts,
     state: Arc<Mutex<State>>,
-    stop: Arc<tokio::sync::Notify>,
+    stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The bound sockets, moved to the receiver thread.
+struct Sockets {
+    audio: zmq::Socket,
+    video: zmq::Socket,
+    control: Option<zmq::Socket>,
+    // Keeps libzmq's I/O thread alive as long as the sockets.
+    _ctx: zmq::Context,
+}
+
+/// Binds one socket with its message-size cap; returns it and the port bound.
+fn bind_one(
+    ctx: &zmq::Context,
+    kind: zmq::SocketType,
+    what: &'static str,
+    host: &str,
+    port: u16,
+    max_msg: i64,
+) -> Result<(zmq::Socket, u16), ReceiverError> {
+    let endpoint = if port == 0 {
+        format!("tcp://{host}:*")
+    } else {
+        format!("tcp://{host}:{port}")
+    };
+    let err = |source| ReceiverError::Bind {
+        what,
+        endpoint: endpoint.clone(),
+        source,
+    };
+    let sock = ctx.socket(kind).map_err(err)?;
+    sock.set_maxmsgsize(max_msg).map_err(err)?;
+    sock.set_linger(0).map_err(err)?;
+    sock.bind(&endpoint).map_err(err)?;
+    let bound = sock
+        .get_last_endpoint()
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|ep| ep.rsplit(':').next().and_then(|p| p.parse().ok()))
+        .unwrap_or(port);
+    Ok((sock, bound))
 }
 
 impl Receiver {
     /// Binds the sockets (returning an error if any bind fails) and starts receiving.
     pub fn spawn(cfg: ReceiverConfig) -> Result<Self, ReceiverError> {
         let outputs = Outputs::open(cfg.out_dir.as_deref())?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let bind = |what: &'static str, port: u16| (format!("tcp://{}:{port}", cfg.bind), what);
-        let (mut audio, mut video, mut control, ports) = rt.block_on(async {
-            let mut audio = zeromq::PullSocket::new();
-            let mut video = zeromq::PullSocket::new();
-            let (ep, what) = bind("audio", cfg.audio_port);
-            let a = audio
-                .bind(&ep)
-                .await
-                .map_err(|source| ReceiverError::Bind {
-                    what,
-                    endpoint: ep,
-                    source,
-                })?;
-            let (ep, what) = bind("video", cfg.video_port);
-            let v = video
-                .bind(&ep)
-                .await
-                .map_err(|source| ReceiverError::Bind {
-                    what,
-                    endpoint: ep,
-                    source,
-                })?;
-            let mut control = None;
-            let mut cport = None;
-            if let Some(p) = cfg.control_port {
-                let mut rep = zeromq::RepSocket::new();
-                let (ep, what) = bind("control", p);
-                let c = rep.bind(&ep).await.map_err(|source| ReceiverError::Bind {
-                    what,
-                    endpoint: ep,
-                    source,
-                })?;
-                cport = endpoint_port(&c);
-                control = Some(rep);
+        let ctx = zmq::Context::new();
+        let host = cfg.bind.as_str();
+        let (audio, a) = bind_one(&ctx, zmq::PULL, "audio", host, cfg.audio_port, MAX_DATA_MSG)?;
+        let (video, v) = bind_one(&ctx, zmq::PULL, "video", host, cfg.video_port, MAX_DATA_MSG)?;
+        let (control, cport) = match cfg.control_port {
+            Some(p) => {
+                let (s, c) = bind_one(&ctx, zmq::REP, "control", host, p, MAX_CONTROL_MSG)?;
+                (Some(s), Some(c))
             }
-            let ports = BoundPorts {
-                audio: endpoint_port(&a).unwrap_or(cfg.audio_port),
-                video: endpoint_port(&v).unwrap_or(cfg.video_port),
-                control: cport,
-            };
-            Ok::<_, ReceiverError>((audio, video, control, ports))
-        })?;
+            None => (None, None),
+        };
+        let ports = BoundPorts {
+            audio: a,
+            video: v,
+            control: cport,
+        };
         let state = Arc::new(Mutex::new(State {
             stats: ReceiverStats {
                 ports: Some(ports),
@@ -468,53 +490,17 @@ impl Receiver {
             host_config: cfg.host_config.clone(),
             started: Instant::now(),
         }));
-        let stop = Arc::new(tokio::sync::Notify::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let sockets = Sockets {
+            audio,
+            video,
+            control,
+            _ctx: ctx,
+        };
         let (st, stop2) = (state.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name("capdeck-receiver".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let (sa, sv, sc) = (st.clone(), st.clone(), st.clone());
-                    let ctl = async {
-                        let Some(rep) = control.as_mut() else {
-                            return std::future::pending::<()>().await;
-                        };
-                        loop {
-                            match rep.recv().await {
-                                Ok(m) => {
-                                    let body: Vec<u8> =
-                                        m.iter().flat_map(|p| p.iter().copied()).collect();
-                                    let reply = lock(&sc).on_control(&body);
-                                    if let Err(e) = rep.send(zeromq::ZmqMessage::from(reply)).await
-                                    {
-                                        tracing::warn!("control reply failed: {e}");
-                                    }
-                                }
-                                Err(e) => {
-                                    tracing::warn!("control receive error: {e}");
-                                    tokio::time::sleep(Duration::from_millis(50)).await;
-                                }
-                            }
-                        }
-                    };
-                    let flusher = async {
-                        // Outputs stay readable while the receiver runs: flush twice a second.
-                        let mut tick = tokio::time::interval(Duration::from_millis(500));
-                        loop {
-                            tick.tick().await;
-                            lock(&st).outputs.maybe_flush(true);
-                        }
-                    };
-                    tokio::select! {
-                        () = flusher => {}
-                        () = pull_loop(&mut audio, Pull::Audio, sa) => {}
-                        () = pull_loop(&mut video, Pull::Video, sv) => {}
-                        () = ctl => {}
-                        () = stop2.notified() => {}
-                    }
-                    lock(&st).outputs.maybe_flush(true);
-                });
-            })?;
+            .spawn(move || receive_loop(&sockets, &st, &stop2))?;
         Ok(Self {
             ports,
             state,
@@ -548,7 +534,7 @@ impl Receiver {
     }
 
     fn shutdown(&mut self) {
-        self.stop.notify_one();
+        self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -568,21 +554,55 @@ impl Drop for Receiver {
     }
 }
 
-async fn pull_loop(sock: &mut zeromq::PullSocket, which: Pull, st: Arc<Mutex<State>>) {
-    loop {
-        match sock.recv().await {
-            Ok(m) => lock(&st).on_data(which, m.into_vec()),
-            Err(e) => {
-                tracing::warn!("receive error: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+/// Polls the three sockets (100 ms at most, so a stop is seen at once) and drains each
+/// one that is readable; outputs are flushed twice a second so they stay readable.
+fn receive_loop(s: &Sockets, st: &Mutex<State>, stop: &AtomicBool) {
+    let parts = |m: Vec<Vec<u8>>| m.into_iter().map(Bytes::from).collect::<Vec<_>>();
+    while !stop.load(Ordering::Relaxed) {
+        let mut items = vec![
+            s.audio.as_poll_item(zmq::POLLIN),
+            s.video.as_poll_item(zmq::POLLIN),
+        ];
+        if let Some(c) = &s.control {
+            items.push(c.as_poll_item(zmq::POLLIN));
+        }
+        if let Err(e) = zmq::poll(&mut items, 100) {
+            tracing::warn!("receiver poll: {e}");
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        let ready: Vec<bool> = items.iter().map(zmq::PollItem::is_readable).collect();
+        drop(items);
+        for (i, (sock, which)) in [(&s.audio, Pull::Audio), (&s.video, Pull::Video)]
+            .into_iter()
+            .enumerate()
+        {
+            // a bounded batch per wake-up, so one busy channel cannot starve the others
+            for _ in 0..if ready[i] { 256 } else { 0 } {
+                match sock.recv_multipart(zmq::DONTWAIT) {
+                    Ok(m) => lock(st).on_data(which, parts(m)),
+                    Err(zmq::Error::EAGAIN) => break,
+                    Err(e) => {
+                        tracing::warn!("receive error: {e}");
+                        break;
+                    }
+                }
             }
         }
+        if let (Some(rep), Some(true)) = (&s.control, ready.get(2)) {
+            match rep.recv_multipart(zmq::DONTWAIT) {
+                Ok(m) => {
+                    let body: Vec<u8> = m.concat();
+                    let reply = lock(st).on_control(&body);
+                    if let Err(e) = rep.send(reply, 0) {
+                        tracing::warn!("control reply failed: {e}");
+                    }
+                }
+                Err(zmq::Error::EAGAIN) => {}
+                Err(e) => tracing::warn!("control receive error: {e}"),
+            }
+        }
+        lock(st).outputs.maybe_flush(false);
     }
-}
-
-fn endpoint_port(ep: &zeromq::Endpoint) -> Option<u16> {
-    match ep {
-        zeromq::Endpoint::Tcp(_, port) => Some(*port),
-        _ => None,
-    }
+    lock(st).outputs.maybe_flush(true);
 }
