@@ -6,6 +6,13 @@
 //! waits forever, so every request is wrapped in a 3 s timeout; on a timeout (or any error)
 //! the socket is thrown away and a fresh one says hello again after a capped backoff.
 //! Streaming never depends on this channel: it runs on its own named thread.
+//!
+//! Known limit: `zeromq` 0.7 reserves a frame's announced length before reading it, so a
+//! host that answers with a frame header announcing terabytes makes the allocation fail
+//! and the process abort. Here the peer is the host the operator chose to connect to, so
+//! the exposure is small; the listening side (`net::receiver`, any peer can connect) is on
+//! libzmq with `ZMQ_MAXMSGSIZE` for this reason. If the crate gains a frame-size limit,
+//! set it here.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
