@@ -345,6 +345,32 @@ impl<P, S> Lane<P, S> {
     }
 }
 
+impl<P, S> Lane<P, S> {
+    /// A sink for a new pipeline: `encode` turns a pipeline message and the lane's seq
+    /// base into its wire seq, payload length and message; the sink hands it to the link
+    /// and remembers where the seq goes on. Returns the sink and the base.
+    fn sink<M>(
+        &self,
+        encode: impl Fn(M, u64) -> (u64, usize, wire::WireMessage) + Send + 'static,
+    ) -> (Box<dyn FnMut(M) + Send>, u64) {
+        let (link, next) = (self.link.clone(), self.next_seq.clone());
+        let base = next.load(Ordering::Acquire);
+        let sink = Box::new(move |m: M| {
+            let (seq, n, msg) = encode(m, base);
+            link.submit(seq, n, msg);
+            next.store(seq + 1, Ordering::Release);
+        });
+        (sink, base)
+    }
+
+    /// Records a started pipeline.
+    fn started(&mut self, pipeline: P, spec: String, base: u64) {
+        self.pipeline = Some(pipeline);
+        self.spec = Some(spec);
+        self.base = base;
+    }
+}
+
 type AudioLane = Lane<audio::AudioPipeline, audio::AudioStats>;
 type VideoLane = Lane<video::VideoPipeline, video::VideoStats>;
 
@@ -471,18 +497,11 @@ impl Sender {
             return Err(SenderError::ChannelNotOpen("audio"));
         };
         let framing = self.cfg.framing;
-        let (link, next, base) = (
-            lane.link.clone(),
-            lane.next_seq.clone(),
-            lane.next_seq.load(Ordering::Acquire),
-        );
-        let sink = Box::new(move |chunk: AudioChunk| {
+        let (sink, base) = lane.sink(move |chunk: AudioChunk, base| {
             let seq = base + chunk.seq;
             let payload = Bytes::from(chunk.pcm_le_bytes());
-            let n = payload.len();
             let header = Header::Audio(AudioHeader::new(chunk.ts_ms, seq));
-            link.submit(seq, n, wire::encode(&header, payload, framing));
-            next.store(seq + 1, Ordering::Release);
+            (seq, payload.len(), wire::encode(&header, payload, framing))
         });
         let p = audio::start(spec, self.audio_ctl.clone(), sink).map_err(|source| {
             SenderError::Audio {
@@ -490,9 +509,7 @@ impl Sender {
                 source,
             }
         })?;
-        lane.pipeline = Some(p);
-        lane.spec = Some(spec.to_string());
-        lane.base = base;
+        lane.started(p, spec.to_string(), base);
         Ok(())
     }
 
@@ -521,18 +538,11 @@ impl Sender {
             return Err(SenderError::ChannelNotOpen("video"));
         };
         let framing = self.cfg.framing;
-        let (link, next, base) = (
-            lane.link.clone(),
-            lane.next_seq.clone(),
-            lane.next_seq.load(Ordering::Acquire),
-        );
-        let sink = Box::new(move |f: VideoFrame| {
+        let (sink, base) = lane.sink(move |f: VideoFrame, base| {
             let seq = base + f.seq;
-            let n = f.jpeg.len();
             let header =
                 Header::Video(VideoHeader::new(f.ts_ms, seq, f.width, f.height, f.quality));
-            link.submit(seq, n, wire::encode(&header, f.jpeg, framing));
-            next.store(seq + 1, Ordering::Release);
+            (seq, f.jpeg.len(), wire::encode(&header, f.jpeg, framing))
         });
         let p = video::start(spec, self.video_ctl.clone(), sink).map_err(|source| {
             SenderError::Video {
@@ -540,9 +550,7 @@ impl Sender {
                 source,
             }
         })?;
-        lane.pipeline = Some(p);
-        lane.spec = Some(spec.to_string());
-        lane.base = base;
+        lane.started(p, spec.to_string(), base);
         Ok(())
     }
 
