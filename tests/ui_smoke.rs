@@ -80,14 +80,50 @@ fn differing_pixels(a: &Shot, b: &Shot) -> usize {
         .count()
 }
 
-#[test]
-fn real_window_renders_live_frames_and_exits_zero() {
+fn display_available() -> bool {
     if std::env::var("CAPDECK_TEST_DISPLAY").as_deref() != Ok("1") {
         eprintln!(
             "skipped: set CAPDECK_TEST_DISPLAY=1 with DISPLAY pointing at Xvfb to run the window smoke test"
         );
+        return false;
+    }
+    true
+}
+
+#[test]
+fn real_window_renders_live_frames_and_exits_zero() {
+    if !display_available() {
         return;
     }
+    let err = run_window(&[]);
+    assert!(
+        !err.contains("running on OpenGL (glow)"),
+        "wgpu starts here"
+    );
+}
+
+/// When wgpu cannot start (here: asked for a backend Linux does not have), the app falls
+/// back to OpenGL (glow), says so, and still renders live frames.
+#[test]
+fn without_wgpu_the_window_falls_back_to_glow() {
+    if !display_available() {
+        return;
+    }
+    let err = run_window(&[("WGPU_BACKEND", "dx12")]);
+    assert!(
+        err.contains("running on OpenGL (glow)"),
+        "the fallback is reported; stderr:\n{err}"
+    );
+}
+
+/// Runs `capdeck --fresh --exit-after 5` with `env`, checks that the window shows live,
+/// non-blank frames and that the process exits 0 after 5 s; returns its stderr.
+fn run_window(env: &[(&str, &str)]) -> String {
+    // One window at a time: the checks read the whole screen.
+    static SCREEN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _screen = SCREEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     assert!(
         std::env::var("DISPLAY").is_ok(),
         "CAPDECK_TEST_DISPLAY=1 but DISPLAY is not set"
@@ -99,6 +135,7 @@ fn real_window_renders_live_frames_and_exits_zero() {
         .args(["--fresh", "--exit-after", "5"])
         .env("XDG_RUNTIME_DIR", runtime.path())
         .env("HOME", home.path())
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -152,6 +189,7 @@ fn real_window_renders_live_frames_and_exits_zero() {
         started.elapsed() >= Duration::from_secs(5),
         "exited before --exit-after"
     );
+    err
 }
 
 #[test]
