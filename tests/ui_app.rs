@@ -5,6 +5,7 @@
 //! `tests/snapshots/` (regenerate with `UPDATE_SNAPSHOTS=1` on the CI image).
 
 use bytes::Bytes;
+use capdeck::capture::audio::PttMode;
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::sim::encode_pattern;
@@ -660,23 +661,45 @@ fn snapshots_of_both_panes() {
 }
 
 #[test]
-fn push_to_talk_mutes_until_the_key_is_held() {
+fn push_to_talk_row_settings_and_talking_indicator() {
     let mut h = harness_with(opts());
     h.run_steps(2);
-    assert!(h.query_by_label("mute").is_some());
+    assert!(!has(&h, |l| l == "not talking"), "no PTT row while off");
     h.get_by_label("push-to-talk").click();
     h.run_steps(3);
+    assert!(h.state().settings.push_to_talk);
+    assert!(h.state().ptt.state().enabled(), "the audio gate sees it on");
     assert!(
-        h.query_by_label("muted").is_some(),
-        "push-to-talk mutes while the key is up"
+        has(&h, |l| l == "not talking"),
+        "indicator while the key is up"
     );
-    h.key_down(Key::T);
-    h.run_steps(2);
-    assert!(h.query_by_label("mute").is_some(), "holding T unmutes");
-    h.key_up(Key::T);
-    h.run_steps(2);
+    // the window's own key counts too (the global poller ORs it in)
+    h.key_down(Key::F8);
     assert!(
-        h.query_by_label("muted").is_some(),
-        "releasing T mutes again"
+        wait_until(&mut h, 5.0, |h| has(h, |l| l.trim() == "TALKING")),
+        "TALKING while F8 is held"
     );
+    assert!(h.state().ptt.state().key_down());
+    h.key_up(Key::F8);
+    assert!(
+        wait_until(&mut h, 5.0, |h| has(h, |l| l == "not talking")),
+        "not talking after release"
+    );
+    // key, pre-roll and mode reach the settings and the gate's state
+    let app = h.state_mut();
+    app.apply(UiCommand::SetPttKey("CapsLock".into()));
+    app.apply(UiCommand::SetPttKey("NoSuchKey".into()));
+    app.apply(UiCommand::SetPttPreroll(350));
+    app.apply(UiCommand::SetPttMode(PttMode::StopSending));
+    assert_eq!(app.settings.ptt_key, "CapsLock");
+    assert_eq!(app.settings.ptt_preroll_ms, 350);
+    assert_eq!(app.settings.ptt_mode, PttMode::StopSending);
+    let st = app.ptt.state().clone();
+    assert_eq!(st.preroll_ms(), 350);
+    assert_eq!(st.mode(), PttMode::StopSending);
+    app.apply(UiCommand::SetPttPreroll(99_999));
+    assert_eq!(app.settings.ptt_preroll_ms, 1000, "clamped");
+    h.get_by_label("push-to-talk").click();
+    h.run_steps(2);
+    assert!(!h.state().ptt.state().enabled(), "off again");
 }

@@ -87,6 +87,12 @@ pub enum UiCommand {
     SetMuted(bool),
     /// Push-to-talk on/off.
     SetPushToTalk(bool),
+    /// Push-to-talk key (a [`crate::capture::hotkey::PttKey`] name).
+    SetPttKey(String),
+    /// Push-to-talk pre-roll (ms).
+    SetPttPreroll(u32),
+    /// What is sent while not talking.
+    SetPttMode(crate::capture::audio::PttMode),
     /// Choose the video source (`pattern`, `camera[:N]`, `screen[:N]`, `window:<title>`).
     SetVideoSource(String),
     /// Video size.

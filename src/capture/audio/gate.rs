@@ -29,6 +29,7 @@ use super::convert::levels;
 use super::{AudioChunk, AudioControl, OUTPUT_RATE};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Longest pre-roll accepted (ms).
 pub const MAX_PREROLL_MS: u32 = 1000;
@@ -153,6 +154,15 @@ impl PttState {
         }
         *cursor = w;
     }
+}
+
+static PROCESS: OnceLock<Arc<PttState>> = OnceLock::new();
+
+/// The process-wide push-to-talk state, created on first use (by the app). Every audio
+/// pipeline without its own attached state ([`AudioControl::attach_ptt`]) is gated by it,
+/// from its first chunk: no window in which a restarted sender's audio escapes the gate.
+pub fn process_state() -> &'static Arc<PttState> {
+    PROCESS.get_or_init(Default::default)
 }
 
 /// The gate's settings for one chunk.
@@ -414,7 +424,8 @@ impl Gate {
 }
 
 /// The gate as the audio worker runs it: settings and key edges read from the
-/// [`PttState`] attached to the pipeline's [`AudioControl`] (pass-through when none is).
+/// [`PttState`] attached to the pipeline's [`AudioControl`], else the [`process_state`]
+/// if the app created one (pass-through when neither exists).
 #[derive(Debug, Default)]
 pub struct PttGate {
     gate: Gate,
@@ -423,7 +434,7 @@ pub struct PttGate {
 
 impl PttGate {
     fn config(&mut self, control: &AudioControl) -> GateConfig {
-        match control.ptt() {
+        match control.ptt().or_else(|| PROCESS.get().map(|p| &**p)) {
             Some(s) => {
                 self.gate.sync(s);
                 GateConfig::from_state(s)

@@ -187,6 +187,8 @@ pub enum HotkeyStatus {
 struct Shared {
     stop: AtomicBool,
     key: AtomicU8,
+    /// The key as the capdeck window itself sees it (fallback, and where no global state).
+    window: AtomicBool,
     status: Mutex<HotkeyStatus>,
 }
 
@@ -221,6 +223,7 @@ impl PttHotkey {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             key: AtomicU8::new(key.index()),
+            window: AtomicBool::new(false),
             status: Mutex::new(HotkeyStatus::Idle),
         });
         let sh = shared.clone();
@@ -237,6 +240,13 @@ impl PttHotkey {
     /// Changes the key (the state is released if the old key was held).
     pub fn set_key(&self, key: PttKey) {
         self.shared.key.store(key.index(), Ordering::Relaxed);
+    }
+
+    /// Whether the key is held according to the capdeck window's own key events: counts
+    /// too (the only source when the global state is unavailable). The poller stays the
+    /// one writer of the [`PttState`].
+    pub fn set_window_key(&self, down: bool) {
+        self.shared.window.store(down, Ordering::Relaxed);
     }
 
     /// The key watched.
@@ -303,19 +313,27 @@ fn poll_loop(
         if last_key != Some(key) {
             last_key = Some(key);
             state.set_key(false, unix_now_us());
+            // a new key: a "not on this keyboard" status no longer applies
+            if let Some(p) = &probe {
+                set_status(sh, HotkeyStatus::Watching(p.describe()));
+            }
         }
+        let window = sh.window.load(Ordering::Relaxed);
         if let Some(p) = probe.as_mut() {
             match p.is_down(key) {
-                Ok(down) => state.set_key(down, unix_now_us()),
+                Ok(down) => state.set_key(down || window, unix_now_us()),
                 Err(e @ HotkeyError::NoSuchKey(_)) => {
+                    state.set_key(window, unix_now_us());
                     set_status(sh, HotkeyStatus::WindowOnly(e.to_string()));
                 }
                 Err(e) => {
-                    state.set_key(false, unix_now_us());
+                    state.set_key(window, unix_now_us());
                     set_status(sh, HotkeyStatus::WindowOnly(format!("{e}; retrying")));
                     probe = None;
                 }
             }
+        } else {
+            state.set_key(window, unix_now_us());
         }
         std::thread::sleep(POLL);
     }

@@ -217,6 +217,7 @@ pub struct PreviewTexture {
 pub fn capture_ui(
     ui: &mut egui::Ui,
     snap: &CaptureSnapshot,
+    ptt: &crate::ui::ptt::PttView,
     preview: Option<Preview>,
     tex: &mut PreviewTexture,
     settings: &Settings,
@@ -238,13 +239,13 @@ pub fn capture_ui(
         if ui.available_width() > 1000.0 {
             // wide (tab layout): media on the left, links and host on the right
             ui.columns(2, |cols| {
-                audio_ui(&mut cols[0], snap, settings, cmds);
+                audio_ui(&mut cols[0], snap, ptt, settings, cmds);
                 cols[0].separator();
                 video_ui(&mut cols[0], snap, preview, tex, settings, cmds);
                 rest(&mut cols[1], cmds);
             });
         } else {
-            audio_ui(ui, snap, settings, cmds);
+            audio_ui(ui, snap, ptt, settings, cmds);
             ui.separator();
             video_ui(ui, snap, preview, tex, settings, cmds);
             ui.separator();
@@ -357,6 +358,7 @@ fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut 
 fn audio_ui(
     ui: &mut egui::Ui,
     snap: &CaptureSnapshot,
+    ptt: &crate::ui::ptt::PttView,
     settings: &Settings,
     cmds: &mut CommandQueue,
 ) {
@@ -418,16 +420,6 @@ fn audio_ui(
         if ui.toggle_value(&mut muted, mute_label).changed() {
             cmds.push(UiCommand::SetMuted(muted));
         }
-        let mut ptt = settings.push_to_talk;
-        if ui
-            .checkbox(&mut ptt, "push-to-talk")
-            .on_hover_text(
-                "Hold T (capdeck window focused) to talk; silence is still sent otherwise",
-            )
-            .changed()
-        {
-            cmds.push(UiCommand::SetPushToTalk(ptt));
-        }
         let clip_color = if snap.audio.clipped > 0 {
             RED
         } else {
@@ -436,6 +428,7 @@ fn audio_ui(
         ui.colored_label(clip_color, format!("clipped {}", snap.audio.clipped));
         ui.weak(format!("overruns {}", snap.audio.overruns));
     });
+    crate::ui::ptt::ptt_ui(ui, ptt, settings, cmds);
     channel_row_ui(ui, Channel::Audio, &snap.channels[0], cmds);
 }
 
