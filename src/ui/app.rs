@@ -101,6 +101,8 @@ pub struct CapdeckApp {
     pub frames: u64,
     /// Push-to-talk: key poller and the state the audio gate reads.
     pub ptt: PttRuntime,
+    /// The video source picker's list (listed on its own thread).
+    pub video_sources: capture::sources::SourceLister,
 }
 
 impl CapdeckApp {
@@ -157,6 +159,7 @@ impl CapdeckApp {
                     ))
                 }
             };
+        let video_sources = capture::sources::SourceLister::new(Some(cc.egui_ctx.clone()));
         let log_seen = log.next_seq();
         let mut app = Self {
             settings,
@@ -176,6 +179,7 @@ impl CapdeckApp {
             renderer_notice,
             frames: 0,
             ptt: PttRuntime::new(),
+            video_sources,
         };
         app.ptt.sync(&app.settings);
         if !demo && !opts.no_autostart {
@@ -329,6 +333,7 @@ impl CapdeckApp {
                     (*ms).min(crate::capture::audio::gate::MAX_PREROLL_MS)
             }
             UiCommand::SetPttMode(m) => self.settings.ptt_mode = *m,
+            UiCommand::RefreshVideoSources => self.video_sources.refresh(),
             UiCommand::SetVideoSource(s) => self.settings.video_source = s.clone(),
             UiCommand::SetVideoSize(s) => self.settings.video_size = *s,
             UiCommand::SetVideoFps(f) => self.settings.video_fps = f.clamp(0.1, 60.0),
@@ -564,6 +569,7 @@ impl CapdeckApp {
             ui,
             &self.capture_snap,
             &self.ptt.view(),
+            &self.video_sources.poll().clone(),
             preview,
             &mut self.preview_tex,
             &self.settings,

@@ -95,6 +95,8 @@ pub enum UiCommand {
     SetPttMode(crate::capture::audio::PttMode),
     /// Choose the video source (`pattern`, `camera[:N]`, `screen[:N]`, `window:<title>`).
     SetVideoSource(String),
+    /// List cameras, screens and windows again (off the UI thread).
+    RefreshVideoSources,
     /// Video size.
     SetVideoSize([u32; 2]),
     /// Video rate.

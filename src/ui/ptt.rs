@@ -4,13 +4,11 @@
 
 use super::command::{CommandQueue, UiCommand};
 use super::settings::Settings;
+use super::widgets::{GREEN, YELLOW};
 use crate::capture::audio::gate::{self, MAX_PREROLL_MS};
 use crate::capture::audio::{PttMode, PttState};
 use crate::capture::hotkey::{HotkeyStatus, PttHotkey, PttKey, unix_now_us};
 use std::sync::Arc;
-
-const GREEN: egui::Color32 = egui::Color32::from_rgb(40, 180, 70);
-const YELLOW: egui::Color32 = egui::Color32::from_rgb(220, 170, 30);
 
 /// What the push-to-talk row shows.
 #[derive(Debug, Clone, PartialEq, Default)]
