@@ -727,7 +727,7 @@ fn video_picker_lists_off_the_ui_thread_and_explains_failures() {
     );
     h.key_press(Key::Escape);
     h.run_steps(1);
-    h.get_by_label("🔄").click();
+    h.get_by_label("refresh").click();
     h.run_steps(1);
     h.get_by_label("source").click();
     assert!(

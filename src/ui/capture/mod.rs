@@ -495,7 +495,7 @@ fn video_ui(
             .width(180.0)
             .show_ui(ui, |ui| video_sources_ui(ui, sources, settings, cmds));
         if ui
-            .small_button("🔄")
+            .small_button("refresh")
             .on_hover_text("list cameras, screens and windows again")
             .clicked()
         {
