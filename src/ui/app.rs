@@ -568,8 +568,10 @@ impl CapdeckApp {
         capture::capture_ui(
             ui,
             &self.capture_snap,
-            &self.ptt.view(),
-            &self.video_sources.poll().clone(),
+            capture::PaneExtras {
+                ptt: &self.ptt.view(),
+                sources: &self.video_sources.poll().clone(),
+            },
             preview,
             &mut self.preview_tex,
             &self.settings,

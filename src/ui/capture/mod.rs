@@ -214,17 +214,26 @@ pub struct PreviewTexture {
     handle: Option<egui::TextureHandle>,
 }
 
+/// What the capture pane draws besides the backend's snapshot.
+#[derive(Clone, Copy)]
+pub struct PaneExtras<'a> {
+    /// Push-to-talk row.
+    pub ptt: &'a crate::ui::ptt::PttView,
+    /// The video source picker's list.
+    pub sources: &'a sources::SourceListView,
+}
+
 /// The whole capture pane.
 pub fn capture_ui(
     ui: &mut egui::Ui,
     snap: &CaptureSnapshot,
-    ptt: &crate::ui::ptt::PttView,
-    sources: &sources::SourceListView,
+    extra: PaneExtras<'_>,
     preview: Option<Preview>,
     tex: &mut PreviewTexture,
     settings: &Settings,
     cmds: &mut CommandQueue,
 ) {
+    let PaneExtras { ptt, sources } = extra;
     egui::ScrollArea::vertical().id_salt("capture_scroll").show(ui, |ui| {
         target_ui(ui, snap, settings, cmds);
         if snap.simulated {
