@@ -5,9 +5,11 @@
 //! `tests/snapshots/` (regenerate with `UPDATE_SNAPSHOTS=1` on the CI image).
 
 use bytes::Bytes;
+use capdeck::capture::audio::PttMode;
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::sim::encode_pattern;
+use capdeck::ui::capture::sources::SourceLister;
 use capdeck::ui::capture::{
     AudioStatus, CaptureBackend, CaptureSnapshot, ChannelStats, ConfigSource, ControlStatus,
     LinkLight, ReceiverStats, VideoStatus,
@@ -275,15 +277,32 @@ fn capture_start_stop_and_switch_source() {
         "video frames sent, previewed and received"
     );
 
-    // switch the video source through the picker: the session restarts with it
+    // switch the video source through the picker (real listing): the session restarts
+    let t = std::time::Instant::now();
+    while h.state_mut().video_sources.poll().listing && t.elapsed().as_secs() < 20 {
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !h.state_mut().video_sources.poll().listing,
+        "source listing finishes"
+    );
     h.get_by_label("source").click();
     h.run_steps(2);
-    h.get_by_label("screen").click();
-    h.run_steps(2);
-    assert_eq!(h.state().settings.video_source, "screen");
+    if std::env::var("CAPDECK_TEST_DISPLAY").as_deref() == Ok("1") {
+        h.get_by(|n| text(n).is_some_and(|l| l.starts_with("screen 0: ")))
+            .click();
+        h.run_steps(2);
+        assert_eq!(h.state().settings.video_source, "screen:0");
+    } else {
+        assert!(has(&h, |l| l == "no screens found"
+            || l.starts_with("! screens")));
+        h.key_press(Key::Escape);
+        h.run_steps(1);
+    }
     h.get_by_label("source").click();
     h.run_steps(2);
-    h.get_by_label("pattern").click();
+    h.get_by_label("pattern (test pattern)").click();
     assert!(
         wait_until(&mut h, 10.0, |h| has(h, |l| l == "streaming")),
         "back to the pattern, streaming"
@@ -677,23 +696,107 @@ fn snapshots_of_both_panes() {
 }
 
 #[test]
-fn push_to_talk_mutes_until_the_key_is_held() {
+fn video_picker_lists_off_the_ui_thread_and_explains_failures() {
+    let mut h = harness_with(opts());
+    // a listing that blocks until released, then fails: frames keep running meanwhile
+    let (go, wait) = std::sync::mpsc::sync_channel::<()>(1);
+    let wait = std::sync::Mutex::new(wait);
+    h.state_mut().video_sources = SourceLister::with_fn(
+        Arc::new(move || {
+            let _ = wait.lock().unwrap().recv();
+            panic!("cannot reach the window manager");
+        }),
+        None,
+    );
+    h.run_steps(5);
+    h.get_by_label("source").click();
+    h.run_steps(2);
+    assert!(
+        has(&h, |l| l == "listing sources…"),
+        "listing shown, UI not blocked"
+    );
+    assert!(
+        has(&h, |l| l == "pattern (test pattern)"),
+        "pattern meanwhile"
+    );
+    go.send(()).unwrap();
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l
+            == "! listing sources failed: cannot reach the window manager")),
+        "the failure is explained in the menu"
+    );
+    assert!(has(&h, |l| l == "no cameras found"));
+    assert!(has(&h, |l| l == "no windows found"));
+    // refresh lists again, with a working lister this time
+    h.state_mut().video_sources = SourceLister::with_fn(
+        Arc::new(|| capdeck::capture::video::VideoSources {
+            screens: vec![capdeck::capture::video::screen::ScreenInfo {
+                index: 0,
+                name: "Xvfb".into(),
+                width: 1280,
+                height: 800,
+                primary: true,
+            }],
+            synthetic: vec!["pattern".into()],
+            ..Default::default()
+        }),
+        None,
+    );
+    h.key_press(Key::Escape);
+    h.run_steps(1);
+    h.get_by_label("refresh").click();
+    h.run_steps(1);
+    h.get_by_label("source").click();
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l
+            == "screen 0: Xvfb 1280x800 (primary)")),
+        "listed screen shown"
+    );
+    h.get_by_label("screen 0: Xvfb 1280x800 (primary)").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.video_source, "screen:0");
+}
+
+#[test]
+fn push_to_talk_row_settings_and_talking_indicator() {
     let mut h = harness_with(opts());
     h.run_steps(2);
-    assert!(h.query_by_label("mute").is_some());
+    assert!(!has(&h, |l| l == "not talking"), "no PTT row while off");
     h.get_by_label("push-to-talk").click();
     h.run_steps(3);
+    assert!(h.state().settings.push_to_talk);
+    assert!(h.state().ptt.state().enabled(), "the audio gate sees it on");
     assert!(
-        h.query_by_label("muted").is_some(),
-        "push-to-talk mutes while the key is up"
+        has(&h, |l| l == "not talking"),
+        "indicator while the key is up"
     );
-    h.key_down(Key::T);
-    h.run_steps(2);
-    assert!(h.query_by_label("mute").is_some(), "holding T unmutes");
-    h.key_up(Key::T);
-    h.run_steps(2);
+    // the window's own key counts too (the global poller ORs it in)
+    h.key_down(Key::F8);
     assert!(
-        h.query_by_label("muted").is_some(),
-        "releasing T mutes again"
+        wait_until(&mut h, 5.0, |h| has(h, |l| l.trim() == "TALKING")),
+        "TALKING while F8 is held"
     );
+    assert!(h.state().ptt.state().key_down());
+    h.key_up(Key::F8);
+    assert!(
+        wait_until(&mut h, 5.0, |h| has(h, |l| l == "not talking")),
+        "not talking after release"
+    );
+    // key, pre-roll and mode reach the settings and the gate's state
+    let app = h.state_mut();
+    app.apply(UiCommand::SetPttKey("CapsLock".into()));
+    app.apply(UiCommand::SetPttKey("NoSuchKey".into()));
+    app.apply(UiCommand::SetPttPreroll(350));
+    app.apply(UiCommand::SetPttMode(PttMode::StopSending));
+    assert_eq!(app.settings.ptt_key, "CapsLock");
+    assert_eq!(app.settings.ptt_preroll_ms, 350);
+    assert_eq!(app.settings.ptt_mode, PttMode::StopSending);
+    let st = app.ptt.state().clone();
+    assert_eq!(st.preroll_ms(), 350);
+    assert_eq!(st.mode(), PttMode::StopSending);
+    app.apply(UiCommand::SetPttPreroll(99_999));
+    assert_eq!(app.settings.ptt_preroll_ms, 1000, "clamped");
+    h.get_by_label("push-to-talk").click();
+    h.run_steps(2);
+    assert!(!h.state().ptt.state().enabled(), "off again");
 }

@@ -7,4 +7,5 @@
 //! sender pushes them into its outbound queues); they never block on the network.
 
 pub mod audio;
+pub mod hotkey;
 pub mod video;

@@ -11,6 +11,7 @@ use super::capture::{self, CaptureBackend, PreviewTexture};
 use super::command::{CommandQueue, UiCommand};
 use super::live::{self, Feed, LiveRuntime, LiveView};
 use super::log_ring::{LogEntry, LogRing};
+use super::ptt::PttRuntime;
 use super::settings::{CaptureTarget, FeedTarget, Layout, Pane, Settings};
 
 /// Options of [`run_app`], from the command line.
@@ -69,9 +70,6 @@ impl AppOptions {
     }
 }
 
-/// Push-to-talk key (held while the capdeck window has focus).
-pub const PTT_KEY: egui::Key = egui::Key::T;
-
 struct Toast {
     entry: LogEntry,
     until: Instant,
@@ -101,8 +99,10 @@ pub struct CapdeckApp {
     pub renderer_notice: Option<String>,
     /// Frames drawn.
     pub frames: u64,
-    /// Push-to-talk key currently held.
-    ptt_held: Option<bool>,
+    /// Push-to-talk: key poller and the state the audio gate reads.
+    pub ptt: PttRuntime,
+    /// The video source picker's list (listed on its own thread).
+    pub video_sources: capture::sources::SourceLister,
 }
 
 impl CapdeckApp {
@@ -159,6 +159,7 @@ impl CapdeckApp {
                     ))
                 }
             };
+        let video_sources = capture::sources::SourceLister::new(Some(cc.egui_ctx.clone()));
         let log_seen = log.next_seq();
         let mut app = Self {
             settings,
@@ -177,8 +178,10 @@ impl CapdeckApp {
             exit_after: opts.exit_after,
             renderer_notice,
             frames: 0,
-            ptt_held: None,
+            ptt: PttRuntime::new(),
+            video_sources,
         };
+        app.ptt.sync(&app.settings);
         if !demo && !opts.no_autostart {
             for f in Feed::ALL {
                 app.apply(UiCommand::ConnectFeed(f));
@@ -320,6 +323,17 @@ impl CapdeckApp {
             UiCommand::SetFollowDefaultMic(f) => self.settings.follow_default_mic = *f,
             UiCommand::SetGain(g) => self.settings.gain_db = g.clamp(-60.0, 40.0),
             UiCommand::SetPushToTalk(p) => self.settings.push_to_talk = *p,
+            UiCommand::SetPttKey(k) => {
+                if k.parse::<crate::capture::hotkey::PttKey>().is_ok() {
+                    self.settings.ptt_key = k.clone();
+                }
+            }
+            UiCommand::SetPttPreroll(ms) => {
+                self.settings.ptt_preroll_ms =
+                    (*ms).min(crate::capture::audio::gate::MAX_PREROLL_MS)
+            }
+            UiCommand::SetPttMode(m) => self.settings.ptt_mode = *m,
+            UiCommand::RefreshVideoSources => self.video_sources.refresh(),
             UiCommand::SetVideoSource(s) => self.settings.video_source = s.clone(),
             UiCommand::SetVideoSize(s) => self.settings.video_size = *s,
             UiCommand::SetVideoFps(f) => self.settings.video_fps = f.clamp(0.1, 60.0),
@@ -332,6 +346,15 @@ impl CapdeckApp {
         }
         // the capture backend sees every command after the settings changed
         self.capture.apply(&cmd, &self.settings);
+        if matches!(
+            cmd,
+            UiCommand::SetPushToTalk(_)
+                | UiCommand::SetPttKey(_)
+                | UiCommand::SetPttPreroll(_)
+                | UiCommand::SetPttMode(_)
+        ) {
+            self.ptt.sync(&self.settings);
+        }
     }
 
     /// Runs one frame's work that is not drawing: drain sources, advance the cursor.
@@ -545,6 +568,10 @@ impl CapdeckApp {
         capture::capture_ui(
             ui,
             &self.capture_snap,
+            capture::PaneExtras {
+                ptt: &self.ptt.view(),
+                sources: &self.video_sources.poll().clone(),
+            },
             preview,
             &mut self.preview_tex,
             &self.settings,
@@ -567,7 +594,7 @@ impl CapdeckApp {
         }
         self.panes_ui(ui);
         let ctx = ui.ctx().clone();
-        self.push_to_talk(&ctx);
+        self.ptt.window_keys(&ctx);
         self.toasts_ui(&ctx);
         for cmd in self.cmds.take() {
             self.apply(cmd);
@@ -586,23 +613,6 @@ impl CapdeckApp {
             } else {
                 ctx.request_repaint_after(Duration::from_secs_f64(left.min(0.5)));
             }
-        }
-    }
-
-    /// Push-to-talk, in-window only: while enabled, the microphone is muted unless
-    /// [`PTT_KEY`] is held (muted chunks still flow as silence). A global hotkey that works
-    /// while a game has focus, and the pre-roll, are not implemented.
-    fn push_to_talk(&mut self, ctx: &egui::Context) {
-        if !self.settings.push_to_talk {
-            if self.ptt_held.take().is_some() {
-                self.cmds.push(UiCommand::SetMuted(false));
-            }
-            return;
-        }
-        let held = !ctx.egui_wants_keyboard_input() && ctx.input(|i| i.key_down(PTT_KEY));
-        if self.ptt_held != Some(held) {
-            self.ptt_held = Some(held);
-            self.cmds.push(UiCommand::SetMuted(!held));
         }
     }
 

@@ -87,8 +87,16 @@ pub enum UiCommand {
     SetMuted(bool),
     /// Push-to-talk on/off.
     SetPushToTalk(bool),
+    /// Push-to-talk key (a [`crate::capture::hotkey::PttKey`] name).
+    SetPttKey(String),
+    /// Push-to-talk pre-roll (ms).
+    SetPttPreroll(u32),
+    /// What is sent while not talking.
+    SetPttMode(crate::capture::audio::PttMode),
     /// Choose the video source (`pattern`, `camera[:N]`, `screen[:N]`, `window:<title>`).
     SetVideoSource(String),
+    /// List cameras, screens and windows again (off the UI thread).
+    RefreshVideoSources,
     /// Video size.
     SetVideoSize([u32; 2]),
     /// Video rate.

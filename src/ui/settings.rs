@@ -135,6 +135,12 @@ pub struct Settings {
     pub video_quality: u8,
     /// Push-to-talk enabled.
     pub push_to_talk: bool,
+    /// Push-to-talk key (`F8`, `A`, `CapsLock`, ...; see `capture::hotkey::PttKey`).
+    pub ptt_key: String,
+    /// Push-to-talk pre-roll (ms).
+    pub ptt_preroll_ms: u32,
+    /// What is sent while not talking.
+    pub ptt_mode: crate::capture::audio::PttMode,
     /// Live view feed source.
     pub feed_target: FeedTarget,
     /// Retail feed address (`host:port`).
@@ -172,6 +178,9 @@ impl Default for Settings {
             video_fps: 5.0,
             video_quality: 70,
             push_to_talk: false,
+            ptt_key: crate::capture::hotkey::PttKey::default().to_string(),
+            ptt_preroll_ms: crate::capture::audio::gate::DEFAULT_PREROLL_MS,
+            ptt_mode: crate::capture::audio::PttMode::SendSilence,
             feed_target: FeedTarget::Demo,
             retail_addr: "127.0.0.1:17400".into(),
             engine_addr: "127.0.0.1:17500".into(),
@@ -289,6 +298,16 @@ impl Settings {
             self.capture_target = CaptureTarget::Embedded;
         }
         self.chunk_ms = self.chunk_ms.clamp(10, 1000);
+        self.ptt_key = match self.ptt_key.parse::<crate::capture::hotkey::PttKey>() {
+            Ok(k) => k.to_string(),
+            Err(e) => {
+                tracing::warn!("{e}; using the default");
+                crate::capture::hotkey::PttKey::default().to_string()
+            }
+        };
+        self.ptt_preroll_ms = self
+            .ptt_preroll_ms
+            .min(crate::capture::audio::gate::MAX_PREROLL_MS);
         self.gain_db = if self.gain_db.is_finite() {
             self.gain_db.clamp(-60.0, 40.0)
         } else {

@@ -25,8 +25,8 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Output sample rate of every chunk: the host assumes it whatever the header says.
 pub const OUTPUT_RATE: u32 = 16_000;
@@ -126,6 +126,8 @@ pub struct AudioControl {
     gain_centi_db: AtomicI32,
     muted: AtomicBool,
     send_while_muted: AtomicBool,
+    /// Push-to-talk state, attached once by the app (lock-free reads after that).
+    ptt: OnceLock<Arc<gate::PttState>>,
 }
 
 impl AudioControl {
@@ -139,6 +141,7 @@ impl AudioControl {
             gain_centi_db: AtomicI32::new(0),
             muted: AtomicBool::new(false),
             send_while_muted: AtomicBool::new(true),
+            ptt: OnceLock::new(),
         });
         c.set_chunk_ms(chunk_ms);
         c
@@ -182,15 +185,26 @@ impl AudioControl {
     pub fn set_send_while_muted(&self, s: bool) {
         self.send_while_muted.store(s, Ordering::Relaxed);
     }
+    /// Lets `ptt` gate this pipeline's chunks ([`gate`]). Only the first call counts; later
+    /// calls with the same state are no-ops. Returns whether `ptt` is the attached state.
+    pub fn attach_ptt(&self, ptt: &Arc<gate::PttState>) -> bool {
+        Arc::ptr_eq(self.ptt.get_or_init(|| ptt.clone()), ptt)
+    }
+    /// The attached push-to-talk state, if any.
+    pub fn ptt(&self) -> Option<&gate::PttState> {
+        self.ptt.get().map(|p| &**p)
+    }
 }
 
 pub mod convert;
 pub mod device;
 pub mod feed;
+pub mod gate;
 pub mod pipeline;
 pub mod source;
 
 pub use device::{AudioDeviceInfo, DeviceSelector, format_devices, list_devices};
+pub use gate::{PttMode, PttState};
 pub use pipeline::{AudioOptions, AudioPipeline, AudioStats, start_source};
 pub use source::NativeFormat;
 

@@ -3,6 +3,7 @@
 
 use super::convert::{Converter, ConverterConfig, SILENCE_DBFS};
 use super::feed::{FeedReader, MonoClock};
+use super::gate::PttGate;
 use super::source::{NativeFormat, Running, Source};
 use super::{AudioChunk, AudioControl, AudioError, OUTPUT_RATE};
 use serde::Serialize;
@@ -190,6 +191,7 @@ pub fn start_source(
         next_retry_ns: 0,
         next_change_check_ns: 0,
         latency_ms: 0.0,
+        gate: PttGate::default(),
     };
     let thread = std::thread::Builder::new()
         .name("capdeck-audio-worker".into())
@@ -229,6 +231,7 @@ struct Worker {
     next_retry_ns: u64,
     next_change_check_ns: u64,
     latency_ms: f64,
+    gate: PttGate,
 }
 
 impl Worker {
@@ -261,6 +264,7 @@ impl Worker {
             }
         }
         self.run = None;
+        self.gate.flush(&self.control, &mut *self.sink);
         self.set_state("stopped".into());
     }
 
@@ -279,11 +283,15 @@ impl Worker {
         let offset = self.unix_offset_ns;
         let clock = self.clock;
         let sink = &mut self.sink;
+        let (gate, control) = (&mut self.gate, &*self.control);
         let mut emit = |c: AudioChunk| {
-            let end_ns = c.ts_ms as i128 * 1_000_000
-                + c.samples.len() as i128 * 1_000_000_000 / OUTPUT_RATE as i128;
-            *latency = (clock.now_ns() as i128 + offset - end_ns) as f64 * 1e-6;
-            sink(c);
+            // push-to-talk (gate.rs): may hold chunks back by the pre-roll
+            gate.push(c, control, &mut |c: AudioChunk| {
+                let end_ns = c.ts_ms as i128 * 1_000_000
+                    + c.samples.len() as i128 * 1_000_000_000 / OUTPUT_RATE as i128;
+                *latency = (clock.now_ns() as i128 + offset - end_ns) as f64 * 1e-6;
+                sink(c);
+            });
         };
         if avail > 0 {
             let chunk = reader
@@ -338,6 +346,7 @@ impl Worker {
         self.publish();
         if ended {
             self.run = None;
+            self.gate.flush(&self.control, &mut *self.sink);
             return Ok(Flow::Finished);
         }
         if lost || stalled {

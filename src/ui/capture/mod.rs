@@ -8,6 +8,7 @@
 pub mod preview;
 pub mod real;
 pub mod sim;
+pub mod sources;
 
 use egui::Color32;
 
@@ -213,15 +214,26 @@ pub struct PreviewTexture {
     handle: Option<egui::TextureHandle>,
 }
 
+/// What the capture pane draws besides the backend's snapshot.
+#[derive(Clone, Copy)]
+pub struct PaneExtras<'a> {
+    /// Push-to-talk row.
+    pub ptt: &'a crate::ui::ptt::PttView,
+    /// The video source picker's list.
+    pub sources: &'a sources::SourceListView,
+}
+
 /// The whole capture pane.
 pub fn capture_ui(
     ui: &mut egui::Ui,
     snap: &CaptureSnapshot,
+    extra: PaneExtras<'_>,
     preview: Option<Preview>,
     tex: &mut PreviewTexture,
     settings: &Settings,
     cmds: &mut CommandQueue,
 ) {
+    let PaneExtras { ptt, sources } = extra;
     egui::ScrollArea::vertical().id_salt("capture_scroll").show(ui, |ui| {
         target_ui(ui, snap, settings, cmds);
         if snap.simulated {
@@ -238,15 +250,15 @@ pub fn capture_ui(
         if ui.available_width() > 1000.0 {
             // wide (tab layout): media on the left, links and host on the right
             ui.columns(2, |cols| {
-                audio_ui(&mut cols[0], snap, settings, cmds);
+                audio_ui(&mut cols[0], snap, ptt, settings, cmds);
                 cols[0].separator();
-                video_ui(&mut cols[0], snap, preview, tex, settings, cmds);
+                video_ui(&mut cols[0], snap, sources, preview, tex, settings, cmds);
                 rest(&mut cols[1], cmds);
             });
         } else {
-            audio_ui(ui, snap, settings, cmds);
+            audio_ui(ui, snap, ptt, settings, cmds);
             ui.separator();
-            video_ui(ui, snap, preview, tex, settings, cmds);
+            video_ui(ui, snap, sources, preview, tex, settings, cmds);
             ui.separator();
             rest(ui, cmds);
         }
@@ -357,6 +369,7 @@ fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut 
 fn audio_ui(
     ui: &mut egui::Ui,
     snap: &CaptureSnapshot,
+    ptt: &crate::ui::ptt::PttView,
     settings: &Settings,
     cmds: &mut CommandQueue,
 ) {
@@ -418,16 +431,6 @@ fn audio_ui(
         if ui.toggle_value(&mut muted, mute_label).changed() {
             cmds.push(UiCommand::SetMuted(muted));
         }
-        let mut ptt = settings.push_to_talk;
-        if ui
-            .checkbox(&mut ptt, "push-to-talk")
-            .on_hover_text(
-                "Hold T (capdeck window focused) to talk; silence is still sent otherwise",
-            )
-            .changed()
-        {
-            cmds.push(UiCommand::SetPushToTalk(ptt));
-        }
         let clip_color = if snap.audio.clipped > 0 {
             RED
         } else {
@@ -436,12 +439,59 @@ fn audio_ui(
         ui.colored_label(clip_color, format!("clipped {}", snap.audio.clipped));
         ui.weak(format!("overruns {}", snap.audio.overruns));
     });
+    crate::ui::ptt::ptt_ui(ui, ptt, settings, cmds);
     channel_row_ui(ui, Channel::Audio, &snap.channels[0], cmds);
+}
+
+/// The source menu: real devices grouped by kind, with a clear line for an empty kind
+/// or a failed listing.
+fn video_sources_ui(
+    ui: &mut egui::Ui,
+    sources: &sources::SourceListView,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
+    if sources.listing {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.weak("listing sources…");
+        });
+    }
+    let listed = sources.listed_at.is_some();
+    for (kind, entries) in [
+        ("cameras", &sources.cameras),
+        ("screens", &sources.screens),
+        ("windows", &sources.windows),
+        ("test sources", &sources.synthetic),
+    ] {
+        ui.label(egui::RichText::new(kind).strong());
+        if entries.is_empty() && listed {
+            ui.weak(format!("no {kind} found"));
+        }
+        for e in entries {
+            if ui
+                .selectable_label(settings.video_source == e.spec, &e.label)
+                .on_hover_text(&e.spec)
+                .clicked()
+            {
+                cmds.push(UiCommand::SetVideoSource(e.spec.clone()));
+            }
+        }
+    }
+    // what is selected stays visible even when not (or no longer) listed
+    if sources.label_of(&settings.video_source).is_none() {
+        ui.separator();
+        let _ = ui.selectable_label(true, &settings.video_source);
+    }
+    for p in &sources.problems {
+        ui.colored_label(YELLOW, format!("! {p}"));
+    }
 }
 
 fn video_ui(
     ui: &mut egui::Ui,
     snap: &CaptureSnapshot,
+    sources: &sources::SourceListView,
     preview: Option<Preview>,
     tex: &mut PreviewTexture,
     settings: &Settings,
@@ -452,16 +502,14 @@ fn video_ui(
         egui::ComboBox::new("video_source", "source")
             .selected_text(&settings.video_source)
             .width(180.0)
-            .show_ui(ui, |ui| {
-                for s in &snap.video.sources {
-                    if ui
-                        .selectable_label(&settings.video_source == s, s)
-                        .clicked()
-                    {
-                        cmds.push(UiCommand::SetVideoSource(s.clone()));
-                    }
-                }
-            });
+            .show_ui(ui, |ui| video_sources_ui(ui, sources, settings, cmds));
+        if ui
+            .small_button("refresh")
+            .on_hover_text("list cameras, screens and windows again")
+            .clicked()
+        {
+            cmds.push(UiCommand::RefreshVideoSources);
+        }
         egui::ComboBox::new("video_size", "size")
             .selected_text(format!(
                 "{}x{}",
