@@ -618,7 +618,6 @@ impl CaptureBackend for FixedCapture {
             },
             video: VideoStatus {
                 source_label: "pattern".into(),
-                sources: vec!["pattern".into(), "screen".into()],
                 last_jpeg_bytes: self.preview.jpeg_bytes,
                 bitrate_kbps: 412.0,
                 fps: 5.0,

@@ -123,8 +123,6 @@ pub struct AudioStatus {
 pub struct VideoStatus {
     /// What is captured.
     pub source_label: String,
-    /// Sources to pick from (`--video` spellings).
-    pub sources: Vec<String>,
     /// Last JPEG size in bytes.
     pub last_jpeg_bytes: usize,
     /// Bitrate over the last seconds, kbit/s.

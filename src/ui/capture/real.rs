@@ -703,12 +703,6 @@ impl CaptureBackend for RealBackend {
                         None => v.pipeline.source.clone(),
                     }
                 }),
-                sources: vec![
-                    "pattern".into(),
-                    "camera".into(),
-                    "screen".into(),
-                    "window:capdeck".into(),
-                ],
                 last_jpeg_bytes: video.map_or(0, |v| v.pipeline.last_bytes),
                 bitrate_kbps: if video.is_some() { bitrate } else { 0.0 },
                 fps: if video.is_some() { fps } else { 0.0 },

@@ -343,12 +343,6 @@ impl CaptureBackend for SimBackend {
             },
             video: VideoStatus {
                 source_label: format!("{} (simulated as pattern)", self.video_source),
-                sources: vec![
-                    "pattern".into(),
-                    "camera".into(),
-                    "screen".into(),
-                    "window:capdeck".into(),
-                ],
                 last_jpeg_bytes: self.shared.last_len.load(Ordering::Relaxed) as usize,
                 bitrate_kbps: if self.started[1].is_some() {
                     bitrate
