@@ -186,6 +186,7 @@ impl AudioControl {
 
 pub mod convert;
 pub mod device;
+pub mod drift;
 pub mod feed;
 pub mod pipeline;
 pub mod source;
