@@ -191,7 +191,7 @@ pub mod feed;
 pub mod pipeline;
 pub mod source;
 
-pub use device::{AudioDeviceInfo, DeviceSelector, format_devices, list_devices};
+pub use device::{AudioDeviceInfo, DeviceSelector, default_change, format_devices, list_devices};
 pub use pipeline::{AudioOptions, AudioPipeline, AudioStats, start_source};
 pub use source::NativeFormat;
 
