@@ -9,8 +9,9 @@
 //! 1. rubato `Fft` (fixed ratio, native rate → 16 kHz): fast, 9 kHz rejected by ~148 dB.
 //! 2. [`DriftResampler`] at 16 kHz → 16 kHz × (1 ± drift): the adjustable stage only has to
 //!    bend the ratio by a few hundred ppm on a signal that is already band-limited, so a
-//!    short sinc keeps its quality. A single `Async` stage doing 48k→16k itself either costs
-//!    far more per output sample or lets 9 kHz through at only ~-69 dB (its fast settings).
+//!    short sinc keeps its quality (see [`super::drift`] for why it is not rubato's `Async`).
+//!    A single `Async` stage doing 48k→16k itself either costs far more per output sample
+//!    or lets 9 kHz through at only ~-69 dB (its fast settings).
 //!
 //! With drift correction off, only stage 1 runs and drift is measured but not corrected.
 //!
