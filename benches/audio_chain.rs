@@ -11,7 +11,7 @@ use capdeck::capture::audio::AudioControl;
 #[cfg(feature = "bench-soxr")]
 use capdeck::capture::audio::convert::to_i16;
 use capdeck::capture::audio::convert::{Converter, ConverterConfig};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use std::f64::consts::TAU;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -57,6 +57,7 @@ fn converter(drift: bool) -> Converter {
 /// Runs `input` through the chain in 10 ms blocks with timing observations of a device
 /// running 100 ppm fast (so the drift stage really moves its ratio), returning output samples.
 /// `frames` counts the device frames delivered so far (continues across calls).
+#[inline(never)]
 fn run_chain(
     conv: &mut Converter,
     input: &[f32],
@@ -183,7 +184,60 @@ mod reference {
     }
 }
 
+/// Least-squares fit of a sine at `f` (cycles per sample) to `x`: (THD+N dB, amplitude).
+fn thd_n(x: &[f64], f: f64) -> (f64, f64) {
+    let (mut ss, mut sc, mut cc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (TAU * f * i as f64).sin_cos();
+        ss += s * s;
+        sc += s * c;
+        cc += c * c;
+        xs += v * s;
+        xc += v * c;
+    }
+    let det = ss * cc - sc * sc;
+    let a = (xs * cc - xc * sc) / det;
+    let b = (xc * ss - xs * sc) / det;
+    let (mut res, mut sig) = (0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (TAU * f * i as f64).sin_cos();
+        let fit = a * s + b * c;
+        sig += fit * fit;
+        res += (v - fit) * (v - fit);
+    }
+    (10.0 * (res / sig).log10(), (a * a + b * b).sqrt())
+}
+
+/// The drift stage alone at a relative ratio of 1.0002 (a device 200 ppm slow): THD+N of a
+/// 1 kHz, a 6 kHz and a 7 kHz tone, and their levels, on its f32 output.
+fn drift_stage_report() {
+    use capdeck::capture::audio::drift::DriftResampler;
+    let ratio = 1.0002;
+    let mut line = String::new();
+    for hz in [1000.0, 6000.0, 7000.0] {
+        let mut st = DriftResampler::new();
+        st.set_ratio(ratio);
+        let f_in = hz / 16_000.0;
+        let input: Vec<f32> = (0..16_000 * 3)
+            .map(|i| (0.5 * (TAU * f_in * i as f64).sin()) as f32)
+            .collect();
+        let mut out = Vec::new();
+        let mut o = Vec::new();
+        for block in input.chunks(160) {
+            st.process(&mut block.to_vec(), &mut o);
+            out.extend(o.drain(..).map(|v| v as f64));
+        }
+        let (t, a) = thd_n(&out[16_000..40_000], f_in / ratio);
+        line += &format!(
+            " {hz} Hz: THD+N {t:.1} dB, level {:.2} dB;",
+            20.0 * (a / 0.5).log10()
+        );
+    }
+    eprintln!("drift stage alone at ratio {ratio}:{line}");
+}
+
 fn report() {
+    drift_stage_report();
     for drift in [false, true] {
         let c = converter(drift);
         eprintln!(
@@ -221,21 +275,234 @@ fn bench(c: &mut Criterion) {
             );
         }
     }
-    #[cfg(feature = "bench-soxr")]
     {
-        let mut chain = reference::SoxrChain::new();
-        g.bench_function("libsoxr_hq", |b| {
+        // the floor: rubato Fft alone (the chain's stage 1) on the already downmixed signal
+        use rubato::audioadapter_buffers::direct::InterleavedSlice;
+        use rubato::{Fft, FixedSync, Resampler};
+        let mono: Vec<f32> = input.chunks_exact(2).map(|f| (f[0] + f[1]) * 0.5).collect();
+        let mut fft =
+            Fft::<f32>::new(RATE as usize, 16_000, BLOCK, 1, FixedSync::Input).expect("fft");
+        let mut buf = vec![0f32; fft.output_frames_max()];
+        g.bench_function("rubato_fft_alone", |b| {
             b.iter(|| {
                 let mut n = 0;
-                for block in input.chunks(BLOCK * 2) {
-                    chain.push(block, &mut |c| n += c.len());
+                for block in mono.chunks_exact(BLOCK) {
+                    let inp = InterleavedSlice::new(block, 1, BLOCK).expect("in");
+                    let len = buf.len();
+                    let mut o = InterleavedSlice::new_mut(&mut buf, 1, len).expect("out");
+                    n += fft.process_into_buffer(&inp, &mut o, None).expect("fft").1;
                 }
                 black_box(n)
             })
         });
     }
+    #[cfg(feature = "bench-soxr")]
+    {
+        let mut chain = reference::SoxrChain::new();
+        g.bench_function("libsoxr_hq", |b| {
+            b.iter(|| black_box(run_chain_soxr(&mut chain, &input)))
+        });
+    }
     g.finish();
 }
 
+/// `--callgrind off|on|soxr [seconds]`: converts that many seconds (default 20) of the test
+/// signal in one chain and exits, for `valgrind --tool=callgrind
+/// --toggle-collect='*run_chain*'` (instruction counts per second of audio, free of the
+/// contention that disturbs wall-clock timings on a shared machine).
+fn callgrind_mode(args: &[String]) {
+    let mode = args.first().map(String::as_str).unwrap_or("off");
+    let secs: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let input = test_signal(1.0);
+    let control = AudioControl::new(100);
+    let mut n = 0;
+    match mode {
+        "off" | "on" => {
+            let mut conv = converter(mode == "on");
+            let mut frames = 0u64;
+            for _ in 0..secs {
+                n += run_chain(&mut conv, &input, &control, &mut frames);
+            }
+        }
+        #[cfg(feature = "bench-soxr")]
+        "soxr" => {
+            let mut chain = reference::SoxrChain::new();
+            for _ in 0..secs {
+                n += run_chain_soxr(&mut chain, &input);
+            }
+        }
+        other => panic!("--callgrind: unknown mode {other:?} (off, on, soxr)"),
+    }
+    eprintln!("{mode}: {secs} s of audio converted, {n} output samples");
+}
+
+#[cfg(feature = "bench-soxr")]
+#[inline(never)]
+fn run_chain_soxr(chain: &mut reference::SoxrChain, input: &[f32]) -> usize {
+    let mut n = 0;
+    for block in input.chunks(BLOCK * 2) {
+        chain.push(block, &mut |c| n += c.len());
+    }
+    n
+}
+
+/// `--latency [seconds]`: the real pipeline (ring, worker thread, conversion, sink) fed at
+/// real-time pace in 10 ms blocks, as a device callback would, 100 ms chunks. For every chunk:
+/// when its first and last samples entered the ring (the block that carried them) and when
+/// the pipeline handed the chunk to its sink (where the sender puts it on the socket).
+/// Reports the excess over the chunk length of the worst sample of each chunk (its first:
+/// emit - first entry - chunk length, the measure) and emit - last entry.
+fn latency_mode(args: &[String]) {
+    use capdeck::capture::audio::feed::{FeedReader, MonoClock, feed};
+    use capdeck::capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
+    use capdeck::capture::audio::{AudioError, AudioOptions, start_source};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let base = Instant::now();
+    type Stamps = Arc<Vec<AtomicU64>>;
+
+    struct Gen {
+        stamps: Stamps,
+        block: usize,
+        base: Instant,
+        phase: f64,
+    }
+    impl BlockGen for Gen {
+        fn fill(&mut self, buf: &mut [f32]) -> Result<usize, String> {
+            for f in buf.chunks_exact_mut(2) {
+                let v = (0.3 * self.phase.sin()) as f32;
+                f.fill(v);
+                self.phase += TAU * 440.0 / RATE as f64;
+            }
+            // the pacer pushes this block into the ring right after this returns
+            if let Some(s) = self.stamps.get(self.block) {
+                s.store(self.base.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            }
+            self.block += 1;
+            Ok(buf.len())
+        }
+    }
+    struct Paced {
+        stamps: Stamps,
+        base: Instant,
+    }
+    impl Source for Paced {
+        fn describe(&self) -> String {
+            "paced test source".into()
+        }
+        fn open(&mut self, clock: MonoClock) -> Result<(Box<dyn Running>, FeedReader), AudioError> {
+            let format = NativeFormat {
+                rate: RATE,
+                channels: 2,
+                format: "f32".into(),
+            };
+            let (f, r) = feed(RATE, 2, 2.0, clock);
+            let generator = Gen {
+                stamps: self.stamps.clone(),
+                block: 0,
+                base: self.base,
+                phase: 0.0,
+            };
+            Ok((
+                Box::new(Pacer::start("latency-pacer", format, generator, f)?),
+                r,
+            ))
+        }
+    }
+
+    for drift in [false, true] {
+        let blocks = (secs as usize + 2) * 100;
+        let stamps: Stamps = Arc::new((0..blocks).map(|_| AtomicU64::new(0)).collect());
+        let emitted: Arc<Mutex<Vec<(u64, usize, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+        let e2 = emitted.clone();
+        let sink = Box::new(move |c: capdeck::capture::audio::AudioChunk| {
+            let t = base.elapsed().as_nanos() as u64;
+            if let Ok(mut v) = e2.lock() {
+                v.push((c.seq, c.samples.len(), t));
+            }
+        });
+        let control = AudioControl::new(100);
+        let p = start_source(
+            Box::new(Paced {
+                stamps: stamps.clone(),
+                base,
+            }),
+            control,
+            sink,
+            AudioOptions {
+                drift_correction: drift,
+            },
+        )
+        .expect("start");
+        std::thread::sleep(Duration::from_secs(secs));
+        let stats = p.stats();
+        p.stop();
+        let chunks = emitted.lock().expect("lock").clone();
+        let entry = |out_index: u64| {
+            // 16 kHz output sample j is 48 kHz input frame 3j; 480 frames per block
+            let block = (out_index * 3 / BLOCK as u64) as usize;
+            stamps
+                .get(block)
+                .map(|s| s.load(Ordering::Relaxed))
+                .filter(|&t| t > 0)
+        };
+        let (mut first, mut last) = (Vec::new(), Vec::new());
+        // the first chunks wait for the timeline's anchor to settle (100 ms): skipped
+        for &(seq, len, t) in chunks.iter().skip(3) {
+            let start = seq * len as u64;
+            let (Some(e0), Some(e1)) = (entry(start), entry(start + len as u64 - 1)) else {
+                continue;
+            };
+            let chunk_ns = len as u64 * 1_000_000_000 / 16_000;
+            first.push((t as f64 - e0 as f64 - chunk_ns as f64) * 1e-6);
+            last.push((t as f64 - e1 as f64) * 1e-6);
+        }
+        let q = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+            format!(
+                "median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                at(0.5),
+                at(0.99),
+                at(1.0)
+            )
+        };
+        eprintln!(
+            "latency, drift correction {}: {} chunks of 100 ms over {secs} s; overruns {}",
+            if drift { "on " } else { "off" },
+            first.len(),
+            stats.overruns
+        );
+        eprintln!(
+            "  worst sample (first of its chunk), excess over the chunk length: {}",
+            q(&mut first)
+        );
+        eprintln!(
+            "  last sample of the chunk entering -> chunk emitted: {}",
+            q(&mut last)
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--latency") {
+        latency_mode(&args[i + 1..]);
+        return;
+    }
+    if args.iter().any(|a| a == "--report") {
+        report();
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--callgrind") {
+        callgrind_mode(&args[i + 1..]);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

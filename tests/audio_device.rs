@@ -249,3 +249,130 @@ fn pulse_default_device_delivers_the_tone() {
         assert!(got[10].rms_dbfs > -40.0, "tone level {}", got[10].rms_dbfs);
     }
 }
+
+/// The decision behind "follow the system default" (the cpal device layer asks the host for
+/// the default id about every second and calls this): a chosen device stays chosen, a
+/// followed default is reopened when the default id changes.
+#[test]
+fn a_chosen_device_stays_chosen_and_the_default_is_followed() {
+    use capdeck::capture::audio::{DeviceSelector, default_change};
+    let chosen = DeviceSelector::IdOrName("wasapi:{mic-a}".into());
+    assert_eq!(
+        default_change(&chosen, Some("wasapi:{mic-a}"), Some("wasapi:{mic-b}")),
+        None
+    );
+    let follow = DeviceSelector::Default;
+    assert_eq!(
+        default_change(&follow, Some("wasapi:{mic-a}"), Some("wasapi:{mic-a}")),
+        None
+    );
+    assert_eq!(default_change(&follow, Some("wasapi:{mic-a}"), None), None);
+    let why = default_change(&follow, Some("wasapi:{mic-a}"), Some("wasapi:{mic-b}"))
+        .expect("a new default must be followed");
+    assert!(why.contains("wasapi:{mic-b}"), "{why}");
+}
+
+/// A fake "system default" behind the `Source` trait whose default switches from a 700 Hz
+/// device to a 1000 Hz one: the pipeline notices within its one-second check, reopens, says
+/// so in the status (a loss with the reason), and the tone changes; the seq keeps counting.
+#[test]
+fn a_changed_default_is_reopened_with_the_status_saying_so() {
+    struct Switching {
+        default_is_b: Arc<AtomicBool>,
+        open_b: bool,
+        opens: Arc<Mutex<Vec<bool>>>,
+    }
+    struct Tone {
+        hz: f64,
+        phase: f64,
+    }
+    impl BlockGen for Tone {
+        fn fill(&mut self, buf: &mut [f32]) -> Result<usize, String> {
+            for f in buf.chunks_exact_mut(2) {
+                f.fill(0.3 * self.phase.sin() as f32);
+                self.phase += std::f64::consts::TAU * self.hz / 48_000.0;
+            }
+            Ok(buf.len())
+        }
+    }
+    impl Source for Switching {
+        fn describe(&self) -> String {
+            format!("default input ({})", if self.open_b { "B" } else { "A" })
+        }
+        fn open(&mut self, clock: MonoClock) -> Result<(Box<dyn Running>, FeedReader), AudioError> {
+            self.open_b = self.default_is_b.load(Ordering::Relaxed);
+            self.opens.lock().unwrap().push(self.open_b);
+            let format = NativeFormat {
+                rate: 48_000,
+                channels: 2,
+                format: "f32".into(),
+            };
+            let (f, r) = feed(48_000, 2, 2.0, clock);
+            let hz = if self.open_b { 1000.0 } else { 700.0 };
+            let p = Pacer::start("fake-default", format, Tone { hz, phase: 0.0 }, f)?;
+            Ok((Box::new(p), r))
+        }
+        fn changed(&mut self) -> Option<String> {
+            let now_b = self.default_is_b.load(Ordering::Relaxed);
+            (now_b != self.open_b).then(|| "default input changed to B".to_string())
+        }
+    }
+    let default_is_b = Arc::new(AtomicBool::new(false));
+    let opens = Arc::new(Mutex::new(Vec::new()));
+    let (got, sink) = collect_sink();
+    let p = start_source(
+        Box::new(Switching {
+            default_is_b: default_is_b.clone(),
+            open_b: false,
+            opens: opens.clone(),
+        }),
+        AudioControl::new(100),
+        sink,
+        AudioOptions::default(),
+    )
+    .unwrap();
+    assert!(wait_until(Duration::from_secs(5), || got
+        .lock()
+        .unwrap()
+        .len()
+        >= 8));
+    default_is_b.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(5), || opens.lock().unwrap().len() == 2),
+        "not reopened: {:?}",
+        p.stats()
+    );
+    let reopen_after = t0.elapsed();
+    let n = got.lock().unwrap().len();
+    assert!(wait_until(Duration::from_secs(5), || got
+        .lock()
+        .unwrap()
+        .len()
+        >= n + 8));
+    let stats = p.stats();
+    p.stop();
+    eprintln!("reopened after {reopen_after:?}; {stats:?}");
+    assert!(
+        reopen_after < Duration::from_millis(1500),
+        "{reopen_after:?}"
+    );
+    assert_eq!(*opens.lock().unwrap(), vec![false, true]);
+    assert_eq!(
+        stats.losses, 1,
+        "the switch is reported as a loss: {stats:?}"
+    );
+    assert_eq!(stats.state, "running");
+    assert_eq!(stats.source, "default input (B)");
+    let got = got.lock().unwrap();
+    let hz = |c: &[AudioChunk]| {
+        let s: Vec<i16> = c.iter().flat_map(|c| c.samples.clone()).collect();
+        zero_crossing_hz(&s)
+    };
+    assert!((hz(&got[2..6]) - 700.0).abs() < 3.0, "{}", hz(&got[2..6]));
+    let tail = &got[got.len() - 4..];
+    assert!((hz(tail) - 1000.0).abs() < 3.0, "{}", hz(tail));
+    for w in got.windows(2) {
+        assert!(w[1].seq > w[0].seq);
+    }
+}

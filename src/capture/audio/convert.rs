@@ -7,10 +7,11 @@
 //!
 //! Resampling is done in two stages when drift correction is on:
 //! 1. rubato `Fft` (fixed ratio, native rate → 16 kHz): fast, 9 kHz rejected by ~148 dB.
-//! 2. rubato `Async` sinc at 16 kHz → 16 kHz × (1 ± drift): the adjustable stage only has to
+//! 2. [`DriftResampler`] at 16 kHz → 16 kHz × (1 ± drift): the adjustable stage only has to
 //!    bend the ratio by a few hundred ppm on a signal that is already band-limited, so a
-//!    short sinc keeps its quality. A single `Async` stage doing 48k→16k itself either costs
-//!    far more per output sample or lets 9 kHz through at only ~-69 dB (its fast settings).
+//!    short sinc keeps its quality (see [`super::drift`] for why it is not rubato's `Async`).
+//!    A single `Async` stage doing 48k→16k itself either costs far more per output sample
+//!    or lets 9 kHz through at only ~-69 dB (its fast settings).
 //!
 //! With drift correction off, only stage 1 runs and drift is measured but not corrected.
 //!
@@ -18,12 +19,10 @@
 //! the device had delivered `n` frames". That keeps this file clock-free, so tests can run a
 //! simulated hour in seconds.
 
+use super::drift::DriftResampler;
 use super::{AudioChunk, AudioControl, OUTPUT_RATE};
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{
-    Adjustable, Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters,
-    SincInterpolationType, WindowFunction,
-};
+use rubato::{Fft, FixedSync, Resampler};
 
 /// Lowest level reported by the meter, in dBFS (digital silence).
 pub const SILENCE_DBFS: f32 = -120.0;
@@ -120,7 +119,7 @@ pub struct Converter {
     stage1: Option<Fft<f32>>,
     /// Stage-1 output waiting for stage 2.
     mid: Vec<f32>,
-    stage2: Option<Async<f32>>,
+    stage2: Option<DriftResampler>,
     scratch: Vec<f32>,
     /// Final (16 kHz, drift-corrected) samples of the current pass.
     out_buf: Vec<f32>,
@@ -150,14 +149,6 @@ pub struct Converter {
     segment_open: bool,
     drift: DriftLoop,
     stats: ConverterStats,
-}
-
-fn sinc_params() -> SincInterpolationParameters {
-    // Settings of the drift stage, chosen with benches/audio_chain.rs: at ratio ~1 on a
-    // 16 kHz signal already band-limited by stage 1.
-    SincInterpolationParameters::new(128, WindowFunction::Blackman2)
-        .oversampling_factor(256)
-        .interpolation(SincInterpolationType::Linear)
 }
 
 impl Converter {
@@ -190,24 +181,13 @@ impl Converter {
             None
         };
         let stage2 = if cfg.drift_correction {
-            Some(
-                Async::<f32>::new_sinc(
-                    1.0,
-                    1.0 + 2.0 * MAX_DRIFT,
-                    &sinc_params(),
-                    (OUTPUT_RATE / 100) as usize,
-                    1,
-                    FixedAsync::Input,
-                )
-                .map_err(res)?,
-            )
+            Some(DriftResampler::new())
         } else {
             None
         };
-        let max_out = stage1.as_ref().map_or(0, |s| s.output_frames_max())
-            + stage2.as_ref().map_or(0, |s| s.output_frames_max());
-        let delay_total = stage1.as_ref().map_or(0, |s| s.output_delay())
-            + stage2.as_ref().map_or(0, |s| s.output_delay());
+        let max_out = stage1.as_ref().map_or(0, |s| s.output_frames_max());
+        // the drift stage has no delay (only a look-ahead)
+        let delay_total = stage1.as_ref().map_or(0, |s| s.output_delay());
         let mut c = Self {
             cfg,
             channels: cfg.channels as usize,
@@ -256,7 +236,7 @@ impl Converter {
         self.drift.integ = old.drift.integ;
         self.ratio_rel = old.ratio_rel;
         if let Some(s) = self.stage2.as_mut() {
-            let _ = s.set_resample_ratio_relative(self.ratio_rel, false);
+            s.set_ratio(self.ratio_rel);
         }
         self.segment_open = false;
     }
@@ -299,9 +279,8 @@ impl Converter {
             s.reset();
         }
         if let Some(s) = self.stage2.as_mut() {
+            // keeps the ratio: the same device comes back with the same clock
             s.reset();
-            // keep the drift estimate: the same device comes back with the same clock
-            let _ = s.set_resample_ratio_relative(self.ratio_rel, false);
         }
         self.mono.clear();
         self.mid.clear();
@@ -340,13 +319,12 @@ impl Converter {
         // Where the timeline puts frame `frames`. The resamplers have produced `out_raw`
         // samples for the input they consumed: the first `delay_total` were start-up delay
         // (trimmed), so the consumed input ends at trimmed index `out_raw`. Add what waits
-        // between the stages and before stage 1 (and what the callback delivered since), at
-        // the current ratio.
+        // between the stages and in the drift stage's look-ahead, and what waits before
+        // stage 1 (and what the callback delivered since), at the current ratio.
         let r = self.nominal_ratio() * self.ratio_rel;
         let consumed = self.in_frames as f64 - self.mono.len() as f64;
-        let j = self.out_raw as f64
-            + self.mid.len() as f64 * self.ratio_rel
-            + (frames as f64 - consumed) * r;
+        let pending_mid = self.mid.len() as f64 + self.stage2.as_ref().map_or(0.0, |s| s.pending());
+        let j = self.out_raw as f64 + pending_mid * self.ratio_rel + (frames as f64 - consumed) * r;
         let stamped_ns = j * 1e9 / OUTPUT_RATE as f64;
         let e_ns = stamped_ns - (t_ns as f64 - anchor);
         self.drift.period_max_ns = Some(self.drift.period_max_ns.map_or(e_ns, |m| m.max(e_ns)));
@@ -374,7 +352,7 @@ impl Converter {
                 self.drift.integ = (self.drift.integ + ki * ef * dt).clamp(-MAX_DRIFT, MAX_DRIFT);
                 let u = (kp * ef + self.drift.integ).clamp(-2.0 * MAX_DRIFT, 2.0 * MAX_DRIFT);
                 self.ratio_rel = 1.0 - u;
-                let _ = s2.set_resample_ratio_relative(self.ratio_rel, true);
+                s2.set_ratio(self.ratio_rel);
                 self.stats.drift_ppm = self.drift.integ * 1e6;
             }
             None => {
@@ -401,15 +379,8 @@ impl Converter {
     ) -> Result<(), ConvertError> {
         self.start_segment_if_needed();
         for part in [a, b] {
-            let ch = self.channels;
-            if ch == 1 {
-                self.mono.extend_from_slice(part);
-            } else {
-                let k = 1.0 / ch as f32;
-                self.mono
-                    .extend(part.chunks_exact(ch).map(|f| f.iter().sum::<f32>() * k));
-            }
-            self.in_frames += (part.len() / ch) as u64;
+            downmix_into(&mut self.mono, part, self.channels);
+            self.in_frames += (part.len() / self.channels) as u64;
         }
         self.run(now_ns, control, sink)
     }
@@ -450,7 +421,7 @@ impl Converter {
                 .stage1
                 .as_ref()
                 .map(|s| s.input_frames_next())
-                .or_else(|| self.stage2.as_ref().map(|s| s.input_frames_next()))
+                .or_else(|| self.stage2.as_ref().map(|_| super::drift::HALF))
                 .unwrap_or(0);
             if need == 0 {
                 break;
@@ -528,11 +499,7 @@ impl Converter {
         let mut out = std::mem::take(&mut self.out_buf);
         out.clear();
         match self.stage2.as_mut() {
-            Some(s2) => {
-                if let Err(e) = run_stage(s2, &mut self.mid, &mut out, &mut self.scratch) {
-                    tracing::warn!("drift stage: {e}");
-                }
-            }
+            Some(s2) => s2.process(&mut self.mid, &mut out),
             None => {
                 out.extend_from_slice(&self.mid);
                 self.mid.clear();
@@ -545,20 +512,23 @@ impl Converter {
             self.delay_left -= d;
             from = d;
         }
-        let gain = db_to_lin(control.gain_db());
-        let muted = control.muted();
-        for &x in &out[from..] {
-            if self.out_trimmed + self.chunk.len() as u64 >= limit {
-                break;
-            }
+        let gain = if control.muted() {
+            0.0
+        } else {
+            db_to_lin(control.gain_db())
+        };
+        let room = limit.saturating_sub(self.out_trimmed + self.chunk.len() as u64);
+        let mut src = &out[from..];
+        src = &src[..src.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
+        // whole runs at a time: each run fills the current chunk or uses up the input
+        while !src.is_empty() {
             if self.chunk.is_empty() {
                 self.chunk_len = control.chunk_ms() as usize * OUTPUT_RATE as usize / 1000;
                 self.chunk_first_index = self.out_trimmed;
             }
-            let v = if muted { 0.0 } else { x * gain * 32768.0 };
-            let (s, clipped) = to_i16(v);
-            self.chunk_clipped += clipped as u32;
-            self.chunk.push(s);
+            let take = (self.chunk_len - self.chunk.len()).min(src.len());
+            self.chunk_clipped += to_i16_into(&src[..take], gain, &mut self.chunk);
+            src = &src[take..];
             if self.chunk.len() == self.chunk_len {
                 self.out_trimmed += self.chunk_len as u64;
                 self.finish_chunk(now_ns, control, sink);
@@ -658,20 +628,64 @@ pub fn db_to_lin(db: f32) -> f32 {
     10f32.powf(db / 20.0)
 }
 
-/// Rounds a value already scaled to int16 units, clipping to the int16 range.
-/// Returns the sample and whether it was clipped.
+/// Downmixes interleaved frames (`channels` per frame; a trailing partial frame is ignored)
+/// to mono by averaging, appending to `mono`. Loops specialised for mono and stereo so the
+/// compiler vectorises them; the sum order is the same for every channel count.
+fn downmix_into(mono: &mut Vec<f32>, part: &[f32], channels: usize) {
+    let frames = part.len() / channels;
+    let start = mono.len();
+    mono.resize(start + frames, 0.0);
+    let dst = &mut mono[start..];
+    match channels {
+        1 => dst.copy_from_slice(&part[..frames]),
+        2 => {
+            let (pairs, _) = part.as_chunks::<2>();
+            for (d, [l, r]) in dst.iter_mut().zip(pairs) {
+                *d = (l + r) * 0.5;
+            }
+        }
+        ch => {
+            let k = 1.0 / ch as f32;
+            for (d, f) in dst.iter_mut().zip(part.chunks_exact(ch)) {
+                *d = f.iter().sum::<f32>() * k;
+            }
+        }
+    }
+}
+
+/// 1.5 × 2^23: adding and subtracting it rounds an f32 of magnitude below 2^22 to the nearest
+/// integer (ties to even) in one IEEE operation, with no libm call.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+
+/// Rounds a value already scaled to int16 units to the nearest integer (ties to even),
+/// clipping to the int16 range. Returns the sample and whether it was clipped. NaN gives 0
+/// (not counted as clipped).
 #[inline]
 pub fn to_i16(v: f32) -> (i16, bool) {
-    let r = v.round();
-    if r > i16::MAX as f32 {
-        (i16::MAX, true)
-    } else if r < i16::MIN as f32 {
-        (i16::MIN, true)
-    } else if r.is_nan() {
-        (0, false)
+    // pre-clamp keeps the magic rounding exact (|v| < 2^22)
+    let c = if v.is_nan() {
+        0.0
     } else {
-        (r as i16, false)
+        v.clamp(-65_536.0, 65_536.0)
+    };
+    // in [2^23, 2^24) one unit of the last place is 1: the bits count integers
+    let r = (c + ROUND_MAGIC).to_bits() as i32 - ROUND_MAGIC.to_bits() as i32;
+    let s = r.clamp(i16::MIN as i32, i16::MAX as i32);
+    (s as i16, s != r)
+}
+
+/// Converts `src × gain × 32768` to int16 with [`to_i16`], appending to `dst`; returns the
+/// number of clipped samples. A branch-free loop the compiler vectorises.
+pub fn to_i16_into(src: &[f32], gain: f32, dst: &mut Vec<i16>) -> u32 {
+    let start = dst.len();
+    dst.resize(start + src.len(), 0);
+    let mut clipped = 0u32;
+    for (d, &x) in dst[start..].iter_mut().zip(src) {
+        let (s, c) = to_i16(x * gain * 32768.0);
+        *d = s;
+        clipped += c as u32;
     }
+    clipped
 }
 
 /// Peak and RMS of int16 samples in dBFS (full scale = 32768), floored at [`SILENCE_DBFS`].
@@ -679,12 +693,23 @@ pub fn levels(samples: &[i16]) -> (f32, f32) {
     if samples.is_empty() {
         return (SILENCE_DBFS, SILENCE_DBFS);
     }
+    // four f64 lanes of exact integer sums (the order does not change an exact sum)
     let mut peak = 0i32;
-    let mut sum = 0f64;
-    for &s in samples {
-        peak = peak.max((s as i32).abs());
-        sum += (s as f64) * (s as f64);
+    let mut acc = [0f64; 4];
+    let (quads, rest) = samples.as_chunks::<4>();
+    for q in quads {
+        for (a, &s) in acc.iter_mut().zip(q) {
+            let v = s as i32;
+            peak = peak.max(v.abs());
+            *a += (v * v) as f64;
+        }
     }
+    for &s in rest {
+        let v = s as i32;
+        peak = peak.max(v.abs());
+        acc[0] += (v * v) as f64;
+    }
+    let sum = acc.iter().sum::<f64>();
     let db = |x: f64| {
         if x > 0.0 {
             ((20.0 * (x / 32768.0).log10()) as f32).max(SILENCE_DBFS)

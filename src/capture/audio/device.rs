@@ -104,6 +104,27 @@ pub enum DeviceSelector {
     IdOrName(String),
 }
 
+/// Whether a source opened with `selector` on device `open_id` must be reopened because the
+/// system default is now `current_default` (None: unknown, e.g. no default right now).
+/// A chosen device stays chosen; following the default reopens on a different default id.
+///
+/// Note: with ALSA the default is the `default` PCM whatever sound server sits behind it;
+/// PulseAudio and PipeWire move a stream on that PCM to the new default source themselves
+/// (tests/audio_default_follow.rs shows it), so the id only changes on hosts like WASAPI
+/// and CoreAudio, where each device has its own id.
+pub fn default_change(
+    selector: &DeviceSelector,
+    open_id: Option<&str>,
+    current_default: Option<&str>,
+) -> Option<String> {
+    match (selector, current_default) {
+        (DeviceSelector::Default, Some(now)) if Some(now) != open_id => {
+            Some(format!("default input changed to {now}"))
+        }
+        _ => None,
+    }
+}
+
 /// An input device captured through cpal.
 pub struct CpalSource {
     selector: DeviceSelector,
@@ -214,14 +235,13 @@ where
 impl Source for CpalSource {
     fn changed(&mut self) -> Option<String> {
         if self.selector != DeviceSelector::Default {
-            return None; // a chosen device stays chosen
+            return None; // a chosen device stays chosen: do not even ask the host
         }
         let now = cpal::default_host()
             .default_input_device()
             .and_then(|d| d.id().ok())
             .map(|i| i.to_string());
-        (now.is_some() && now != self.open_id)
-            .then(|| format!("default input changed to {}", now.unwrap_or_default()))
+        default_change(&self.selector, self.open_id.as_deref(), now.as_deref())
     }
 
     fn describe(&self) -> String {

@@ -39,8 +39,8 @@ impl Default for AudioOptions {
 pub struct AudioStats {
     /// What is being captured.
     pub source: String,
-    /// "starting", "running", "device lost: … retrying every 1 s", "finished", "stopped",
-    /// or "error: …".
+    /// "starting", "running", "device lost: … retrying every 1 s", "reopening: default input
+    /// changed to …", "finished", "stopped", or "error: …".
     pub state: String,
     /// Native format of the source (None before it first opened).
     pub native: Option<NativeFormat>,
@@ -318,7 +318,7 @@ impl Worker {
         let stalled = now.saturating_sub(self.last_data_ns) > STALL.as_nanos() as u64;
         let mut changed = None;
         if now >= self.next_change_check_ns {
-            self.next_change_check_ns = now + 2_000_000_000;
+            self.next_change_check_ns = now + RETRY.as_nanos() as u64;
             changed = self.source.changed();
         }
         let why = if let Some(c) = changed.clone() {
@@ -365,7 +365,11 @@ impl Worker {
             };
             if let Ok(mut s) = self.shared.stats.lock() {
                 s.losses += 1;
-                s.state = format!("device lost: {why}; retrying every {} s", RETRY.as_secs());
+                s.state = if changed.is_some() {
+                    format!("reopening: {why}")
+                } else {
+                    format!("device lost: {why}; retrying every {} s", RETRY.as_secs())
+                };
             }
         }
         Ok(Flow::Continue(avail > 0))
@@ -408,6 +412,7 @@ impl Worker {
                 self.run = Some(run);
                 if let Ok(mut s) = self.shared.stats.lock() {
                     s.state = "running".into();
+                    s.source = self.source.describe();
                     s.native = Some(fmt);
                 }
             }

@@ -45,7 +45,7 @@ pub trait Source: Send {
     /// Opens the source and starts delivering into a new ring; returns the running handle
     /// and the reader side of the ring.
     fn open(&mut self, clock: MonoClock) -> Result<(Box<dyn Running>, FeedReader), AudioError>;
-    /// Called about every 2 s while open: `Some(reason)` when the source should be reopened
+    /// Called about every second (on the worker thread, never in a callback) while open: `Some(reason)` when the source should be reopened
     /// (e.g. it follows the system default and the default changed).
     fn changed(&mut self) -> Option<String> {
         None

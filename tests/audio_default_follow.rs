@@ -1,0 +1,106 @@
+//! "Follow the system default" keeps following when the default input changes, through the
+//! real path (cpal → ALSA's pulse plugin → PulseAudio, CAPDECK_TEST_PULSE=1): a second sine
+//! source is added and made the default with `pactl`, and the captured tone must change.
+
+use capdeck::capture::audio::{AudioChunk, AudioControl, AudioSourceSpec, start};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn zero_crossing_hz(samples: &[i16]) -> f64 {
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 16_000.0)
+}
+
+fn pactl(args: &[&str]) -> String {
+    let out = Command::new("pactl")
+        .args(args)
+        .output()
+        .expect("run pactl");
+    assert!(
+        out.status.success(),
+        "pactl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Frequency of the last `n` chunks received.
+fn recent_hz(got: &Mutex<Vec<AudioChunk>>, n: usize) -> Option<f64> {
+    let g = got.lock().unwrap();
+    if g.len() < n {
+        return None;
+    }
+    let s: Vec<i16> = g[g.len() - n..]
+        .iter()
+        .flat_map(|c| c.samples.clone())
+        .collect();
+    Some(zero_crossing_hz(&s))
+}
+
+#[test]
+fn following_the_default_switches_to_the_new_default_source() {
+    if std::env::var("CAPDECK_TEST_PULSE").as_deref() != Ok("1") {
+        eprintln!("skipped: CAPDECK_TEST_PULSE=1 not set (needs PulseAudio with a sine source)");
+        return;
+    }
+    let got = Arc::new(Mutex::new(Vec::<AudioChunk>::new()));
+    let g = got.clone();
+    let p = start(
+        &AudioSourceSpec::Default,
+        AudioControl::new(100),
+        Box::new(move |c| g.lock().unwrap().push(c)),
+    )
+    .unwrap();
+    let wait_for_hz = |want: f64, timeout: Duration| {
+        let t0 = Instant::now();
+        loop {
+            // 5 chunks = 0.5 s: a switch inside the window gives a frequency in between
+            if let Some(hz) = recent_hz(&got, 5)
+                && (hz - want).abs() < 3.0
+            {
+                return Some(t0.elapsed());
+            }
+            if t0.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert!(
+        wait_for_hz(440.0, Duration::from_secs(10)).is_some(),
+        "no 440 Hz from the default source: {:?}",
+        p.stats()
+    );
+    let module = pactl(&[
+        "load-module",
+        "module-sine-source",
+        "source_name=sine880",
+        "rate=48000",
+        "frequency=880",
+    ]);
+    pactl(&["set-default-source", "sine880"]);
+    let switched = wait_for_hz(880.0, Duration::from_secs(10));
+    let stats = p.stats();
+    // put the environment back for the other tests
+    pactl(&["set-default-source", "sine"]);
+    let back = wait_for_hz(440.0, Duration::from_secs(10));
+    let _ = Command::new("pactl")
+        .args(["unload-module", &module])
+        .status();
+    let stats_end = p.stats();
+    p.stop();
+    eprintln!("switched after {switched:?} ({stats:?}); back after {back:?} ({stats_end:?})");
+    assert!(switched.is_some(), "still not 880 Hz: {stats:?}");
+    assert!(back.is_some(), "not back to 440 Hz: {stats_end:?}");
+    assert!(stats_end.state == "running", "{stats_end:?}");
+    // no chunk lost or repeated across the switches (a reopen would show as a seq gap)
+    let got = got.lock().unwrap();
+    for w in got.windows(2) {
+        assert!(w[1].seq > w[0].seq, "seq {} then {}", w[0].seq, w[1].seq);
+        assert_eq!(w[1].samples.len(), 1600);
+    }
+}
