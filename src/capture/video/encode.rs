@@ -114,21 +114,68 @@ struct Averaged420<'a> {
     order: PixelOrder,
 }
 
-impl Averaged420<'_> {
-    /// Byte offsets of red, green and blue in a pixel.
-    fn rgb_offsets(&self) -> (usize, usize, usize) {
-        match self.order {
-            PixelOrder::Rgb | PixelOrder::Rgba => (0, 1, 2),
-            PixelOrder::Bgra => (2, 1, 0),
-        }
-    }
-}
-
 /// Appends `n` zeroed values to `buf` and returns them to fill.
 fn grow(buf: &mut Vec<u8>, n: usize) -> &mut [u8] {
     let base = buf.len();
     buf.resize(base + n, 0);
     &mut buf[base..]
+}
+
+/// Cb and Cr of the sum of `n = 2^shift` pixels' red, green and blue (their average's
+/// chroma, rounded as jpeg-encoder's rgb_to_ycbcr rounds one pixel's).
+#[inline(always)]
+fn chroma_of_sum(r: i32, g: i32, b: i32, shift: u32) -> (u8, u8) {
+    let s = 16 + shift;
+    let (offset, round) = (128 << s, (1 << (s - 1)) - 1);
+    let cb = (-11059 * r - 21709 * g + 32768 * b + offset + round) >> s;
+    let cr = (32768 * r - 27439 * g - 5329 * b + offset + round) >> s;
+    (cb.clamp(0, 255) as u8, cr.clamp(0, 255) as u8)
+}
+
+/// One row of Y, and of block-averaged Cb/Cr from the row pair `top`/`bottom` when
+/// `chroma` is set, for pixels of `BPP` bytes with red, green, blue at `R`, `G`, `B`.
+/// Monomorphised per layout so the loops have constant strides and no bounds checks.
+fn fill_row<const BPP: usize, const R: usize, const G: usize, const B: usize>(
+    top: &[u8],
+    bottom: &[u8],
+    chroma: bool,
+    buffers: &mut [Vec<u8>; 4],
+) {
+    let w = top.len() / BPP;
+    let luma = grow(&mut buffers[0], w);
+    for (out, p) in luma.iter_mut().zip(top.chunks_exact(BPP)) {
+        let (r, g, b) = (i32::from(p[R]), i32::from(p[G]), i32::from(p[B]));
+        *out = ((19595 * r + 38470 * g + 7471 * b + 0x7FFF) >> 16) as u8;
+    }
+    let [_, cb_buf, cr_buf, _] = buffers;
+    let cb = grow(cb_buf, w);
+    let cr = grow(cr_buf, w);
+    if !chroma {
+        return;
+    }
+    let pairs = top
+        .chunks_exact(2 * BPP)
+        .zip(bottom.chunks_exact(2 * BPP))
+        .zip(cb.chunks_exact_mut(2).zip(cr.chunks_exact_mut(2)));
+    for ((t, u), (cb2, cr2)) in pairs {
+        let r = i32::from(t[R]) + i32::from(t[BPP + R]) + i32::from(u[R]) + i32::from(u[BPP + R]);
+        let g = i32::from(t[G]) + i32::from(t[BPP + G]) + i32::from(u[G]) + i32::from(u[BPP + G]);
+        let b = i32::from(t[B]) + i32::from(t[BPP + B]) + i32::from(u[B]) + i32::from(u[BPP + B]);
+        let (vb, vr) = chroma_of_sum(r, g, b, 2);
+        cb2[0] = vb;
+        cr2[0] = vr;
+    }
+    // The last column gets its own vertical average: with an odd width it has no
+    // partner; with an even width its (odd) slot is what the encoder repeats to pad
+    // the row to whole blocks, as libjpeg's edge replication gives.
+    let x = w - 1;
+    let (t, u) = (&top[x * BPP..][..BPP], &bottom[x * BPP..][..BPP]);
+    let r = i32::from(t[R]) + i32::from(u[R]);
+    let g = i32::from(t[G]) + i32::from(u[G]);
+    let b = i32::from(t[B]) + i32::from(u[B]);
+    let (vb, vr) = chroma_of_sum(r, g, b, 1);
+    cb[x] = vb;
+    cr[x] = vr;
 }
 
 impl ImageBuffer for Averaged420<'_> {
@@ -146,60 +193,17 @@ impl ImageBuffer for Averaged420<'_> {
 
     fn fill_buffers(&self, y: u16, buffers: &mut [Vec<u8>; 4]) {
         let (w, h) = (usize::from(self.width), usize::from(self.height));
-        let bpp = self.order.bytes_per_pixel();
-        let (ri, gi, bi) = self.rgb_offsets();
-        let row = |y: usize| &self.data[y * w * bpp..(y + 1) * w * bpp];
+        let len = w * self.order.bytes_per_pixel();
+        let row = |y: usize| &self.data[y * len..(y + 1) * len];
         let y = usize::from(y);
-
-        // Luma, as jpeg-encoder's rgb_to_ycbcr computes it.
-        let luma = grow(&mut buffers[0], w);
-        for (out, p) in luma.iter_mut().zip(row(y).chunks_exact(bpp)) {
-            let (r, g, b) = (i32::from(p[ri]), i32::from(p[gi]), i32::from(p[bi]));
-            *out = ((19595 * r + 38470 * g + 7471 * b + 0x7FFF) >> 16) as u8;
-        }
-
-        let [_, cb_buf, cr_buf, _] = buffers;
-        let cb = grow(cb_buf, w);
-        let cr = grow(cr_buf, w);
+        let (top, bottom) = (row(y), row((y + 1).min(h - 1)));
         // The encoder samples chroma on even rows, and repeats the last row to pad the
         // image to whole blocks: that one must carry chroma even when it is odd.
-        if y % 2 == 1 && y != h - 1 {
-            return;
-        }
-        let (top, bottom) = (row(y), row((y + 1).min(h - 1)));
-        for x in (0..w).step_by(2) {
-            let x1 = (x + 1).min(w - 1);
-            let (mut r, mut g, mut b) = (0i32, 0i32, 0i32);
-            for p in [
-                &top[x * bpp..],
-                &top[x1 * bpp..],
-                &bottom[x * bpp..],
-                &bottom[x1 * bpp..],
-            ] {
-                r += i32::from(p[ri]);
-                g += i32::from(p[gi]);
-                b += i32::from(p[bi]);
-            }
-            // Sums of four pixels: scale by 2^18 instead of 2^16 to average.
-            let vb = (-11059 * r - 21709 * g + 32768 * b + (128 << 18) + 0x1FFFF) >> 18;
-            let vr = (32768 * r - 27439 * g - 5329 * b + (128 << 18) + 0x1FFFF) >> 18;
-            cb[x] = vb.clamp(0, 255) as u8;
-            cr[x] = vr.clamp(0, 255) as u8;
-        }
-        // The encoder pads a row to whole blocks by repeating its last value: for an
-        // even width that is the odd last column, which must then hold that column's
-        // own average (over the row pair), as libjpeg's edge replication gives.
-        if w % 2 == 0 {
-            let (x, (mut r, mut g, mut b)) = (w - 1, (0i32, 0i32, 0i32));
-            for p in [&top[x * bpp..], &bottom[x * bpp..]] {
-                r += i32::from(p[ri]);
-                g += i32::from(p[gi]);
-                b += i32::from(p[bi]);
-            }
-            let vb = (-11059 * r - 21709 * g + 32768 * b + (128 << 17) + 0xFFFF) >> 17;
-            let vr = (32768 * r - 27439 * g - 5329 * b + (128 << 17) + 0xFFFF) >> 17;
-            cb[x] = vb.clamp(0, 255) as u8;
-            cr[x] = vr.clamp(0, 255) as u8;
+        let chroma = y % 2 == 0 || y == h - 1;
+        match self.order {
+            PixelOrder::Bgra => fill_row::<4, 2, 1, 0>(top, bottom, chroma, buffers),
+            PixelOrder::Rgba => fill_row::<4, 0, 1, 2>(top, bottom, chroma, buffers),
+            PixelOrder::Rgb => fill_row::<3, 0, 1, 2>(top, bottom, chroma, buffers),
         }
     }
 }
