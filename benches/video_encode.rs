@@ -6,13 +6,22 @@
 //! - the whole path 2560x1440 BGRA -> 640x480 JPEG (scale + encode).
 //!
 //! Run: `/work/cargo-locked bench --bench video_encode [--features bench-ref]`.
+//!
+//! Measured (2 shared cores, best of 3 runs; instructions from callgrind, per frame):
+//! 2560x1440 -> 640x480 exact: 4.40 ms / 56.3 M instr. (bilinear, jpeg-encoder's chroma
+//! averaging) -> 3.73 ms / 44.6 M (box filter, chroma averaged per 2x2 block in
+//! encode.rs); fit 640x360: 3.53 ms / 47.0 M -> 2.65 ms / 34.6 M. PSNR at equal bytes
+//! -0.01 to -0.02 dB from libjpeg-turbo. Instruction counts:
+//! `CAPDECK_PATH_ITERS=5 CAPDECK_PATH_ALG=box CAPDECK_PATH_MODE=exact valgrind
+//! --tool=callgrind --toggle-collect='*path_iters*' target/release/deps/video_encode-*`.
 
 use std::hint::black_box;
 
 use capdeck::capture::video::encode::{JpegSettings, encode_jpeg};
 use capdeck::capture::video::scale::{PixelOrder, Prepared, ScaleMode, Scaler};
 use capdeck::capture::video::{PixelFormat, RawFrame};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
+use fast_image_resize::ResizeAlg;
 use jpeg_encoder::ChromaSubsamplingMethod;
 
 const SIZES: [(u32, u32); 3] = [(640, 480), (1280, 720), (1920, 1080)];
@@ -205,46 +214,140 @@ fn bench_encode(c: &mut Criterion) {
     g.finish();
 }
 
-fn bench_path(c: &mut Criterion) {
+/// Resize algorithms compared on the 1440p -> 480p path (the first, box, is what the
+/// scaler picks for shrinks of 2x or more; bilinear was the default before).
+fn path_algorithms() -> [(&'static str, ResizeAlg); 4] {
+    use fast_image_resize::FilterType;
+    [
+        ("box", ResizeAlg::Convolution(FilterType::Box)),
+        ("bilinear", ResizeAlg::Convolution(FilterType::Bilinear)),
+        ("hamming", ResizeAlg::Convolution(FilterType::Hamming)),
+        (
+            "supersample2_bilinear",
+            ResizeAlg::SuperSampling(FilterType::Bilinear, 2),
+        ),
+    ]
+}
+
+const PATH_MODES: [(&str, ScaleMode); 2] = [
+    ("fit_640x360", ScaleMode::Fit),
+    ("exact_640x480", ScaleMode::Exact),
+];
+
+fn path_frame() -> RawFrame {
     let (sw, sh) = (2560u32, 1440u32);
     let bgra = rgb_to_bgra(&photo_rgb(sw, sh));
-    let frame = RawFrame::packed(sw, sh, PixelFormat::Bgra, bgra).unwrap();
+    RawFrame::packed(sw, sh, PixelFormat::Bgra, bgra).unwrap()
+}
+
+/// One frame through the path: scale (and convert) then encode.
+fn scale_encode(scaler: &mut Scaler, frame: &RawFrame, mode: ScaleMode, out: &mut Vec<u8>) {
     let s = JpegSettings::for_quality(QUALITY);
+    match scaler.prepare(frame, (640, 480), mode, None).unwrap() {
+        Prepared::Pixels {
+            data,
+            width,
+            height,
+            order,
+        } => encode_jpeg(data, width, height, order, &s, out).unwrap(),
+        Prepared::Jpeg { .. } => unreachable!(),
+    }
+}
+
+/// How far each filter's 640x480 picture is from Lanczos3's (PSNR over RGB): the
+/// quality cost of a cheaper filter, printed before the timings.
+fn report_filters(frame: &RawFrame) {
+    use fast_image_resize::FilterType;
+    let rgb_of = |alg| {
+        let mut sc = Scaler::with_algorithm(alg);
+        match sc
+            .prepare(frame, (640, 480), ScaleMode::Exact, None)
+            .unwrap()
+        {
+            Prepared::Pixels { data, .. } => data
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect::<Vec<u8>>(),
+            Prepared::Jpeg { .. } => unreachable!(),
+        }
+    };
+    let reference = rgb_of(ResizeAlg::Convolution(FilterType::Lanczos3));
+    println!("# 2560x1440 -> 640x480: PSNR of each filter against Lanczos3");
+    for (name, alg) in path_algorithms() {
+        println!("  {name}: {:.2} dB", psnr(&reference, &rgb_of(alg)));
+    }
+}
+
+fn bench_path(c: &mut Criterion) {
+    let frame = path_frame();
+    report_filters(&frame);
     let mut g = c.benchmark_group("path_2560x1440_bgra_to_640x480");
-    for (name, mode) in [
-        ("fit_640x360", ScaleMode::Fit),
-        ("exact_640x480", ScaleMode::Exact),
-    ] {
-        let mut scaler = Scaler::new();
-        let mut out = Vec::new();
-        g.bench_function(format!("scale_only/{name}"), |b| {
-            b.iter(|| {
-                black_box(scaler.prepare(&frame, (640, 480), mode, None).unwrap());
-            })
-        });
-        g.bench_function(format!("scale_encode/{name}"), |b| {
-            b.iter(
-                || match scaler.prepare(&frame, (640, 480), mode, None).unwrap() {
-                    Prepared::Pixels {
-                        data,
-                        width,
-                        height,
-                        order,
-                    } => encode_jpeg(data, width, height, order, &s, &mut out).unwrap(),
-                    Prepared::Jpeg { .. } => unreachable!(),
-                },
-            )
-        });
+    for (alg_name, alg) in path_algorithms() {
+        for (name, mode) in PATH_MODES {
+            let mut scaler = Scaler::with_algorithm(alg);
+            let mut out = Vec::new();
+            g.bench_function(format!("scale_only/{alg_name}/{name}"), |b| {
+                b.iter(|| {
+                    black_box(scaler.prepare(&frame, (640, 480), mode, None).unwrap());
+                })
+            });
+            g.bench_function(format!("scale_encode/{alg_name}/{name}"), |b| {
+                b.iter(|| scale_encode(&mut scaler, &frame, mode, &mut out))
+            });
+        }
     }
     g.finish();
 }
 
+/// `CAPDECK_PATH_ITERS=N [CAPDECK_PATH_ALG=box] [CAPDECK_PATH_MODE=exact]`: runs the
+/// whole path N times in [`path_iters`] and exits, for instruction counts:
+/// `valgrind --tool=callgrind --toggle-collect='*path_iters*' <bench binary>`.
+fn callgrind_mode() -> bool {
+    let Some(n) = std::env::var("CAPDECK_PATH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    else {
+        return false;
+    };
+    let want = std::env::var("CAPDECK_PATH_ALG").unwrap_or_else(|_| "box".into());
+    let alg = path_algorithms()
+        .into_iter()
+        .find(|(name, _)| *name == want)
+        .map(|(_, a)| a)
+        .expect("CAPDECK_PATH_ALG: box, bilinear, hamming or supersample2_bilinear");
+    let mode = match std::env::var("CAPDECK_PATH_MODE").as_deref() {
+        Ok("fit") => ScaleMode::Fit,
+        _ => ScaleMode::Exact,
+    };
+    let frame = path_frame();
+    let mut scaler = Scaler::with_algorithm(alg);
+    let mut out = Vec::new();
+    scale_encode(&mut scaler, &frame, mode, &mut out); // warm buffers
+    path_iters(n, &mut scaler, &frame, mode, &mut out);
+    println!("{n} x {want} {mode:?}: {} bytes", out.len());
+    true
+}
+
+#[inline(never)]
+fn path_iters(n: u32, scaler: &mut Scaler, frame: &RawFrame, mode: ScaleMode, out: &mut Vec<u8>) {
+    for _ in 0..n {
+        scale_encode(scaler, black_box(frame), mode, out);
+    }
+}
+
 criterion_group! {
-    name = benches;
+    name = encode_benches;
     config = Criterion::default()
         .sample_size(30)
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
     targets = bench_encode, bench_path
 }
-criterion_main!(benches);
+
+fn main() {
+    if callgrind_mode() {
+        return;
+    }
+    encode_benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -58,8 +58,6 @@ struct ColourWindow {
     conn: xcb::Connection,
     root: x::Window,
     win: x::Window,
-    w: u16,
-    h: u16,
 }
 
 impl ColourWindow {
@@ -137,13 +135,7 @@ impl ColourWindow {
         conn.send_request(&x::MapSubwindows { window: win });
         conn.send_request(&x::MapWindow { window: win });
         conn.flush().expect("flush");
-        Self {
-            conn,
-            root,
-            win,
-            w,
-            h,
-        }
+        Self { conn, root, win }
     }
 
     /// Puts the window above every other window (whatever else is on the display).

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+pub mod bufpool;
 pub mod camera;
 pub mod encode;
 pub mod frame;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::bufpool::BufPool;
 use super::encode::{JpegSettings, encode_jpeg};
 use super::frame::{PixelFormat, RawFrame};
 use super::scale::{PixelOrder, Prepared, Scaler};
@@ -23,6 +24,9 @@ use super::{FrameTiming, VideoControl, VideoError, VideoFrame};
 const JOIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause between recovery attempts after a source failure.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// Idle output buffers (JPEG or RGBA) kept for reuse; frames in flight beyond this
+/// allocate.
+const JPEG_BUFFERS_KEPT: usize = 4;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -465,6 +469,7 @@ fn rgba_loop(
 ) {
     let mut scaler = Scaler::new();
     scaler.set_jpeg_passthrough(false);
+    let pool = BufPool::new(JPEG_BUFFERS_KEPT);
     let mut seq = 0u64;
     while let Some(frame) = slot.take() {
         if stop.is_stopped() {
@@ -472,7 +477,7 @@ fn rgba_loop(
         }
         let queue_us = micros(frame.captured_at.elapsed());
         let t0 = Instant::now();
-        let mut rgba = Vec::new();
+        let mut rgba = pool.take();
         let (width, height) =
             match scaler.prepare(&frame, control.size(), control.scale_mode(), control.crop()) {
                 Ok(Prepared::Pixels {
@@ -512,7 +517,7 @@ fn rgba_loop(
             ts_ms: frame.ts_ms,
             width,
             height,
-            data: Bytes::from(rgba),
+            data: pool.freeze(rgba),
         });
         lock(stats).last_timing.send_us = micros(ts.elapsed());
         seq += 1;
@@ -531,7 +536,8 @@ fn encode_loop(
         Output::Rgba(s) => return rgba_loop(control, s, stats, slot, stop),
     };
     let mut scaler = Scaler::new();
-    let mut jpeg = Vec::new();
+    // JPEG buffers come back when the sender has sent (and dropped) a frame.
+    let pool = BufPool::new(JPEG_BUFFERS_KEPT);
     let mut seq = 0u64;
     while let Some(frame) = slot.take() {
         if stop.is_stopped() {
@@ -555,9 +561,10 @@ fn encode_loop(
                 order,
             }) => {
                 let settings = JpegSettings::for_quality(quality);
+                let mut jpeg = pool.take();
                 match encode_jpeg(data, width, height, order, &settings, &mut jpeg) {
                     Ok(()) => (
-                        Bytes::from(std::mem::take(&mut jpeg)),
+                        pool.freeze(jpeg),
                         width,
                         height,
                         false,

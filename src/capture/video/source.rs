@@ -1,5 +1,8 @@
 //! The one trait every video source implements (camera, screen, window, pattern).
 
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
 use super::frame::RawFrame;
 
 /// How a source produces frames.
@@ -71,6 +74,118 @@ pub fn guarded<T>(
     }
 }
 
+/// Hands frames from a backend that pushes them on its own clock (scap's reader thread)
+/// to a paced [`FrameSource::grab`]: only the newest frame is kept, and when nothing new
+/// arrived since the last grab (backends send nothing while the picture is still), the
+/// last frame is handed out again with a fresh capture timestamp, so the pipeline keeps
+/// its rate.
+#[derive(Default)]
+pub struct FrameRelay {
+    state: Mutex<RelayState>,
+    arrived: Condvar,
+}
+
+#[derive(Default)]
+struct RelayState {
+    /// Newest frame not yet handed out.
+    fresh: Option<RawFrame>,
+    /// The last frame handed out (repeated while nothing new arrives).
+    last: Option<RawFrame>,
+    /// Why the stream ended, once it has.
+    ended: Option<SourceError>,
+    /// The backend's last frame that could not be used, if any.
+    bad: Option<String>,
+    /// Frames pushed, and frames replaced before anyone took them.
+    pushed: u64,
+    replaced: u64,
+}
+
+/// Counters of a [`FrameRelay`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayCounts {
+    /// Frames the backend delivered.
+    pub pushed: u64,
+    /// Delivered frames replaced by a newer one before a grab took them.
+    pub replaced: u64,
+}
+
+impl FrameRelay {
+    fn lock(&self) -> MutexGuard<'_, RelayState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new frame from the backend (replaces one not yet taken).
+    pub fn push(&self, frame: RawFrame) {
+        let mut s = self.lock();
+        s.pushed += 1;
+        if s.fresh.replace(frame).is_some() {
+            s.replaced += 1;
+        }
+        drop(s);
+        self.arrived.notify_all();
+    }
+
+    /// The backend sent a frame that could not be used.
+    pub fn push_bad(&self, why: String) {
+        self.lock().bad = Some(why);
+    }
+
+    /// The stream ended; every later [`FrameRelay::next`] returns `why`.
+    pub fn end(&self, why: SourceError) {
+        self.lock().ended = Some(why);
+        self.arrived.notify_all();
+    }
+
+    /// Counters so far.
+    pub fn counts(&self) -> RelayCounts {
+        let s = self.lock();
+        RelayCounts {
+            pushed: s.pushed,
+            replaced: s.replaced,
+        }
+    }
+
+    /// The newest frame, or the last one again, stamped now. Before the first frame
+    /// waits up to `first_wait` for one.
+    pub fn next(&self, first_wait: Duration) -> Result<RawFrame, SourceError> {
+        let t = Instant::now();
+        let mut s = self.lock();
+        if s.last.is_none() {
+            let deadline = t + first_wait;
+            while s.fresh.is_none() && s.ended.is_none() {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                s = self
+                    .arrived
+                    .wait_timeout(s, deadline - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+        if let Some(e) = &s.ended {
+            return Err(e.clone());
+        }
+        let mut frame = match (s.fresh.take(), &s.last) {
+            (Some(new), _) => new,
+            (None, Some(last)) => last.clone(),
+            (None, None) => {
+                return Err(SourceError::Transient(s.bad.take().unwrap_or_else(|| {
+                    "the capture backend has not delivered a frame yet".into()
+                })));
+            }
+        };
+        // Stamped now: the backend sends a frame whenever the picture changes, so the
+        // newest one shows the source as it is at this moment.
+        frame.captured_at = Instant::now();
+        frame.ts_ms = super::unix_ms();
+        frame.capture_us = u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX);
+        s.last = Some(frame.clone()); // shares the pixels (Bytes), no copy
+        Ok(frame)
+    }
+}
+
 /// Whether a 4-byte-per-pixel or RGB frame looks entirely black (exclusive full-screen
 /// games and protected content capture as black). Samples a grid, not every pixel.
 pub fn looks_black(frame: &RawFrame) -> bool {
@@ -105,6 +220,52 @@ mod tests {
         let r: Result<(), _> = guarded("test backend", || panic!("no portal"));
         assert!(matches!(r, Err(SourceError::Fatal(m)) if m.contains("no portal")));
         assert_eq!(guarded("ok", || Ok(3)), Ok(3));
+    }
+
+    #[test]
+    fn relay_hands_out_newest_then_repeats_with_fresh_stamps() {
+        let relay = FrameRelay::default();
+        let frame = |v: u8| RawFrame::packed(2, 2, PixelFormat::Bgra, vec![v; 16]).unwrap();
+        // Nothing yet: a short wait, then a clear transient error.
+        let e = relay.next(Duration::from_millis(10)).unwrap_err();
+        assert!(matches!(e, SourceError::Transient(m) if m.contains("not delivered")));
+        relay.push(frame(1));
+        relay.push(frame(2));
+        let a = relay.next(Duration::ZERO).unwrap();
+        assert_eq!(a.data()[0], 2, "newest wins");
+        assert_eq!(
+            relay.counts(),
+            RelayCounts {
+                pushed: 2,
+                replaced: 1
+            }
+        );
+        // Still picture: the same pixels again, stamped later.
+        std::thread::sleep(Duration::from_millis(5));
+        let b = relay.next(Duration::ZERO).unwrap();
+        assert_eq!(b.data(), a.data());
+        assert!(b.captured_at > a.captured_at);
+        assert_eq!(
+            b.bytes().as_ptr(),
+            a.bytes().as_ptr(),
+            "repeat shares the pixels"
+        );
+        relay.push(frame(3));
+        assert_eq!(relay.next(Duration::ZERO).unwrap().data()[0], 3);
+        relay.end(SourceError::Gone("window closed".into()));
+        assert_eq!(
+            relay.next(Duration::ZERO).unwrap_err(),
+            SourceError::Gone("window closed".into())
+        );
+    }
+
+    #[test]
+    fn relay_first_frame_wakes_a_waiting_grab() {
+        let relay = std::sync::Arc::new(FrameRelay::default());
+        let r2 = relay.clone();
+        let h = std::thread::spawn(move || r2.next(Duration::from_secs(10)));
+        relay.push(RawFrame::packed(2, 2, PixelFormat::Bgra, vec![7; 16]).unwrap());
+        assert_eq!(h.join().unwrap().unwrap().data()[0], 7);
     }
 
     #[test]

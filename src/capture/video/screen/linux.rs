@@ -9,6 +9,8 @@
 //! the pipeline as BGRA. xcap still finds monitors and windows, and captures whenever
 //! the fast path does not apply (Wayland, unusual visuals).
 
+use std::time::{Duration, Instant};
+
 use super::{ScreenInfo, WindowInfo, pick_window, window_not_found};
 use crate::capture::video::VideoError;
 use crate::capture::video::frame::{PixelFormat, RawFrame};
@@ -112,6 +114,7 @@ pub fn open_screen(index: Option<usize>) -> Result<Box<dyn FrameSource>, VideoEr
             name: monitor.name().unwrap_or_default(),
             monitor,
             x11: X11Grabber::connect(),
+            geometry: None,
         }) as Box<dyn FrameSource>)
     })
 }
@@ -222,16 +225,25 @@ impl X11Grabber {
                 "X visual depth {depth}, {bpp:?} bits per pixel"
             )));
         }
-        let data = reply.data();
-        let stride = data.len() / usize::from(h);
+        let stride = reply.data().len() / usize::from(h);
+        // The frame keeps the reply alive and reads its pixels in place (no copy).
         RawFrame::new(
             u32::from(w),
             u32::from(h),
             stride,
             PixelFormat::Bgra,
-            bytes::Bytes::copy_from_slice(data),
+            bytes::Bytes::from_owner(ImageReply(reply)),
         )
         .map_err(|e| GrabError::Failed(e.to_string()))
+    }
+}
+
+/// An X server image reply, owning the pixels a [`RawFrame`] reads.
+struct ImageReply(xcb::x::GetImageReply);
+
+impl AsRef<[u8]> for ImageReply {
+    fn as_ref(&self) -> &[u8] {
+        self.0.data()
     }
 }
 
@@ -246,6 +258,23 @@ struct ScreenSource {
     name: String,
     monitor: xcap::Monitor,
     x11: Option<X11Grabber>,
+    /// The monitor's position and size for the X11 grab, and when they were read.
+    geometry: Option<(Geometry, Instant)>,
+}
+
+/// Position and size of an area on the X11 root window.
+type Geometry = ((i16, i16), (u16, u16));
+
+/// How often a screen's position and size are read again (monitors rarely move).
+const GEOMETRY_REFRESH: Duration = Duration::from_secs(2);
+
+fn monitor_geometry(m: &xcap::Monitor) -> Geometry {
+    let pos = (m.x().unwrap_or(0) as i16, m.y().unwrap_or(0) as i16);
+    let size = (
+        m.width().unwrap_or(0).min(u32::from(u16::MAX)) as u16,
+        m.height().unwrap_or(0).min(u32::from(u16::MAX)) as u16,
+    );
+    (pos, size)
 }
 
 impl FrameSource for ScreenSource {
@@ -264,13 +293,17 @@ impl FrameSource for ScreenSource {
     }
 
     fn grab(&mut self, _want: (u32, u32)) -> Result<RawFrame, SourceError> {
-        if let Some(g) = &self.x11 {
-            let m = &self.monitor;
-            let pos = (m.x().unwrap_or(0) as i16, m.y().unwrap_or(0) as i16);
-            let size = (
-                m.width().unwrap_or(0).min(u32::from(u16::MAX)) as u16,
-                m.height().unwrap_or(0).min(u32::from(u16::MAX)) as u16,
-            );
+        if self.x11.is_some() {
+            // xcap asks the server for the monitor list and the DPI on every geometry
+            // call: look the geometry up every few seconds, not every frame.
+            let stale = self
+                .geometry
+                .is_none_or(|(_, at)| at.elapsed() >= GEOMETRY_REFRESH);
+            if stale {
+                self.geometry = Some((monitor_geometry(&self.monitor), Instant::now()));
+            }
+        }
+        if let (Some(g), Some(((pos, size), _))) = (&self.x11, self.geometry) {
             match g.grab(g.root, pos, size) {
                 Ok(f) => return Ok(f),
                 Err(GrabError::Unsupported(why)) => {
@@ -279,6 +312,7 @@ impl FrameSource for ScreenSource {
                 }
                 Err(GrabError::Failed(e)) => {
                     tracing::debug!(%e, "X11 grab failed; trying xcap");
+                    self.geometry = None;
                 }
             }
         }
@@ -301,6 +335,7 @@ impl FrameSource for ScreenSource {
             let (_, m) =
                 pick_monitor(Some(self.index)).map_err(|e| SourceError::Gone(e.to_string()))?;
             self.monitor = m;
+            self.geometry = None;
             Ok(())
         })
     }
