@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps-run deps-test build release bench fmt clippy
+.PHONY: run test deps-run deps-test build release bench fmt clippy check-windows
 
 ## Set up (Debian packages) and open the desktop app with its embedded demo.
 run: deps-run
@@ -28,6 +28,11 @@ release: deps-run
 bench:
 	packaging/linux/install-deps.sh run bench
 	$(CARGO) bench --features bench-ref
+
+## Type-check the Windows build from Linux (scap backend, cfg(windows) code).
+check-windows:
+	rustup target add x86_64-pc-windows-gnu
+	CARGO=$(CARGO) .ci/check-windows.sh --locked
 
 fmt:
 	$(CARGO) fmt --all

@@ -17,7 +17,7 @@
 //! never a crash.
 //!
 //! Not run on the Linux CI machines; type-checked with
-//! `benches/check-windows.sh` (x86_64-pc-windows-gnu).
+//! `.ci/check-windows.sh` (x86_64-pc-windows-gnu, `make check-windows`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

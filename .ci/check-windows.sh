@@ -14,9 +14,9 @@
 # rejects). A check links nothing, so zmq-sys's build script is overridden here
 # (`links = "zmq"`): zmq-sys's and zmq's Rust code are still type-checked against it.
 #
-# Usage: benches/check-windows.sh [extra cargo args]   (CARGO defaults to /work/cargo-locked)
+# Usage: .ci/check-windows.sh [extra cargo args]   (CARGO defaults to cargo)
 set -eu
 cd "$(dirname "$0")/.."
 target=x86_64-pc-windows-gnu
-exec ${CARGO:-/work/cargo-locked} check --target "$target" --lib --bins \
+exec ${CARGO:-cargo} check --target "$target" --lib --bins \
   --config "target.$target.zmq.rustc-link-lib=[\"zmq\"]" "$@"
