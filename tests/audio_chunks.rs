@@ -1,5 +1,8 @@
 //! Chunk exactness and the synthetic / WAV sources through the real pipeline.
 
+mod support;
+use support::crossing_rate_hz;
+
 use capdeck::capture::audio::convert::{Converter, ConverterConfig, to_i16};
 use capdeck::capture::audio::{
     AudioChunk, AudioControl, AudioError, AudioOptions, AudioSourceSpec, start, start_with,
@@ -206,15 +209,6 @@ fn collect_sink() -> (Received, Box<dyn FnMut(AudioChunk) + Send>) {
     )
 }
 
-/// Estimated frequency of a tone: zero crossings over the samples.
-fn zero_crossing_hz(samples: &[i16]) -> f64 {
-    let crossings = samples
-        .windows(2)
-        .filter(|w| (w[0] < 0) != (w[1] < 0))
-        .count();
-    crossings as f64 / 2.0 / (samples.len() as f64 / 16_000.0)
-}
-
 /// `tone:440` through the real pipeline: exact 1600-sample chunks at 100 ms, seq from 0,
 /// ts stepping 100 ms and close to the wall clock, carrying 440 Hz.
 #[test]
@@ -248,7 +242,7 @@ fn tone_source_delivers_exact_chunks_in_real_time() {
         .skip(1)
         .flat_map(|(c, _)| c.samples.clone())
         .collect();
-    let hz = zero_crossing_hz(&all);
+    let hz = crossing_rate_hz(&all);
     assert!((hz - 440.0).abs() < 2.0, "{hz} Hz");
     // -6 dBFS tone
     let (_, last) = &got[got.len() - 1];
@@ -329,7 +323,7 @@ fn wav_source_is_converted_exactly_and_finishes() {
     let c1 = AudioControl::new(1000);
     let offline = concat(&run_blocks(&mut conv, &input, 2, &[frames], &[], &c1));
     assert_eq!(samples[..16_800], offline[..16_800]);
-    assert!((zero_crossing_hz(&samples[1600..16_000]) - 1000.0).abs() < 2.0);
+    assert!((crossing_rate_hz(&samples[1600..16_000]) - 1000.0).abs() < 2.0);
 }
 
 /// Unreadable or unsupported files fail at once with a clear error naming the file.

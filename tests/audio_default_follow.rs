@@ -2,18 +2,13 @@
 //! real path (cpal → ALSA's pulse plugin → PulseAudio, CAPDECK_TEST_PULSE=1): a second sine
 //! source is added and made the default with `pactl`, and the captured tone must change.
 
+mod support;
+use support::crossing_rate_hz;
+
 use capdeck::capture::audio::{AudioChunk, AudioControl, AudioSourceSpec, start};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn zero_crossing_hz(samples: &[i16]) -> f64 {
-    let crossings = samples
-        .windows(2)
-        .filter(|w| (w[0] < 0) != (w[1] < 0))
-        .count();
-    crossings as f64 / 2.0 / (samples.len() as f64 / 16_000.0)
-}
 
 fn pactl(args: &[&str]) -> String {
     let out = Command::new("pactl")
@@ -38,7 +33,7 @@ fn recent_hz(got: &Mutex<Vec<AudioChunk>>, n: usize) -> Option<f64> {
         .iter()
         .flat_map(|c| c.samples.clone())
         .collect();
-    Some(zero_crossing_hz(&s))
+    Some(crossing_rate_hz(&s))
 }
 
 #[test]

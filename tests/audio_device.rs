@@ -1,6 +1,9 @@
 //! Devices: loss and return with a fake device behind the `Source` trait, the real cpal
 //! path through PulseAudio (CAPDECK_TEST_PULSE=1), listing and selection errors.
 
+mod support;
+use support::crossing_rate_hz;
+
 use capdeck::capture::audio::feed::{FeedReader, MonoClock, feed};
 use capdeck::capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
 use capdeck::capture::audio::{
@@ -198,14 +201,6 @@ fn unknown_device_fails_clearly_and_listing_never_panics() {
     assert!(msg.contains("no-such-microphone-xyz"), "{msg}");
 }
 
-fn zero_crossing_hz(samples: &[i16]) -> f64 {
-    let crossings = samples
-        .windows(2)
-        .filter(|w| (w[0] < 0) != (w[1] < 0))
-        .count();
-    crossings as f64 / 2.0 / (samples.len() as f64 / 16_000.0)
-}
-
 /// The real capture path: cpal's ALSA `default` device, which is PulseAudio's sine source
 /// (440 Hz, 48 kHz) when CAPDECK_TEST_PULSE=1.
 #[test]
@@ -244,7 +239,7 @@ fn pulse_default_device_delivers_the_tone() {
             assert_eq!(c.ts_ms, got[0].ts_ms + 100 * i as u64);
         }
         let tail: Vec<i16> = got[5..].iter().flat_map(|c| c.samples.clone()).collect();
-        let hz = zero_crossing_hz(&tail);
+        let hz = crossing_rate_hz(&tail);
         assert!((hz - 440.0).abs() < 3.0, "{hz} Hz");
         assert!(got[10].rms_dbfs > -40.0, "tone level {}", got[10].rms_dbfs);
     }
@@ -367,7 +362,7 @@ fn a_changed_default_is_reopened_with_the_status_saying_so() {
     let got = got.lock().unwrap();
     let hz = |c: &[AudioChunk]| {
         let s: Vec<i16> = c.iter().flat_map(|c| c.samples.clone()).collect();
-        zero_crossing_hz(&s)
+        crossing_rate_hz(&s)
     };
     assert!((hz(&got[2..6]) - 700.0).abs() < 3.0, "{}", hz(&got[2..6]));
     let tail = &got[got.len() - 4..];

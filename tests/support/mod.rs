@@ -221,3 +221,14 @@ pub fn zero_crossing_hz(x: &[f64], sr: f64) -> f64 {
         _ => 0.0,
     }
 }
+
+/// Estimated frequency of a 16 kHz int16 tone: all zero crossings over the whole duration
+/// (silence inside the span lowers it, unlike [`zero_crossing_hz`], which measures between
+/// the first and last rising crossing).
+pub fn crossing_rate_hz(samples: &[i16]) -> f64 {
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 16_000.0)
+}
