@@ -318,61 +318,57 @@ impl WorkerState {
         };
         s.sender.set_pins(d.pins);
         let mut failed = false;
-        // audio
-        let want = d.on[0].then(|| d.audio.clone());
-        if want != s.applied[0] {
-            self.channel_errors[0] = None;
-            self.audio_note = None;
-            match &want {
-                None => s.sender.stop_audio(),
-                Some(spec) => {
-                    let spec: AudioSourceSpec =
-                        spec.parse().unwrap_or(AudioSourceSpec::Tone(440.0));
-                    let r = match s.sender.start_audio(&spec) {
-                        Err(e) if spec == AudioSourceSpec::Default => {
-                            // no microphone: fall back to the tone, say so
-                            tracing::warn!("no default microphone ({e}); sending a 440 Hz tone");
-                            self.audio_note =
-                                Some("no microphone: sending a 440 Hz tone".to_owned());
-                            s.sender.start_audio(&AudioSourceSpec::Tone(440.0))
-                        }
-                        other => other,
-                    };
-                    if let Err(e) = r {
-                        tracing::error!("capture: {e}");
-                        self.channel_errors[0] = Some(e.to_string());
-                        failed = true;
-                    }
-                }
+        for i in 0..2 {
+            let want = d.on[i].then(|| [&d.audio, &d.video][i].clone());
+            if want == s.applied[i] {
+                continue;
             }
-            s.applied[0] = if self.channel_errors[0].is_none() {
-                want
-            } else {
-                None
+            let r = match (i, &want) {
+                (0, None) => {
+                    self.audio_note = None;
+                    s.sender.stop_audio();
+                    Ok(())
+                }
+                (_, None) => {
+                    s.sender.stop_video();
+                    Ok(())
+                }
+                (0, Some(spec)) => start_audio_or_tone(&mut s.sender, spec, &mut self.audio_note),
+                (_, Some(spec)) => s
+                    .sender
+                    .start_video(&spec.parse().unwrap_or(VideoSourceSpec::Pattern)),
             };
-        }
-        // video
-        let want = d.on[1].then(|| d.video.clone());
-        if want != s.applied[1] {
-            self.channel_errors[1] = None;
-            match &want {
-                None => s.sender.stop_video(),
-                Some(spec) => {
-                    let spec: VideoSourceSpec = spec.parse().unwrap_or(VideoSourceSpec::Pattern);
-                    if let Err(e) = s.sender.start_video(&spec) {
-                        tracing::error!("capture: {e}");
-                        self.channel_errors[1] = Some(e.to_string());
-                        failed = true;
-                    }
-                }
-            }
-            s.applied[1] = if self.channel_errors[1].is_none() {
+            self.channel_errors[i] = r.err().map(|e| {
+                tracing::error!("capture: {e}");
+                e.to_string()
+            });
+            failed |= self.channel_errors[i].is_some();
+            s.applied[i] = if self.channel_errors[i].is_none() {
                 want
             } else {
                 None
             };
         }
         failed
+    }
+}
+
+/// Starts audio from `spec`; when the default microphone cannot open, sends a 440 Hz tone
+/// instead and says so in `note`.
+fn start_audio_or_tone(
+    sender: &mut Sender,
+    spec: &str,
+    note: &mut Option<String>,
+) -> Result<(), crate::net::sender::SenderError> {
+    *note = None;
+    let spec: AudioSourceSpec = spec.parse().unwrap_or(AudioSourceSpec::Tone(440.0));
+    match sender.start_audio(&spec) {
+        Err(e) if spec == AudioSourceSpec::Default => {
+            tracing::warn!("no default microphone ({e}); sending a 440 Hz tone");
+            *note = Some("no microphone: sending a 440 Hz tone".to_owned());
+            sender.start_audio(&AudioSourceSpec::Tone(440.0))
+        }
+        other => other,
     }
 }
 
