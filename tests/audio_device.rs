@@ -2,13 +2,13 @@
 //! path through PulseAudio (CAPDECK_TEST_PULSE=1), listing and selection errors.
 
 mod support;
-use support::crossing_rate_hz;
+use support::{crossing_rate_hz, wait_for as wait_until};
 
 use capdeck::capture::audio::feed::{FeedReader, MonoClock, feed};
 use capdeck::capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
 use capdeck::capture::audio::{
-    AudioChunk, AudioControl, AudioError, AudioOptions, AudioSourceSpec, list_devices, start,
-    start_source,
+    AudioChunk, AudioControl, AudioError, AudioOptions, AudioPipeline, AudioSourceSpec,
+    list_devices, start, start_source,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,15 +22,16 @@ fn collect_sink() -> (Received, Box<dyn FnMut(AudioChunk) + Send>) {
     (got, Box::new(move |c| g.lock().unwrap().push(c)))
 }
 
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t0 = Instant::now();
-    while t0.elapsed() < timeout {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
+/// Starts a pipeline on `src` (100 ms chunks) collecting every chunk, and waits until `n`
+/// chunks arrived.
+fn start_collecting(src: Box<dyn Source>, n: usize) -> (Received, AudioPipeline) {
+    let (got, sink) = collect_sink();
+    let p = start_source(src, AudioControl::new(100), sink, AudioOptions::default()).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || got.lock().unwrap().len() >= n),
+        "{n} chunks within 5 s"
+    );
+    (got, p)
 }
 
 /// A fake 44.1 kHz stereo i16-like device that can be unplugged and replugged.
@@ -92,19 +93,7 @@ fn device_loss_is_reported_retried_and_resumed_with_a_seq_gap() {
         present: present.clone(),
         opens: opens.clone(),
     };
-    let (got, sink) = collect_sink();
-    let p = start_source(
-        Box::new(src),
-        AudioControl::new(100),
-        sink,
-        AudioOptions::default(),
-    )
-    .unwrap();
-    assert!(wait_until(Duration::from_secs(5), || got
-        .lock()
-        .unwrap()
-        .len()
-        >= 5));
+    let (got, p) = start_collecting(Box::new(src), 5);
 
     present.store(false, Ordering::Relaxed);
     let unplugged = Instant::now();
@@ -314,23 +303,12 @@ fn a_changed_default_is_reopened_with_the_status_saying_so() {
     }
     let default_is_b = Arc::new(AtomicBool::new(false));
     let opens = Arc::new(Mutex::new(Vec::new()));
-    let (got, sink) = collect_sink();
-    let p = start_source(
-        Box::new(Switching {
-            default_is_b: default_is_b.clone(),
-            open_b: false,
-            opens: opens.clone(),
-        }),
-        AudioControl::new(100),
-        sink,
-        AudioOptions::default(),
-    )
-    .unwrap();
-    assert!(wait_until(Duration::from_secs(5), || got
-        .lock()
-        .unwrap()
-        .len()
-        >= 8));
+    let src = Switching {
+        default_is_b: default_is_b.clone(),
+        open_b: false,
+        opens: opens.clone(),
+    };
+    let (got, p) = start_collecting(Box::new(src), 8);
     default_is_b.store(true, Ordering::Relaxed);
     let t0 = Instant::now();
     assert!(
