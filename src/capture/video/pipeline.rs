@@ -489,7 +489,11 @@ fn rgba_loop(
                     to_rgba(data, order, &mut rgba);
                     (width, height)
                 }
-                Ok(Prepared::Jpeg { .. }) => unreachable!("passthrough is off"),
+                // passthrough is off above, so this does not happen; an error, not a panic
+                Ok(Prepared::Jpeg { .. }) => {
+                    record_error(stats, "camera JPEG cannot feed an RGBA output".into());
+                    continue;
+                }
                 Err(e) => {
                     record_error(stats, e.to_string());
                     continue;

@@ -122,10 +122,9 @@ pub fn open_screen(index: Option<usize>) -> Result<Box<dyn FrameSource>, VideoEr
 fn find_window(query: &str) -> Result<(xcap::Window, String), VideoError> {
     let all = titled_windows()?;
     let titles: Vec<String> = all.iter().map(|(_, t)| t.clone()).collect();
-    match pick_window(titles.iter().map(String::as_str), query) {
-        Some(i) => Ok(all.into_iter().nth(i).expect("index from list")),
-        None => Err(window_not_found(query, &titles)),
-    }
+    pick_window(titles.iter().map(String::as_str), query)
+        .and_then(|i| all.into_iter().nth(i))
+        .ok_or_else(|| window_not_found(query, &titles))
 }
 
 pub fn open_window(query: &str) -> Result<Box<dyn FrameSource>, VideoError> {

@@ -166,9 +166,9 @@ impl Pick {
             Pick::Window(query) => {
                 let all = titled_windows();
                 let titles: Vec<String> = all.iter().map(|(_, t)| t.clone()).collect();
-                let i = pick_window(titles.iter().map(String::as_str), query)
+                let (target, title) = pick_window(titles.iter().map(String::as_str), query)
+                    .and_then(|i| all.into_iter().nth(i))
                     .ok_or_else(|| window_not_found(query, &titles))?;
-                let (target, title) = all.into_iter().nth(i).expect("index from list");
                 let (w, h) = dimensions(&target);
                 Ok((target, format!("window {title:?} ({w}x{h}, scap)")))
             }
