@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use capdeck::grimstream::codec::encode;
-use capdeck::grimstream::decoder::Decoder;
+use capdeck::wire::grimstream::encode;
+use capdeck::grimstream::Decoder;
 use capdeck::grimstream::store::Store;
 use capdeck::grimstream::{FeedRole, Frame, Message};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

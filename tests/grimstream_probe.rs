@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use capdeck::grimstream::codec::{Header, Kind, encode};
+use capdeck::wire::grimstream::{Header, Kind, encode};
 use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
 use capdeck::grimstream::{FeedAddr, Frame, Hello, Message, StreamConfig};
 use serde_json::Value;

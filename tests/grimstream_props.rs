@@ -2,8 +2,8 @@
 //! bytes never panic the decoder nor make it hold more than the cap.
 
 use bytes::Bytes;
-use capdeck::grimstream::codec::{HEADER_LEN, Header, Kind, decode_payload, encode};
-use capdeck::grimstream::decoder::{Decoder, DecoderConfig};
+use capdeck::wire::grimstream::{HEADER_LEN, Header, Kind, decode_payload, encode};
+use capdeck::grimstream::{Decoder, DecoderConfig};
 use capdeck::grimstream::{
     Control, CoverageEntry, Frame, Hello, Message, MovieAction, MovieControl, MovieStart,
     StateUpdate, StreamConfig, Telemetry, TimelineMark,

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use capdeck::capture::audio::AudioSourceSpec;
 use capdeck::capture::video::VideoSourceSpec;
 use capdeck::net::receiver::{Receiver, ReceiverConfig};
-use capdeck::net::sender::{Sender, SenderConfig};
+use capdeck::session::sender::{Sender, SenderConfig};
 use capdeck::net::tap::{Channel, Direction, TapPoint, WireTap};
 use capdeck::wire::capture::{self, Framing, Header, HostConfig};
 use support::wait_for;
@@ -321,7 +321,7 @@ fn pins_change_live_and_unpinned_values_return_to_the_host_config() {
         .quality
         .value
         == 50));
-    tx.set_pins(capdeck::net::sender::Pins {
+    tx.set_pins(capdeck::session::sender::Pins {
         quality: Some(90),
         chunk_ms: Some(50),
         ..Default::default()

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use capdeck::capture::video::pattern;
-use capdeck::grimstream::codec::{Frame, Message, StreamConfig};
-use capdeck::grimstream::decoder::Decoder;
+use capdeck::wire::grimstream::{Frame, Message, StreamConfig};
+use capdeck::grimstream::Decoder;
 
 struct Server(Child);
 

@@ -6,10 +6,7 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 
-// The pure protocol source, compiled in directly.
-#[allow(dead_code)]
-#[path = "../../src/wire/capture.rs"]
-mod capture;
+use capdeck::wire::capture;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {

@@ -4,16 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
-// The pure protocol sources, compiled in directly (decoder.rs refers to `super::codec`).
-#[allow(dead_code)]
-#[path = "../../src/grimstream/codec.rs"]
-mod codec;
-#[allow(dead_code)]
-#[path = "../../src/grimstream/decoder.rs"]
-mod decoder;
-
-use codec::{HEADER_LEN, Kind, decode_payload};
-use decoder::{Decoder, DecoderConfig};
+use capdeck::wire::grimstream::decoder::{Decoder, DecoderConfig};
+use capdeck::wire::grimstream::{HEADER_LEN, Kind, decode_payload};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {

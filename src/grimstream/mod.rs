@@ -1,7 +1,6 @@
-//! GrimStream v1: codec, incremental decoder, feed connections, store and clocks.
+//! GrimStream v1 feeds: connections, producer servers, store and clocks. The codec and the
+//! incremental decoder are pure code in [`crate::wire::grimstream`] (re-exported here).
 //!
-//! - [`codec`]: pure header/payload encode and lenient decode (golden-byte tested).
-//! - [`decoder`]: incremental stream decoder (any split, cap on message length).
 //! - [`transport`]: feed addresses (`tcp://host:port`, `unix:/path`), streams, listeners.
 //! - [`server`]: a reusable producer-side server (retail- or engine-style handshake).
 //! - [`feed`]: one feed connection thread (reconnect, handshake, stalls) and the
@@ -9,7 +8,7 @@
 //! - [`store`]: time-indexed history of both feeds under a memory budget; gaps.
 //! - [`clock`]: per-feed clock offset/drift estimation.
 //! - [`live`]: [`live::LiveView`], the handle the UI polls each frame.
-//! - [`probe`]: `capdeck probe`; [`demo`]: `capdeck demo-feeds`.
+//! - [`demo`]: the demo world and its producers (`capdeck demo-feeds`).
 //!
 //! # For the desktop pane
 //!
@@ -40,21 +39,18 @@
 //! seam for session recording.
 
 pub mod clock;
-pub mod codec;
-pub mod decoder;
 pub mod demo;
 pub mod feed;
 pub mod live;
-pub mod probe;
 pub mod server;
 pub mod store;
 pub mod transport;
 
-pub use codec::{
+pub use crate::wire::grimstream::{
     CodecError, Control, CoverageEntry, Frame, HEADER_LEN, Header, Hello, Kind, Message,
     MovieAction, MovieControl, MovieStart, StateUpdate, StreamConfig, Telemetry, TimelineMark,
 };
-pub use decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
+pub use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
 pub use live::{LiveOptions, LiveSnapshot, LiveView};
 pub use transport::FeedAddr;
 

@@ -5,7 +5,6 @@
 //! - [`tap`]: the one seam every outgoing wire message passes (for session recording).
 //! - [`push_link`]: a PUSH channel to the host that survives restarts and stalls.
 //! - [`control_link`]: the REQ control channel: hello, heartbeat, host config.
-//! - [`sender`]: a whole sending session: pipelines → links, with stats.
 //! - [`receiver`]: the reference host (PULL/PULL/REP), for operators and tests.
 
 pub mod backoff;
@@ -13,5 +12,4 @@ pub mod control_link;
 pub mod outbox;
 pub mod push_link;
 pub mod receiver;
-pub mod sender;
 pub mod tap;

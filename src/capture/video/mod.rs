@@ -18,7 +18,6 @@ pub mod encode;
 pub mod frame;
 pub mod pattern;
 pub mod pipeline;
-pub mod retail;
 pub mod scale;
 pub mod screen;
 pub mod source;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::control_link::{ControlConfig, ControlLink, ControlStats};
-use super::outbox::OutboxPolicy;
-use super::push_link::{LinkStats, PushLink, PushLinkConfig};
-use super::tap::{Channel, TapPoint};
+use crate::net::control_link::{ControlConfig, ControlLink, ControlStats};
+use crate::net::outbox::OutboxPolicy;
+use crate::net::push_link::{LinkStats, PushLink, PushLinkConfig};
+use crate::net::tap::{Channel, TapPoint};
 use crate::capture::audio::{self, AudioChunk, AudioControl, AudioSourceSpec};
 use crate::capture::video::{self, VideoControl, VideoFrame, VideoSourceSpec};
 use crate::wire::capture::{self as wire, AudioHeader, Framing, Header, HostConfig, VideoHeader};
@@ -270,13 +270,13 @@ impl SenderStats {
             );
         }
         let c = match &self.control.state {
-            super::control_link::ControlState::Disabled => "off".to_owned(),
-            super::control_link::ControlState::Ok => "ok".to_owned(),
-            super::control_link::ControlState::Connecting => "connecting".to_owned(),
-            super::control_link::ControlState::NoReply { next_retry_ms, .. } => {
+            crate::net::control_link::ControlState::Disabled => "off".to_owned(),
+            crate::net::control_link::ControlState::Ok => "ok".to_owned(),
+            crate::net::control_link::ControlState::Connecting => "connecting".to_owned(),
+            crate::net::control_link::ControlState::NoReply { next_retry_ms, .. } => {
                 format!("no reply (retry {next_retry_ms} ms)")
             }
-            super::control_link::ControlState::Stopped => "stopped".to_owned(),
+            crate::net::control_link::ControlState::Stopped => "stopped".to_owned(),
         };
         s + &format!(" | control {c}")
     }
@@ -287,7 +287,7 @@ impl SenderStats {
 pub enum SenderError {
     /// A link could not be created.
     #[error(transparent)]
-    Link(#[from] super::push_link::LinkError),
+    Link(#[from] crate::net::push_link::LinkError),
     /// The audio pipeline could not start.
     #[error("audio source {spec}: {source}")]
     Audio {

@@ -10,7 +10,7 @@
 //!   length as soon as its header is seen; [`Decoder::read_from`] reads the socket directly
 //!   into that buffer (the kernel's copy is the only one; `std`'s `read_to_end` fills the
 //!   spare capacity without zeroing it first) and it becomes a `Bytes` without copying.
-//!   A FRAME's pixel data is then a slice of that `Bytes` ([`super::codec::decode_payload`]).
+//!   A FRAME's pixel data is then a slice of that `Bytes` ([`super::decode_payload`]).
 //! - A header announcing more than [`DecoderConfig::max_message_len`] is refused before any
 //!   allocation, so no byte sequence makes the decoder allocate more than the cap (plus
 //!   the fixed input buffer).
@@ -23,7 +23,7 @@ use std::io::{self, Read};
 
 use bytes::{Bytes, BytesMut};
 
-use super::codec::{CodecError, HEADER_LEN, Header, Kind, Message, decode_payload};
+use super::{CodecError, HEADER_LEN, Header, Kind, Message, decode_payload};
 
 /// Default cap on one message's payload: 64 MiB.
 pub const DEFAULT_MAX_MESSAGE_LEN: u32 = 64 * 1024 * 1024;
@@ -283,7 +283,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grimstream::codec::{Frame, Hello, encode};
+    use crate::wire::grimstream::{Frame, Hello, encode};
 
     fn stream() -> Vec<u8> {
         let mut s = encode(&Message::Hello(Hello::new("retail_capture", None))).unwrap();
@@ -296,7 +296,7 @@ mod tests {
             }))
             .unwrap(),
         );
-        s.extend(crate::grimstream::codec::Header::new(Kind::Unknown(0x77), 3).to_bytes());
+        s.extend(crate::wire::grimstream::Header::new(Kind::Unknown(0x77), 3).to_bytes());
         s.extend([1, 2, 3]);
         s.extend(encode(&Message::Heartbeat).unwrap());
         s
@@ -338,7 +338,7 @@ mod tests {
         let mut d = Decoder::new(DecoderConfig {
             max_message_len: 1000,
         });
-        let h = crate::grimstream::codec::Header::new(Kind::Frame, u32::MAX).to_bytes();
+        let h = crate::wire::grimstream::Header::new(Kind::Frame, u32::MAX).to_bytes();
         d.push(&h);
         let e = d.next_message().unwrap_err();
         assert!(e.to_string().contains("exceeds the 1000-byte cap"), "{e}");

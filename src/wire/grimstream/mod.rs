@@ -9,6 +9,8 @@
 //! absent optional fields. FRAME pixel data is never copied: [`decode_payload`] takes the
 //! payload as [`Bytes`] and the frame's `data` is a slice of it.
 
+pub mod decoder;
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 

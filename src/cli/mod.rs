@@ -1,6 +1,14 @@
 //! Command line: parsing (clap) and the headless commands.
 //!
-//! Bare `capdeck` opens the desktop app; subcommands run headless.
+//! Bare `capdeck` opens the desktop app; subcommands run headless. Argument parsing,
+//! `anyhow` and printing live here (and in the app), not in the layers below.
+//!
+//! - [`probe`]: `capdeck probe`; [`demo_feeds`]: `capdeck demo-feeds`;
+//!   [`serve_retail`]: `capdeck serve-retail`.
+
+pub mod demo_feeds;
+pub mod probe;
+pub mod serve_retail;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::capture::audio::AudioSourceSpec;
 use crate::capture::video::VideoSourceSpec;
 use crate::net::receiver::{Receiver, ReceiverConfig};
-use crate::net::sender::{Sender, SenderConfig, defaults};
+use crate::session::sender::{Sender, SenderConfig, defaults};
 use crate::net::tap::TapPoint;
 use crate::wire::capture::{Framing, HostConfig};
 
@@ -102,11 +110,11 @@ pub enum Command {
     /// List audio inputs and video sources.
     Devices(DevicesArgs),
     /// Connect to GrimStream feeds as a viewer and report what arrives.
-    Probe(crate::grimstream::probe::ProbeArgs),
+    Probe(probe::ProbeArgs),
     /// Serve a synthetic retail feed and a matching engine feed.
-    DemoFeeds(crate::grimstream::demo::DemoFeedsArgs),
+    DemoFeeds(demo_feeds::DemoFeedsArgs),
     /// Serve a screen, window or the pattern as a GrimStream retail feed.
-    ServeRetail(crate::capture::video::retail::ServeRetailArgs),
+    ServeRetail(serve_retail::ServeRetailArgs),
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -234,9 +242,9 @@ pub fn main() -> ExitCode {
         Some(Command::Send(a)) => run_send(a),
         Some(Command::Receive(a)) => run_receive(a),
         Some(Command::Devices(a)) => run_devices(a),
-        Some(Command::Probe(a)) => crate::grimstream::probe::run(a),
-        Some(Command::DemoFeeds(a)) => crate::grimstream::demo::run(a),
-        Some(Command::ServeRetail(a)) => crate::capture::video::retail::run(a),
+        Some(Command::Probe(a)) => probe::run(a),
+        Some(Command::DemoFeeds(a)) => demo_feeds::run(a),
+        Some(Command::ServeRetail(a)) => serve_retail::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

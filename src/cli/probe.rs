@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use super::FeedRole;
-use super::feed::FeedStatus;
-use super::live::{LiveOptions, LiveSnapshot, LiveView};
-use super::transport::{DEFAULT_ENGINE_ADDR, DEFAULT_RETAIL_ADDR, FeedAddr};
+use crate::grimstream::FeedRole;
+use crate::grimstream::feed::FeedStatus;
+use crate::grimstream::live::{LiveOptions, LiveSnapshot, LiveView};
+use crate::grimstream::transport::{DEFAULT_ENGINE_ADDR, DEFAULT_RETAIL_ADDR, FeedAddr};
 
 /// `capdeck probe` arguments.
 #[derive(clap::Args, Debug, Clone)]

@@ -1,0 +1,8 @@
+//! Sessions: compositions of the lower layers, each a whole thing a user runs.
+//!
+//! - [`sender`]: a sending session: capture pipelines → wire encoding → ZeroMQ links, with
+//!   stats, host config and pins.
+//! - [`serve_retail`]: a capture source served as a GrimStream retail feed.
+
+pub mod sender;
+pub mod serve_retail;
