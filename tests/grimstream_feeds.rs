@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use capdeck::grimstream::codec::{Header, Kind};
+use capdeck::wire::grimstream::{Header, Kind};
 use capdeck::grimstream::feed::{FeedOptions, FeedState, MessageTap, TapEvent};
 use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
 use capdeck::grimstream::store::{EventKind, GapReason};
@@ -108,7 +108,7 @@ fn retail_tcp_split_writes_unknown_kind_heartbeat_wide_stride() {
         server
             .run(&stop2, |s| {
                 for id in 0..5u64 {
-                    let mut bytes = capdeck::grimstream::codec::encode(&frame(
+                    let mut bytes = capdeck::wire::grimstream::encode(&frame(
                         id,
                         id * 33_000_000,
                         vec![id as u8; (stride * h) as usize],

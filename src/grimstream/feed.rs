@@ -28,8 +28,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::FeedRole;
-use super::codec::{CodecError, Control, Kind, Message, MovieControl, StreamConfig, encode};
-use super::decoder::{Decoder, DecoderConfig, RawMessage};
+use crate::wire::grimstream::{CodecError, Control, Kind, Message, MovieControl, StreamConfig, encode};
+use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
 use super::store::{EventKind, Store};
 use super::transport::{FeedAddr, Stream, is_timeout};
 
@@ -122,6 +122,9 @@ pub struct FeedStatus {
     pub last_data_ns: Option<i64>,
     /// Current stall limit, ms.
     pub stall_limit_ms: u64,
+    /// Messages refused because their header announced more than the decoder cap (the
+    /// connection is then re-established).
+    pub oversize_refused: u64,
 }
 
 /// What a tap sees for each incoming message.
@@ -163,8 +166,8 @@ pub struct FeedOptions {
     pub backoff_min: Duration,
     /// Retry delay cap.
     pub backoff_max: Duration,
-    /// Fixed stall limit; `None`: four nominal periods (from STREAM_CONFIG fps or the
-    /// observed message rate), clamped to 0.5..10 s.
+    /// Fixed stall limit; `None`: the store's rule ([`Store`]'s stall limit: four nominal
+    /// periods from STREAM_CONFIG fps or the observed message rate, clamped to 0.5..10 s).
     pub stall_after: Option<Duration>,
     /// Socket read timeout (tick for stall detection and commands).
     pub tick: Duration,
@@ -223,6 +226,90 @@ impl Shared {
     pub fn status(&self, role: FeedRole) -> &FeedStatus {
         &self.status[role.index()]
     }
+
+    /// One incoming message into the feed's counters and the store: the single ingest
+    /// path of live sockets, recordings and scripted sources.
+    pub fn take_in(
+        &mut self,
+        role: FeedRole,
+        arrival_ns: i64,
+        kind: Kind,
+        decoded: Result<Message, CodecError>,
+    ) {
+        let s = &mut self.status[role.index()];
+        *s.messages.entry(kind.name()).or_default() += 1;
+        let msg = match decoded {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(feed = role.name(), "{e}");
+                let text = e.to_string();
+                s.decode_errors += 1;
+                s.last_error = Some(text.clone());
+                self.store.note(role, arrival_ns, EventKind::DecodeError(text));
+                return;
+            }
+        };
+        match &msg {
+            Message::Hello(h) => {
+                s.producer = Some(h.producer.clone());
+                s.build = h.build.clone();
+            }
+            Message::StreamConfig(c) => s.config = Some(*c),
+            Message::Frame(_) => s.frames += 1,
+            Message::StateUpdate(u) if u.position.is_some() => s.last_position = u.position,
+            Message::Unknown { .. } => s.unknown_skipped += 1,
+            _ => {}
+        }
+        s.last_data_ns = Some(arrival_ns);
+        self.store.ingest(role, arrival_ns, msg);
+    }
+}
+
+/// The viewer clock: nanoseconds since the live view's epoch. Every arrival time and the
+/// timeline's live edge come from one of these. A recording or a scripted source may hold
+/// it at a chosen time ([`ViewClock::set_manual`]) so the same store and timeline run at
+/// the data's pace instead of the wall clock's.
+#[derive(Debug)]
+pub struct ViewClock {
+    epoch: Instant,
+    manual_ns: std::sync::atomic::AtomicI64,
+}
+
+impl ViewClock {
+    const REAL: i64 = i64::MIN;
+
+    /// A clock starting now.
+    pub fn new() -> ViewClock {
+        ViewClock {
+            epoch: Instant::now(),
+            manual_ns: std::sync::atomic::AtomicI64::new(Self::REAL),
+        }
+    }
+
+    /// Now, ns since the epoch (or the manual time, when set).
+    pub fn now_ns(&self) -> i64 {
+        match self.manual_ns.load(Ordering::Relaxed) {
+            Self::REAL => self.epoch.elapsed().as_nanos().min(i64::MAX as u128) as i64,
+            t => t,
+        }
+    }
+
+    /// The epoch.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Hold the clock at `t_ns` (`None`: follow the wall clock again).
+    pub fn set_manual(&self, t_ns: Option<i64>) {
+        let v = t_ns.map_or(Self::REAL, |t| t.max(Self::REAL + 1));
+        self.manual_ns.store(v, Ordering::Relaxed);
+    }
+}
+
+impl Default for ViewClock {
+    fn default() -> Self {
+        ViewClock::new()
+    }
 }
 
 /// Lock that survives a panicked holder (the data is plain counters and history).
@@ -243,7 +330,7 @@ impl FeedHandle {
     pub fn spawn(
         opts: FeedOptions,
         shared: Arc<Mutex<Shared>>,
-        epoch: Instant,
+        clock: Arc<ViewClock>,
         tap: Option<Arc<dyn MessageTap>>,
     ) -> io::Result<FeedHandle> {
         let (tx, rx) = sync_channel(COMMAND_QUEUE);
@@ -258,7 +345,7 @@ impl FeedHandle {
         let worker = FeedWorker {
             opts,
             shared,
-            epoch,
+            clock,
             tap,
             rx,
             stop: stop.clone(),
@@ -310,7 +397,7 @@ enum ConnEnd {
 pub struct FeedWorker {
     opts: FeedOptions,
     shared: Arc<Mutex<Shared>>,
-    epoch: Instant,
+    clock: Arc<ViewClock>,
     tap: Option<Arc<dyn MessageTap>>,
     rx: Receiver<FeedCommand>,
     stop: Arc<AtomicBool>,
@@ -322,7 +409,7 @@ pub struct FeedWorker {
 
 impl FeedWorker {
     fn now_ns(&self) -> i64 {
-        self.epoch.elapsed().as_nanos() as i64
+        self.clock.now_ns()
     }
 
     fn stopped(&self) -> bool {
@@ -372,13 +459,7 @@ impl FeedWorker {
             let now = self.now_ns();
             self.status(|s, store| {
                 if was_connected {
-                    store.note(
-                        role,
-                        now,
-                        EventKind::Disconnected {
-                            reason: reason.clone(),
-                        },
-                    );
+                    store.end_generation(role, now, reason.clone());
                 }
                 s.state = FeedState::Disconnected {
                     reason: reason.clone(),
@@ -423,6 +504,7 @@ impl FeedWorker {
         self.decoder = Decoder::new(self.opts.decoder);
         let generation = self.generation;
         let now = self.now_ns();
+        let fixed_stall = self.opts.stall_after.map(|d| d.as_nanos() as i64);
         self.status(|s, store| {
             if s.connected {
                 s.reconnects += 1;
@@ -431,14 +513,11 @@ impl FeedWorker {
             s.generation = generation;
             s.state = FeedState::Live;
             s.last_data_ns = Some(now);
+            store.set_stall_limit(role, fixed_stall);
             store.begin_generation(role, generation, now);
         });
         self.stream = Some(stream);
         let mut viewer_ready_sent = false;
-        let mut last_data = Instant::now();
-        let mut stalled = false;
-        let mut period_ns: Option<f64> = None;
-        let mut last_msg_at: Option<Instant> = None;
         let end = loop {
             if self.stopped() {
                 break ConnEnd::Stop;
@@ -473,15 +552,6 @@ impl FeedWorker {
                 Ok(0) => break ConnEnd::Retry("producer closed the connection".into()),
                 Ok(n) => {
                     let now = self.now_ns();
-                    if stalled {
-                        stalled = false;
-                        let dur = last_data.elapsed().as_nanos() as i64;
-                        self.status(|s, store| {
-                            s.state = FeedState::Live;
-                            store.note(role, now, EventKind::StallEnded { stalled_ns: dur });
-                        });
-                    }
-                    last_data = Instant::now();
                     self.status(|s, _| {
                         s.bytes += n as u64;
                         s.last_data_ns = Some(now);
@@ -495,12 +565,6 @@ impl FeedWorker {
             loop {
                 match self.decoder.next_message() {
                     Ok(Some(raw)) => {
-                        let at = Instant::now();
-                        if let Some(prev) = last_msg_at {
-                            let dt = at.duration_since(prev).as_nanos() as f64;
-                            period_ns = Some(period_ns.map_or(dt, |p| p * 0.95 + dt * 0.05));
-                        }
-                        last_msg_at = Some(at);
                         if let Err(e) = self.handle(raw, &mut viewer_ready_sent) {
                             fatal = Some(e);
                             break;
@@ -508,7 +572,11 @@ impl FeedWorker {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        self.status(|s, _| s.decode_errors += 1);
+                        let oversize = matches!(e, DecodeError::TooLong { .. });
+                        self.status(|s, _| {
+                            s.decode_errors += 1;
+                            s.oversize_refused += u64::from(oversize);
+                        });
                         fatal = Some(format!("stream error: {e}"));
                         break;
                     }
@@ -517,28 +585,20 @@ impl FeedWorker {
             if let Some(reason) = fatal {
                 break ConnEnd::Retry(reason);
             }
-            // Stall detection.
-            let limit = self.stall_limit(period_ns);
-            let silent = last_data.elapsed();
+            // Stall detection: the store's rule, ticked here so a stall shows at once.
+            let now = self.now_ns();
             self.status(|s, store| {
-                s.stall_limit_ms = limit.as_millis() as u64;
-                if silent > limit {
-                    if !stalled {
-                        s.stalls += 1;
-                        store.note(
-                            role,
-                            self.epoch.elapsed().as_nanos() as i64,
-                            EventKind::StallStarted,
-                        );
-                    }
-                    s.state = FeedState::Stalled {
-                        silent_ms: silent.as_millis() as u64,
-                    };
-                }
+                let stalled = store.tick(role, now);
+                let f = store.feed(role);
+                s.stall_limit_ms = (f.stall_limit_ns() / 1_000_000) as u64;
+                s.stalls = f.stalls;
+                s.state = match (stalled, f.last_arrival_ns) {
+                    (true, Some(last)) => FeedState::Stalled {
+                        silent_ms: ((now - last).max(0) / 1_000_000) as u64,
+                    },
+                    _ => FeedState::Live,
+                };
             });
-            if silent > limit {
-                stalled = true;
-            }
         };
         self.drop_stream();
         end
@@ -547,21 +607,6 @@ impl FeedWorker {
     fn drop_stream(&mut self) {
         if let Some(s) = self.stream.take() {
             s.shutdown();
-        }
-    }
-
-    fn stall_limit(&self, period_ns: Option<f64>) -> Duration {
-        if let Some(d) = self.opts.stall_after {
-            return d;
-        }
-        let fps_period = self
-            .status(|s, _| s.config.and_then(|c| c.nominal_fps))
-            .filter(|f| f.is_finite() && *f > 0.0)
-            .map(|f| 1e9 / f as f64);
-        match fps_period.or(period_ns) {
-            Some(p) => Duration::from_nanos((p * 4.0) as u64)
-                .clamp(Duration::from_millis(500), Duration::from_secs(10)),
-            None => Duration::from_secs(2),
         }
     }
 
@@ -594,36 +639,8 @@ impl FeedWorker {
             });
         }
         let kind = raw.header.kind;
-        let msg = match decoded {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(feed = role.name(), "{e}");
-                let text = e.to_string();
-                self.status(|s, store| {
-                    *s.messages.entry(kind.name()).or_default() += 1;
-                    s.decode_errors += 1;
-                    s.last_error = Some(text.clone());
-                    store.note(role, now, EventKind::DecodeError(text));
-                });
-                return Ok(());
-            }
-        };
-        let is_hello = matches!(msg, Message::Hello(_));
-        self.status(|s, store| {
-            *s.messages.entry(kind.name()).or_default() += 1;
-            match &msg {
-                Message::Hello(h) => {
-                    s.producer = Some(h.producer.clone());
-                    s.build = h.build.clone();
-                }
-                Message::StreamConfig(c) => s.config = Some(*c),
-                Message::Frame(_) => s.frames += 1,
-                Message::StateUpdate(u) if u.position.is_some() => s.last_position = u.position,
-                Message::Unknown { .. } => s.unknown_skipped += 1,
-                _ => {}
-            }
-            store.ingest(role, now, msg);
-        });
+        let is_hello = matches!(decoded, Ok(Message::Hello(_)));
+        lock(&self.shared).take_in(role, now, kind, decoded);
         if matches!(kind, Kind::Unknown(_)) {
             tracing::debug!(feed = role.name(), "skipped unknown kind {kind}");
         }

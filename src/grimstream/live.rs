@@ -3,8 +3,14 @@
 //!
 //! The UI calls [`LiveView::snapshot`] (cheap: status clones and usage) and
 //! [`LiveView::with_store`] (read access to the history behind a short lock) every frame,
-//! and drives a [`crate::timeline::Timeline`] with [`LiveView::now_ns`] as the live edge.
+//! and drives the timeline model (`capdeck::timeline`) with [`LiveView::now_ns`] as the live edge.
 //! Times are viewer-clock nanoseconds since the view's epoch (its creation).
+//!
+//! One view serves both feeds: one clock, one store (one memory budget), and per feed a
+//! source that can be changed on its own while the history stays: a live connection
+//! ([`LiveView::connect`]) or bytes handed in by the caller ([`LiveView::open_source`],
+//! [`LiveView::ingest_bytes`]: recordings and scripted worlds), decoded and stored by
+//! the same code as a socket's.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -12,10 +18,11 @@ use std::time::Instant;
 
 use super::FeedRole;
 use super::clock::ClockEstimate;
-use super::codec::MovieControl;
-use super::decoder::DecoderConfig;
+use crate::wire::grimstream::MovieControl;
+use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig};
 use super::feed::{
-    FeedCommand, FeedError, FeedHandle, FeedOptions, FeedStatus, MessageTap, Shared, lock,
+    FeedCommand, FeedError, FeedHandle, FeedOptions, FeedState, FeedStatus, MessageTap, Shared,
+    ViewClock, lock,
 };
 use super::store::{DEFAULT_BUDGET_BYTES, Store, StoreUsage};
 use super::transport::FeedAddr;
@@ -82,47 +89,205 @@ pub struct LiveSnapshot {
     pub engine_gaps: u64,
 }
 
-/// Both feeds, running. Dropping it stops the feed threads.
+/// Both feeds and their history. Dropping it stops the feed threads.
 pub struct LiveView {
     shared: Arc<Mutex<Shared>>,
-    epoch: Instant,
-    retail: Option<FeedHandle>,
-    engine: Option<FeedHandle>,
+    clock: Arc<ViewClock>,
+    tap: Option<Arc<dyn MessageTap>>,
+    feeds: [Option<FeedHandle>; 2],
+    /// Decoders of caller-fed sources ([`LiveView::ingest_bytes`]).
+    decoders: [Option<Decoder>; 2],
+    generations: [u64; 2],
+}
+
+/// Why bytes handed to [`LiveView::ingest_bytes`] were not all taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IngestError {
+    /// No source is open on the feed ([`LiveView::open_source`]).
+    #[error("{0} feed has no open source")]
+    NoSource(&'static str),
+    /// The stream is out of sync or over the cap: the source was closed (as a socket's
+    /// connection would be) and must be opened again.
+    #[error("{role} source closed: {error}")]
+    Stream {
+        /// Which feed.
+        role: &'static str,
+        /// The decoder's error.
+        error: DecodeError,
+    },
 }
 
 impl LiveView {
-    /// Start the configured feeds (each on its own named thread).
-    pub fn start(opts: LiveOptions) -> io::Result<LiveView> {
-        let epoch = Instant::now();
-        let shared = Arc::new(Mutex::new(Shared {
-            store: Store::new(opts.budget_bytes),
-            status: [FeedStatus::default(), FeedStatus::default()],
-        }));
-        let spawn = |o: Option<FeedOptions>, role: FeedRole| -> io::Result<Option<FeedHandle>> {
-            o.map(|mut o| {
-                o.role = role;
-                FeedHandle::spawn(o, shared.clone(), epoch, opts.tap.clone())
-            })
-            .transpose()
-        };
-        let retail = spawn(opts.retail, FeedRole::Retail)?;
-        let engine = spawn(opts.engine, FeedRole::Engine)?;
-        Ok(LiveView {
-            shared,
-            epoch,
-            retail,
-            engine,
-        })
+    /// A view with no feeds yet and a memory budget for their history.
+    pub fn new(budget_bytes: usize) -> LiveView {
+        LiveView {
+            shared: Arc::new(Mutex::new(Shared {
+                store: Store::new(budget_bytes),
+                status: [FeedStatus::default(), FeedStatus::default()],
+            })),
+            clock: Arc::new(ViewClock::new()),
+            tap: None,
+            feeds: [None, None],
+            decoders: [None, None],
+            generations: [0, 0],
+        }
     }
 
-    /// The viewer clock: ns since this view started.
+    /// Start the configured feeds (each on its own named thread).
+    pub fn start(opts: LiveOptions) -> io::Result<LiveView> {
+        let mut view = LiveView::new(opts.budget_bytes);
+        view.tap = opts.tap;
+        for (o, role) in [(opts.retail, FeedRole::Retail), (opts.engine, FeedRole::Engine)] {
+            if let Some(mut o) = o {
+                o.role = role;
+                view.connect(o)?;
+            }
+        }
+        Ok(view)
+    }
+
+    /// Set the recording seam for connections made from now on.
+    pub fn set_tap(&mut self, tap: Option<Arc<dyn MessageTap>>) {
+        self.tap = tap;
+    }
+
+    /// Connect a feed (`opts.role`) to a producer, replacing its current source. The
+    /// history stays; the new connection starts a new generation.
+    pub fn connect(&mut self, opts: FeedOptions) -> io::Result<()> {
+        let role = opts.role;
+        self.disconnect(role);
+        let h = FeedHandle::spawn(opts, self.shared.clone(), self.clock.clone(), self.tap.clone())?;
+        self.feeds[role.index()] = Some(h);
+        Ok(())
+    }
+
+    /// Stop a feed's source (connection or caller-fed); its history stays.
+    pub fn disconnect(&mut self, role: FeedRole) {
+        let had_thread = match self.feeds[role.index()].take() {
+            Some(mut h) => {
+                h.stop();
+                true
+            }
+            None => false,
+        };
+        let had_source = self.decoders[role.index()].take().is_some();
+        if had_thread || had_source {
+            let now = self.now_ns();
+            let mut g = lock(&self.shared);
+            g.store.end_generation(role, now, "disconnected by the viewer".into());
+            g.status[role.index()].state = FeedState::Idle;
+        }
+    }
+
+    /// Whether a feed has a source (connection or caller-fed).
+    pub fn has_source(&self, role: FeedRole) -> bool {
+        self.feeds[role.index()].is_some() || self.decoders[role.index()].is_some()
+    }
+
+    /// Open a caller-fed source on a feed (replacing any other): a new generation, as if
+    /// a connection had been made at `at_ns`.
+    pub fn open_source(&mut self, role: FeedRole, at_ns: i64, max_message_len: u32) {
+        self.disconnect(role);
+        self.decoders[role.index()] = Some(Decoder::new(DecoderConfig { max_message_len }));
+        self.generations[role.index()] += 1;
+        let generation = self.generations[role.index()];
+        let mut g = lock(&self.shared);
+        let Shared { store, status } = &mut *g;
+        let st = &mut status[role.index()];
+        if st.connected {
+            st.reconnects += 1;
+        }
+        st.connected = true;
+        st.generation = generation;
+        st.state = FeedState::Live;
+        store.begin_generation(role, generation, at_ns);
+    }
+
+    /// Close a caller-fed source (the producer went away at `at_ns`).
+    pub fn close_source(&mut self, role: FeedRole, at_ns: i64, reason: &str) {
+        if self.decoders[role.index()].take().is_some() {
+            let mut g = lock(&self.shared);
+            g.store.end_generation(role, at_ns, reason.to_owned());
+            g.status[role.index()].state = FeedState::Disconnected {
+                reason: reason.to_owned(),
+                retry_in_ms: 0,
+            };
+        }
+    }
+
+    /// Bytes of a caller-fed source that arrived at `at_ns`, in any split: decoded and
+    /// stored exactly as a socket's bytes are (same decoder, same ingest path, same tap).
+    pub fn ingest_bytes(&mut self, role: FeedRole, at_ns: i64, bytes: &[u8]) -> Result<usize, IngestError> {
+        let Some(dec) = self.decoders[role.index()].as_mut() else {
+            return Err(IngestError::NoSource(role.name()));
+        };
+        dec.push(bytes);
+        let generation = self.generations[role.index()];
+        let mut n = 0;
+        let mut g = lock(&self.shared);
+        g.status[role.index()].bytes += bytes.len() as u64;
+        loop {
+            match dec.next_message() {
+                Ok(Some(raw)) => {
+                    let decoded = raw.decode();
+                    if let Some(tap) = &self.tap {
+                        tap.incoming(&super::feed::TapEvent {
+                            role,
+                            generation,
+                            arrival_ns: at_ns,
+                            raw: &raw,
+                            decoded: decoded.as_ref(),
+                        });
+                    }
+                    g.take_in(role, at_ns, raw.header.kind, decoded);
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    let st = &mut g.status[role.index()];
+                    st.decode_errors += 1;
+                    if matches!(error, DecodeError::TooLong { .. }) {
+                        st.oversize_refused += 1;
+                    }
+                    st.last_error = Some(error.to_string());
+                    st.state = FeedState::Disconnected {
+                        reason: error.to_string(),
+                        retry_in_ms: 0,
+                    };
+                    g.store.end_generation(role, at_ns, error.to_string());
+                    drop(g);
+                    self.decoders[role.index()] = None;
+                    return Err(IngestError::Stream {
+                        role: role.name(),
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Let a caller-fed source's feed notice silence at `now_ns` (the stall rule a live
+    /// connection's thread applies every tick).
+    pub fn tick_source(&mut self, role: FeedRole, now_ns: i64) {
+        if self.decoders[role.index()].is_some() {
+            lock(&self.shared).store.tick(role, now_ns);
+        }
+    }
+
+    /// The viewer clock: ns since this view started (or the time it is held at).
     pub fn now_ns(&self) -> i64 {
-        self.epoch.elapsed().as_nanos() as i64
+        self.clock.now_ns()
+    }
+
+    /// The clock itself (to hold it at a recording's time).
+    pub fn clock(&self) -> &ViewClock {
+        &self.clock
     }
 
     /// The epoch of the viewer clock.
     pub fn epoch(&self) -> Instant {
-        self.epoch
+        self.clock.epoch()
     }
 
     /// One feed's status.
@@ -162,14 +327,14 @@ impl LiveView {
         lock(&self.shared).store.set_nudge(role, nudge_ns);
     }
 
-    /// Change the memory budget.
+    /// Change the memory budget (evicts at once if the history is over it).
     pub fn set_budget(&self, bytes: usize) {
         lock(&self.shared).store.set_budget(bytes);
     }
 
     /// Ask the engine feed to send MOVIE_CONTROL.
     pub fn send_movie_control(&self, m: MovieControl) -> Result<(), FeedError> {
-        self.engine
+        self.feeds[FeedRole::Engine.index()]
             .as_ref()
             .ok_or(FeedError::Stopped("engine"))?
             .command(FeedCommand::MovieControl(m))
@@ -177,18 +342,15 @@ impl LiveView {
 
     /// Drop a feed's connection and reconnect at once.
     pub fn reconnect(&self, role: FeedRole) -> Result<(), FeedError> {
-        let h = match role {
-            FeedRole::Retail => &self.retail,
-            FeedRole::Engine => &self.engine,
-        };
-        h.as_ref()
+        self.feeds[role.index()]
+            .as_ref()
             .ok_or(FeedError::Stopped(role.name()))?
             .command(FeedCommand::Reconnect)
     }
 
     /// Stop both feeds and wait for their threads.
     pub fn stop(&mut self) {
-        for h in [&mut self.retail, &mut self.engine].into_iter().flatten() {
+        for h in self.feeds.iter_mut().flatten() {
             h.stop();
         }
     }

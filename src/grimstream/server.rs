@@ -34,8 +34,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::codec::{Control, Hello, Message, StreamConfig, encode_into};
-use super::decoder::Decoder;
+use crate::wire::grimstream::{Control, Hello, Message, StreamConfig, encode_into};
+use crate::wire::grimstream::decoder::Decoder;
 use super::transport::{FeedAddr, Listener, Stream, is_timeout};
 
 /// How often the accept loop and the viewer_ready wait look at the stop flag.

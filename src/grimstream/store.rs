@@ -3,8 +3,16 @@
 //! Every decoded message enters through [`Store::ingest`] (one place), which stamps it
 //! with a viewer-clock time `t_ns` (the producer's `host_time_ns` mapped through the feed's
 //! [`ClockEstimator`], or the arrival time for messages that carry no send time), detects
-//! gaps (frame_id / seq jumps, time gaps beyond a few nominal periods, reconnects) and
-//! evicts the oldest data of either feed once the budget is exceeded. Frames are kept as
+//! gaps and stalls and evicts the oldest data of either feed once the budget is exceeded.
+//!
+//! One gap rule and one stall rule, for every source (socket, recording, script):
+//! - A **gap** is a FRAME `frame_id` or STATE_UPDATE `seq` that does not follow the
+//!   previous one, or a reconnect. Nothing else (mark seqs are not contiguous, and a
+//!   producer's clock may jump): see `shared/spec/grimstream-v1.md`.
+//! - A **stall** is a connected feed silent for longer than [`FeedStore::stall_limit_ns`]
+//!   ([`STALL_PERIODS`] nominal periods, clamped to 0.5..10 s). A live feed thread calls
+//!   [`Store::tick`] so an ongoing stall shows at once; a source that only delivers
+//!   messages gets the same stall recorded when data resumes. Frames are kept as
 //! received (their pixel bytes are the receive buffer, shared, not copied).
 //!
 //! Times: all `*_ns: i64` here are viewer-clock nanoseconds since the [`super::live`]
@@ -17,7 +25,7 @@ use bytes::Bytes;
 
 use super::FeedRole;
 use super::clock::{ClockEstimate, ClockEstimator};
-use super::codec::{
+use crate::wire::grimstream::{
     Frame, Hello, Message, MovieControl, MovieStart, StateUpdate, StreamConfig, Telemetry,
     TimelineMark,
 };
@@ -26,8 +34,14 @@ use super::codec::{
 pub const DEFAULT_BUDGET_BYTES: usize = 1 << 30;
 /// Bookkeeping bytes counted per stored item on top of its payload.
 const ITEM_OVERHEAD: usize = 128;
-/// A time gap is this many nominal periods without a frame/update.
-pub const GAP_PERIODS: i64 = 4;
+/// A stall is this many nominal periods without a message.
+pub const STALL_PERIODS: f64 = 4.0;
+/// Shortest stall limit.
+pub const MIN_STALL_NS: i64 = 500_000_000;
+/// Longest stall limit.
+pub const MAX_STALL_NS: i64 = 10_000_000_000;
+/// Stall limit before the feed's rate is known.
+pub const DEFAULT_STALL_NS: i64 = 2_000_000_000;
 
 /// A stored retail frame.
 #[derive(Clone, Debug)]
@@ -48,6 +62,69 @@ pub struct StoredFrame {
     pub config: Option<StreamConfig>,
     /// Pixel rows (`config.stride_bytes` apart), shared with the receive buffer.
     pub data: Bytes,
+}
+
+/// Why a stored frame cannot be drawn as RGBA8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameShapeError {
+    /// No STREAM_CONFIG arrived before the frame.
+    #[error("no STREAM_CONFIG before this frame")]
+    NoConfig,
+    /// A pixel format other than RGBA8.
+    #[error("pixel format {0} is not RGBA8 (1)")]
+    PixelFormat(u16),
+    /// Zero width or height.
+    #[error("empty frame size {0}x{1}")]
+    Empty(u32, u32),
+    /// Rows shorter than `width * 4`.
+    #[error("stride {stride} is less than width {width} x 4")]
+    Stride {
+        /// Bytes per row.
+        stride: u32,
+        /// Pixels per row.
+        width: u32,
+    },
+    /// Fewer bytes than the rows need.
+    #[error("{have} bytes of pixels, {need} needed")]
+    Short {
+        /// Bytes held.
+        have: usize,
+        /// Bytes the geometry needs.
+        need: u64,
+    },
+}
+
+impl StoredFrame {
+    /// `(width, height, stride)` when the frame is RGBA8 and its data holds every row.
+    pub fn rgba_geometry(&self) -> Result<(u32, u32, u32), FrameShapeError> {
+        let c = self.config.ok_or(FrameShapeError::NoConfig)?;
+        if c.pixel_format != crate::wire::grimstream::PIXEL_FORMAT_RGBA8 {
+            return Err(FrameShapeError::PixelFormat(c.pixel_format));
+        }
+        if c.width == 0 || c.height == 0 {
+            return Err(FrameShapeError::Empty(c.width, c.height));
+        }
+        let row = c.width as u64 * 4;
+        if (c.stride_bytes as u64) < row {
+            return Err(FrameShapeError::Stride {
+                stride: c.stride_bytes,
+                width: c.width,
+            });
+        }
+        let need = c.stride_bytes as u64 * (c.height as u64 - 1) + row;
+        if (self.data.len() as u64) < need {
+            return Err(FrameShapeError::Short {
+                have: self.data.len(),
+                need,
+            });
+        }
+        Ok((c.width, c.height, c.stride_bytes))
+    }
+
+    /// Identity of the pixels (for texture caches).
+    pub fn key(&self) -> (u64, u64, usize) {
+        (self.generation, self.frame_id, self.data.as_ptr() as usize)
+    }
 }
 
 /// A stored engine state update.
@@ -86,19 +163,12 @@ pub enum GapReason {
         /// Received id.
         got: u64,
     },
-    /// A `seq` did not follow the previous one.
+    /// A STATE_UPDATE `seq` did not follow the previous one.
     SeqJump {
-        /// Which stream: "STATE_UPDATE", "TELEMETRY" or "TIMELINE_MARK".
-        stream: &'static str,
         /// Expected seq.
         expected: u64,
         /// Received seq.
         got: u64,
-    },
-    /// No frame/update for longer than [`GAP_PERIODS`] nominal periods (producer time).
-    TimeGap {
-        /// Length of the silence in ns.
-        gap_ns: u64,
     },
     /// The connection was re-established (ids and clock restart).
     Reconnect,
@@ -182,24 +252,23 @@ pub struct FeedStore {
     pub gaps: u64,
     /// Bytes accounted to this feed.
     pub used_bytes: usize,
-    last_frame: Option<(u64, u64)>,
-    last_state: Option<(u64, u64)>,
-    state_period_ns: Option<f64>,
-    last_telemetry_seq: Option<u64>,
-    last_mark_seq: Option<u64>,
-}
-
-fn seq_check(last: &mut Option<u64>, got: u64, stream: &'static str) -> Option<GapReason> {
-    let r = match *last {
-        Some(prev) if got != prev.wrapping_add(1) => Some(GapReason::SeqJump {
-            stream,
-            expected: prev.wrapping_add(1),
-            got,
-        }),
-        _ => None,
-    };
-    *last = Some(got);
-    r
+    /// Items of this feed evicted to stay within the budget.
+    pub evicted_items: u64,
+    /// Stalls recorded.
+    pub stalls: u64,
+    /// Whether a connection is open (between [`Store::begin_generation`] and
+    /// [`Store::end_generation`]).
+    pub connected: bool,
+    /// Arrival of the last message of the current connection.
+    pub last_arrival_ns: Option<i64>,
+    /// Start of the ongoing stall, if the feed is stalled now.
+    pub stalled_since_ns: Option<i64>,
+    /// Observed time between messages (moving average), ns.
+    pub period_ns: Option<f64>,
+    /// A fixed stall limit instead of the rate-based one (see [`Store::set_stall_limit`]).
+    pub stall_limit_override_ns: Option<i64>,
+    last_frame_id: Option<u64>,
+    last_state_seq: Option<u64>,
 }
 
 /// Index of the last item with key <= t in a deque sorted by key.
@@ -212,6 +281,66 @@ impl FeedStore {
     /// The clock estimate of the current generation.
     pub fn clock_estimate(&self) -> Option<ClockEstimate> {
         self.clock.estimate()
+    }
+
+    /// How long this feed may be silent before it counts as stalled: [`STALL_PERIODS`]
+    /// nominal periods (STREAM_CONFIG fps, else the observed message rate), clamped to
+    /// [`MIN_STALL_NS`]..[`MAX_STALL_NS`]; [`DEFAULT_STALL_NS`] before either is known.
+    pub fn stall_limit_ns(&self) -> i64 {
+        if let Some(l) = self.stall_limit_override_ns {
+            return l.max(1);
+        }
+        let fps_period = self
+            .config
+            .and_then(|c| c.nominal_fps)
+            .filter(|f| f.is_finite() && *f > 0.0)
+            .map(|f| 1e9 / f as f64);
+        match fps_period.or(self.period_ns) {
+            Some(p) => ((p * STALL_PERIODS) as i64).clamp(MIN_STALL_NS, MAX_STALL_NS),
+            None => DEFAULT_STALL_NS,
+        }
+    }
+
+    /// Data messages (frames and state updates) that arrived in the second before `now_ns`.
+    pub fn rate_per_s(&self, now_ns: i64) -> f32 {
+        let since = now_ns - 1_000_000_000;
+        let f = self.frames.iter().rev().take_while(|x| x.arrival_ns > since);
+        let s = self.states.iter().rev().take_while(|x| x.arrival_ns > since);
+        (f.count() + s.count()) as f32
+    }
+
+    /// Transport delay of the newest frame or state: arrival minus its estimated
+    /// viewer-clock send time, ns.
+    pub fn latency_ns(&self) -> Option<i64> {
+        let f = self.frames.back().map(|x| (x.arrival_ns, x.arrival_ns - x.t_ns));
+        let s = self.states.back().map(|x| (x.arrival_ns, x.arrival_ns - x.t_ns));
+        [f, s].into_iter().flatten().max().map(|x| x.1)
+    }
+
+    /// Count a message arrival: period estimate, stall end (or a whole stall seen only
+    /// now, for sources without a ticking thread).
+    fn arrived(&mut self, arrival_ns: i64) {
+        if let Some(since) = self.stalled_since_ns.take() {
+            let stalled_ns = arrival_ns - since;
+            self.push_event(arrival_ns, arrival_ns, EventKind::StallEnded { stalled_ns });
+        } else if let Some(last) = self.last_arrival_ns {
+            let limit = self.stall_limit_ns();
+            if arrival_ns - last > limit {
+                self.stalls += 1;
+                let start = last + limit;
+                self.push_event(start, start, EventKind::StallStarted);
+                let stalled_ns = arrival_ns - start;
+                self.push_event(arrival_ns, arrival_ns, EventKind::StallEnded { stalled_ns });
+            }
+        }
+        if let Some(last) = self.last_arrival_ns {
+            let dt = (arrival_ns - last).max(0) as f64;
+            // Back-to-back messages (a frame and its telemetry) do not shorten the period.
+            if dt > 1e6 {
+                self.period_ns = Some(self.period_ns.map_or(dt, |p| p * 0.95 + dt * 0.05));
+            }
+        }
+        self.last_arrival_ns = Some(arrival_ns);
     }
 
     /// The frame shown at viewer time `t` (nudge applied): the last one at or before it.
@@ -406,6 +535,11 @@ impl Store {
         self.enforce_budget();
     }
 
+    /// Use a fixed stall limit for a feed (`None`: the rate-based rule).
+    pub fn set_stall_limit(&mut self, role: FeedRole, limit_ns: Option<i64>) {
+        self.feeds[role.index()].stall_limit_override_ns = limit_ns;
+    }
+
     /// Set a feed's manual clock nudge (ns added to its times).
     pub fn set_nudge(&mut self, role: FeedRole, nudge_ns: i64) {
         self.feeds[role.index()].nudge_ns = nudge_ns;
@@ -425,10 +559,11 @@ impl Store {
         let had = f.generation > 0;
         f.generation = generation;
         f.clock.reset();
-        f.last_frame = None;
-        f.last_state = None;
-        f.last_telemetry_seq = None;
-        f.last_mark_seq = None;
+        f.last_frame_id = None;
+        f.last_state_seq = None;
+        f.connected = true;
+        f.last_arrival_ns = Some(arrival_ns);
+        f.stalled_since_ns = None;
         f.push_event(arrival_ns, arrival_ns, EventKind::Connected);
         if had {
             f.push_event(arrival_ns, arrival_ns, EventKind::Gap(GapReason::Reconnect));
@@ -436,7 +571,43 @@ impl Store {
         self.enforce_budget();
     }
 
-    /// Record a connection-level event (stall, disconnect, skipped message, ...).
+    /// The connection of a feed ended (the reason is shown on its lane).
+    pub fn end_generation(&mut self, role: FeedRole, at_ns: i64, reason: String) {
+        let f = &mut self.feeds[role.index()];
+        if !f.connected {
+            return;
+        }
+        f.connected = false;
+        if let Some(since) = f.stalled_since_ns.take() {
+            f.push_event(at_ns, at_ns, EventKind::StallEnded { stalled_ns: at_ns - since });
+        }
+        f.last_arrival_ns = None;
+        f.push_event(at_ns, at_ns, EventKind::Disconnected { reason });
+        self.enforce_budget();
+    }
+
+    /// Time passes with no message: records the start of a stall once a connected feed
+    /// has been silent for longer than its stall limit. Returns whether it is stalled.
+    pub fn tick(&mut self, role: FeedRole, now_ns: i64) -> bool {
+        let f = &mut self.feeds[role.index()];
+        if f.stalled_since_ns.is_some() {
+            return true;
+        }
+        let Some(last) = f.last_arrival_ns.filter(|_| f.connected) else {
+            return false;
+        };
+        let start = last + f.stall_limit_ns();
+        if now_ns <= start {
+            return false;
+        }
+        f.stalls += 1;
+        f.stalled_since_ns = Some(start);
+        f.push_event(start, start, EventKind::StallStarted);
+        self.enforce_budget();
+        true
+    }
+
+    /// Record a connection-level event (a skipped message, a decode error, ...).
     pub fn note(&mut self, role: FeedRole, arrival_ns: i64, kind: EventKind) {
         self.feeds[role.index()].push_event(arrival_ns, arrival_ns, kind);
         self.enforce_budget();
@@ -446,6 +617,7 @@ impl Store {
     /// generation: the single ingest point.
     pub fn ingest(&mut self, role: FeedRole, arrival_ns: i64, msg: Message) {
         let f = &mut self.feeds[role.index()];
+        f.arrived(arrival_ns);
         match msg {
             Message::Hello(h) => {
                 f.hello = Some(h.clone());
@@ -458,29 +630,16 @@ impl Store {
             Message::Frame(fr) => Self::ingest_frame(f, arrival_ns, fr),
             Message::StateUpdate(s) => {
                 let t = f.map_time(arrival_ns, s.host_time_ns);
-                if let Some((prev_seq, prev_host)) = f.last_state {
-                    if s.seq != prev_seq.wrapping_add(1) {
-                        let g = GapReason::SeqJump {
-                            stream: "STATE_UPDATE",
-                            expected: prev_seq.wrapping_add(1),
-                            got: s.seq,
-                        };
-                        f.push_event(arrival_ns, t, EventKind::Gap(g));
-                    }
-                    let dt = s.host_time_ns.saturating_sub(prev_host) as f64;
-                    if let Some(p) = f.state_period_ns {
-                        let limit = (p * GAP_PERIODS as f64).max(100e6);
-                        if dt > limit {
-                            let g = GapReason::TimeGap { gap_ns: dt as u64 };
-                            f.push_event(arrival_ns, t, EventKind::Gap(g));
-                        } else {
-                            f.state_period_ns = Some(p * 0.9 + dt * 0.1);
-                        }
-                    } else if dt > 0.0 {
-                        f.state_period_ns = Some(dt);
-                    }
+                if let Some(prev) = f.last_state_seq
+                    && s.seq != prev.wrapping_add(1)
+                {
+                    let g = GapReason::SeqJump {
+                        expected: prev.wrapping_add(1),
+                        got: s.seq,
+                    };
+                    f.push_event(arrival_ns, t, EventKind::Gap(g));
                 }
-                f.last_state = Some((s.seq, s.host_time_ns));
+                f.last_state_seq = Some(s.seq);
                 let t = f.states.back().map_or(t, |b| b.t_ns.max(t));
                 let size = state_size(&s);
                 f.states.push_back(StoredState {
@@ -493,9 +652,6 @@ impl Store {
             }
             Message::TimelineMark(m) => {
                 let t = f.map_time(arrival_ns, m.host_time_ns);
-                if let Some(g) = seq_check(&mut f.last_mark_seq, m.seq, "TIMELINE_MARK") {
-                    f.push_event(arrival_ns, t, EventKind::Gap(g));
-                }
                 let t = f.marks.back().map_or(t, |b| b.t_ns.max(t));
                 f.used_bytes += m.label.len() + ITEM_OVERHEAD * 2;
                 f.marks.push_back(StoredMark {
@@ -506,9 +662,6 @@ impl Store {
                 });
             }
             Message::Telemetry(tm) => {
-                if let Some(g) = seq_check(&mut f.last_telemetry_seq, tm.seq, "TELEMETRY") {
-                    f.push_event(arrival_ns, arrival_ns, EventKind::Gap(g));
-                }
                 f.push_event(arrival_ns, arrival_ns, EventKind::Telemetry(tm));
             }
             Message::MovieStart(m) => {
@@ -531,30 +684,16 @@ impl Store {
 
     fn ingest_frame(f: &mut FeedStore, arrival_ns: i64, fr: Frame) {
         let t = f.map_time(arrival_ns, fr.host_time_ns);
-        if let Some((prev_id, prev_host)) = f.last_frame {
-            if fr.frame_id != prev_id.wrapping_add(1) {
-                let g = GapReason::FrameIdJump {
-                    expected: prev_id.wrapping_add(1),
-                    got: fr.frame_id,
-                };
-                f.push_event(arrival_ns, t, EventKind::Gap(g));
-            }
-            let fps = f
-                .config
-                .and_then(|c| c.nominal_fps)
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .unwrap_or(30.0) as f64;
-            let period = 1e9 / fps;
-            let dt = fr.host_time_ns.saturating_sub(prev_host);
-            if dt as f64 > period * GAP_PERIODS as f64 {
-                f.push_event(
-                    arrival_ns,
-                    t,
-                    EventKind::Gap(GapReason::TimeGap { gap_ns: dt }),
-                );
-            }
+        if let Some(prev) = f.last_frame_id
+            && fr.frame_id != prev.wrapping_add(1)
+        {
+            let g = GapReason::FrameIdJump {
+                expected: prev.wrapping_add(1),
+                got: fr.frame_id,
+            };
+            f.push_event(arrival_ns, t, EventKind::Gap(g));
         }
-        f.last_frame = Some((fr.frame_id, fr.host_time_ns));
+        f.last_frame_id = Some(fr.frame_id);
         let t = f.frames.back().map_or(t, |b| b.t_ns.max(t));
         f.used_bytes += fr.data.len() + ITEM_OVERHEAD;
         f.frames.push_back(StoredFrame {
@@ -582,6 +721,7 @@ impl Store {
                 (None, None) => break,
             };
             let freed = self.feeds[fi].evict(which);
+            self.feeds[fi].evicted_items += 1;
             self.usage.evicted_bytes += freed as u64;
             self.usage.evicted_items += 1;
         }
@@ -623,22 +763,39 @@ mod tests {
         assert!(s.usage().evicted_items > 80);
     }
 
+    fn kinds(s: &Store, role: FeedRole) -> Vec<EventKind> {
+        s.feed(role).events.iter().map(|e| e.kind.clone()).collect()
+    }
+
     #[test]
-    fn gaps_from_ids_time_and_reconnect() {
+    fn gaps_only_from_frame_ids_state_seqs_and_reconnects() {
+        const MS: i64 = 1_000_000;
         let mut s = Store::default();
         s.begin_generation(FeedRole::Retail, 1, 0);
         s.ingest(FeedRole::Retail, 0, frame(0, 0, 4));
-        s.ingest(FeedRole::Retail, 33, frame(1, 33_000_000, 4));
-        s.ingest(FeedRole::Retail, 66, frame(3, 66_000_000, 4)); // id jump
-        s.ingest(FeedRole::Retail, 1_000, frame(4, 1_000_000_000, 4)); // time gap
-        s.begin_generation(FeedRole::Retail, 2, 2_000); // reconnect
-        s.ingest(FeedRole::Retail, 2_001, frame(0, 0, 4)); // ids restart: no jump
-        let f = s.feed(FeedRole::Retail);
-        let gaps: Vec<_> = f
-            .events
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EventKind::Gap(g) => Some(g.clone()),
+        s.ingest(FeedRole::Retail, 33 * MS, frame(1, 33_000_000, 4));
+        s.ingest(FeedRole::Retail, 66 * MS, frame(3, 66_000_000, 4)); // id jump
+        // The producer clock jumps 50 s while arrivals stay 33 ms apart: not a gap.
+        s.ingest(FeedRole::Retail, 99 * MS, frame(4, 50_000_000_000, 4));
+        s.begin_generation(FeedRole::Retail, 2, 200 * MS); // reconnect
+        s.ingest(FeedRole::Retail, 201 * MS, frame(0, 0, 4)); // ids restart: no jump
+        // Marks and telemetry seqs are not contiguous on the real producers: no gaps.
+        for seq in [3, 9] {
+            s.ingest(
+                FeedRole::Retail,
+                210 * MS,
+                Message::TimelineMark(TimelineMark {
+                    seq,
+                    host_time_ns: 5,
+                    label: "m".into(),
+                    data: rmpv::Value::Nil,
+                }),
+            );
+        }
+        let gaps: Vec<_> = kinds(&s, FeedRole::Retail)
+            .into_iter()
+            .filter_map(|k| match k {
+                EventKind::Gap(g) => Some(g),
                 _ => None,
             })
             .collect();
@@ -649,13 +806,77 @@ mod tests {
                     expected: 2,
                     got: 3
                 },
-                GapReason::TimeGap {
-                    gap_ns: 934_000_000
-                },
                 GapReason::Reconnect
             ]
         );
-        assert_eq!(f.gaps, 3);
+        assert_eq!(s.feed(FeedRole::Retail).gaps, 2);
+        // A state seq jump is a gap too.
+        s.begin_generation(FeedRole::Engine, 1, 0);
+        for (i, seq) in [7u64, 8, 10].into_iter().enumerate() {
+            let state = StateUpdate {
+                seq,
+                host_time_ns: i as u64 * 16_000_000,
+                ..Default::default()
+            };
+            s.ingest(FeedRole::Engine, i as i64 * 16 * MS, Message::StateUpdate(state));
+        }
+        assert_eq!(
+            kinds(&s, FeedRole::Engine).last(),
+            Some(&EventKind::Gap(GapReason::SeqJump {
+                expected: 9,
+                got: 10
+            }))
+        );
+    }
+
+    #[test]
+    fn one_stall_rule_for_ticking_and_message_only_sources() {
+        const MS: i64 = 1_000_000;
+        let cfg = StreamConfig {
+            width: 2,
+            height: 2,
+            pixel_format: 1,
+            stride_bytes: 8,
+            nominal_fps: Some(30.0),
+        };
+        // Limit: 4 periods of 30 fps = 133 ms, clamped up to 500 ms.
+        let mut live = Store::default();
+        live.begin_generation(FeedRole::Retail, 1, 0);
+        live.ingest(FeedRole::Retail, 0, Message::StreamConfig(cfg));
+        assert_eq!(live.feed(FeedRole::Retail).stall_limit_ns(), 500 * MS);
+        live.ingest(FeedRole::Retail, 10 * MS, frame(0, 0, 4));
+        assert!(!live.tick(FeedRole::Retail, 510 * MS), "at the limit: not yet");
+        assert!(live.tick(FeedRole::Retail, 511 * MS));
+        assert!(live.tick(FeedRole::Retail, 900 * MS), "still stalled");
+        live.ingest(FeedRole::Retail, 1_000 * MS, frame(1, 33_000_000, 4));
+        // A source with no ticking thread (a file, a script) gets the same stall.
+        let mut replay = Store::default();
+        replay.begin_generation(FeedRole::Retail, 1, 0);
+        replay.ingest(FeedRole::Retail, 0, Message::StreamConfig(cfg));
+        replay.ingest(FeedRole::Retail, 10 * MS, frame(0, 0, 4));
+        replay.ingest(FeedRole::Retail, 1_000 * MS, frame(1, 33_000_000, 4));
+        for st in [&live, &replay] {
+            let stalls: Vec<_> = st
+                .feed(FeedRole::Retail)
+                .events
+                .iter()
+                .filter(|e| {
+                    matches!(e.kind, EventKind::StallStarted | EventKind::StallEnded { .. })
+                })
+                .map(|e| (e.t_ns, e.kind.clone()))
+                .collect();
+            assert_eq!(
+                stalls,
+                vec![
+                    (510 * MS, EventKind::StallStarted),
+                    (1_000 * MS, EventKind::StallEnded { stalled_ns: 490 * MS })
+                ]
+            );
+            assert_eq!(st.feed(FeedRole::Retail).stalls, 1);
+        }
+        // Silence after a disconnect is not a stall.
+        live.end_generation(FeedRole::Retail, 1_100 * MS, "closed".into());
+        assert!(!live.tick(FeedRole::Retail, 60_000 * MS));
     }
 
     #[test]

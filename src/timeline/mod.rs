@@ -23,7 +23,9 @@
 use std::collections::VecDeque;
 
 use crate::grimstream::FeedRole;
-use crate::grimstream::store::{Store, StoredEvent, StoredFrame, StoredMark, StoredState};
+use crate::grimstream::store::{
+    EventKind, GapReason, Store, StoredEvent, StoredFrame, StoredMark, StoredState,
+};
 
 /// Slowest playback speed.
 pub const MIN_SPEED: f32 = 0.1;
@@ -444,10 +446,152 @@ pub fn query(store: &Store, cursor_ns: i64, window_ns: i64) -> CursorView {
     }
 }
 
+/// What a stretch of a lane shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// Data held (frames or state updates) while connected.
+    Data,
+    /// Connected but silent beyond the stall limit.
+    Stall,
+    /// Not connected.
+    Disconnected,
+}
+
+/// A stretch `[start_ns, end_ns]` of a lane (shown times, nudge applied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Start.
+    pub start_ns: i64,
+    /// End (>= start).
+    pub end_ns: i64,
+    /// Kind.
+    pub kind: SegmentKind,
+}
+
+/// A point on a lane.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TickKind {
+    /// A `frame_id` / `seq` jump.
+    Gap(GapReason),
+    /// The connection was re-established.
+    Reconnect,
+    /// A TIMELINE_MARK (label).
+    Mark(String),
+    /// A TELEMETRY event (label).
+    Telemetry(String),
+    /// MOVIE_START (name).
+    Movie(String),
+    /// A message skipped or refused (text).
+    Problem(String),
+}
+
+/// A point on a lane at a shown time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tick {
+    /// Shown time.
+    pub t_ns: i64,
+    /// What.
+    pub kind: TickKind,
+}
+
+/// One feed's lane: built from the store's data and events, nothing else.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lane {
+    /// Data spans first, then stalls and disconnections (draw in this order).
+    pub segments: Vec<Segment>,
+    /// Gaps, reconnects, marks, telemetry, movies, problems, oldest first.
+    pub ticks: Vec<Tick>,
+}
+
+/// The lane of `role` up to `now_ns`: data spans per connection, stalls and
+/// disconnections from the store's events (an ongoing one runs to `now_ns`), and ticks.
+pub fn lane(store: &Store, role: FeedRole, now_ns: i64) -> Lane {
+    let f = store.feed(role);
+    let n = f.nudge_ns;
+    let mut lane = Lane::default();
+    let span = |generation: u64, t: i64, segs: &mut Vec<(u64, Segment)>| match segs.last_mut() {
+        Some((g, s)) if *g == generation => s.end_ns = t + n,
+        _ => segs.push((
+            generation,
+            Segment {
+                start_ns: t + n,
+                end_ns: t + n,
+                kind: SegmentKind::Data,
+            },
+        )),
+    };
+    let mut data = Vec::new();
+    match role {
+        FeedRole::Retail => f.frames.iter().for_each(|x| span(x.generation, x.t_ns, &mut data)),
+        FeedRole::Engine => f.states.iter().for_each(|x| span(x.generation, x.t_ns, &mut data)),
+    }
+    lane.segments.extend(data.into_iter().map(|(_, s)| s));
+    let mut stall_since = None;
+    let mut down_since = None;
+    let mut other = Vec::new();
+    for e in &f.events {
+        let t = e.t_ns + n;
+        let tick = |kind| Tick { t_ns: t, kind };
+        match &e.kind {
+            EventKind::Connected => {
+                if let Some(d) = down_since.take() {
+                    other.push(Segment {
+                        start_ns: d,
+                        end_ns: t,
+                        kind: SegmentKind::Disconnected,
+                    });
+                }
+            }
+            EventKind::Disconnected { .. } => down_since = Some(t),
+            EventKind::StallStarted => stall_since = Some(t),
+            EventKind::StallEnded { stalled_ns } => {
+                let start = stall_since.take().unwrap_or(t - stalled_ns);
+                other.push(Segment {
+                    start_ns: start,
+                    end_ns: t,
+                    kind: SegmentKind::Stall,
+                });
+            }
+            EventKind::Gap(GapReason::Reconnect) => lane.ticks.push(tick(TickKind::Reconnect)),
+            EventKind::Gap(g) => lane.ticks.push(tick(TickKind::Gap(g.clone()))),
+            EventKind::Telemetry(m) => lane.ticks.push(tick(TickKind::Telemetry(m.label.clone()))),
+            EventKind::MovieStart(m) => lane.ticks.push(tick(TickKind::Movie(m.name.clone()))),
+            EventKind::UnknownSkipped { kind, len } => lane.ticks.push(tick(TickKind::Problem(
+                format!("skipped unknown kind 0x{kind:04x} ({len} bytes)"),
+            ))),
+            EventKind::DecodeError(text) => {
+                lane.ticks.push(tick(TickKind::Problem(text.clone())))
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = stall_since {
+        other.push(Segment {
+            start_ns: s,
+            end_ns: now_ns.max(s),
+            kind: SegmentKind::Stall,
+        });
+    }
+    if let Some(d) = down_since {
+        other.push(Segment {
+            start_ns: d,
+            end_ns: now_ns.max(d),
+            kind: SegmentKind::Disconnected,
+        });
+    }
+    lane.segments.extend(other);
+    lane.ticks.extend(f.marks.iter().map(|m| Tick {
+        t_ns: m.t_ns + n,
+        kind: TickKind::Mark(m.mark.label.clone()),
+    }));
+    lane.ticks.sort_by_key(|t| t.t_ns);
+    lane
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grimstream::codec::{Frame, Message, StateUpdate, TimelineMark};
+    use crate::wire::grimstream::{Frame, Message, StateUpdate, TimelineMark};
     use bytes::Bytes;
 
     fn src() -> (TimeList, TimeList) {
@@ -604,5 +748,52 @@ mod tests {
         tl.apply(Command::Seek { t_ns: 550 }, &store);
         tl.apply(Command::StepState { forward: true }, &store);
         assert_eq!(tl.cursor_ns, 630);
+    }
+
+    #[test]
+    fn lanes_come_from_the_store_data_and_events() {
+        const MS: i64 = 1_000_000;
+        let mut store = Store::default();
+        store.begin_generation(FeedRole::Engine, 1, 0);
+        let state = |seq: u64, host_ms: u64| {
+            Message::StateUpdate(StateUpdate {
+                seq,
+                host_time_ns: host_ms * 1_000_000,
+                ..Default::default()
+            })
+        };
+        for i in 0..10u64 {
+            store.ingest(FeedRole::Engine, (i * 16) as i64 * MS, state(i, i * 16));
+        }
+        // silent 1 s: a stall, seen when data resumes
+        store.ingest(FeedRole::Engine, 1_144 * MS, state(10, 1_144));
+        store.ingest(FeedRole::Engine, 1_160 * MS, state(12, 1_160)); // seq jump
+        store.end_generation(FeedRole::Engine, 1_200 * MS, "reset".into());
+        store.begin_generation(FeedRole::Engine, 2, 2_000 * MS);
+        store.ingest(FeedRole::Engine, 2_016 * MS, state(13, 2_016));
+        store.ingest(FeedRole::Engine, 2_032 * MS, state(14, 2_032));
+        let l = lane(&store, FeedRole::Engine, 2_100 * MS);
+        let segs: Vec<_> = l.segments.iter().map(|s| (s.kind, s.start_ns / MS, s.end_ns / MS)).collect();
+        assert_eq!(segs.len(), 4, "{segs:?}");
+        assert_eq!(segs[0].0, SegmentKind::Data);
+        assert_eq!((segs[0].1, segs[0].2), (0, 1_160));
+        assert_eq!(segs[1].0, SegmentKind::Data);
+        assert_eq!(segs[1].2, 2_032);
+        // last message at 144 ms, limit 500 ms (4 periods of 16 ms, clamped up)
+        assert!(segs.contains(&(SegmentKind::Stall, 644, 1_144)), "{segs:?}");
+        assert!(segs.contains(&(SegmentKind::Disconnected, 1_200, 2_000)), "{segs:?}");
+        let ticks: Vec<_> = l.ticks.iter().map(|t| t.kind.clone()).collect();
+        assert_eq!(
+            ticks,
+            vec![
+                TickKind::Gap(GapReason::SeqJump { expected: 11, got: 12 }),
+                TickKind::Reconnect
+            ]
+        );
+        // The nudge moves the whole lane.
+        store.set_nudge(FeedRole::Engine, 50 * MS);
+        let moved = lane(&store, FeedRole::Engine, 2_100 * MS);
+        assert_eq!(moved.segments[0].start_ns, 50 * MS);
+        assert_eq!(moved.ticks[1].t_ns, l.ticks[1].t_ns + 50 * MS);
     }
 }
