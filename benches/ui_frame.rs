@@ -1,24 +1,29 @@
-//! UI frame time with both panes live: 1280x720 RGBA retail frames arriving at 30 fps and
-//! engine states at 30 Hz, the cursor following live, side-by-side layout at 1280x760.
+//! UI frame time with both panes live: the demo world's 1280x720 RGBA retail frames at
+//! 30 fps and engine states at 30 Hz, fed through the real decoder and store of the core
+//! live view, the timeline following live, side-by-side layout at 1280x760.
 //!
-//! - `ui_pass`: ingest one new frame + state, then one egui pass of the whole app
-//!   (layout, tessellation): the CPU work of a frame on the UI thread.
+//! - `ui_pass`: one egui pass of the whole app (timeline tick, store query, layout,
+//!   tessellation) after 33 ms of new data: the CPU work of a frame on the UI thread.
 //! - `ui_pass_render_upload`: the same plus rendering through egui_wgpu on this machine's
 //!   Mesa lavapipe (software GPU), which includes uploading the new 3.7 MB frame as a
 //!   texture (`queue.write_texture` honouring the stride) and rasterising the window.
 //!
-//! Frames are rendered once up front (the producer's cost is not the UI's).
+//! Producing and ingesting the data is not timed (the producer's and the feed thread's
+//! cost are not the UI's): each iteration advances the scripted feeds untimed, then times
+//! the frame.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use capdeck::capture::video::encode::{JpegSettings, encode_jpeg};
+use capdeck::capture::video::pattern;
+use capdeck::capture::video::scale::PixelOrder;
+use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
+use capdeck::grimstream::FeedAddr;
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
-use capdeck::ui::capture::sim::encode_pattern;
 use capdeck::ui::capture::{CaptureBackend, CaptureSnapshot, ChannelStats, LinkLight};
 use capdeck::ui::command::UiCommand;
-use capdeck::ui::live::demo::{ROW_PADDING, render_pattern};
-use capdeck::ui::live::model::{EngineState, Feed, Ingest, LinkState, RetailFrame};
 use capdeck::ui::log_ring::LogRing;
 use capdeck::ui::settings::Settings;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -57,62 +62,29 @@ impl CaptureBackend for BenchCapture {
     }
 }
 
+/// The demo world, fed into the app's core live view on a held viewer clock.
 struct Feeder {
-    frames: Vec<Bytes>,
-    i: u64,
+    feeds: ScriptedFeeds,
+    t_ns: i64,
 }
 
 impl Feeder {
     fn new() -> Self {
-        let (w, h) = (1280, 720);
-        let frames = (0..8)
-            .map(|k| {
-                Bytes::from(render_pattern(
-                    w,
-                    h,
-                    w * 4 + ROW_PADDING,
-                    k as f64 / 30.0,
-                    k,
-                ))
-            })
-            .collect();
-        Self { frames, i: 0 }
+        let any = FeedAddr::Tcp("127.0.0.1:0".into());
+        let mut opts = DemoOptions::new(any.clone(), any);
+        opts.engine_hz = 30.0;
+        Self {
+            feeds: ScriptedFeeds::new(&opts),
+            t_ns: 0,
+        }
     }
+    /// 33 ms of world time, through the decoder into the store.
     fn push(&mut self, app: &mut CapdeckApp) {
-        let t = self.i as f64 / 30.0;
-        let ns = (t * 1e9) as u64;
-        let frame = RetailFrame {
-            frame_id: self.i,
-            host_time_ns: ns,
-            telemetry_time_ns: None,
-            width: 1280,
-            height: 720,
-            stride: 1280 * 4 + ROW_PADDING,
-            pixels: self.frames[(self.i % self.frames.len() as u64) as usize].clone(),
-            t: 0.0,
-        };
-        let a = t as f32 * 0.35;
-        let state = EngineState {
-            seq: self.i,
-            host_time_ns: ns,
-            frame: Some(self.i as u32),
-            position: Some([6.0 * a.cos(), 0.0, 3.5 * (2.0 * a).sin()]),
-            yaw: Some(a),
-            active_setup: Some("mo_ws".into()),
-            active_hotspot: Some("desk".into()),
-            coverage: vec![("hotspots".into(), self.i / 100)],
-            events: if self.i % 30 == 0 {
-                vec!["hotspot.enter desk".into()]
-            } else {
-                vec![]
-            },
-            raw: serde_json::json!({"seq": self.i, "frame": self.i}),
-            ..Default::default()
-        };
-        let store = &mut app.live.store;
-        store.ingest(Ingest::Frame { frame, arrival: t });
-        store.ingest(Ingest::State { state, arrival: t });
-        self.i += 1;
+        self.t_ns += 33_333_333;
+        app.live.core.clock().set_manual(Some(self.t_ns));
+        self.feeds
+            .advance(&mut app.live.core, self.t_ns)
+            .expect("demo bytes decode");
     }
 }
 
@@ -127,7 +99,11 @@ fn harness() -> Harness<'static, CapdeckApp> {
         .with_accessibility_check(false)
         .wgpu()
         .build_eframe(move |cc| CapdeckApp::new(cc, &opts, LogRing::new(), None));
-    let jpeg = encode_pattern([640, 480], 70, 1);
+    let mut rgb = Vec::new();
+    pattern::render(1, 640, 480, &mut rgb);
+    let mut jpeg = Vec::new();
+    encode_jpeg(&rgb, 640, 480, PixelOrder::Rgb, &JpegSettings::for_quality(70), &mut jpeg)
+        .expect("encode preview");
     let preview = Preview {
         seq: 1,
         image: Arc::new(decode(&jpeg).unwrap()),
@@ -135,14 +111,6 @@ fn harness() -> Harness<'static, CapdeckApp> {
     };
     h.state_mut()
         .set_capture_backend(Box::new(BenchCapture { preview, n: 0 }));
-    for f in Feed::ALL {
-        h.state_mut().live.store.ingest(Ingest::Link {
-            feed: f,
-            state: LinkState::Live,
-            at: 0.0,
-            producer: None,
-        });
-    }
     h
 }
 
@@ -157,9 +125,15 @@ fn bench(c: &mut Criterion) {
         h.step();
     }
     g.bench_function("ui_pass", |b| {
-        b.iter(|| {
-            feeder.push(h.state_mut());
-            h.step();
+        b.iter_custom(|n| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..n {
+                feeder.push(h.state_mut());
+                let t0 = Instant::now();
+                h.step();
+                spent += t0.elapsed();
+            }
+            spent
         })
     });
 
@@ -173,11 +147,17 @@ fn bench(c: &mut Criterion) {
     let before = h.state().live.gpu.as_ref().map_or(0, |u| u.get());
     let mut iters = 0u64;
     g.bench_function("ui_pass_render_upload", |b| {
-        b.iter(|| {
-            feeder.push(h.state_mut());
-            h.step();
-            h.render().expect("render");
-            iters += 1;
+        b.iter_custom(|n| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..n {
+                feeder.push(h.state_mut());
+                let t0 = Instant::now();
+                h.step();
+                h.render().expect("render");
+                spent += t0.elapsed();
+                iters += 1;
+            }
+            spent
         })
     });
     let uploads = h.state().live.gpu.as_ref().map_or(0, |u| u.get()) - before;
@@ -192,21 +172,17 @@ fn bench(c: &mut Criterion) {
         .render_state
         .clone()
         .expect("wgpu render state");
-    let mut id = 1_000_000u64;
-    let pixels = feeder.frames[0].clone();
+    let mut f = h
+        .state()
+        .live
+        .frame
+        .at
+        .frame
+        .clone()
+        .expect("a retail frame at the cursor");
     g.bench_function("texture_upload_1280x720", |b| {
         b.iter(|| {
-            id += 1;
-            let f = RetailFrame {
-                frame_id: id,
-                host_time_ns: id,
-                telemetry_time_ns: None,
-                width: 1280,
-                height: 720,
-                stride: 1280 * 4 + ROW_PADDING,
-                pixels: pixels.clone(),
-                t: 0.0,
-            };
+            f.frame_id += 1_000_000;
             assert!(capdeck::ui::live::overlay::preupload(&rs, &f));
             rs.queue.submit([]);
             let _ = rs.device.poll(eframe::wgpu::PollType::wait_indefinitely());

@@ -4,11 +4,23 @@
 //! script, click and type like a user, and check what is shown. Snapshot images live in
 //! `tests/snapshots/` (regenerate with `UPDATE_SNAPSHOTS=1` on the CI image).
 
-use bytes::Bytes;
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use capdeck::capture::audio::PttMode;
+use capdeck::capture::video::encode::{JpegSettings, encode_jpeg};
+use capdeck::capture::video::pattern;
+use capdeck::capture::video::scale::PixelOrder;
+use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
+use capdeck::grimstream::{
+    FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
+};
+use capdeck::timeline::{Command, PlayState};
+use capdeck::wire::grimstream::{PIXEL_FORMAT_RGBA8, encode};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
-use capdeck::ui::capture::sim::encode_pattern;
 use capdeck::ui::capture::sources::SourceLister;
 use capdeck::ui::capture::{
     AudioStatus, CaptureBackend, CaptureSnapshot, ChannelStats, ConfigSource, ControlStatus,
@@ -16,14 +28,11 @@ use capdeck::ui::capture::{
 };
 use capdeck::ui::command::UiCommand;
 use capdeck::ui::live::OverlayMode;
-use capdeck::ui::live::demo::DemoScript;
-use capdeck::ui::live::model::{Feed, Ingest, LinkState, RetailFrame};
 use capdeck::ui::log_ring::LogRing;
 use capdeck::ui::settings::{Layout, Pane, Settings};
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use std::sync::Arc;
 
 const SIZE: egui::Vec2 = egui::vec2(1280.0, 760.0);
 
@@ -42,15 +51,32 @@ fn harness_with(opts: AppOptions) -> Harness<'static, CapdeckApp> {
         .build_eframe(move |cc| CapdeckApp::new(cc, &opts, LogRing::new(), None))
 }
 
-/// Feeds `secs` of demo data (small frames) and parks the cursor at `at`, paused.
-fn feed_demo(h: &mut Harness<'static, CapdeckApp>, secs: f64, at: f64) {
+const S: f64 = 1e9;
+
+/// Feeds `secs` of the demo world (frames `w`x`h`, engine at 30 Hz) as bytes through the
+/// core's decoder and store, with the viewer clock held at `secs`, and parks the cursor
+/// at `at`, paused: what a user sees after watching the demo for `secs` and pausing.
+fn feed_demo_sized(h: &mut Harness<'static, CapdeckApp>, w: u32, hgt: u32, secs: f64, at: f64) {
     let app = h.state_mut();
-    let mut script = DemoScript::new(320, 180, 30.0, 30.0);
-    for m in script.advance(secs) {
-        app.live.store.ingest(m);
-    }
-    app.apply(UiCommand::Pause);
-    app.apply(UiCommand::SeekTo(at));
+    let any = FeedAddr::Tcp("127.0.0.1:0".into());
+    let mut o = DemoOptions::new(any.clone(), any);
+    (o.width, o.height, o.engine_hz) = (w, hgt, 30.0);
+    let mut feeds = ScriptedFeeds::new(&o);
+    let now = (secs * S) as i64;
+    app.live.core.clock().set_manual(Some(now));
+    feeds.advance(&mut app.live.core, now).expect("demo bytes decode");
+    app.apply(UiCommand::Timeline(Command::Pause));
+    app.apply(UiCommand::Timeline(Command::Seek {
+        t_ns: (at * S) as i64,
+    }));
+}
+
+fn feed_demo(h: &mut Harness<'static, CapdeckApp>, secs: f64, at: f64) {
+    feed_demo_sized(h, 320, 180, secs, at);
+}
+
+fn cursor_s(h: &Harness<'_, CapdeckApp>) -> f64 {
+    h.state().live.timeline().cursor_ns as f64 / S
 }
 
 /// The text of the first node whose label starts with `prefix`.
@@ -137,30 +163,32 @@ fn live_view_steps_seeks_and_follows() {
     assert_eq!(shown_frame_id(&h), 0, "Home jumps to the oldest frame");
 
     // click on the timeline, 3/4 of the way along: the cursor lands near 3/4 of the range
+    let (lo, hi) = h.state().live.frame.range;
     let tl = h.get_by_label("timeline").rect();
     let x = tl.left() + 56.0 + (tl.width() - 62.0) * 0.75;
     let p = egui::pos2(x, tl.center().y);
     h.drag_at(p);
     h.drop_at(p);
     h.run_steps(2);
-    let t = h.state().view.cursor;
+    let want = (lo as f64 + 0.75 * (hi - lo) as f64) / S;
+    let t = cursor_s(&h);
     assert!(
-        (t - 0.75 * 7.0).abs() < 0.3,
-        "timeline click seeks to about 5.25 s, got {t}"
+        (t - want).abs() < 0.3,
+        "timeline click seeks to about {want:.2} s, got {t}"
     );
-    assert!(!h.state().view.follow);
+    assert_eq!(h.state().live.timeline().state, PlayState::Paused);
 
-    // Space toggles play, F goes back to following live
+    // Space plays, F goes back to following live
     h.key_press(Key::Space);
     h.run_steps(1);
-    assert!(h.state().view.playing);
+    assert_eq!(h.state().live.timeline().state, PlayState::Playing);
     h.key_press(Key::F);
     h.run_steps(2);
-    assert!(h.state().view.follow);
-    let live = h.state().live.store.now;
+    let tl = h.state().live.timeline();
+    assert_eq!(tl.state, PlayState::FollowLive);
     assert!(
-        (h.state().view.cursor - live).abs() < 1e-6,
-        "following live puts the cursor at the newest data"
+        (tl.cursor_ns - (tl.live_edge_ns() - tl.live_delay_ns)).abs() < 1_000_000,
+        "following live puts the cursor at the newest data less the delay"
     );
 }
 
@@ -170,30 +198,222 @@ fn lanes_show_stall_and_reconnect_and_hud_counts_them() {
     feed_demo(&mut h, 20.0, 10.0);
     h.run_steps(2);
     // the HUD shows the engine reconnect of the demo script (at 18-19 s)
-    let rc = h
-        .get_all_by(|n| text(n).is_some_and(|l| l.starts_with("reconnects ")))
-        .map(|n| text(&n.accesskit_node()).unwrap())
-        .collect::<Vec<_>>();
-    let mut rc = rc;
-    rc.dedup(); // a label and its text run carry the same text
     assert_eq!(
-        rc,
-        ["reconnects 0", "reconnects 1"],
+        hud(&h, "reconnects "),
+        [0, 1],
         "retail never reconnects, engine once"
     );
-    // hovering the retail stall (8.0-8.8 s) shows its label
+    // hovering the retail stall (8.0-8.8 s of the world, 4 ms transport delay) shows it
+    let (lo, hi) = h.state().live.frame.range;
     let tl = h.get_by_label("timeline").rect();
-    let (lo, hi) = (h.state().live.store.start(), h.state().live.store.now);
-    let x = tl.left() + 56.0 + (tl.width() - 62.0) * ((8.4 - lo) / (hi - lo)) as f32;
+    let f = (8.4 * S - lo as f64) / (hi - lo) as f64;
+    let x = tl.left() + 56.0 + (tl.width() - 62.0) * f as f32;
     h.hover_at(egui::pos2(x, tl.top() + 14.0 + 9.0));
     h.run_steps(8);
     if !has(&h, |l| l.starts_with("retail Stall")) {
         let all: Vec<String> = h
             .query_all_by(|n| text(n).is_some())
-            .map(|n| text(&n.accesskit_node()).unwrap())
+            .map(|n| text(&n.accesskit_node()).unwrap_or_default())
             .collect();
         panic!("no stall tooltip at x={x}; texts: {all:?}");
     }
+}
+
+/// The numbers after `prefix` in the HUD, retail's first (one label per feed).
+fn hud(h: &Harness<'_, CapdeckApp>, prefix: &'static str) -> Vec<u64> {
+    h.query_all_by(|n| {
+        n.role() == egui::accesskit::Role::Label && text(n).is_some_and(|l| l.starts_with(prefix))
+    })
+    .filter_map(|n| {
+        let l = text(&n.accesskit_node())?;
+        l[prefix.len()..].split_whitespace().next()?.parse().ok()
+    })
+    .collect()
+}
+
+/// A producer on a real TCP socket: accepts every connection, writes `bytes` to it and
+/// holds it open until the test ends (so the feed sees the bytes, not a disconnect).
+struct Producer {
+    addr: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl Producer {
+    fn serve(bytes: Vec<u8>) -> Producer {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::Builder::new()
+            .name("test-producer".into())
+            .spawn(move || {
+                let mut held = Vec::new();
+                while !s.load(Ordering::Relaxed) {
+                    match l.accept() {
+                        Ok((mut c, _)) => {
+                            c.set_nonblocking(false).unwrap();
+                            let _ = c.write_all(&bytes);
+                            held.push(c);
+                        }
+                        Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                    }
+                }
+            })
+            .unwrap();
+        Producer { addr, stop }
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn msg(m: &Message) -> Vec<u8> {
+    encode(m).unwrap()
+}
+
+fn raw_msg(kind: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = Header::new(Kind::from_u16(kind), payload.len() as u32)
+        .to_bytes()
+        .to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+fn hello(name: &str) -> Vec<u8> {
+    msg(&Message::Hello(Hello::new(name, None)))
+}
+
+fn state(seq: u64) -> Vec<u8> {
+    msg(&Message::StateUpdate(StateUpdate {
+        seq,
+        host_time_ns: 1_000_000_000 + seq * 33_000_000,
+        frame: Some(seq as u32),
+        position: Some([1.0, 2.0, 0.0]),
+        yaw: Some(90.0),
+        active_setup: None,
+        active_hotspot: None,
+        coverage: None,
+        events: None,
+        active_movie: None,
+    }))
+}
+
+fn connect(h: &mut Harness<'static, CapdeckApp>, role: FeedRole, addr: &str) {
+    let app = h.state_mut();
+    app.apply(UiCommand::SetFeedAddr(role, addr.into()));
+    app.apply(UiCommand::ConnectFeed(role));
+}
+
+#[test]
+fn hud_counts_skipped_kinds_and_refused_messages_from_real_sockets() {
+    // engine: HELLO, a state, three messages of kinds this viewer does not know, a state
+    let mut engine = hello("grim_engine");
+    engine.extend(state(0));
+    for k in [0x7001u16, 0x7002, 0x7003] {
+        engine.extend(raw_msg(k, b"\x93\x01\x02\x03"));
+    }
+    engine.extend(state(1));
+    // retail: HELLO, then a header announcing a 3 GiB payload
+    let mut retail = hello("retail_capture");
+    retail.extend(Header::new(Kind::Frame, 3 << 30).to_bytes());
+    let (e, r) = (Producer::serve(engine), Producer::serve(retail));
+    let mut h = harness_with(opts());
+    connect(&mut h, FeedRole::Engine, &e.addr);
+    connect(&mut h, FeedRole::Retail, &r.addr);
+    assert!(
+        wait_until(&mut h, 10.0, |h| {
+            let (sk, rf) = (hud(h, "skipped "), hud(h, "refused "));
+            sk.get(1) == Some(&3) && rf.first().is_some_and(|n| *n >= 1)
+        }),
+        "HUD: skipped {:?}, refused {:?}",
+        hud(&h, "skipped "),
+        hud(&h, "refused ")
+    );
+    assert_eq!(hud(&h, "skipped ")[0], 0, "retail skipped nothing");
+    assert_eq!(hud(&h, "refused ")[1], 0, "engine refused nothing");
+    assert!(
+        wait_until(&mut h, 5.0, |h| shown_engine_seq(h) == 1),
+        "the state after the unknown kinds is shown"
+    );
+}
+
+/// HELLO, STREAM_CONFIG and `n` frames of `w`x`hgt` RGBA.
+fn retail_frames(w: u32, hgt: u32, n: u64) -> Vec<u8> {
+    let mut out = hello("retail_capture");
+    out.extend(msg(&Message::StreamConfig(StreamConfig {
+        width: w,
+        height: hgt,
+        pixel_format: PIXEL_FORMAT_RGBA8,
+        stride_bytes: w * 4,
+        nominal_fps: Some(30.0),
+    })));
+    let px = bytes::Bytes::from(vec![128u8; (w * hgt * 4) as usize]);
+    for i in 0..n {
+        out.extend(msg(&Message::Frame(Frame {
+            frame_id: i,
+            host_time_ns: 1_000_000_000 + i * 33_333_333,
+            telemetry_time_ns: None,
+            data: px.clone(),
+        })));
+    }
+    out
+}
+
+#[test]
+fn lowering_the_budget_in_the_hud_drops_history_at_once() {
+    // 24 frames of 1280x720 RGBA (3.7 MB each, 88 MB) over a real socket
+    let p = Producer::serve(retail_frames(1280, 720, 24));
+    let mut h = harness_with(opts());
+    connect(&mut h, FeedRole::Retail, &p.addr);
+    assert!(
+        wait_until(&mut h, 20.0, |h| shown(h, "frame ").starts_with("frame 23")),
+        "all frames arrive under the default budget"
+    );
+    assert_eq!(hud(&h, "dropped ")[0], 0, "nothing dropped under 1 GiB");
+    let mib = |h: &Harness<'_, CapdeckApp>| hud(h, "memory ")[0];
+    assert!(mib(&h) >= 80, "memory shows the history: {} MiB", mib(&h));
+    // the user lowers the budget to 16 MiB: the oldest frames go now, and the HUD says so
+    h.state_mut().queue(UiCommand::SetMemoryBudgetMib(16));
+    h.run_steps(3);
+    let dropped = hud(&h, "dropped ")[0];
+    assert!(dropped >= 20, "about 20 of 24 frames evicted, HUD says {dropped}");
+    assert!(mib(&h) <= 16, "memory within the new budget: {} MiB", mib(&h));
+    assert_eq!(h.state().settings.memory_budget_mib, 16, "saved in the settings");
+    assert_eq!(shown_frame_id(&h), 23, "the newest frame is still shown");
+}
+
+#[test]
+fn nudge_moves_the_engine_against_retail() {
+    let mut h = harness_with(opts());
+    feed_demo(&mut h, 6.0, 3.0);
+    h.run_steps(2);
+    let skew = |h: &Harness<'_, CapdeckApp>| {
+        let l = shown(h, "skew retail");
+        l.split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no skew in {l:?}"))
+    };
+    let (seq0, s0) = (shown_engine_seq(&h), skew(&h));
+    h.state_mut()
+        .queue(UiCommand::SetNudge(FeedRole::Engine, 250_000_000));
+    h.run_steps(3);
+    // the engine's states now show 250 ms later: the one at the cursor is ~7.5 states older
+    let seq1 = shown_engine_seq(&h);
+    assert!(
+        (6..=9).contains(&(seq0 - seq1)),
+        "a 250 ms nudge at 30 Hz shows a state 7-8 older: {seq0} -> {seq1}"
+    );
+    assert!(
+        skew(&h).abs() < 40.0 && s0.abs() < 40.0,
+        "the skew stays within a state period: {s0} -> {}",
+        skew(&h)
+    );
+    assert!(has(&h, |l| l == "250 ms"), "the HUD shows the nudge");
 }
 
 /// Steps the UI until `pred` holds, for up to `secs` of real time (the capture side runs
@@ -386,8 +606,9 @@ fn render(h: &mut Harness<'_, CapdeckApp>) -> image_like::Img {
     }
 }
 
-/// A frame whose pixels are pure green and whose row padding is pure magenta.
-fn green_frame_with_magenta_padding(id: u64) -> RetailFrame {
+/// HELLO, a STREAM_CONFIG whose stride is 256 bytes wider than a row, and one frame
+/// whose pixels are pure green and whose row padding is pure magenta.
+fn green_frame_with_magenta_padding() -> Vec<u8> {
     let (w, hgt, stride) = (200u32, 120u32, 200 * 4 + 256);
     let mut px = vec![0u8; (stride * hgt) as usize];
     for y in 0..hgt as usize {
@@ -400,16 +621,21 @@ fn green_frame_with_magenta_padding(id: u64) -> RetailFrame {
             });
         }
     }
-    RetailFrame {
-        frame_id: id,
-        host_time_ns: id * 1_000_000,
-        telemetry_time_ns: None,
+    let mut out = hello("retail_capture");
+    out.extend(msg(&Message::StreamConfig(StreamConfig {
         width: w,
         height: hgt,
-        stride,
-        pixels: Bytes::from(px),
-        t: 0.0,
-    }
+        pixel_format: PIXEL_FORMAT_RGBA8,
+        stride_bytes: stride,
+        nominal_fps: Some(30.0),
+    })));
+    out.extend(msg(&Message::Frame(Frame {
+        frame_id: 0,
+        host_time_ns: 1_000_000,
+        telemetry_time_ns: None,
+        data: bytes::Bytes::from(px),
+    })));
+    out
 }
 
 fn stride_check(gpu: bool) {
@@ -423,17 +649,12 @@ fn stride_check(gpu: bool) {
             app.live.gpu = None; // the glow-fallback path: egui texture from a row-by-row copy
         }
         app.apply(UiCommand::ShowPane(Pane::LiveView));
-        app.live.store.ingest(Ingest::Link {
-            feed: Feed::Retail,
-            state: LinkState::Live,
-            at: 0.0,
-            producer: None,
-        });
-        app.live.store.ingest(Ingest::Frame {
-            frame: green_frame_with_magenta_padding(0),
-            arrival: 0.0,
-        });
-        app.apply(UiCommand::Pause);
+        let core = &mut app.live.core;
+        core.clock().set_manual(Some(10_000_000));
+        core.open_source(FeedRole::Retail, 0, 1 << 20);
+        core.ingest_bytes(FeedRole::Retail, 5_000_000, &green_frame_with_magenta_padding())
+            .unwrap();
+        app.apply(UiCommand::Timeline(Command::Pause));
         app.apply(UiCommand::SetPixelZoom(true));
     }
     h.run_steps(2);
@@ -548,7 +769,7 @@ fn settings_persist_and_flags_override() {
         app.apply(UiCommand::SetLayout(Layout::Tabs));
         app.apply(UiCommand::SetVideoFps(12.0));
         app.apply(UiCommand::SetFeedAddr(
-            Feed::Retail,
+            FeedRole::Retail,
             "10.0.0.5:17400".into(),
         ));
         app.apply(UiCommand::UseHostProfile(1));
@@ -583,7 +804,11 @@ struct FixedCapture {
 
 impl FixedCapture {
     fn new() -> Self {
-        let jpeg = encode_pattern([640, 480], 70, 3);
+        let mut rgb = Vec::new();
+        pattern::render(3, 640, 480, &mut rgb);
+        let mut jpeg = Vec::new();
+        encode_jpeg(&rgb, 640, 480, PixelOrder::Rgb, &JpegSettings::for_quality(70), &mut jpeg)
+            .unwrap();
         let image = decode(&jpeg).unwrap();
         Self {
             preview: Preview {
@@ -643,7 +868,7 @@ impl CaptureBackend for FixedCapture {
                 malformed: 0,
             }),
             target_label: "built-in receiver".into(),
-            simulated: false,
+            unavailable: None,
         }
     }
     fn preview(&self) -> Option<Preview> {
@@ -661,13 +886,7 @@ fn snapshot_harness(layout: Layout) -> Harness<'static, CapdeckApp> {
     });
     h.state_mut()
         .set_capture_backend(Box::new(FixedCapture::new()));
-    let app = h.state_mut();
-    let mut script = DemoScript::new(640, 360, 30.0, 30.0);
-    for m in script.advance(12.0) {
-        app.live.store.ingest(m);
-    }
-    app.apply(UiCommand::Pause);
-    app.apply(UiCommand::SeekTo(6.0));
+    feed_demo_sized(&mut h, 640, 360, 12.0, 6.0);
     h
 }
 
@@ -688,7 +907,9 @@ fn snapshots_of_both_panes() {
     h.run_steps(1);
     h.state_mut()
         .apply(UiCommand::SetOverlay(OverlayMode::Difference));
-    h.state_mut().apply(UiCommand::SeekBy(0.5));
+    let t = h.state().live.timeline().cursor_ns + 500_000_000;
+    h.state_mut()
+        .apply(UiCommand::Timeline(Command::Seek { t_ns: t }));
     h.run_steps(3);
     results.add(h.try_snapshot("live_view_difference"));
     results.unwrap();

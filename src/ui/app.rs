@@ -9,7 +9,9 @@ use tracing::Level;
 
 use super::capture::{self, CaptureBackend, PreviewTexture};
 use super::command::{CommandQueue, UiCommand};
-use super::live::{self, Feed, LiveRuntime, LiveView};
+use super::live::{self, LiveDisplay, LiveRuntime};
+use crate::grimstream::FeedRole;
+use crate::timeline::Command;
 use super::log_ring::{LogEntry, LogRing};
 use super::ptt::PttRuntime;
 use super::settings::{CaptureTarget, FeedTarget, Layout, Pane, Settings};
@@ -70,6 +72,8 @@ impl AppOptions {
     }
 }
 
+const MIB: usize = 1024 * 1024;
+
 struct Toast {
     entry: LogEntry,
     until: Instant,
@@ -82,8 +86,8 @@ pub struct CapdeckApp {
     settings_path: Option<PathBuf>,
     /// Live pane runtime (store + sources).
     pub live: LiveRuntime,
-    /// Live pane view state.
-    pub view: LiveView,
+    /// Live pane display state (overlay, zoom, pan, addresses).
+    pub view: LiveDisplay,
     capture: Box<dyn CaptureBackend>,
     /// Last capture snapshot drawn.
     pub capture_snap: capture::CaptureSnapshot,
@@ -93,7 +97,7 @@ pub struct CapdeckApp {
     toasts: Vec<Toast>,
     cmds: CommandQueue,
     started: Instant,
-    last_frame: Option<Instant>,
+    waker: Option<egui::Context>,
     exit_after: Option<f64>,
     /// Shown in the status bar when the GPU renderer could not start.
     pub renderer_notice: Option<String>,
@@ -131,17 +135,17 @@ impl CapdeckApp {
         log.set_waker(ctx.clone());
         let gpu = cc.wgpu_render_state.as_ref().map(live::overlay::install);
         let mut rt = LiveRuntime::new(
-            settings.memory_budget_mib as usize * 1024 * 1024,
+            settings.memory_budget_mib as usize * MIB,
+            (settings.follow_delay_s * 1e9) as i64,
             Some(ctx.clone()),
             gpu,
         );
         rt.render_state = cc.wgpu_render_state.clone();
         let demo = settings.feed_target == FeedTarget::Demo;
-        let view = LiveView::new(
+        let view = LiveDisplay::new(
             settings.retail_addr.clone(),
             settings.engine_addr.clone(),
             demo,
-            settings.follow_delay_s,
         );
         if !opts.no_autostart && demo {
             rt.start_demo();
@@ -151,12 +155,8 @@ impl CapdeckApp {
             {
                 Ok(b) => Box::new(b),
                 Err(e) => {
-                    tracing::error!("cannot start the capture worker ({e}); capture is simulated");
-                    Box::new(capture::sim::SimBackend::new(
-                        &settings,
-                        Some(ctx),
-                        !opts.no_autostart,
-                    ))
+                    tracing::error!("cannot start the capture worker: {e}");
+                    Box::new(capture::UnavailableBackend::new(e))
                 }
             };
         let video_sources = capture::sources::SourceLister::new(Some(cc.egui_ctx.clone()));
@@ -174,7 +174,7 @@ impl CapdeckApp {
             toasts: Vec::new(),
             cmds: CommandQueue::default(),
             started: Instant::now(),
-            last_frame: None,
+            waker: Some(cc.egui_ctx.clone()),
             exit_after: opts.exit_after,
             renderer_notice,
             frames: 0,
@@ -183,7 +183,7 @@ impl CapdeckApp {
         };
         app.ptt.sync(&app.settings);
         if !demo && !opts.no_autostart {
-            for f in Feed::ALL {
+            for f in FeedRole::ALL {
                 app.apply(UiCommand::ConnectFeed(f));
             }
         }
@@ -207,91 +207,64 @@ impl CapdeckApp {
 
     /// Applies one command. The only place UI-driven state changes happen.
     pub fn apply(&mut self, cmd: UiCommand) {
-        let store = &self.live.store;
         let v = &mut self.view;
         match &cmd {
             UiCommand::SetLayout(l) => self.settings.layout = *l,
             UiCommand::ShowPane(p) => self.settings.active_tab = *p,
             UiCommand::ToggleLog => self.settings.show_log = !self.settings.show_log,
             UiCommand::DismissToast(seq) => self.toasts.retain(|t| t.entry.seq != *seq),
-            UiCommand::TogglePlay => {
-                if v.follow {
-                    v.follow = false;
-                    v.playing = false;
-                } else {
-                    v.playing = !v.playing;
+            UiCommand::Timeline(c) => {
+                if let Command::SetLiveDelay { delay_ns } = c {
+                    self.settings.follow_delay_s = ((*delay_ns).max(0) as f64 / 1e9) as f32;
                 }
+                self.live.command(*c);
             }
-            UiCommand::Pause => {
-                v.follow = false;
-                v.playing = false;
-            }
-            UiCommand::Step(n) => {
-                v.follow = false;
-                v.playing = false;
-                if let Some(t) = store.step_frames(v.cursor, *n) {
-                    v.cursor = t;
-                }
-            }
-            UiCommand::SeekTo(t) => {
-                v.follow = false;
-                v.cursor = t.clamp(store.start(), store.now);
-            }
-            UiCommand::SeekBy(d) => {
-                v.follow = false;
-                v.cursor = (v.cursor + d).clamp(store.start(), store.now);
-            }
-            UiCommand::JumpStart => {
-                v.follow = false;
-                v.cursor = store.start();
-            }
-            UiCommand::JumpLive => {
-                v.follow = true;
-                v.playing = true;
-            }
-            UiCommand::ToggleFollow => {
-                v.follow = !v.follow;
-                if v.follow {
-                    v.playing = true;
-                }
-            }
-            UiCommand::SetFollowDelay(d) => {
-                v.follow_delay = d.clamp(0.0, 60.0);
-                self.settings.follow_delay_s = v.follow_delay;
-            }
-            UiCommand::SetSpeed(s) => v.speed = s.clamp(0.05, 16.0),
-            UiCommand::SetSelection(sel) => {
-                v.selection = *sel;
-                if sel.is_none() {
-                    v.looping = false;
-                }
-            }
-            UiCommand::SetLoop(l) => v.looping = *l && v.selection.is_some(),
             UiCommand::SetOverlay(m) => v.overlay = *m,
-            UiCommand::PinReference => {
-                v.reference = store
-                    .frame_index_at(v.cursor)
-                    .map(|i| store.frames[i].clone());
-            }
+            UiCommand::PinReference => v.reference = self.live.frame.at.frame.clone(),
             UiCommand::SetWipe(w) => v.wipe = w.clamp(0.0, 1.0),
             UiCommand::SetPixelZoom(z) => {
                 v.pixel_zoom = *z;
                 v.pan = egui::Vec2::ZERO;
             }
             UiCommand::Pan(d) => v.pan += *d,
-            UiCommand::SetNudgeMs(n) => v.nudge_ms = n.clamp(-5000.0, 5000.0),
+            UiCommand::SetNudge(role, ns) => self.live.core.set_nudge(*role, *ns),
+            UiCommand::SetMemoryBudgetMib(m) => {
+                self.settings.memory_budget_mib = *m;
+                self.settings.sanitize();
+                self.live
+                    .core
+                    .set_budget(self.settings.memory_budget_mib as usize * MIB);
+            }
             UiCommand::SetFeedAddr(f, a) => {
                 v.addr[f.index()] = a.clone();
                 match f {
-                    Feed::Retail => self.settings.retail_addr = a.clone(),
-                    Feed::Engine => self.settings.engine_addr = a.clone(),
+                    FeedRole::Retail => self.settings.retail_addr = a.clone(),
+                    FeedRole::Engine => self.settings.engine_addr = a.clone(),
                 }
             }
             UiCommand::ConnectFeed(f) => {
                 let addr = v.addr[f.index()].clone();
                 self.live.connect(*f, &addr);
             }
-            UiCommand::DisconnectFeed(f) => self.live.disconnect(*f),
+            UiCommand::DisconnectFeed(f) => match f {
+                // the engine's history is what a developer compares against: ask first
+                FeedRole::Engine => v.confirm_disconnect = Some(*f),
+                FeedRole::Retail => self.live.core.disconnect(*f),
+            },
+            UiCommand::ConfirmDisconnect(f) => {
+                v.confirm_disconnect = None;
+                self.live.core.disconnect(*f);
+            }
+            UiCommand::CancelDisconnect => v.confirm_disconnect = None,
+            UiCommand::RetryCaptureWorker => {
+                match capture::real::RealBackend::new(&self.settings, self.waker.clone(), true) {
+                    Ok(b) => self.capture = Box::new(b),
+                    Err(e) => {
+                        tracing::error!("cannot start the capture worker: {e}");
+                        self.capture = Box::new(capture::UnavailableBackend::new(e));
+                    }
+                }
+            }
             UiCommand::UseDemoFeeds(demo) => {
                 v.demo = *demo;
                 self.settings.feed_target = if *demo {
@@ -303,7 +276,7 @@ impl CapdeckApp {
                     self.live.start_demo();
                 } else {
                     self.live.stop_demo();
-                    for f in Feed::ALL {
+                    for f in FeedRole::ALL {
                         self.cmds.push(UiCommand::ConnectFeed(f));
                     }
                 }
@@ -359,14 +332,8 @@ impl CapdeckApp {
 
     /// Runs one frame's work that is not drawing: drain sources, advance the cursor.
     pub fn update_state(&mut self) {
-        self.live.drain();
+        self.live.refresh();
         let now = Instant::now();
-        let dt = self
-            .last_frame
-            .map_or(0.0, |t| now.duration_since(t).as_secs_f64())
-            .min(0.25);
-        self.last_frame = Some(now);
-        self.view.advance(&self.live.store, dt);
         self.capture_snap = self.capture.snapshot();
         for e in self.log.since(self.log_seen) {
             self.log_seen = e.seq + 1;
@@ -385,7 +352,7 @@ impl CapdeckApp {
 
     /// Whether something is moving (streams live, playback): keep repainting.
     pub fn is_live(&self) -> bool {
-        self.live.is_live() || self.capture.is_live() || (self.view.playing && !self.view.follow)
+        self.live.is_live() || self.capture.is_live()
     }
 
     fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
@@ -411,11 +378,10 @@ impl CapdeckApp {
                 super::widgets::status_light_ui(ui, c, &format!("{}: {t}", ch.label()));
                 ui.label(ch.label());
             }
-            for f in Feed::ALL {
-                let st = &self.live.store.feeds[f.index()];
-                let (c, t) = live::link_text(&st.link, self.live.store.now);
-                super::widgets::status_light_ui(ui, c, &format!("{}: {t}", f.label()));
-                ui.label(f.label());
+            for f in FeedRole::ALL {
+                let (c, t) = live::link_text(self.live.frame.status(f));
+                super::widgets::status_light_ui(ui, c, &format!("{}: {t}", f.name()));
+                ui.label(f.name());
             }
             ui.separator();
             if let Some(n) = &self.renderer_notice {

@@ -3,7 +3,7 @@
 //! the frame's UI has been built.
 
 use super::capture::Channel;
-use super::live::Feed;
+use crate::grimstream::FeedRole;
 use super::live::OverlayMode;
 use super::settings::{Layout, Pane};
 
@@ -20,31 +20,10 @@ pub enum UiCommand {
     /// Dismiss the toast with this log sequence number.
     DismissToast(u64),
 
-    // ---- live view: timeline
-    /// Play / pause.
-    TogglePlay,
-    /// Pause.
-    Pause,
-    /// Step this many retail frames (negative = back); pauses.
-    Step(i64),
-    /// Seek to an aligned time; leaves follow-live.
-    SeekTo(f64),
-    /// Seek by a delta in seconds.
-    SeekBy(f64),
-    /// Jump to the oldest data held.
-    JumpStart,
-    /// Jump to live and follow it.
-    JumpLive,
-    /// Toggle follow-live.
-    ToggleFollow,
-    /// Set the follow-live delay (s).
-    SetFollowDelay(f32),
-    /// Playback speed factor.
-    SetSpeed(f32),
-    /// Set (or clear) the loop selection.
-    SetSelection(Option<(f64, f64)>),
-    /// Loop inside the selection while playing.
-    SetLoop(bool),
+    // ---- live view: time
+    /// A time-control command for the timeline (play, pause, step, seek, speed, follow,
+    /// delay, selection, loop): applied to the core timeline, nowhere else.
+    Timeline(crate::timeline::Command),
 
     // ---- live view: display
     /// Overlay mode of the retail view.
@@ -57,16 +36,22 @@ pub enum UiCommand {
     SetPixelZoom(bool),
     /// Pan the 1:1 view by points.
     Pan(egui::Vec2),
-    /// Nudge of the engine clock (ms, added to the estimated offset).
-    SetNudgeMs(f32),
+    /// Manual clock nudge of a feed (ns added to its estimated times).
+    SetNudge(FeedRole, i64),
+    /// Memory budget of the live view's history (MiB); applies at once.
+    SetMemoryBudgetMib(u32),
 
     // ---- live view: feeds
     /// Edit a feed address.
-    SetFeedAddr(Feed, String),
+    SetFeedAddr(FeedRole, String),
     /// Connect a feed (real address).
-    ConnectFeed(Feed),
-    /// Disconnect a feed.
-    DisconnectFeed(Feed),
+    ConnectFeed(FeedRole),
+    /// Disconnect a feed (the engine asks for confirmation first).
+    DisconnectFeed(FeedRole),
+    /// The user confirmed disconnecting this feed.
+    ConfirmDisconnect(FeedRole),
+    /// The user kept the feed connected.
+    CancelDisconnect,
     /// Switch both feeds between the built-in demo and the real addresses.
     UseDemoFeeds(bool),
 
@@ -75,6 +60,8 @@ pub enum UiCommand {
     StartChannel(Channel),
     /// Stop a channel.
     StopChannel(Channel),
+    /// Try to start the capture worker again (after it could not start).
+    RetryCaptureWorker,
     /// Retry a disconnected channel now.
     RetryNow(Channel),
     /// Choose the audio source (`default`, `device:<name>`, `tone:<hz>`, `none`).

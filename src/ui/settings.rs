@@ -194,6 +194,11 @@ impl Default for Settings {
     }
 }
 
+/// Smallest live-view memory budget, MiB.
+pub const MIN_BUDGET_MIB: u32 = 16;
+/// Largest live-view memory budget, MiB.
+pub const MAX_BUDGET_MIB: u32 = 64 * 1024;
+
 /// Error loading settings.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -323,7 +328,7 @@ impl Settings {
             5.0
         };
         self.video_quality = self.video_quality.clamp(1, 100);
-        self.memory_budget_mib = self.memory_budget_mib.clamp(64, 64 * 1024);
+        self.memory_budget_mib = self.memory_budget_mib.clamp(MIN_BUDGET_MIB, MAX_BUDGET_MIB);
         self.follow_delay_s = if self.follow_delay_s.is_finite() {
             self.follow_delay_s.clamp(0.0, 60.0)
         } else {

@@ -7,7 +7,6 @@
 
 pub mod preview;
 pub mod real;
-pub mod sim;
 pub mod sources;
 
 use egui::Color32;
@@ -189,8 +188,41 @@ pub struct CaptureSnapshot {
     pub receiver: Option<ReceiverStats>,
     /// Where it sends, for the header.
     pub target_label: String,
-    /// True while the backend is the stand-in simulator (real pipelines not merged).
-    pub simulated: bool,
+    /// Why capture cannot run at all (the worker could not start), with what to do.
+    pub unavailable: Option<String>,
+}
+
+/// The backend in place when the capture worker cannot start: it says why and streams
+/// nothing (a retry builds the real backend again).
+#[derive(Debug)]
+pub struct UnavailableBackend {
+    why: String,
+}
+
+impl UnavailableBackend {
+    /// A backend that reports `why` in the pane.
+    pub fn new(why: impl std::fmt::Display) -> Self {
+        Self {
+            why: format!("{why}; nothing is being sent. Free some memory or threads and retry."),
+        }
+    }
+}
+
+impl CaptureBackend for UnavailableBackend {
+    fn apply(&mut self, _cmd: &UiCommand, _settings: &Settings) {}
+    fn snapshot(&mut self) -> CaptureSnapshot {
+        CaptureSnapshot {
+            unavailable: Some(self.why.clone()),
+            target_label: "not sending".into(),
+            ..Default::default()
+        }
+    }
+    fn preview(&self) -> Option<Preview> {
+        None
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// What the capture pane needs from the capture side.
@@ -234,8 +266,13 @@ pub fn capture_ui(
     let PaneExtras { ptt, sources } = extra;
     egui::ScrollArea::vertical().id_salt("capture_scroll").show(ui, |ui| {
         target_ui(ui, snap, settings, cmds);
-        if snap.simulated {
-            ui.colored_label(YELLOW, "! simulated capture: the real pipelines and links are not merged into this build yet");
+        if let Some(why) = &snap.unavailable {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(RED, format!("Capture cannot start: {why}"));
+                if ui.button("Retry").clicked() {
+                    cmds.push(UiCommand::RetryCaptureWorker);
+                }
+            });
         }
         ui.separator();
         let rest = |ui: &mut egui::Ui, cmds: &mut CommandQueue| {

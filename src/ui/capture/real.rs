@@ -1,4 +1,4 @@
-//! The real capture backend: a [`crate::net::sender::Sender`] session (audio and video
+//! The real capture backend: a [`crate::session::sender::Sender`] session (audio and video
 //! pipelines → PUSH links, control channel) and, in embedded mode, an in-process
 //! [`crate::net::receiver::Receiver`] bound to 127.0.0.1 ephemeral ports.
 //!
@@ -29,7 +29,7 @@ use crate::capture::video::{VideoControl, VideoSourceSpec};
 use crate::net::control_link::ControlState;
 use crate::net::push_link::{LinkState, LinkStats};
 use crate::net::receiver::{Receiver, ReceiverConfig};
-use crate::net::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
+use crate::session::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
 use crate::net::tap::{self, Direction, TapPoint, WireTap};
 use crate::ui::command::UiCommand;
 use crate::ui::settings::{CaptureTarget, Framing as UiFraming, Settings};
@@ -359,7 +359,7 @@ fn start_audio_or_tone(
     sender: &mut Sender,
     spec: &str,
     note: &mut Option<String>,
-) -> Result<(), crate::net::sender::SenderError> {
+) -> Result<(), crate::session::sender::SenderError> {
     *note = None;
     let spec: AudioSourceSpec = spec.parse().unwrap_or(AudioSourceSpec::Tone(440.0));
     match sender.start_audio(&spec) {
@@ -718,7 +718,7 @@ impl CaptureBackend for RealBackend {
                     format!("tcp://{h} audio {a} video {v} control {c}, {}", f.as_str())
                 }
             },
-            simulated: false,
+            unavailable: None,
         }
     }
 

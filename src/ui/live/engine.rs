@@ -1,101 +1,87 @@
-//! Engine state at the cursor: top-down trajectory with position and yaw arrow, active
-//! setup/hotspot/movie, coverage counters, recent events, and the raw state as a tree.
+//! Engine state at the cursor: top-down trajectory on the x/y ground plane with position
+//! and yaw arrow, active setup/hotspot/movie, coverage counters, recent events, and the
+//! raw state as a tree.
 
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Vec2};
 
-use super::{LiveStore, LiveView};
-
-/// Seconds of trajectory drawn before the cursor.
-const TRAIL_S: f64 = 20.0;
+use super::LiveFrame;
+use crate::grimstream::demo::heading;
 
 /// The engine side of the live pane.
-pub fn engine_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView) {
-    let Some(i) = store.state_index_at(view.cursor, view.nudge_s()) else {
+pub fn engine_ui(ui: &mut egui::Ui, frame: &LiveFrame) {
+    let Some(s) = &frame.at.state else {
         ui.strong("Engine");
         ui.weak("waiting for the engine feed…");
         return;
     };
-    let s = &store.states[i];
+    let u = &s.state;
     ui.horizontal(|ui| {
         ui.strong("Engine");
         ui.monospace(format!(
             "seq {}  frame {}  t {:.3} s",
-            s.seq,
-            s.frame.map_or("-".into(), |f| f.to_string()),
-            s.t
+            u.seq,
+            u.frame.map_or("-".into(), |f| f.to_string()),
+            frame.at.state_shown_ns.unwrap_or(s.t_ns) as f64 / 1e9
         ));
     });
-    trajectory_ui(ui, store, i);
+    trajectory_ui(ui, frame, u.yaw);
     egui::Grid::new("engine_active")
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
             for (k, v) in [
-                ("setup", &s.active_setup),
-                ("hotspot", &s.active_hotspot),
-                ("movie", &s.active_movie),
+                ("setup", &u.active_setup),
+                ("hotspot", &u.active_hotspot),
+                ("movie", &u.active_movie),
             ] {
                 ui.label(k);
                 ui.monospace(v.as_deref().unwrap_or("—"));
                 ui.end_row();
             }
-            if let Some(p) = s.position {
+            if let Some(p) = u.position {
                 ui.label("position");
                 ui.monospace(format!("{:.2}, {:.2}, {:.2}", p[0], p[1], p[2]));
                 ui.end_row();
             }
-            if let Some(y) = s.yaw {
+            if let Some(y) = u.yaw {
                 ui.label("yaw");
-                ui.monospace(format!("{:.1}°", y.to_degrees()));
+                ui.monospace(format!("{y:.1}°"));
                 ui.end_row();
             }
         });
     ui.separator();
     ui.horizontal_wrapped(|ui| {
         ui.label("coverage:");
-        for (k, v) in &s.coverage {
-            ui.monospace(format!("{k} {v}"));
+        for c in u.coverage.iter().flatten() {
+            ui.monospace(format!("{} {}", c.key, c.value));
         }
     });
     egui::CollapsingHeader::new("recent events")
         .default_open(true)
         .show(ui, |ui| {
-            let recent: Vec<_> = store
-                .states
-                .range(..=i)
-                .rev()
-                .flat_map(|s| s.events.iter().map(move |e| (s.t, e)))
-                .take(6)
-                .collect();
-            if recent.is_empty() {
+            if frame.recent_events.is_empty() {
                 ui.weak("none");
             }
-            for (t, e) in recent {
-                ui.monospace(format!("{t:8.3}  {e}"));
+            for (t, e) in &frame.recent_events {
+                ui.monospace(format!("{:8.3}  {e}", *t as f64 / 1e9));
             }
         });
     egui::CollapsingHeader::new("raw state")
         .default_open(false)
         .show(ui, |ui| {
+            let raw = serde_json::to_value(u).unwrap_or(serde_json::Value::Null);
             egui::ScrollArea::vertical()
                 .max_height(220.0)
-                .show(ui, |ui| json_tree_ui(ui, "state", &s.raw, 0));
+                .show(ui, |ui| json_tree_ui(ui, "state", &raw, 0));
         });
 }
 
-fn trajectory_ui(ui: &mut egui::Ui, store: &LiveStore, i: usize) {
+fn trajectory_ui(ui: &mut egui::Ui, frame: &LiveFrame, yaw_deg: Option<f32>) {
     let h = (ui.available_height() * 0.45).clamp(120.0, 360.0);
     let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width(), h), Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, Color32::from_gray(20));
-    let cur_t = store.states[i].t;
-    let trail: Vec<[f32; 2]> = store
-        .states
-        .range(..=i)
-        .rev()
-        .take_while(|s| s.t >= cur_t - TRAIL_S)
-        .filter_map(|s| s.position.map(|p| [p[0], p[2]]))
-        .collect();
+    let trail = &frame.trail;
     if trail.is_empty() {
         painter.text(
             rect.center(),
@@ -108,7 +94,7 @@ fn trajectory_ui(ui: &mut egui::Ui, store: &LiveStore, i: usize) {
     }
     // bounds of the trail, with a margin, aspect kept
     let (mut lo, mut hi) = ([f32::MAX; 2], [f32::MIN; 2]);
-    for p in &trail {
+    for p in trail {
         for k in 0..2 {
             lo[k] = lo[k].min(p[k]);
             hi[k] = hi[k].max(p[k]);
@@ -117,32 +103,29 @@ fn trajectory_ui(ui: &mut egui::Ui, store: &LiveStore, i: usize) {
     let span = (hi[0] - lo[0]).max(hi[1] - lo[1]).max(1.0) * 1.15;
     let c = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
     let scale = rect.width().min(rect.height()) / span;
+    // world y is up on screen
     let to_screen = |p: [f32; 2]| {
         Pos2::new(
             rect.center().x + (p[0] - c[0]) * scale,
-            rect.center().y + (p[1] - c[1]) * scale,
+            rect.center().y - (p[1] - c[1]) * scale,
         )
     };
-    // grid: 1 world unit
+    // grid: 1 world unit (skipped when too dense to read)
     let grid = Stroke::new(1.0, Color32::from_gray(35));
     let inner = Rect::from_center_size(rect.center(), Vec2::splat(span * scale));
-    let mut g = (c[0] - span / 2.0).floor();
-    while g <= c[0] + span / 2.0 {
-        let x = to_screen([g, 0.0]).x;
-        painter.line_segment(
-            [Pos2::new(x, inner.top()), Pos2::new(x, inner.bottom())],
-            grid,
-        );
-        g += 1.0;
-    }
-    let mut g = (c[1] - span / 2.0).floor();
-    while g <= c[1] + span / 2.0 {
-        let y = to_screen([0.0, g]).y;
-        painter.line_segment(
-            [Pos2::new(inner.left(), y), Pos2::new(inner.right(), y)],
-            grid,
-        );
-        g += 1.0;
+    if span <= 200.0 {
+        let mut g = (c[0] - span / 2.0).floor();
+        while g <= c[0] + span / 2.0 {
+            let x = to_screen([g, 0.0]).x;
+            painter.line_segment([Pos2::new(x, inner.top()), Pos2::new(x, inner.bottom())], grid);
+            g += 1.0;
+        }
+        let mut g = (c[1] - span / 2.0).floor();
+        while g <= c[1] + span / 2.0 {
+            let y = to_screen([0.0, g]).y;
+            painter.line_segment([Pos2::new(inner.left(), y), Pos2::new(inner.right(), y)], grid);
+            g += 1.0;
+        }
     }
     let n = trail.len();
     for (k, w) in trail.windows(2).enumerate() {
@@ -152,14 +135,15 @@ fn trajectory_ui(ui: &mut egui::Ui, store: &LiveStore, i: usize) {
     }
     let pos = to_screen(trail[0]);
     painter.circle_filled(pos, 5.0, Color32::from_rgb(255, 200, 60));
-    if let Some(yaw) = store.states[i].yaw {
-        let dir = Vec2::new(yaw.cos(), yaw.sin()) * 28.0;
+    if let Some(yaw) = yaw_deg.filter(|y| y.is_finite()) {
+        let (dx, dy) = heading(yaw);
+        let dir = Vec2::new(dx, -dy) * 28.0;
         painter.arrow(pos, dir, Stroke::new(2.0, Color32::from_rgb(255, 120, 60)));
     }
     painter.text(
         rect.left_bottom() + Vec2::new(6.0, -4.0),
         egui::Align2::LEFT_BOTTOM,
-        "top-down (x, z), last 20 s",
+        "top-down (x, y), last 20 s",
         egui::FontId::proportional(11.0),
         Color32::GRAY,
     );

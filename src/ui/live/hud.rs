@@ -1,72 +1,100 @@
-//! HUD: per-feed rate, latency and state; skew at the cursor with the clock offsets and a
-//! nudge; skipped and dropped counts; memory used of the budget; texture uploads.
+//! HUD: per-feed state, rate, latency, gaps, skipped unknown kinds, refused oversize
+//! messages, drops and reconnects; skew at the cursor with the clock estimates and the
+//! engine nudge; memory used of the budget (editable); texture uploads. Every figure comes
+//! from the core.
 
-use super::{Feed, LiveRuntime, LiveView};
+use super::LiveRuntime;
+use crate::grimstream::FeedRole;
 use crate::ui::command::{CommandQueue, UiCommand};
 
+/// Largest manual nudge, ms either way.
+pub const MAX_NUDGE_MS: f32 = 5000.0;
+
 /// The HUD strip under the timeline.
-pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut CommandQueue) {
-    let store = &rt.store;
+pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
+    let frame = &rt.frame;
     ui.horizontal_wrapped(|ui| {
-        for feed in Feed::ALL {
-            let st = &store.feeds[feed.index()];
-            let (color, text) = super::link_text(&st.link, store.now);
+        for role in FeedRole::ALL {
+            let st = frame.status(role);
+            let fig = &frame.figures[role.index()];
+            let (color, text) = super::link_text(st);
             crate::ui::widgets::status_light_ui(ui, color, &text);
-            ui.monospace(format!("{} {:4.1}/s", feed.label(), st.rate(store.now)));
+            ui.monospace(format!("{} {:4.1}/s", role.name(), fig.rate));
             ui.monospace(format!(
                 "lat {}",
-                st.latency_ms.map_or("–".into(), |l| format!("{l:.0} ms"))
+                fig.latency_ms.map_or("–".into(), |l| format!("{l:.0} ms"))
             ));
-            ui.monospace(format!("skipped {}", st.skipped));
-            ui.monospace(format!("dropped {}", st.dropped));
-            ui.monospace(format!("reconnects {}", st.reconnects));
+            ui.monospace(format!("gaps {}", fig.gaps));
+            if let Some(st) = st {
+                ui.monospace(format!("skipped {}", st.unknown_skipped))
+                    .on_hover_text("Messages of unknown kind, skipped by their length");
+                ui.monospace(format!("refused {}", st.oversize_refused))
+                    .on_hover_text("Messages over the size cap (the connection was re-established)");
+                ui.monospace(format!("reconnects {}", st.reconnects));
+            }
+            ui.monospace(format!("dropped {}", fig.dropped))
+                .on_hover_text("Items evicted to stay within the memory budget");
             ui.separator();
         }
     });
     ui.horizontal_wrapped(|ui| {
-        let fi = store.frame_index_at(view.cursor).map(|i| &store.frames[i]);
-        let si = store
-            .state_index_at(view.cursor, view.nudge_s())
-            .map(|i| &store.states[i]);
-        match (fi, si) {
-            (Some(f), Some(s)) => {
-                let skew = (f.t - (s.t + view.nudge_s())) * 1000.0;
-                ui.monospace(format!("skew retail−engine {skew:+.1} ms"));
-            }
-            _ => {
-                ui.monospace("skew –");
-            }
-        }
-        let off = |f: Feed| match &rt.grim.clocks[f.index()].text {
-            Some(t) => t.clone(),
-            None => store.feeds[f.index()]
-                .offset_s
-                .map_or("–".into(), |o| format!("{o:+.3} s")),
+        match frame.at.skew_ns {
+            Some(skew) => ui.monospace(format!("skew retail−engine {:+.1} ms", skew as f64 / 1e6)),
+            None => ui.monospace("skew –"),
         };
-        ui.monospace(format!("offset retail {}", off(Feed::Retail)));
-        ui.monospace(format!("engine {}", off(Feed::Engine)));
-        let mut nudge = view.nudge_ms;
+        let snap = frame.snap.as_ref();
+        let clock = |role: FeedRole| {
+            let est = snap.and_then(|s| match role {
+                FeedRole::Retail => s.retail_clock,
+                FeedRole::Engine => s.engine_clock,
+            });
+            est.map_or("–".into(), |e| {
+                format!(
+                    "{:+.3} s ±{:.1} ms {:+.0} ppm",
+                    e.offset_ns as f64 / 1e9,
+                    e.spread_ns as f64 / 1e6,
+                    e.drift_ppm
+                )
+            })
+        };
+        ui.monospace(format!("offset retail {}", clock(FeedRole::Retail)));
+        ui.monospace(format!("engine {}", clock(FeedRole::Engine)));
+        let mut nudge = snap.map_or(0.0, |s| s.engine_nudge_ns as f32 / 1e6);
         ui.label("nudge");
         if ui
             .add(
                 egui::DragValue::new(&mut nudge)
-                    .range(-5000.0..=5000.0)
+                    .range(-MAX_NUDGE_MS..=MAX_NUDGE_MS)
                     .speed(1.0)
                     .suffix(" ms"),
             )
-            .on_hover_text("Added to the engine clock offset")
+            .on_hover_text("Added to the engine's estimated clock")
             .changed()
         {
-            cmds.push(UiCommand::SetNudgeMs(nudge));
+            cmds.push(UiCommand::SetNudge(
+                FeedRole::Engine,
+                (nudge.clamp(-MAX_NUDGE_MS, MAX_NUDGE_MS) as f64 * 1e6) as i64,
+            ));
         }
         ui.separator();
         let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
-        ui.monospace(format!(
-            "memory {:.0} / {:.0} MiB",
-            mib(store.frame_bytes),
-            mib(store.budget_bytes)
-        ));
-        ui.monospace(format!("evicted {}", store.evicted));
+        if let Some(s) = snap {
+            ui.monospace(format!("memory {:.0} /", mib(s.usage.used_bytes)));
+            let mut budget = (s.usage.budget_bytes / (1024 * 1024)) as u32;
+            if ui
+                .add(
+                    egui::DragValue::new(&mut budget)
+                        .range(crate::ui::settings::MIN_BUDGET_MIB..=crate::ui::settings::MAX_BUDGET_MIB)
+                        .speed(8.0)
+                        .suffix(" MiB"),
+                )
+                .on_hover_text("Memory budget of the history; the oldest data goes first")
+                .changed()
+            {
+                cmds.push(UiCommand::SetMemoryBudgetMib(budget));
+            }
+            ui.monospace(format!("evicted {}", s.usage.evicted_items));
+        }
         let uploads = rt.gpu.as_ref().map_or(rt.fallback.uploads, |u| u.get());
         ui.monospace(format!("uploads {uploads}"));
     });

@@ -1,258 +1,306 @@
 //! The Live view pane: retail frame and engine state at the timeline cursor, the timeline
 //! bar, the HUD, and the feed controls.
+//!
+//! The pane has no model of its own. It owns the one core [`grimstream::LiveView`] (both
+//! feeds, one clock, one store under the budget from the settings) and the core
+//! [`Timeline`]; every frame [`LiveRuntime::refresh`] ticks the timeline and takes what the
+//! pane draws out of the store in one short lock ([`LiveFrame`]). Time control changes
+//! only through [`crate::timeline::Command`]s carried inside the UI's commands.
 
-pub mod demo;
 pub mod engine;
-pub mod grim;
 pub mod hud;
-pub mod model;
 pub mod overlay;
 pub mod retail;
 pub mod timeline;
 
-use std::time::Instant;
-
-pub use model::{Feed, LiveStore};
 pub use overlay::OverlayMode;
 
-use self::model::{Ingest, IngestRx, IngestTx, LinkState, RetailFrame};
 use super::command::{CommandQueue, UiCommand};
+use crate::grimstream::demo::{DemoHandle, spawn_demo_feeds};
+use crate::grimstream::feed::{FeedOptions, FeedState};
+use crate::grimstream::live::LiveSnapshot;
+use crate::grimstream::store::{StoredFrame, StoredState};
+use crate::grimstream::{self, FeedAddr, FeedRole};
+use crate::timeline::{self as tl, Command, CursorView, Lane, Timeline};
 
-/// View state of the live pane (what the user chose; the data is in [`LiveStore`]).
+/// Display state of the live pane: what the user chose to look at. Data and time live in
+/// the core.
 #[derive(Debug, Clone)]
-pub struct LiveView {
-    /// Timeline cursor (aligned s).
-    pub cursor: f64,
-    /// Playing (cursor advances at `speed`).
-    pub playing: bool,
-    /// Playback speed factor.
-    pub speed: f32,
-    /// Cursor follows live minus `follow_delay`.
-    pub follow: bool,
-    /// Follow-live delay (s).
-    pub follow_delay: f32,
-    /// Loop selection.
-    pub selection: Option<(f64, f64)>,
-    /// Loop inside the selection.
-    pub looping: bool,
+pub struct LiveDisplay {
     /// Retail overlay mode.
     pub overlay: OverlayMode,
     /// Pinned reference frame.
-    pub reference: Option<RetailFrame>,
+    pub reference: Option<StoredFrame>,
     /// Wipe position / onion opacity.
     pub wipe: f32,
     /// 1:1 pixel zoom (else fit).
     pub pixel_zoom: bool,
     /// Pan of the 1:1 view (points).
     pub pan: egui::Vec2,
-    /// Engine clock nudge (ms).
-    pub nudge_ms: f32,
-    /// Editable feed addresses.
+    /// Editable feed addresses, by [`FeedRole::index`].
     pub addr: [String; 2],
     /// Feeds come from the built-in demo.
     pub demo: bool,
+    /// A manual disconnect of the engine waits for the user to confirm it.
+    pub confirm_disconnect: Option<FeedRole>,
 }
 
-impl LiveView {
-    /// Initial view state.
-    pub fn new(retail_addr: String, engine_addr: String, demo: bool, follow_delay: f32) -> Self {
+impl LiveDisplay {
+    /// Initial display state.
+    pub fn new(retail_addr: String, engine_addr: String, demo: bool) -> Self {
         Self {
-            cursor: 0.0,
-            playing: true,
-            speed: 1.0,
-            follow: true,
-            follow_delay,
-            selection: None,
-            looping: false,
             overlay: OverlayMode::Plain,
             reference: None,
             wipe: 0.5,
             pixel_zoom: false,
             pan: egui::Vec2::ZERO,
-            nudge_ms: 0.0,
             addr: [retail_addr, engine_addr],
             demo,
+            confirm_disconnect: None,
         }
-    }
-
-    /// Engine nudge in seconds.
-    pub fn nudge_s(&self) -> f64 {
-        self.nudge_ms as f64 / 1000.0
-    }
-
-    /// Moves the cursor for one frame of `dt` seconds (follow, play, loop).
-    pub fn advance(&mut self, store: &LiveStore, dt: f64) {
-        let (lo, hi) = (store.start(), store.now);
-        if self.follow {
-            self.cursor = (hi - self.follow_delay as f64).max(lo);
-            return;
-        }
-        if self.playing {
-            self.cursor += dt * self.speed as f64;
-            if self.looping
-                && let Some((a, b)) = self.selection
-                && self.cursor > b
-            {
-                self.cursor = a;
-            }
-            if self.cursor >= hi - self.follow_delay as f64 && !self.looping {
-                self.cursor = hi - self.follow_delay as f64;
-            }
-        }
-        self.cursor = self.cursor.clamp(lo, hi.max(lo));
     }
 }
 
-/// Runtime of the live pane: the store, its ingest channel, and the running sources.
+/// Seconds of engine trajectory drawn before the cursor.
+pub const TRAIL_NS: i64 = 20_000_000_000;
+/// Window either side of the cursor for marks and events.
+pub const NEARBY_NS: i64 = 2_000_000_000;
+/// Engine events listed under "recent events".
+pub const RECENT_EVENTS: usize = 6;
+
+/// One feed's figures for the HUD, all from the core.
+#[derive(Debug, Clone, Default)]
+pub struct FeedFigures {
+    /// Data messages in the last second.
+    pub rate: f32,
+    /// Transport delay of the newest item, ms.
+    pub latency_ms: Option<f32>,
+    /// Items evicted by the memory budget.
+    pub dropped: u64,
+    /// Gaps (`frame_id` / `seq` jumps, reconnects).
+    pub gaps: u64,
+}
+
+/// What the pane draws this frame, taken from the core in one lock.
+#[derive(Debug, Clone, Default)]
+pub struct LiveFrame {
+    /// Status, counters, clocks, memory.
+    pub snap: Option<LiveSnapshot>,
+    /// Frame, state, skew, marks and events at the cursor.
+    pub at: CursorView,
+    /// Up to three frames before the shown one (onion skin).
+    pub previous: Vec<StoredFrame>,
+    /// Lanes by [`FeedRole::index`].
+    pub lanes: [Lane; 2],
+    /// Time span the timeline shows (shown times, ns).
+    pub range: (i64, i64),
+    /// Engine positions (x, y) from the cursor back [`TRAIL_NS`], newest first.
+    pub trail: Vec<[f32; 2]>,
+    /// Engine events up to the cursor, newest first: (shown time, text).
+    pub recent_events: Vec<(i64, String)>,
+    /// Per-feed figures.
+    pub figures: [FeedFigures; 2],
+}
+
+impl LiveFrame {
+    /// The feed status of `role`, if a snapshot was taken.
+    pub fn status(&self, role: FeedRole) -> Option<&grimstream::feed::FeedStatus> {
+        self.snap.as_ref().map(|s| match role {
+            FeedRole::Retail => &s.retail,
+            FeedRole::Engine => &s.engine,
+        })
+    }
+}
+
+fn collect(store: &grimstream::store::Store, t: &Timeline, now_ns: i64) -> LiveFrame {
+    let at = tl::query(store, t.cursor_ns, NEARBY_NS);
+    let r = store.feed(FeedRole::Retail);
+    let e = store.feed(FeedRole::Engine);
+    let previous = r
+        .frame_index_at(t.cursor_ns)
+        .map(|i| (1..=3).filter_map(|k| i.checked_sub(k)).filter_map(|j| r.frames.get(j).cloned()).collect())
+        .unwrap_or_default();
+    let mut trail = Vec::new();
+    let mut recent_events = Vec::new();
+    if let Some(i) = e.state_index_at(t.cursor_ns) {
+        let cur = e.states.get(i).map_or(0, |s: &StoredState| s.t_ns);
+        for s in e.states.range(..=i).rev().take_while(|s| s.t_ns >= cur - TRAIL_NS) {
+            if let Some(p) = s.state.position {
+                trail.push([p[0], p[1]]);
+            }
+            if recent_events.len() < RECENT_EVENTS {
+                for ev in s.state.events.iter().flatten() {
+                    recent_events.push((e.shown_ns(s.t_ns), ev.clone()));
+                }
+            }
+        }
+        recent_events.truncate(RECENT_EVENTS);
+    }
+    let live_edge = t.live_edge_ns().max(now_ns.min(t.now_ns));
+    let range = match store.time_range() {
+        Some((lo, hi)) => (lo, hi.max(live_edge).max(lo + 1_000_000_000)),
+        None => (live_edge - 1_000_000_000, live_edge),
+    };
+    let figures = [r, e].map(|f| FeedFigures {
+        rate: f.rate_per_s(now_ns),
+        latency_ms: f.latency_ns().map(|l| l as f32 / 1e6),
+        dropped: f.evicted_items,
+        gaps: f.gaps,
+    });
+    LiveFrame {
+        snap: None,
+        at,
+        previous,
+        lanes: FeedRole::ALL.map(|role| tl::lane(store, role, now_ns)),
+        range,
+        trail,
+        recent_events,
+        figures,
+    }
+}
+
+/// Runtime of the live pane: the core live view, the timeline, the demo producers and the
+/// GPU side of the retail view.
 pub struct LiveRuntime {
-    /// What the pane draws.
-    pub store: LiveStore,
-    /// Ingest channel (sources hold clones of the sender).
-    pub tx: IngestTx,
-    rx: IngestRx,
-    /// Store time zero.
-    pub epoch: Instant,
-    demo: Option<demo::DemoFeeds>,
+    /// Both feeds, one clock, one store.
+    pub core: grimstream::LiveView,
+    /// The timeline; changed only by [`LiveRuntime::command`] and the per-frame tick.
+    timeline: Timeline,
     /// Built-in demo producers (real GrimStream servers on 127.0.0.1).
-    demo_producers: Option<crate::grimstream::demo::DemoHandle>,
-    /// Connections to GrimStream producers.
-    pub grim: grim::GrimFeeds,
-    /// GPU retail view, when the wgpu renderer is running.
+    demo: Option<DemoHandle>,
+    /// What the pane draws this frame.
+    pub frame: LiveFrame,
+    /// GPU upload counter, when the wgpu renderer is running.
     pub gpu: Option<overlay::UploadCounter>,
     /// The wgpu render state, when the wgpu renderer is running.
     pub render_state: Option<eframe::egui_wgpu::RenderState>,
     /// CPU fallback texture (glow or no renderer).
     pub fallback: retail::FallbackTexture,
+    waker: Option<egui::Context>,
 }
 
-/// Capacity of the ingest channel: about 2 s of both feeds at 30 Hz plus marks.
-pub const INGEST_CAPACITY: usize = 256;
-
 impl LiveRuntime {
-    /// A runtime with an empty store.
+    /// A runtime with no feeds and this memory budget for their history.
     pub fn new(
         budget_bytes: usize,
+        follow_delay_ns: i64,
         waker: Option<egui::Context>,
         gpu: Option<overlay::UploadCounter>,
     ) -> Self {
-        let (tx, rx) = model::ingest_channel(INGEST_CAPACITY, waker);
+        let core = grimstream::LiveView::new(budget_bytes);
+        let mut timeline = Timeline::default();
+        core.with_store(|s| timeline.apply(Command::SetLiveDelay { delay_ns: follow_delay_ns }, s));
         Self {
-            store: LiveStore::new(budget_bytes),
-            tx,
-            rx,
-            epoch: Instant::now(),
+            core,
+            timeline,
             demo: None,
-            demo_producers: None,
-            grim: Default::default(),
+            frame: LiveFrame::default(),
             gpu,
             render_state: None,
             fallback: Default::default(),
+            waker,
         }
     }
 
-    /// Starts the built-in demo: the GrimStream demo producers (1280x720 RGBA at 30 fps,
-    /// engine at 60 Hz) on 127.0.0.1 ephemeral ports, connected through the real feed
-    /// code. If they cannot bind, falls back to the in-process demo script.
+    /// The timeline (read only: change it with [`LiveRuntime::command`]).
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// Apply one time-control command against the store.
+    pub fn command(&mut self, cmd: Command) {
+        let t = &mut self.timeline;
+        self.core.with_store(|s| t.apply(cmd, s));
+    }
+
+    /// Tick the timeline with the viewer clock and take this frame's data from the core.
+    pub fn refresh(&mut self) {
+        let now = self.core.now_ns();
+        let t = &mut self.timeline;
+        let mut frame = self.core.with_store(|s| {
+            t.apply(Command::Tick { now_ns: now }, s);
+            collect(s, t, now)
+        });
+        frame.snap = Some(self.core.snapshot());
+        self.frame = frame;
+    }
+
+    /// Starts the built-in demo: the demo producers (1280x720 RGBA at 30 fps, engine at
+    /// 60 Hz) on 127.0.0.1 ephemeral ports, connected through the real feed code. If they
+    /// cannot start, the error is logged and shown; nothing is simulated.
     pub fn start_demo(&mut self) {
-        if self.demo.is_some() || self.demo_producers.is_some() {
+        if self.demo.is_some() {
             return;
         }
-        let any = crate::grimstream::FeedAddr::Tcp("127.0.0.1:0".into());
-        match crate::grimstream::demo::spawn_demo_feeds(&any, &any) {
+        let any = FeedAddr::Tcp("127.0.0.1:0".into());
+        match spawn_demo_feeds(&any, &any) {
             Ok(h) => {
                 let (r, e) = (h.retail_addr.clone(), h.engine_addr.clone());
-                self.demo_producers = Some(h);
-                for (feed, addr) in [(Feed::Retail, r), (Feed::Engine, e)] {
-                    if let Err(err) = self.grim.connect(feed, &addr, self.epoch) {
-                        tracing::error!("cannot connect to the demo {} feed: {err}", feed.label());
-                    }
+                self.demo = Some(h);
+                for (role, addr) in [(FeedRole::Retail, r), (FeedRole::Engine, e)] {
+                    self.connect_addr(role, addr);
                 }
             }
-            Err(e) => {
-                tracing::warn!("demo producers cannot bind ({e}); using the in-process demo");
-                let script = demo::DemoScript::new(1280, 720, 30.0, 30.0);
-                match demo::spawn_demo_feeds(script, self.tx.clone(), self.epoch) {
-                    Ok(d) => self.demo = Some(d),
-                    Err(e) => tracing::error!("cannot start the demo feeds: {e}"),
-                }
-            }
+            Err(e) => tracing::error!("cannot start the built-in demo producers: {e}"),
         }
     }
 
-    /// Stops the demo feeds.
+    /// Stops the demo producers and disconnects both feeds (the history stays).
     pub fn stop_demo(&mut self) {
-        let had = self.demo.take().is_some() | self.demo_producers.take().is_some();
-        if had {
-            for feed in Feed::ALL {
-                self.disconnect(feed);
+        if self.demo.take().is_some() {
+            for role in FeedRole::ALL {
+                self.core.disconnect(role);
             }
         }
     }
 
-    /// Whether the demo feeds run.
+    /// Whether the demo producers run.
     pub fn demo_running(&self) -> bool {
-        self.demo.is_some() || self.demo_producers.is_some()
+        self.demo.is_some()
+    }
+
+    fn connect_addr(&mut self, role: FeedRole, addr: FeedAddr) {
+        if let Err(e) = self.core.connect(FeedOptions::new(role, addr.clone())) {
+            tracing::error!("cannot start the {} feed to {addr}: {e}", role.name());
+        }
+        if let Some(w) = &self.waker {
+            w.request_repaint();
+        }
     }
 
     /// Connects a feed to a producer address typed by the user.
-    pub fn connect(&mut self, feed: Feed, addr: &str) {
-        let at = self.now();
-        let result = grim::parse_addr(addr).and_then(|a| {
-            self.grim
-                .connect(feed, &a, self.epoch)
-                .map_err(|e| e.to_string())
-        });
-        if let Err(e) = result {
-            tracing::error!("cannot connect the {} feed to {addr}: {e}", feed.label());
-            self.store.ingest(Ingest::Link {
-                feed,
-                state: LinkState::Disconnected {
-                    reason: e,
-                    retry_at: None,
-                },
-                at,
-                producer: None,
-            });
+    pub fn connect(&mut self, role: FeedRole, addr: &str) {
+        match parse_addr(addr) {
+            Ok(a) => self.connect_addr(role, a),
+            Err(e) => tracing::error!("cannot connect the {} feed: {e}", role.name()),
         }
     }
 
-    /// Disconnects a feed.
-    pub fn disconnect(&mut self, feed: Feed) {
-        self.grim.disconnect(feed);
-        let at = self.now();
-        self.store.ingest(Ingest::Link {
-            feed,
-            state: LinkState::Idle,
-            at,
-            producer: None,
-        });
-    }
-
-    /// Seconds since the store epoch.
-    pub fn now(&self) -> f64 {
-        self.epoch.elapsed().as_secs_f64()
-    }
-
-    /// Drains the ingest channel into the store (non-blocking).
-    pub fn drain(&mut self) -> usize {
-        let now = self.now();
-        self.store.drain(&self.rx) + self.grim.pull(&mut self.store, now)
-    }
-
-    /// Whether any feed is live (the UI keeps repainting).
+    /// Whether any feed has a source or playback moves (the UI keeps repainting).
     pub fn is_live(&self) -> bool {
-        self.store
-            .feeds
-            .iter()
-            .any(|f| matches!(f.link, Some(LinkState::Live) | Some(LinkState::Connecting)))
+        FeedRole::ALL.iter().any(|r| self.core.has_source(*r))
+            || self.timeline.state != tl::PlayState::Paused
     }
+}
+
+/// Parses a feed address as typed in the pane (`host:port`, `tcp://host:port`, `unix:/path`).
+pub fn parse_addr(s: &str) -> Result<FeedAddr, String> {
+    let s = s.trim();
+    let with_scheme = if s.contains("://") || s.starts_with("unix:") {
+        s.to_owned()
+    } else {
+        format!("tcp://{s}")
+    };
+    with_scheme
+        .parse::<FeedAddr>()
+        .map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// The whole live pane.
 pub fn live_view_ui(
     ui: &mut egui::Ui,
     rt: &mut LiveRuntime,
-    view: &LiveView,
+    view: &LiveDisplay,
     cmds: &mut CommandQueue,
 ) {
     feeds_bar_ui(ui, rt, view, cmds);
@@ -260,9 +308,9 @@ pub fn live_view_ui(
     egui::Panel::bottom("live_bottom")
         .resizable(false)
         .show(ui, |ui| {
-            timeline::controls_ui(ui, &rt.store, view, cmds);
-            timeline::timeline_ui(ui, &rt.store, view, cmds);
-            hud::hud_ui(ui, rt, view, cmds);
+            timeline::controls_ui(ui, rt.timeline(), &rt.frame, cmds);
+            timeline::timeline_ui(ui, rt.timeline(), &rt.frame, cmds);
+            hud::hud_ui(ui, rt, cmds);
         });
     egui::Panel::right("live_engine")
         .resizable(true)
@@ -271,37 +319,50 @@ pub fn live_view_ui(
         .show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("engine_scroll")
-                .show(ui, |ui| engine::engine_ui(ui, &rt.store, view));
+                .show(ui, |ui| engine::engine_ui(ui, &rt.frame));
         });
     egui::CentralPanel::no_frame().show(ui, |ui| {
         retail::retail_ui(ui, rt, view, cmds);
     });
-    timeline::keys_ui(ui, &rt.store, view, cmds);
+    timeline::keys_ui(ui, rt.timeline(), cmds);
 }
 
-/// Colour and text of a feed link state.
-pub fn link_text(link: &Option<LinkState>, now: f64) -> (egui::Color32, String) {
+/// Colour and text of a feed's connection state, with what to do about it.
+pub fn link_text(st: Option<&grimstream::feed::FeedStatus>) -> (egui::Color32, String) {
     use crate::ui::widgets::{GREEN, GREY, RED, YELLOW};
-    match link {
-        None | Some(LinkState::Idle) => (GREY, "idle".into()),
-        Some(LinkState::Connecting) => (YELLOW, "connecting".into()),
-        Some(LinkState::Live) => (GREEN, "live".into()),
-        Some(LinkState::Disconnected { reason, retry_at }) => {
-            let retry = retry_at
-                .map(|r| format!(", retry in {:.1} s", (r - now).max(0.0)))
-                .unwrap_or_default();
-            (RED, format!("disconnected: {reason}{retry}"))
+    let Some(st) = st else {
+        return (GREY, "idle".into());
+    };
+    match &st.state {
+        FeedState::Idle | FeedState::Stopped => (GREY, "idle".into()),
+        FeedState::Connecting { attempt } if *attempt > 1 => {
+            (YELLOW, format!("connecting (attempt {attempt})"))
         }
+        FeedState::Connecting { .. } => (YELLOW, "connecting".into()),
+        FeedState::Live if st.producer.is_none() => (YELLOW, "connected, waiting for HELLO".into()),
+        FeedState::Live => (GREEN, "live".into()),
+        FeedState::Stalled { silent_ms } => (YELLOW, format!("stalled {:.1} s", *silent_ms as f64 / 1e3)),
+        FeedState::Disconnected {
+            reason,
+            retry_in_ms,
+        } => (
+            RED,
+            if *retry_in_ms > 0 {
+                format!("disconnected: {reason}, retry in {:.1} s", *retry_in_ms as f64 / 1e3)
+            } else {
+                format!("disconnected: {reason}")
+            },
+        ),
     }
 }
 
-fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut CommandQueue) {
+fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &mut CommandQueue) {
     ui.horizontal_wrapped(|ui| {
         ui.strong("Feeds");
         let mut demo = view.demo;
         if ui
             .radio_value(&mut demo, true, "built-in demo")
-            .on_hover_text("In-process demo producers")
+            .on_hover_text("Demo producers on this machine, over real sockets")
             .clicked()
         {
             cmds.push(UiCommand::UseDemoFeeds(true));
@@ -313,38 +374,65 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveView, cmds: &mut
         {
             cmds.push(UiCommand::UseDemoFeeds(false));
         }
-        for feed in Feed::ALL {
+        for role in FeedRole::ALL {
             ui.separator();
-            let st = &rt.store.feeds[feed.index()];
-            let (color, text) = link_text(&st.link, rt.store.now);
+            let st = rt.frame.status(role);
+            let (color, text) = link_text(st);
             crate::ui::widgets::status_light_ui(ui, color, &text);
-            let l = ui.label(feed.label());
-            let mut addr = view.addr[feed.index()].clone();
+            let l = ui.label(role.name());
+            let mut addr = view.addr[role.index()].clone();
             let r = ui
                 .add_enabled(
                     !view.demo,
                     egui::TextEdit::singleline(&mut addr)
                         .desired_width(120.0)
-                        .id_salt(("feed_addr", feed.index())),
+                        .id_salt(("feed_addr", role.index())),
                 )
                 .labelled_by(l.id);
             if r.changed() {
-                cmds.push(UiCommand::SetFeedAddr(feed, addr));
+                cmds.push(UiCommand::SetFeedAddr(role, addr));
             }
-            let live = matches!(st.link, Some(LinkState::Live) | Some(LinkState::Connecting));
-            if live {
+            if rt.core.has_source(role) {
                 if ui
                     .add_enabled(!view.demo, egui::Button::new("Disconnect"))
                     .clicked()
                 {
-                    cmds.push(UiCommand::DisconnectFeed(feed));
+                    cmds.push(UiCommand::DisconnectFeed(role));
                 }
             } else if ui
                 .add_enabled(!view.demo, egui::Button::new("Connect"))
                 .clicked()
             {
-                cmds.push(UiCommand::ConnectFeed(feed));
+                cmds.push(UiCommand::ConnectFeed(role));
+            }
+            if let Some(st) = st
+                && matches!(st.state, FeedState::Live)
+                && st.producer.is_none()
+                && st.last_data_ns.is_some_and(|t| rt.frame.snap.as_ref().is_some_and(|s| s.now_ns - t > 3_000_000_000))
+            {
+                ui.colored_label(
+                    crate::ui::widgets::YELLOW,
+                    "no HELLO after 3 s: the producer may need a restart",
+                );
             }
         }
     });
+    if let Some(role) = view.confirm_disconnect {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(
+                crate::ui::widgets::YELLOW,
+                format!(
+                    "Disconnect the {} feed? A running engine serves one viewer per run: it \
+                     will not accept this viewer again until it restarts.",
+                    role.name()
+                ),
+            );
+            if ui.button("Disconnect anyway").clicked() {
+                cmds.push(UiCommand::ConfirmDisconnect(role));
+            }
+            if ui.button("Keep connected").clicked() {
+                cmds.push(UiCommand::CancelDisconnect);
+            }
+        });
+    }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, RenderState, ScreenDescriptor};
 use eframe::wgpu;
 
-use super::model::RetailFrame;
+use crate::grimstream::store::StoredFrame;
 
 /// Overlay mode of the retail view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -208,15 +208,26 @@ fn create_texture(device: &wgpu::Device, w: u32, h: u32) -> wgpu::Texture {
 }
 
 impl OverlayResources {
-    /// Makes sure `frame` is in the cache; uploads it if not. Returns its cache index.
-    fn ensure(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, frame: &RetailFrame) -> usize {
+    /// Makes sure `frame` is in the cache; uploads it if not. Returns its cache index, or
+    /// `None` for a frame that cannot be drawn (its shape is refused before any upload).
+    fn ensure(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        frame: &StoredFrame,
+    ) -> Option<usize> {
         self.tick += 1;
         let key = frame.key();
         if let Some(i) = self.cache.iter().position(|c| c.key == key) {
             self.cache[i].last_used = self.tick;
-            return i;
+            return Some(i);
         }
-        let size = (frame.width, frame.height);
+        let (width, height, stride) = frame.rgba_geometry().ok()?;
+        let max = device.limits().max_texture_dimension_2d;
+        if width > max || height > max {
+            return None;
+        }
+        let size = (width, height);
         let i = if self.cache.len() < CACHE {
             let tex = create_texture(device, size.0, size.1);
             let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
@@ -250,11 +261,11 @@ impl OverlayResources {
                 origin: wgpu::Origin3d::ZERO,
                 aspect: wgpu::TextureAspect::All,
             },
-            &frame.pixels,
+            &frame.data,
             wgpu::TexelCopyBufferLayout {
                 offset: 0,
-                bytes_per_row: Some(frame.stride),
-                rows_per_image: Some(frame.height),
+                bytes_per_row: Some(stride),
+                rows_per_image: Some(height),
             },
             wgpu::Extent3d {
                 width: size.0,
@@ -265,30 +276,29 @@ impl OverlayResources {
         self.uploads.bump();
         // a slot changed identity: the bind group must be rebuilt
         self.bind_group = None;
-        i
+        Some(i)
     }
 }
 
 /// Uploads `frame` into the retail view's texture cache now (normally done when the view
 /// is painted; also used to pre-load and by the benchmark). Returns false when the overlay
-/// resources are not installed.
-pub fn preupload(rs: &RenderState, frame: &RetailFrame) -> bool {
+/// resources are not installed or the frame cannot be drawn.
+pub fn preupload(rs: &RenderState, frame: &StoredFrame) -> bool {
     let mut r = rs.renderer.write();
     let Some(res) = r.callback_resources.get_mut::<OverlayResources>() else {
         return false;
     };
-    res.ensure(&rs.device, &rs.queue, frame);
-    true
+    res.ensure(&rs.device, &rs.queue, frame).is_some()
 }
 
 /// One retail view draw: the frames it needs and the shader parameters.
 pub struct RetailCallback {
     /// Frame at the cursor.
-    pub current: RetailFrame,
+    pub current: StoredFrame,
     /// Pinned reference (difference, wipe).
-    pub reference: Option<RetailFrame>,
+    pub reference: Option<StoredFrame>,
     /// Up to three previous frames, newest first (onion skin).
-    pub previous: Vec<RetailFrame>,
+    pub previous: Vec<StoredFrame>,
     /// Mode.
     pub mode: OverlayMode,
     /// Wipe position or onion opacity.
@@ -311,16 +321,19 @@ impl CallbackTrait for RetailCallback {
         let Some(res) = resources.get_mut::<OverlayResources>() else {
             return Vec::new();
         };
-        let cur = res.ensure(device, queue, &self.current);
+        let Some(cur) = res.ensure(device, queue, &self.current) else {
+            res.bind_group = None;
+            return Vec::new();
+        };
         let refi = self
             .reference
             .as_ref()
-            .map(|f| res.ensure(device, queue, f));
+            .and_then(|f| res.ensure(device, queue, f));
         let prev: Vec<usize> = self
             .previous
             .iter()
             .take(3)
-            .map(|f| res.ensure(device, queue, f))
+            .filter_map(|f| res.ensure(device, queue, f))
             .collect();
         let slots = [
             Some(cur),

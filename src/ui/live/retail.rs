@@ -5,7 +5,8 @@
 use egui::{Align2, Color32, FontId, Rect, Sense, Vec2, pos2};
 
 use super::overlay::{self, OverlayMode, RetailCallback};
-use super::{LiveRuntime, LiveView, model::RetailFrame};
+use super::{LiveDisplay, LiveRuntime};
+use crate::grimstream::store::StoredFrame;
 use crate::ui::command::{CommandQueue, UiCommand};
 
 /// CPU-side texture used when the wgpu renderer is not available.
@@ -18,13 +19,19 @@ pub struct FallbackTexture {
 }
 
 impl FallbackTexture {
-    fn texture(&mut self, ctx: &egui::Context, f: &RetailFrame) -> &egui::TextureHandle {
+    /// The texture of a frame whose geometry was checked ([`StoredFrame::rgba_geometry`]).
+    fn texture(
+        &mut self,
+        ctx: &egui::Context,
+        f: &StoredFrame,
+        (w, h, s): (u32, u32, u32),
+    ) -> Option<&egui::TextureHandle> {
         if self.key != Some(f.key()) || self.handle.is_none() {
             // egui textures want tight rows: copy each row out of the stride-padded buffer
-            let (w, h, s) = (f.width as usize, f.height as usize, f.stride as usize);
+            let (w, h, s) = (w as usize, h as usize, s as usize);
             let mut tight = Vec::with_capacity(w * h * 4);
             for y in 0..h {
-                tight.extend_from_slice(&f.pixels[y * s..y * s + w * 4]);
+                tight.extend_from_slice(f.data.get(y * s..y * s + w * 4)?);
             }
             let img = egui::ColorImage::from_rgba_unmultiplied([w, h], &tight);
             match &mut self.handle {
@@ -37,7 +44,7 @@ impl FallbackTexture {
             self.key = Some(f.key());
             self.uploads += 1;
         }
-        self.handle.as_ref().expect("set above")
+        self.handle.as_ref()
     }
 }
 
@@ -45,29 +52,28 @@ impl FallbackTexture {
 pub fn retail_ui(
     ui: &mut egui::Ui,
     rt: &mut LiveRuntime,
-    view: &LiveView,
+    view: &LiveDisplay,
     cmds: &mut CommandQueue,
 ) {
-    let store = &rt.store;
-    let idx = store.frame_index_at(view.cursor);
-    let frame = idx.map(|i| &store.frames[i]);
+    let frame = rt.frame.at.frame.clone();
+    let shape = frame.as_ref().map(|f| f.rgba_geometry());
     ui.horizontal_wrapped(|ui| {
         ui.strong("Retail");
-        match frame {
-            Some(f) => ui.monospace(format!(
-                "frame {}  t {:.3} s  {}x{}",
-                f.frame_id, f.t, f.width, f.height
+        match (&frame, &shape) {
+            (Some(f), Some(Ok((w, h, _)))) => ui.monospace(format!(
+                "frame {}  t {:.3} s  {w}x{h}",
+                f.frame_id,
+                rt.frame.at.frame_shown_ns.unwrap_or(f.t_ns) as f64 / 1e9,
             )),
-            None => ui.weak("no frame yet"),
+            (Some(f), _) => ui.monospace(format!("frame {}", f.frame_id)),
+            _ => ui.weak("no frame yet"),
         };
         ui.separator();
-        let mut pz = view.pixel_zoom;
-        if ui.selectable_label(!pz, "fit").clicked() {
-            pz = false;
+        if ui.selectable_label(!view.pixel_zoom, "fit").clicked() {
             cmds.push(UiCommand::SetPixelZoom(false));
         }
         if ui
-            .selectable_label(pz, "1:1")
+            .selectable_label(view.pixel_zoom, "1:1")
             .on_hover_text("Pixel zoom; drag to pan")
             .clicked()
         {
@@ -113,29 +119,49 @@ pub fn retail_ui(
     });
     let (rect, resp) = ui.allocate_exact_size(ui.available_size(), Sense::drag());
     ui.painter().rect_filled(rect, 0.0, Color32::from_gray(12));
-    let Some(i) = idx else {
+    let message = |ui: &egui::Ui, text: &str, color: Color32| {
         ui.painter().text(
             rect.center(),
             Align2::CENTER_CENTER,
-            "waiting for the retail feed…",
+            text,
             FontId::proportional(16.0),
-            Color32::GRAY,
+            color,
+        );
+    };
+    let (f, geometry) = match (frame, shape) {
+        (Some(f), Some(Ok(g))) => (f, g),
+        (Some(f), Some(Err(e))) => {
+            message(ui, &format!("frame {} cannot be shown: {e}", f.frame_id), Color32::YELLOW);
+            return;
+        }
+        _ => {
+            message(ui, "waiting for the retail feed…", Color32::GRAY);
+            return;
+        }
+    };
+    let max_side = rt
+        .render_state
+        .as_ref()
+        .map_or(8192, |rs| rs.device.limits().max_texture_dimension_2d);
+    if geometry.0 > max_side || geometry.1 > max_side {
+        message(
+            ui,
+            &format!(
+                "frame {} is {}x{}: larger than this GPU's {max_side}-pixel texture limit",
+                f.frame_id, geometry.0, geometry.1
+            ),
+            Color32::YELLOW,
         );
         return;
-    };
-    let f = &store.frames[i];
-    let img = Vec2::new(f.width as f32, f.height as f32);
+    }
+    let img = Vec2::new(geometry.0 as f32, geometry.1 as f32);
     let size = if view.pixel_zoom {
         img / ui.ctx().pixels_per_point()
     } else {
         let s = (rect.width() / img.x).min(rect.height() / img.y);
         img * s
     };
-    let mut pan = if view.pixel_zoom {
-        view.pan
-    } else {
-        Vec2::ZERO
-    };
+    let mut pan = if view.pixel_zoom { view.pan } else { Vec2::ZERO };
     if view.pixel_zoom && resp.dragged() {
         let d = resp.drag_delta();
         if d != Vec2::ZERO {
@@ -159,13 +185,11 @@ pub fn retail_ui(
         ),
     );
     if rt.gpu.is_some() {
-        let previous = (1..=3)
-            .filter_map(|k| i.checked_sub(k).map(|j| store.frames[j].clone()))
-            .collect();
+        let same_shape = |x: &StoredFrame| x.rgba_geometry().is_ok_and(|g| g == geometry);
         let cb = RetailCallback {
-            current: f.clone(),
-            reference: view.reference.clone(),
-            previous,
+            current: f,
+            reference: view.reference.clone().filter(same_shape),
+            previous: rt.frame.previous.iter().filter(|x| same_shape(x)).cloned().collect(),
             mode: view.overlay,
             amount: view.wipe,
             gain: 4.0,
@@ -174,9 +198,7 @@ pub fn retail_ui(
         ui.painter()
             .with_clip_rect(rect)
             .add(overlay::paint_callback(visible, cb));
-    } else {
-        let f = f.clone();
-        let tex = rt.fallback.texture(ui.ctx(), &f);
+    } else if let Some(tex) = rt.fallback.texture(ui.ctx(), &f, geometry) {
         ui.painter().image(tex.id(), visible, uv, Color32::WHITE);
     }
     if view.overlay.needs_reference() && view.reference.is_none() {

@@ -1,68 +1,93 @@
-//! Timeline bar (one lane per feed: data, gaps, stalls, reconnects, marks), transport
-//! controls and the keyboard shortcuts.
+//! Timeline bar (one lane per feed: data, stalls, disconnections, gaps, reconnects,
+//! marks), transport controls and the keyboard shortcuts. Everything drawn comes from the
+//! core's lanes ([`crate::timeline::lane`]); every change is a timeline [`Command`].
 
 use egui::{Align2, Color32, FontId, Key, Pos2, Rect, Sense, Stroke, Vec2};
 
-use super::model::{Feed, SegmentKind};
-use super::{LiveStore, LiveView};
+use super::LiveFrame;
+use crate::grimstream::FeedRole;
+use crate::timeline::{
+    Command, MAX_SPEED, MIN_SPEED, PlayState, SegmentKind, Selection, TickKind, Timeline,
+};
 use crate::ui::command::{CommandQueue, UiCommand};
 
 /// Lane colours.
 pub const DATA: Color32 = Color32::from_rgb(60, 150, 90);
 /// Stall colour.
 pub const STALL: Color32 = Color32::from_rgb(220, 150, 40);
-/// Gap colour.
+/// Disconnected / gap colour.
 pub const GAP: Color32 = Color32::from_rgb(190, 60, 60);
 /// Reconnect marker colour.
 pub const RECONNECT: Color32 = Color32::from_rgb(90, 160, 255);
 
-/// Seek step of the arrow keys (s); Shift multiplies by 10.
-pub const ARROW_SEEK_S: f64 = 1.0;
+/// Seek step of the arrow keys (ns); Shift multiplies by 10.
+pub const ARROW_SEEK_NS: i64 = 1_000_000_000;
+/// Speeds offered by the buttons (all within [`MIN_SPEED`]..[`MAX_SPEED`]).
+pub const SPEEDS: [f32; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
+
+fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+fn push(cmds: &mut CommandQueue, c: Command) {
+    cmds.push(UiCommand::Timeline(c));
+}
+
+/// Leave or re-enter follow-live, as the F key and the checkbox do.
+pub fn toggle_follow(t: &Timeline) -> Command {
+    if t.state == PlayState::FollowLive {
+        Command::Seek { t_ns: t.cursor_ns }
+    } else {
+        Command::JumpToLive
+    }
+}
 
 /// Play/pause, step, speed, follow-live, jump to live.
-pub fn controls_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: &mut CommandQueue) {
+pub fn controls_ui(ui: &mut egui::Ui, t: &Timeline, _frame: &LiveFrame, cmds: &mut CommandQueue) {
     ui.horizontal_wrapped(|ui| {
-        if ui
-            .button("|<")
-            .on_hover_text("Jump to start (Home)")
-            .clicked()
-        {
-            cmds.push(UiCommand::JumpStart);
+        if ui.button("|<").on_hover_text("Jump to start (Home)").clicked() {
+            push(cmds, Command::JumpToStart);
         }
-        if ui
-            .button("<")
-            .on_hover_text("Step back one frame (,)")
-            .clicked()
-        {
-            cmds.push(UiCommand::Step(-1));
+        if ui.button("<").on_hover_text("Step back one frame (,)").clicked() {
+            push(cmds, Command::StepFrame { forward: false });
         }
-        let playing = view.playing || view.follow;
+        let paused = t.state == PlayState::Paused;
         if ui
-            .button(if playing { "Pause" } else { "Play" })
+            .button(if paused { "Play" } else { "Pause" })
             .on_hover_text("Space")
             .clicked()
         {
-            cmds.push(UiCommand::TogglePlay);
+            push(cmds, Command::TogglePlay);
+        }
+        if ui.button(">").on_hover_text("Step forward one frame (.)").clicked() {
+            push(cmds, Command::StepFrame { forward: true });
         }
         if ui
-            .button(">")
-            .on_hover_text("Step forward one frame (.)")
+            .button("<s")
+            .on_hover_text("Step back one engine state ([)")
             .clicked()
         {
-            cmds.push(UiCommand::Step(1));
+            push(cmds, Command::StepState { forward: false });
+        }
+        if ui
+            .button("s>")
+            .on_hover_text("Step forward one engine state (])")
+            .clicked()
+        {
+            push(cmds, Command::StepState { forward: true });
         }
         if ui
             .button("Live >|")
             .on_hover_text("Jump to live and follow it (End)")
             .clicked()
         {
-            cmds.push(UiCommand::JumpLive);
+            push(cmds, Command::JumpToLive);
         }
-        let mut follow = view.follow;
+        let mut follow = t.state == PlayState::FollowLive;
         if ui.checkbox(&mut follow, "follow live (F)").changed() {
-            cmds.push(UiCommand::ToggleFollow);
+            push(cmds, toggle_follow(t));
         }
-        let mut delay = view.follow_delay;
+        let mut delay = secs(t.live_delay_ns) as f32;
         if ui
             .add(
                 egui::DragValue::new(&mut delay)
@@ -70,55 +95,63 @@ pub fn controls_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: 
                     .speed(0.05)
                     .suffix(" s delay"),
             )
+            .on_hover_text("How far behind live the cursor follows")
             .changed()
         {
-            cmds.push(UiCommand::SetFollowDelay(delay));
+            push(
+                cmds,
+                Command::SetLiveDelay {
+                    delay_ns: (delay as f64 * 1e9) as i64,
+                },
+            );
         }
         ui.separator();
         ui.label("speed");
-        for s in [0.25f32, 0.5, 1.0, 2.0] {
+        for s in SPEEDS {
             if ui
-                .selectable_label((view.speed - s).abs() < 1e-3, format!("{s}x"))
+                .selectable_label((t.speed - s).abs() < 1e-3, format!("{s}x"))
+                .on_hover_text(format!("{MIN_SPEED}x to {MAX_SPEED}x"))
                 .clicked()
             {
-                cmds.push(UiCommand::SetSpeed(s));
+                push(cmds, Command::SetSpeed(s));
             }
         }
         ui.separator();
-        let mut looping = view.looping;
+        let mut looping = t.looping;
         if ui
-            .add_enabled(
-                view.selection.is_some(),
-                egui::Checkbox::new(&mut looping, "loop"),
-            )
+            .add_enabled(t.selection.is_some(), egui::Checkbox::new(&mut looping, "loop"))
             .on_hover_text("Shift+drag on the timeline to select")
             .changed()
         {
-            cmds.push(UiCommand::SetLoop(looping));
+            push(cmds, Command::ToggleLoop);
         }
-        if view.selection.is_some() && ui.small_button("clear").clicked() {
-            cmds.push(UiCommand::SetSelection(None));
+        if t.selection.is_some() && ui.small_button("clear").clicked() {
+            push(cmds, Command::SetSelection(None));
         }
         ui.separator();
-        let behind = store.now - view.cursor;
+        let behind = (t.live_edge_ns() + t.live_delay_ns - t.cursor_ns).max(0);
         ui.monospace(format!(
             "cursor {:.3} s  ({:.2} s behind live)",
-            view.cursor,
-            behind.max(0.0)
+            secs(t.cursor_ns),
+            secs(behind)
         ));
     });
 }
 
-/// Time range shown by the timeline: everything held.
-fn range(store: &LiveStore) -> (f64, f64) {
-    let lo = store.start();
-    let hi = store.now.max(lo + 1.0);
-    (lo, hi)
+fn tick_text(k: &TickKind) -> String {
+    match k {
+        TickKind::Gap(g) => format!("gap: {g:?}"),
+        TickKind::Reconnect => "reconnected".into(),
+        TickKind::Mark(l) => format!("mark: {l}"),
+        TickKind::Telemetry(l) => format!("telemetry: {l}"),
+        TickKind::Movie(n) => format!("movie: {n}"),
+        TickKind::Problem(p) => p.clone(),
+    }
 }
 
 /// The lanes. Click or drag to seek; Shift+drag selects a loop range; hover a tick for
 /// its label.
-pub fn timeline_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: &mut CommandQueue) {
+pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mut CommandQueue) {
     let lane_h = 18.0;
     let ruler_h = 14.0;
     let label_w = 56.0;
@@ -132,20 +165,22 @@ pub fn timeline_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: 
         Pos2::new(rect.left() + label_w, rect.top()),
         rect.right_bottom() - Vec2::new(6.0, 0.0),
     );
-    let (lo, hi) = range(store);
-    let x_of = |t: f64| track.left() + ((t - lo) / (hi - lo)) as f32 * track.width();
-    let t_of =
-        |x: f32| lo + ((x - track.left()) / track.width()).clamp(0.0, 1.0) as f64 * (hi - lo);
+    let (lo, hi) = frame.range;
+    let span_ns = (hi - lo).max(1);
+    let x_of = |t: i64| track.left() + ((t - lo) as f64 / span_ns as f64) as f32 * track.width();
+    let t_of = |x: f32| {
+        lo + (((x - track.left()) / track.width()).clamp(0.0, 1.0) as f64 * span_ns as f64) as i64
+    };
 
     // ruler: a tick per "nice" step
-    let span = hi - lo;
+    let span = secs(span_ns);
     let step = [0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]
         .into_iter()
         .find(|s| span / s <= 12.0)
         .unwrap_or(600.0);
-    let mut t = (lo / step).ceil() * step;
-    while t <= hi {
-        let x = x_of(t);
+    let mut s = (secs(lo) / step).ceil() * step;
+    while s <= secs(hi) {
+        let x = x_of((s * 1e9) as i64);
         painter.line_segment(
             [Pos2::new(x, rect.top()), Pos2::new(x, rect.top() + 4.0)],
             Stroke::new(1.0, Color32::GRAY),
@@ -153,98 +188,88 @@ pub fn timeline_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: 
         painter.text(
             Pos2::new(x + 2.0, rect.top()),
             Align2::LEFT_TOP,
-            if step < 1.0 {
-                format!("{t:.1}s")
-            } else {
-                format!("{t:.0}s")
-            },
+            if step < 1.0 { format!("{s:.1}s") } else { format!("{s:.0}s") },
             FontId::monospace(9.0),
             Color32::GRAY,
         );
-        t += step;
+        s += step;
     }
-    if let Some((a, b)) = view.selection {
-        let sel = Rect::from_x_y_ranges(x_of(a)..=x_of(b), track.top() + ruler_h..=track.bottom());
-        painter.rect_filled(sel, 0.0, Color32::from_rgba_unmultiplied(120, 120, 255, 40));
+    if let Some(sel) = t.selection {
+        let r = Rect::from_x_y_ranges(
+            x_of(sel.start_ns)..=x_of(sel.end_ns),
+            track.top() + ruler_h..=track.bottom(),
+        );
+        painter.rect_filled(r, 0.0, Color32::from_rgba_unmultiplied(120, 120, 255, 40));
     }
     let pointer = resp.hover_pos();
     let mut hover_label: Option<String> = None;
-    for feed in Feed::ALL {
-        let y0 = rect.top() + ruler_h + lane_h * feed.index() as f32 + 2.0;
-        let lane = Rect::from_min_max(
+    for role in FeedRole::ALL {
+        let y0 = rect.top() + ruler_h + lane_h * role.index() as f32 + 2.0;
+        let lane_rect = Rect::from_min_max(
             Pos2::new(track.left(), y0),
             Pos2::new(track.right(), y0 + lane_h - 4.0),
         );
         painter.text(
-            Pos2::new(rect.left() + 4.0, lane.center().y),
+            Pos2::new(rect.left() + 4.0, lane_rect.center().y),
             Align2::LEFT_CENTER,
-            feed.label(),
+            role.name(),
             FontId::proportional(11.0),
             Color32::LIGHT_GRAY,
         );
-        let st = &store.feeds[feed.index()];
-        for seg in &st.segments {
-            if seg.end < lo {
+        let lane = &frame.lanes[role.index()];
+        for seg in &lane.segments {
+            if seg.end_ns < lo {
                 continue;
             }
             let color = match seg.kind {
                 SegmentKind::Data => DATA,
                 SegmentKind::Stall => STALL,
-                SegmentKind::Gap => GAP,
+                SegmentKind::Disconnected => GAP,
             };
-            let r = Rect::from_x_y_ranges(
-                x_of(seg.start.max(lo))..=x_of(seg.end).max(x_of(seg.start.max(lo)) + 1.0),
-                lane.y_range(),
-            );
+            let x0 = x_of(seg.start_ns.max(lo));
+            let r = Rect::from_x_y_ranges(x0..=x_of(seg.end_ns).max(x0 + 1.0), lane_rect.y_range());
             painter.rect_filled(r, 0.0, color);
             if seg.kind != SegmentKind::Data
                 && pointer.is_some_and(|p| r.expand2(Vec2::new(2.0, 0.0)).contains(p))
             {
                 hover_label = Some(format!(
                     "{} {:?}: {:.2} s from {:.2} s",
-                    feed.label(),
+                    role.name(),
                     seg.kind,
-                    seg.end - seg.start,
-                    seg.start
+                    secs(seg.end_ns - seg.start_ns),
+                    secs(seg.start_ns)
                 ));
             }
         }
-        // open stall: connected, but nothing for a while
-        if let Some(last) = st.last_data_t
-            && matches!(st.link, Some(super::model::LinkState::Live))
-            && store.now - last > super::model::GAP_THRESHOLD_S
-        {
-            let r = Rect::from_x_y_ranges(x_of(last)..=x_of(store.now), lane.y_range());
-            painter.rect_filled(r, 0.0, STALL);
-        }
-        for &rc in &st.reconnect_marks {
-            if rc >= lo {
-                let x = x_of(rc);
-                painter.line_segment(
-                    [
-                        Pos2::new(x, lane.top() - 2.0),
-                        Pos2::new(x, lane.bottom() + 2.0),
-                    ],
-                    Stroke::new(2.0, RECONNECT),
-                );
-                if pointer.is_some_and(|p| (p.x - x).abs() < 3.0 && lane.y_range().contains(p.y)) {
-                    hover_label = Some(format!("{} reconnected at {rc:.2} s", feed.label()));
+        for tick in lane.ticks.iter().filter(|k| k.t_ns >= lo && k.t_ns <= hi) {
+            let x = x_of(tick.t_ns);
+            let (color, top, width) = match tick.kind {
+                TickKind::Reconnect => (RECONNECT, lane_rect.top() - 2.0, 2.0),
+                TickKind::Gap(_) | TickKind::Problem(_) => (GAP, lane_rect.top() - 2.0, 2.0),
+                _ => (Color32::WHITE, lane_rect.top(), 1.0),
+            };
+            let bottom = match tick.kind {
+                TickKind::Mark(_) | TickKind::Telemetry(_) | TickKind::Movie(_) => {
+                    lane_rect.top() + 6.0
                 }
-            }
-        }
-        for m in store.marks_in(lo, hi).filter(|m| m.feed == feed) {
-            let x = x_of(m.t);
+                _ => lane_rect.bottom() + 2.0,
+            };
             painter.line_segment(
-                [Pos2::new(x, lane.top()), Pos2::new(x, lane.top() + 6.0)],
-                Stroke::new(1.0, Color32::WHITE),
+                [Pos2::new(x, top), Pos2::new(x, bottom)],
+                Stroke::new(width, color),
             );
-            if pointer.is_some_and(|p| (p.x - x).abs() < 3.0 && lane.y_range().contains(p.y)) {
-                hover_label = Some(format!("{} @ {:.2} s: {}", m.label, m.t, m.detail));
+            if pointer.is_some_and(|p| (p.x - x).abs() < 3.0 && lane_rect.y_range().contains(p.y)) {
+                hover_label = Some(format!(
+                    "{} @ {:.2} s: {}",
+                    role.name(),
+                    secs(tick.t_ns),
+                    tick_text(&tick.kind)
+                ));
             }
         }
     }
     // cursor
-    let cx = x_of(view.cursor);
+    let cx = x_of(t.cursor_ns);
     painter.line_segment(
         [Pos2::new(cx, rect.top()), Pos2::new(cx, rect.bottom())],
         Stroke::new(2.0, Color32::from_rgb(255, 230, 90)),
@@ -253,15 +278,17 @@ pub fn timeline_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: 
     let shift = ui.input(|i| i.modifiers.shift);
     if let Some(p) = resp.interact_pointer_pos() {
         if shift && resp.dragged() {
-            let origin = resp
-                .interact_pointer_pos()
-                .map(|_| ui.input(|i| i.pointer.press_origin()))
-                .flatten()
-                .unwrap_or(p);
+            let origin = ui.input(|i| i.pointer.press_origin()).unwrap_or(p);
             let (a, b) = (t_of(origin.x), t_of(p.x));
-            cmds.push(UiCommand::SetSelection(Some((a.min(b), a.max(b)))));
+            push(
+                cmds,
+                Command::SetSelection(Some(Selection {
+                    start_ns: a.min(b),
+                    end_ns: a.max(b),
+                })),
+            );
         } else if resp.clicked() || resp.dragged() {
-            cmds.push(UiCommand::SeekTo(t_of(p.x)));
+            push(cmds, Command::Seek { t_ns: t_of(p.x) });
         }
     }
     if let Some(label) = hover_label {
@@ -269,37 +296,40 @@ pub fn timeline_ui(ui: &mut egui::Ui, store: &LiveStore, view: &LiveView, cmds: 
     }
 }
 
-/// Keyboard: Space play/pause, `.`/`,` step, arrows seek (Shift ×10), Home/End, F follow.
-/// Ignored while a text field has focus.
-pub fn keys_ui(ui: &mut egui::Ui, _store: &LiveStore, _view: &LiveView, cmds: &mut CommandQueue) {
+/// Keyboard: Space play/pause, `.`/`,` step a frame, `]`/`[` step a state, arrows seek
+/// (Shift ×10), Home/End, F follow. Ignored while a text field has focus.
+pub fn keys_ui(ui: &mut egui::Ui, t: &Timeline, cmds: &mut CommandQueue) {
     if ui.ctx().text_edit_focused() {
         return;
     }
     ui.input(|i| {
-        let mul = if i.modifiers.shift { 10.0 } else { 1.0 };
-        if i.key_pressed(Key::Space) {
-            cmds.push(UiCommand::TogglePlay);
-        }
-        if i.key_pressed(Key::Period) {
-            cmds.push(UiCommand::Step(1));
-        }
-        if i.key_pressed(Key::Comma) {
-            cmds.push(UiCommand::Step(-1));
-        }
-        if i.key_pressed(Key::ArrowRight) {
-            cmds.push(UiCommand::SeekBy(ARROW_SEEK_S * mul));
-        }
-        if i.key_pressed(Key::ArrowLeft) {
-            cmds.push(UiCommand::SeekBy(-ARROW_SEEK_S * mul));
-        }
-        if i.key_pressed(Key::Home) {
-            cmds.push(UiCommand::JumpStart);
-        }
-        if i.key_pressed(Key::End) {
-            cmds.push(UiCommand::JumpLive);
-        }
-        if i.key_pressed(Key::F) {
-            cmds.push(UiCommand::ToggleFollow);
+        let mul = if i.modifiers.shift { 10 } else { 1 };
+        let keys = [
+            (Key::Space, Command::TogglePlay),
+            (Key::Period, Command::StepFrame { forward: true }),
+            (Key::Comma, Command::StepFrame { forward: false }),
+            (Key::CloseBracket, Command::StepState { forward: true }),
+            (Key::OpenBracket, Command::StepState { forward: false }),
+            (
+                Key::ArrowRight,
+                Command::Seek {
+                    t_ns: t.cursor_ns + ARROW_SEEK_NS * mul,
+                },
+            ),
+            (
+                Key::ArrowLeft,
+                Command::Seek {
+                    t_ns: t.cursor_ns - ARROW_SEEK_NS * mul,
+                },
+            ),
+            (Key::Home, Command::JumpToStart),
+            (Key::End, Command::JumpToLive),
+            (Key::F, toggle_follow(t)),
+        ];
+        for (k, c) in keys {
+            if i.key_pressed(k) {
+                push(cmds, c);
+            }
         }
     });
 }
