@@ -1,5 +1,26 @@
 //! Small shared helpers.
 
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// Locks `m`, surviving a panicked holder: every lock in this crate guards plain state
+/// (counters, queues, history) that a panic cannot leave half-written in a way that matters
+/// more than stopping the app. The one poison-tolerant lock of the crate.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`Condvar::wait`] with the same poison policy as [`lock`].
+pub fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    cv.wait(g).unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`Condvar::wait_timeout`] with the same poison policy as [`lock`] (whether it timed
+/// out is for the caller to see from the state and the clock).
+pub fn wait_timeout<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>, d: Duration) -> MutexGuard<'a, T> {
+    cv.wait_timeout(g, d).unwrap_or_else(PoisonError::into_inner).0
+}
+
 /// Parses a size given as `WxH` (each side 16 to 7680), for command-line flags.
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s

@@ -19,11 +19,12 @@
 //! [`FeedWorker::handle`], before the store sees it; every message this viewer sends passes
 //! [`MessageTap::outgoing`] in [`FeedWorker::send`].
 
+use crate::util::lock;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -312,10 +313,6 @@ impl Default for ViewClock {
     }
 }
 
-/// Lock that survives a panicked holder (the data is plain counters and history).
-pub fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A running feed thread.
 pub struct FeedHandle {

@@ -17,12 +17,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::FeedRole;
+use crate::util::lock;
 use super::clock::ClockEstimate;
 use crate::wire::grimstream::MovieControl;
 use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig};
 use super::feed::{
     FeedCommand, FeedError, FeedHandle, FeedOptions, FeedState, FeedStatus, MessageTap, Shared,
-    ViewClock, lock,
+    ViewClock,
 };
 use super::store::{DEFAULT_BUDGET_BYTES, Store, StoreUsage};
 use super::transport::FeedAddr;

@@ -14,6 +14,7 @@
 //! libzmq with `ZMQ_MAXMSGSIZE` for this reason. If the crate gains a frame-size limit,
 //! set it here.
 
+use crate::util::lock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -130,9 +131,6 @@ pub struct ControlLink {
     thread: Option<JoinHandle<()>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 impl ControlLink {
     /// Starts the control channel.

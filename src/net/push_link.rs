@@ -22,8 +22,9 @@
 //!
 //! [`PushLink::submit`] never blocks beyond a short mutex: capture never waits on the host.
 
+use crate::util::{lock, wait_timeout};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -184,10 +185,6 @@ struct Shared {
     counters: Mutex<Counters>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these locks cannot leave them inconsistent: keep going.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// A PUSH channel on its own named thread.
 pub struct PushLink {
@@ -319,12 +316,7 @@ impl PushLink {
             let mut o = lock(&self.shared.outbox);
             while !o.is_empty() && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
-                o = self
-                    .shared
-                    .wake
-                    .wait_timeout(o, left.min(Duration::from_millis(50)))
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .0;
+                o = wait_timeout(&self.shared.wake, o, left.min(Duration::from_millis(50)));
             }
         }
         self.shutdown();

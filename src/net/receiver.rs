@@ -11,6 +11,7 @@
 //! message against `ZMQ_MAXMSGSIZE` and drops the peer instead ([`MAX_DATA_MSG`],
 //! [`MAX_CONTROL_MSG`]).
 
+use crate::util::lock;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -284,9 +285,6 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pull {

@@ -3,6 +3,7 @@
 //!
 //! Used by `capdeck send` and by the desktop app's capture pane.
 
+use crate::util::lock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -388,9 +389,6 @@ pub struct Sender {
     _ctx: zmq::Context,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Which values the operator pins (`None` = not pinned: the host's config or the default
 /// applies).

@@ -92,10 +92,7 @@ pub struct AudioPipeline {
 impl AudioPipeline {
     /// A cheap snapshot of the status and counters.
     pub fn stats(&self) -> AudioStats {
-        let mut s = match self.shared.stats.lock() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
+        let mut s = crate::util::lock(&self.shared.stats).clone();
         s.muted = self.control.muted();
         s.gain_db = self.control.gain_db();
         s.chunk_ms = self.control.chunk_ms();

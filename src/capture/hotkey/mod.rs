@@ -256,10 +256,7 @@ impl PttHotkey {
 
     /// What the poller is doing.
     pub fn status(&self) -> HotkeyStatus {
-        match self.shared.status.lock() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        crate::util::lock(&self.shared.status).clone()
     }
 }
 

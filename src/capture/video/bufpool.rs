@@ -6,7 +6,8 @@
 //! allocating (and page-faulting in) a fresh one per frame. The pool keeps at most
 //! `keep` buffers; more in flight (a queue holding frames) just allocate.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use crate::util::{lock};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -28,10 +29,7 @@ impl BufPool {
 
     /// An empty buffer, recycled when one is idle (its capacity kept).
     pub fn take(&self) -> Vec<u8> {
-        let mut buf = self
-            .free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let mut buf = lock(&self.free)
             .pop()
             .unwrap_or_default();
         buf.clear();
@@ -49,14 +47,12 @@ impl BufPool {
 
     /// Idle buffers in the pool.
     pub fn idle(&self) -> usize {
-        self.free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.free)
             .len()
     }
 
     fn give_back(&self, buf: Vec<u8>) {
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut free = lock(&self.free);
         if free.len() < self.keep {
             free.push(buf);
         }

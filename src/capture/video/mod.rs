@@ -5,6 +5,7 @@
 //! [`VideoSourceSpec`] (parsed from `--video`), [`VideoControl`] (live settings) and the
 //! pipeline that calls a sink with each [`VideoFrame`].
 
+use crate::util::{lock};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
@@ -321,17 +322,11 @@ impl VideoControl {
     }
     /// Region of the source to capture (whole source when `None`).
     pub fn crop(&self) -> Option<Crop> {
-        *self
-            .crop
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *lock(&self.crop)
     }
     /// Sets the region of the source to capture. A region outside the source makes
     /// each frame fail with a clear error in the pipeline's stats.
     pub fn set_crop(&self, crop: Option<Crop>) {
-        *self
-            .crop
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = crop;
+        *lock(&self.crop) = crop;
     }
 }

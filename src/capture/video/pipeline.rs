@@ -5,8 +5,9 @@
 //! still waiting replaces it (counted in `dropped_stale`), so a slow encoder or sink
 //! never sees an old frame and memory stays at one raw frame in flight.
 
+use crate::util::{lock, wait, wait_timeout};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,9 +29,6 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// allocate.
 const JPEG_BUFFERS_KEPT: usize = 4;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What the pipeline is doing, for status lines.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
@@ -129,7 +127,7 @@ impl<T> LatestSlot<T> {
             if let Some(v) = s.0.take() {
                 return Some(v);
             }
-            s = self.cv.wait(s).unwrap_or_else(PoisonError::into_inner);
+            s = wait(&self.cv, s);
         }
     }
 
@@ -166,11 +164,7 @@ impl StopSignal {
             if now >= deadline {
                 return false;
             }
-            s = self
-                .cv
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            s = wait_timeout(&self.cv, s, deadline - now);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one trait every video source implements (camera, screen, window, pattern).
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use crate::util::{lock, wait_timeout};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::frame::RawFrame;
@@ -111,7 +112,7 @@ pub struct RelayCounts {
 
 impl FrameRelay {
     fn lock(&self) -> MutexGuard<'_, RelayState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// A new frame from the backend (replaces one not yet taken).
@@ -157,11 +158,7 @@ impl FrameRelay {
                 if now >= deadline {
                     break;
                 }
-                s = self
-                    .arrived
-                    .wait_timeout(s, deadline - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                s = wait_timeout(&self.arrived, s, deadline - now);
             }
         }
         if let Some(e) = &s.ended {

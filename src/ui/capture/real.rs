@@ -9,6 +9,7 @@
 //! `AudioControl`/`VideoControl`. What is sent is observed through the wire tap: the
 //! preview decodes the exact JPEG payload that left the video socket.
 
+use crate::util::lock;
 use std::collections::VecDeque;
 use std::sync::mpsc::{
     Receiver as ChanRx, RecvTimeoutError, SyncSender, TrySendError, sync_channel,
@@ -122,9 +123,6 @@ pub struct RealBackend {
     muted: bool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 fn desired_from(settings: &Settings, on: [bool; 2], pins: Pins) -> Desired {
     let host = match settings.capture_target {
