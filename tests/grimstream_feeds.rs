@@ -475,11 +475,25 @@ fn silence_is_a_stall_and_data_ends_it() {
         st.state == FeedState::Live && st.frames == 2
     });
     view.with_store(|s| {
-        let ev = &s.feed(FeedRole::Retail).events;
-        assert!(ev.iter().any(|e| e.kind == EventKind::StallStarted));
-        assert!(ev.iter().any(
-            |e| matches!(e.kind, EventKind::StallEnded { stalled_ns } if stalled_ns >= 150_000_000)
-        ));
+        let f = s.feed(FeedRole::Retail);
+        // the stall starts when the silence passes the limit and ends with the data
+        let first = f.frames.front().map(|fr| fr.arrival_ns).unwrap();
+        let started = f.events.iter().find(|e| e.kind == EventKind::StallStarted).unwrap();
+        assert!(
+            started.t_ns - first >= 150_000_000,
+            "stall noticed {} ms after the last frame, limit 150 ms",
+            (started.t_ns - first) / 1_000_000
+        );
+        let ended = f
+            .events
+            .iter()
+            .find_map(|e| match e.kind {
+                EventKind::StallEnded { stalled_ns } => Some((e.t_ns, stalled_ns)),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(ended.1, ended.0 - started.t_ns, "stalled from start to end");
+        assert!(ended.1 > 0);
     });
     assert_eq!(
         view.status(FeedRole::Retail).reconnects,

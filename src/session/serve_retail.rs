@@ -2,7 +2,7 @@
 //! like the existing retail capture tool (HELLO producer `retail_capture`, STREAM_CONFIG
 //! RGBA8, FRAMEs with `frame_id` from 0 and `host_time_ns` from a local start), but
 //! accepting again after a viewer disconnects, on every platform. `capdeck serve-retail`
-//! ([`crate::cli`]) is a thin command around [`RetailService`].
+//! (in the `cli` layer) is a thin command around [`RetailService`].
 //!
 //! Capture runs only while a viewer is connected. Between the pipeline and the socket
 //! sits a one-frame hand-off: a viewer reading slower than the frame rate makes the
