@@ -6,6 +6,7 @@
 //!
 //! Before timing, it prints each chain's delay and how far it rejects a 9 kHz tone.
 //! Each timed iteration converts one second of audio: x real time = 1 s / time per iteration.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use capdeck::capture::audio::AudioControl;
 #[cfg(feature = "bench-soxr")]

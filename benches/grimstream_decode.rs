@@ -8,6 +8,7 @@
 //!   frame buffer), decodes and ingests into the store.
 //!
 //! Also prints heap allocations per frame on the socket path (counting allocator).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
@@ -17,10 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use capdeck::wire::grimstream::encode;
 use capdeck::grimstream::Decoder;
 use capdeck::grimstream::store::Store;
 use capdeck::grimstream::{FeedRole, Frame, Message};
+use capdeck::wire::grimstream::encode;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 struct Counting;

@@ -1,6 +1,7 @@
 //! Cost of the push-to-talk gate per 100 ms chunk (1600 samples) on the audio worker:
 //! send-silence mode with a 200 ms pre-roll (chunks held and gated) and stop-sending mode,
 //! with the key pressed and released every second. Chunks are recycled: nothing allocates.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use capdeck::capture::audio::AudioChunk;
 use capdeck::capture::audio::PttMode;

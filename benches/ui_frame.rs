@@ -11,6 +11,7 @@
 //! Producing and ingesting the data is not timed (the producer's and the feed thread's
 //! cost are not the UI's): each iteration advances the scripted feeds untimed, then times
 //! the frame.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,8 +19,8 @@ use std::time::{Duration, Instant};
 use capdeck::capture::video::encode::{JpegSettings, encode_jpeg};
 use capdeck::capture::video::pattern;
 use capdeck::capture::video::scale::PixelOrder;
-use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
 use capdeck::grimstream::FeedAddr;
+use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::{CaptureBackend, CaptureSnapshot, ChannelStats, LinkLight};
@@ -102,8 +103,15 @@ fn harness() -> Harness<'static, CapdeckApp> {
     let mut rgb = Vec::new();
     pattern::render(1, 640, 480, &mut rgb);
     let mut jpeg = Vec::new();
-    encode_jpeg(&rgb, 640, 480, PixelOrder::Rgb, &JpegSettings::for_quality(70), &mut jpeg)
-        .expect("encode preview");
+    encode_jpeg(
+        &rgb,
+        640,
+        480,
+        PixelOrder::Rgb,
+        &JpegSettings::for_quality(70),
+        &mut jpeg,
+    )
+    .expect("encode preview");
     let preview = Preview {
         seq: 1,
         image: Arc::new(decode(&jpeg).unwrap()),

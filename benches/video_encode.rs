@@ -14,6 +14,7 @@
 //! -0.01 to -0.02 dB from libjpeg-turbo. Instruction counts:
 //! `CAPDECK_PATH_ITERS=5 CAPDECK_PATH_ALG=box CAPDECK_PATH_MODE=exact valgrind
 //! --tool=callgrind --toggle-collect='*path_iters*' target/release/deps/video_encode-*`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::hint::black_box;
 

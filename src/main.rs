@@ -1,3 +1,5 @@
+//! The `capdeck` binary: the desktop app, or a headless command ([`capdeck::cli`]).
+
 fn main() -> std::process::ExitCode {
     capdeck::cli::main()
 }

@@ -18,7 +18,9 @@ pub fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
 /// [`Condvar::wait_timeout`] with the same poison policy as [`lock`] (whether it timed
 /// out is for the caller to see from the state and the clock).
 pub fn wait_timeout<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>, d: Duration) -> MutexGuard<'a, T> {
-    cv.wait_timeout(g, d).unwrap_or_else(PoisonError::into_inner).0
+    cv.wait_timeout(g, d)
+        .unwrap_or_else(PoisonError::into_inner)
+        .0
 }
 
 /// Parses a size given as `WxH` (each side 16 to 7680), for command-line flags.

@@ -1,4 +1,5 @@
 //! Chunk exactness and the synthetic / WAV sources through the real pipeline.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 mod support;
 use support::crossing_rate_hz;

@@ -1,6 +1,7 @@
 //! "Follow the system default" keeps following when the default input changes, through the
 //! real path (cpal → ALSA's pulse plugin → PulseAudio, CAPDECK_TEST_PULSE=1): a second sine
 //! source is added and made the default with `pactl`, and the captured tone must change.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 mod support;
 use support::crossing_rate_hz;

@@ -1,5 +1,6 @@
 //! Devices: loss and return with a fake device behind the `Source` trait, the real cpal
 //! path through PulseAudio (CAPDECK_TEST_PULSE=1), listing and selection errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 mod support;
 use support::{crossing_rate_hz, wait_for as wait_until};

@@ -1,6 +1,7 @@
 //! Drift: a simulated device whose clock runs 200 ppm fast for a simulated hour (the clock is
 //! injected as timing observations, so the hour runs in seconds). Chunk stamps must stay
 //! within ±20 ms of the wall-clock time of their samples, with no gap or overlap.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use capdeck::capture::audio::convert::{Converter, ConverterConfig};
 use capdeck::capture::audio::{AudioChunk, AudioControl};
@@ -70,7 +71,6 @@ fn simulate(secs: f64, ppm: f64, jitter_ms: f64, drift_correction: bool) -> Outc
         conv.push(&block, &[], t_ns, &control, &mut sink).unwrap();
     }
     let drift_ppm = conv.stats().drift_ppm;
-    drop(sink);
     let mut marks = Vec::new();
     for (w, &(v, ts, i)) in best.iter().enumerate() {
         if v < 3_000 {

@@ -1,4 +1,5 @@
 //! Feed connections through real sockets against producers that behave like the real ones.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -6,7 +7,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use capdeck::wire::grimstream::{Header, Kind};
 use capdeck::grimstream::feed::{FeedOptions, FeedState, MessageTap, TapEvent};
 use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
 use capdeck::grimstream::store::{EventKind, GapReason};
@@ -14,6 +14,7 @@ use capdeck::grimstream::{
     FeedAddr, FeedRole, Frame, Hello, LiveOptions, LiveView, Message, MovieAction, MovieControl,
     StreamConfig,
 };
+use capdeck::wire::grimstream::{Header, Kind};
 
 /// Wait for a condition with a deadline (no fixed sleeps hiding races).
 fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
@@ -478,7 +479,11 @@ fn silence_is_a_stall_and_data_ends_it() {
         let f = s.feed(FeedRole::Retail);
         // the stall starts when the silence passes the limit and ends with the data
         let first = f.frames.front().map(|fr| fr.arrival_ns).unwrap();
-        let started = f.events.iter().find(|e| e.kind == EventKind::StallStarted).unwrap();
+        let started = f
+            .events
+            .iter()
+            .find(|e| e.kind == EventKind::StallStarted)
+            .unwrap();
         assert!(
             started.t_ns - first >= 150_000_000,
             "stall noticed {} ms after the last frame, limit 150 ms",

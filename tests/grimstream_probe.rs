@@ -1,13 +1,14 @@
 //! `capdeck probe` and `capdeck demo-feeds` end to end: the real binary, real sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use capdeck::wire::grimstream::{Header, Kind, encode};
 use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
 use capdeck::grimstream::{FeedAddr, Frame, Hello, Message, StreamConfig};
+use capdeck::wire::grimstream::{Header, Kind, encode};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_capdeck");

@@ -1,13 +1,14 @@
 //! Property tests: encode then decode is identity for every kind, in any split; arbitrary
 //! bytes never panic the decoder nor make it hold more than the cap.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use bytes::Bytes;
-use capdeck::wire::grimstream::{HEADER_LEN, Header, Kind, decode_payload, encode};
-use capdeck::grimstream::{Decoder, DecoderConfig};
 use capdeck::grimstream::{
     Control, CoverageEntry, Frame, Hello, Message, MovieAction, MovieControl, MovieStart,
     StateUpdate, StreamConfig, Telemetry, TimelineMark,
 };
+use capdeck::grimstream::{Decoder, DecoderConfig};
+use capdeck::wire::grimstream::{HEADER_LEN, Header, Kind, decode_payload, encode};
 use proptest::prelude::*;
 
 fn value() -> impl Strategy<Value = rmpv::Value> {

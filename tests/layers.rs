@@ -1,6 +1,7 @@
 //! The layer rule of `src/lib.rs`: every `crate::<module>` path (and every `super::` chain
 //! that climbs to the crate root) in a module's sources names a module that module may
 //! use. Reads the sources as text, so it also catches paths in doc links and macros.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,10 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("capture", &["wire", "util"]),
     ("grimstream", &["wire", "util"]),
     ("timeline", &["grimstream", "wire", "util"]),
-    (
-        "session",
-        &["capture", "net", "grimstream", "wire", "util"],
-    ),
+    ("session", &["capture", "net", "grimstream", "wire", "util"]),
     (
         "ui",
         &[
@@ -136,13 +134,15 @@ fn every_import_follows_the_layer_table() {
         }
         seen_top.insert(top.clone());
         let Some(ok) = allowed.get(top.as_str()) else {
-            broken.push(format!("{}: module `{top}` is not in the layer table", rel.display()));
+            broken.push(format!(
+                "{}: module `{top}` is not in the layer table",
+                rel.display()
+            ));
             continue;
         };
         let text = std::fs::read_to_string(f).unwrap_or_default();
         for (name, line) in references(&text, &module) {
-            if name != top && allowed.contains_key(name.as_str()) && !ok.contains(&name.as_str())
-            {
+            if name != top && allowed.contains_key(name.as_str()) && !ok.contains(&name.as_str()) {
                 broken.push(format!(
                     "{}:{line}: `{top}` uses `{name}`, which it may not",
                     rel.display()
@@ -155,7 +155,11 @@ fn every_import_follows_the_layer_table() {
         ALLOWED.len(),
         "top-level modules found: {seen_top:?}"
     );
-    assert!(broken.is_empty(), "layer rule broken:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "layer rule broken:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]
@@ -163,7 +167,10 @@ fn the_checker_sees_a_forbidden_import() {
     // The check above is only as good as this: a wire file using the network is caught,
     // whether written as a crate path or as a super chain that climbs to the root.
     let wire = vec!["wire".to_owned(), "grimstream".to_owned()];
-    let refs = references("use crate::net::push_link;\nuse super::super::ui::x;", &wire);
+    let refs = references(
+        "use crate::net::push_link;\nuse super::super::ui::x;",
+        &wire,
+    );
     let names: Vec<_> = refs.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(names, ["net", "ui"]);
     // A `super` that stays inside the module is not a reference to another module.

@@ -3,6 +3,7 @@
 //! it through `QueryKeymap`, and the audio worker's gate switches the tone source's chunks
 //! between silence and tone, with the pre-roll reaching back before the press.
 //! Also checks the key is not swallowed: the focused window receives the press and release.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 #![cfg(target_os = "linux")]
 
 mod support;

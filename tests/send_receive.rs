@@ -1,6 +1,7 @@
 //! `Sender` (libzmq PUSH + zeromq REQ) against the in-process reference `Receiver`
 //! (zeromq PULL/REP) over real loopback TCP, with a tap recording every outgoing message.
 //! No Python needed: runs everywhere.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 mod support;
 
@@ -13,8 +14,8 @@ use bytes::Bytes;
 use capdeck::capture::audio::AudioSourceSpec;
 use capdeck::capture::video::VideoSourceSpec;
 use capdeck::net::receiver::{Receiver, ReceiverConfig};
-use capdeck::session::sender::{Sender, SenderConfig};
 use capdeck::net::tap::{Channel, Direction, TapPoint, WireTap};
+use capdeck::session::sender::{Sender, SenderConfig};
 use capdeck::wire::capture::{self, Framing, Header, HostConfig};
 use support::wait_for;
 

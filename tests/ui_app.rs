@@ -3,6 +3,7 @@
 //! They build the real `CapdeckApp`, feed the live view from the deterministic demo
 //! script, click and type like a user, and check what is shown. Snapshot images live in
 //! `tests/snapshots/` (regenerate with `UPDATE_SNAPSHOTS=1` on the CI image).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -18,7 +19,6 @@ use capdeck::grimstream::{
     FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
 };
 use capdeck::timeline::{Command, PlayState};
-use capdeck::wire::grimstream::{PIXEL_FORMAT_RGBA8, encode};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::sources::SourceLister;
@@ -30,6 +30,7 @@ use capdeck::ui::command::UiCommand;
 use capdeck::ui::live::OverlayMode;
 use capdeck::ui::log_ring::LogRing;
 use capdeck::ui::settings::{Layout, Pane, Settings};
+use capdeck::wire::grimstream::{PIXEL_FORMAT_RGBA8, encode};
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -64,7 +65,9 @@ fn feed_demo_sized(h: &mut Harness<'static, CapdeckApp>, w: u32, hgt: u32, secs:
     let mut feeds = ScriptedFeeds::new(&o);
     let now = (secs * S) as i64;
     app.live.core.clock().set_manual(Some(now));
-    feeds.advance(&mut app.live.core, now).expect("demo bytes decode");
+    feeds
+        .advance(&mut app.live.core, now)
+        .expect("demo bytes decode");
     app.live.refresh(); // one frame's timeline tick at the held clock
     app.apply(UiCommand::Timeline(Command::Pause));
     app.apply(UiCommand::Timeline(Command::Seek {
@@ -88,7 +91,10 @@ fn shown(h: &Harness<'_, CapdeckApp>, prefix: &str) -> String {
         .next()
     {
         Some(node) => text(&node.accesskit_node()).unwrap_or_default(),
-        None => panic!("nothing shown starts with {prefix:?}; shown: {:?}", texts(h)),
+        None => panic!(
+            "nothing shown starts with {prefix:?}; shown: {:?}",
+            texts(h)
+        ),
     }
 }
 
@@ -173,7 +179,10 @@ fn live_view_steps_seeks_and_follows() {
     // comes before retail's first frame (4 ms); one step forward shows frame 0
     h.key_press(Key::Home);
     h.run_steps(2);
-    assert_eq!(h.state().live.timeline().cursor_ns, h.state().live.frame.range.0);
+    assert_eq!(
+        h.state().live.timeline().cursor_ns,
+        h.state().live.frame.range.0
+    );
     assert_eq!(shown_engine_seq(&h), 0, "Home shows the first engine state");
     h.key_press(Key::Period);
     h.run_steps(2);
@@ -397,9 +406,20 @@ fn lowering_the_budget_in_the_hud_drops_history_at_once() {
     h.state_mut().queue(UiCommand::SetMemoryBudgetMib(16));
     h.run_steps(3);
     let dropped = hud(&h, "dropped ")[0];
-    assert!(dropped >= 20, "about 20 of 24 frames evicted, HUD says {dropped}");
-    assert!(mib(&h) <= 16, "memory within the new budget: {} MiB", mib(&h));
-    assert_eq!(h.state().settings.memory_budget_mib, 16, "saved in the settings");
+    assert!(
+        dropped >= 20,
+        "about 20 of 24 frames evicted, HUD says {dropped}"
+    );
+    assert!(
+        mib(&h) <= 16,
+        "memory within the new budget: {} MiB",
+        mib(&h)
+    );
+    assert_eq!(
+        h.state().settings.memory_budget_mib,
+        16,
+        "saved in the settings"
+    );
     assert_eq!(shown_frame_id(&h), 23, "the newest frame is still shown");
 }
 
@@ -431,7 +451,10 @@ fn nudge_moves_the_engine_against_retail() {
         skew(&h)
     );
     let snap = h.state().live.frame.snap.as_ref().unwrap();
-    assert_eq!(snap.engine_nudge_ns, 250_000_000, "the core holds the one nudge");
+    assert_eq!(
+        snap.engine_nudge_ns, 250_000_000,
+        "the core holds the one nudge"
+    );
 }
 
 /// Steps the UI until `pred` holds, for up to `secs` of real time (the capture side runs
@@ -670,8 +693,12 @@ fn stride_check(gpu: bool) {
         let core = &mut app.live.core;
         core.clock().set_manual(Some(10_000_000));
         core.open_source(FeedRole::Retail, 0, 1 << 20);
-        core.ingest_bytes(FeedRole::Retail, 5_000_000, &green_frame_with_magenta_padding())
-            .unwrap();
+        core.ingest_bytes(
+            FeedRole::Retail,
+            5_000_000,
+            &green_frame_with_magenta_padding(),
+        )
+        .unwrap();
         app.apply(UiCommand::Timeline(Command::Pause));
         app.apply(UiCommand::SetPixelZoom(true));
     }
@@ -740,8 +767,13 @@ fn overlay_shaders_change_the_picture() {
     // the demo scene is static but for the actor: wipe and onion change the picture
     // where the actor is (or was), against the plain frame at the same cursor
     let diff = |a: &image_like::Img, b: &image_like::Img| {
-        let far = |a: &[u8; 4], b: &[u8; 4]| (0..3).map(|i| a[i].abs_diff(b[i]) as u32).sum::<u32>() > 24;
-        a.pixels.iter().zip(&b.pixels).filter(|(a, b)| far(a, b)).count()
+        let far =
+            |a: &[u8; 4], b: &[u8; 4]| (0..3).map(|i| a[i].abs_diff(b[i]) as u32).sum::<u32>() > 24;
+        a.pixels
+            .iter()
+            .zip(&b.pixels)
+            .filter(|(a, b)| far(a, b))
+            .count()
     };
     h.state_mut()
         .apply(UiCommand::SetOverlay(OverlayMode::Plain));
@@ -834,8 +866,15 @@ impl FixedCapture {
         let mut rgb = Vec::new();
         pattern::render(3, 640, 480, &mut rgb);
         let mut jpeg = Vec::new();
-        encode_jpeg(&rgb, 640, 480, PixelOrder::Rgb, &JpegSettings::for_quality(70), &mut jpeg)
-            .unwrap();
+        encode_jpeg(
+            &rgb,
+            640,
+            480,
+            PixelOrder::Rgb,
+            &JpegSettings::for_quality(70),
+            &mut jpeg,
+        )
+        .unwrap();
         let image = decode(&jpeg).unwrap();
         Self {
             preview: Preview {

@@ -3,6 +3,7 @@
 //! rows), NV12, RGB and BGR; the JPEGs that come out must show the same colours at the
 //! requested size. MJPEG at the requested size must pass through byte for byte.
 //! Also: with no camera on the machine, listing is empty and opening fails cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::sync::mpsc;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! The whole video pipeline with the synthetic pattern: pacing, sizes, quality, seq,
 //! JPEGs that decode, the frame number readable in each frame, stats and stop.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::sync::Arc;
 use std::sync::mpsc;

@@ -1,6 +1,7 @@
 //! `capdeck serve-retail --source pattern` read by a GrimStream client over real TCP:
 //! header, config, sizes, consecutive frame ids, the pattern's own frame numbers in the
 //! pixels, and a second viewer after the first one closes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -8,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use capdeck::capture::video::pattern;
-use capdeck::wire::grimstream::{Frame, Message, StreamConfig};
 use capdeck::grimstream::Decoder;
+use capdeck::wire::grimstream::{Frame, Message, StreamConfig};
 
 struct Server(Child);
 

@@ -3,6 +3,7 @@
 //! Needs CAPDECK_TEST_DISPLAY=1 with DISPLAY pointing at Xvfb (1280x800x24) running a
 //! window manager (openbox). The test opens its own X11 window of four known colours,
 //! captures it by screen and by window title, and checks the decoded JPEGs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 #![cfg(target_os = "linux")]
 
 use std::sync::{Arc, mpsc};

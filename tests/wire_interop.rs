@@ -4,6 +4,7 @@
 //! against `capdeck receive`.
 //!
 //! Needs CAPDECK_PYTHON (a Python with pyzmq), set up by `make test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 mod support;
 
@@ -168,9 +169,8 @@ fn end_to_end(framing: &str) {
         audio.len() as u64
     );
     assert_eq!(st["audio"]["link"]["dropped"], 0);
-    assert_eq!(
+    assert!(
         st["control"]["replies"].as_u64().unwrap() >= 2,
-        true,
         "{}",
         st["control"]
     );

@@ -68,4 +68,3 @@ pub fn run(args: DemoFeedsArgs) -> anyhow::Result<()> {
     h.stop();
     Ok(())
 }
-

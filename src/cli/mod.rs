@@ -23,8 +23,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::capture::audio::AudioSourceSpec;
 use crate::capture::video::VideoSourceSpec;
 use crate::net::receiver::{Receiver, ReceiverConfig};
-use crate::session::sender::{Sender, SenderConfig, defaults};
 use crate::net::tap::TapPoint;
+use crate::session::sender::{Sender, SenderConfig, defaults};
 use crate::wire::capture::{Framing, HostConfig};
 
 /// capdeck: desktop capture pushed to an inference host, and a live GrimStream viewer.
@@ -121,7 +121,7 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if v.is_finite() && v >= 0.0 && v <= 1e7 {
+    if (0.0..=1e7).contains(&v) {
         Ok(v)
     } else {
         Err(format!("{s:?}: seconds must be 0 to 1e7"))

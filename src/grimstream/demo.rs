@@ -559,7 +559,10 @@ fn serve_script(s: &mut Session<'_>, script: &mut DemoScript, start: Instant) ->
     script.start_at(start.elapsed().as_nanos() as u64);
     while !s.stopped() {
         if s.peer_closed() {
-            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "viewer closed"));
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "viewer closed",
+            ));
         }
         for m in s.take_received() {
             tracing::info!("demo {} received {:?}", script.role.name(), m);
@@ -602,7 +605,10 @@ pub fn spawn_demo_feeds_with(opts: DemoOptions) -> io::Result<DemoHandle> {
         &opts.retail_bind,
         ServerOptions::retail(retail_script.hello(), retail_script.stream_config()),
     )?;
-    let engine = ProducerServer::bind(&opts.engine_bind, ServerOptions::engine(engine_script.hello()))?;
+    let engine = ProducerServer::bind(
+        &opts.engine_bind,
+        ServerOptions::engine(engine_script.hello()),
+    )?;
     let retail_addr = retail.local_addr().clone();
     let engine_addr = engine.local_addr().clone();
     let stop = StopFlag::default();
@@ -613,11 +619,15 @@ pub fn spawn_demo_feeds_with(opts: DemoOptions) -> io::Result<DemoHandle> {
         ("demo-engine", engine, engine_script),
     ] {
         let stop = stop.clone();
-        threads.push(std::thread::Builder::new().name(name.into()).spawn(move || {
-            if let Err(e) = server.run(&stop, |s| serve_script(s, &mut script, start)) {
-                tracing::error!("{name} server: {e}");
-            }
-        })?);
+        threads.push(
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    if let Err(e) = server.run(&stop, |s| serve_script(s, &mut script, start)) {
+                        tracing::error!("{name} server: {e}");
+                    }
+                })?,
+        );
     }
     Ok(DemoHandle {
         retail_addr,
@@ -657,7 +667,11 @@ mod tests {
             let (a, b) = (pose_at(t), pose_at(t + 1e-4));
             let (dx, dy) = ((b.x - a.x) as f64, (b.y - a.y) as f64);
             let want = (-dx).atan2(dy).to_degrees().rem_euclid(360.0);
-            assert!((a.yaw_deg as f64 - want).abs() < 0.5, "t {t}: {} vs {want}", a.yaw_deg);
+            assert!(
+                (a.yaw_deg as f64 - want).abs() < 0.5,
+                "t {t}: {} vs {want}",
+                a.yaw_deg
+            );
             assert!((0.0..360.0).contains(&a.yaw_deg));
             let (hx, hy) = heading(a.yaw_deg);
             let n = (dx * dx + dy * dy).sqrt();
@@ -676,10 +690,16 @@ mod tests {
             .map(|(t, _)| t)
             .collect();
         let longest = frames.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-        assert!(longest >= STALL_LEN_NS, "the stall is a silence of {longest} ns");
+        assert!(
+            longest >= STALL_LEN_NS,
+            "the stall is a silence of {longest} ns"
+        );
         let mut e = DemoScript::engine(&o);
         let items = e.until(2 * CYCLE_NS);
-        let drops = items.iter().filter(|(_, i)| *i == DemoItem::Disconnect).count();
+        let drops = items
+            .iter()
+            .filter(|(_, i)| *i == DemoItem::Disconnect)
+            .count();
         assert_eq!(drops, 2);
         let seqs: Vec<u64> = items
             .iter()
@@ -688,6 +708,9 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "engine seq never resets");
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "engine seq never resets"
+        );
     }
 }

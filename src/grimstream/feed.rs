@@ -29,10 +29,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::FeedRole;
-use crate::wire::grimstream::{CodecError, Control, Kind, Message, MovieControl, StreamConfig, encode};
-use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
 use super::store::{EventKind, Store};
 use super::transport::{FeedAddr, Stream, is_timeout};
+use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
+use crate::wire::grimstream::{
+    CodecError, Control, Kind, Message, MovieControl, StreamConfig, encode,
+};
 
 /// Capacity of each feed's command queue.
 pub const COMMAND_QUEUE: usize = 32;
@@ -246,7 +248,8 @@ impl Shared {
                 let text = e.to_string();
                 s.decode_errors += 1;
                 s.last_error = Some(text.clone());
-                self.store.note(role, arrival_ns, EventKind::DecodeError(text));
+                self.store
+                    .note(role, arrival_ns, EventKind::DecodeError(text));
                 return;
             }
         };
@@ -312,7 +315,6 @@ impl Default for ViewClock {
         ViewClock::new()
     }
 }
-
 
 /// A running feed thread.
 pub struct FeedHandle {

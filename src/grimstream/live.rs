@@ -17,16 +17,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::FeedRole;
-use crate::util::lock;
 use super::clock::ClockEstimate;
-use crate::wire::grimstream::MovieControl;
-use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig};
 use super::feed::{
     FeedCommand, FeedError, FeedHandle, FeedOptions, FeedState, FeedStatus, MessageTap, Shared,
     ViewClock,
 };
 use super::store::{DEFAULT_BUDGET_BYTES, Store, StoreUsage};
 use super::transport::FeedAddr;
+use crate::util::lock;
+use crate::wire::grimstream::MovieControl;
+use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig};
 
 /// What to connect to and how.
 #[derive(Clone)]
@@ -138,7 +138,10 @@ impl LiveView {
     pub fn start(opts: LiveOptions) -> io::Result<LiveView> {
         let mut view = LiveView::new(opts.budget_bytes);
         view.tap = opts.tap;
-        for (o, role) in [(opts.retail, FeedRole::Retail), (opts.engine, FeedRole::Engine)] {
+        for (o, role) in [
+            (opts.retail, FeedRole::Retail),
+            (opts.engine, FeedRole::Engine),
+        ] {
             if let Some(mut o) = o {
                 o.role = role;
                 view.connect(o)?;
@@ -157,7 +160,12 @@ impl LiveView {
     pub fn connect(&mut self, opts: FeedOptions) -> io::Result<()> {
         let role = opts.role;
         self.disconnect(role);
-        let h = FeedHandle::spawn(opts, self.shared.clone(), self.clock.clone(), self.tap.clone())?;
+        let h = FeedHandle::spawn(
+            opts,
+            self.shared.clone(),
+            self.clock.clone(),
+            self.tap.clone(),
+        )?;
         self.feeds[role.index()] = Some(h);
         Ok(())
     }
@@ -175,7 +183,8 @@ impl LiveView {
         if had_thread || had_source {
             let now = self.now_ns();
             let mut g = lock(&self.shared);
-            g.store.end_generation(role, now, "disconnected by the viewer".into());
+            g.store
+                .end_generation(role, now, "disconnected by the viewer".into());
             g.status[role.index()].state = FeedState::Idle;
         }
     }
@@ -218,7 +227,12 @@ impl LiveView {
 
     /// Bytes of a caller-fed source that arrived at `at_ns`, in any split: decoded and
     /// stored exactly as a socket's bytes are (same decoder, same ingest path, same tap).
-    pub fn ingest_bytes(&mut self, role: FeedRole, at_ns: i64, bytes: &[u8]) -> Result<usize, IngestError> {
+    pub fn ingest_bytes(
+        &mut self,
+        role: FeedRole,
+        at_ns: i64,
+        bytes: &[u8],
+    ) -> Result<usize, IngestError> {
         let Some(dec) = self.decoders[role.index()].as_mut() else {
             return Err(IngestError::NoSource(role.name()));
         };

@@ -46,11 +46,11 @@ pub mod server;
 pub mod store;
 pub mod transport;
 
+pub use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
 pub use crate::wire::grimstream::{
     CodecError, Control, CoverageEntry, Frame, HEADER_LEN, Header, Hello, Kind, Message,
     MovieAction, MovieControl, MovieStart, StateUpdate, StreamConfig, Telemetry, TimelineMark,
 };
-pub use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
 pub use live::{LiveOptions, LiveSnapshot, LiveView};
 pub use transport::FeedAddr;
 

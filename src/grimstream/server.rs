@@ -34,9 +34,9 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::wire::grimstream::{Control, Hello, Message, StreamConfig, encode_into};
-use crate::wire::grimstream::decoder::Decoder;
 use super::transport::{FeedAddr, Listener, Stream, is_timeout};
+use crate::wire::grimstream::decoder::Decoder;
+use crate::wire::grimstream::{Control, Hello, Message, StreamConfig, encode_into};
 
 /// How often the accept loop and the viewer_ready wait look at the stop flag.
 const POLL: Duration = Duration::from_millis(10);

@@ -12,8 +12,10 @@
 //! - A **stall** is a connected feed silent for longer than [`FeedStore::stall_limit_ns`]
 //!   ([`STALL_PERIODS`] nominal periods, clamped to 0.5..10 s). A live feed thread calls
 //!   [`Store::tick`] so an ongoing stall shows at once; a source that only delivers
-//!   messages gets the same stall recorded when data resumes. Frames are kept as
-//! received (their pixel bytes are the receive buffer, shared, not copied).
+//!   messages gets the same stall recorded when data resumes.
+//!
+//! Frames are kept as received (their pixel bytes are the receive buffer, shared, not
+//! copied).
 //!
 //! Times: all `*_ns: i64` here are viewer-clock nanoseconds since the [`super::live`]
 //! epoch unless named `host_*`. Queries take a feed's manual nudge into account: a
@@ -304,16 +306,30 @@ impl FeedStore {
     /// Data messages (frames and state updates) that arrived in the second before `now_ns`.
     pub fn rate_per_s(&self, now_ns: i64) -> f32 {
         let since = now_ns - 1_000_000_000;
-        let f = self.frames.iter().rev().take_while(|x| x.arrival_ns > since);
-        let s = self.states.iter().rev().take_while(|x| x.arrival_ns > since);
+        let f = self
+            .frames
+            .iter()
+            .rev()
+            .take_while(|x| x.arrival_ns > since);
+        let s = self
+            .states
+            .iter()
+            .rev()
+            .take_while(|x| x.arrival_ns > since);
         (f.count() + s.count()) as f32
     }
 
     /// Transport delay of the newest frame or state: arrival minus its estimated
     /// viewer-clock send time, ns.
     pub fn latency_ns(&self) -> Option<i64> {
-        let f = self.frames.back().map(|x| (x.arrival_ns, x.arrival_ns - x.t_ns));
-        let s = self.states.back().map(|x| (x.arrival_ns, x.arrival_ns - x.t_ns));
+        let f = self
+            .frames
+            .back()
+            .map(|x| (x.arrival_ns, x.arrival_ns - x.t_ns));
+        let s = self
+            .states
+            .back()
+            .map(|x| (x.arrival_ns, x.arrival_ns - x.t_ns));
         [f, s].into_iter().flatten().max().map(|x| x.1)
     }
 
@@ -579,7 +595,13 @@ impl Store {
         }
         f.connected = false;
         if let Some(since) = f.stalled_since_ns.take() {
-            f.push_event(at_ns, at_ns, EventKind::StallEnded { stalled_ns: at_ns - since });
+            f.push_event(
+                at_ns,
+                at_ns,
+                EventKind::StallEnded {
+                    stalled_ns: at_ns - since,
+                },
+            );
         }
         f.last_arrival_ns = None;
         f.push_event(at_ns, at_ns, EventKind::Disconnected { reason });
@@ -818,7 +840,11 @@ mod tests {
                 host_time_ns: i as u64 * 16_000_000,
                 ..Default::default()
             };
-            s.ingest(FeedRole::Engine, i as i64 * 16 * MS, Message::StateUpdate(state));
+            s.ingest(
+                FeedRole::Engine,
+                i as i64 * 16 * MS,
+                Message::StateUpdate(state),
+            );
         }
         assert_eq!(
             kinds(&s, FeedRole::Engine).last(),
@@ -845,7 +871,10 @@ mod tests {
         live.ingest(FeedRole::Retail, 0, Message::StreamConfig(cfg));
         assert_eq!(live.feed(FeedRole::Retail).stall_limit_ns(), 500 * MS);
         live.ingest(FeedRole::Retail, 10 * MS, frame(0, 0, 4));
-        assert!(!live.tick(FeedRole::Retail, 510 * MS), "at the limit: not yet");
+        assert!(
+            !live.tick(FeedRole::Retail, 510 * MS),
+            "at the limit: not yet"
+        );
         assert!(live.tick(FeedRole::Retail, 511 * MS));
         assert!(live.tick(FeedRole::Retail, 900 * MS), "still stalled");
         live.ingest(FeedRole::Retail, 1_000 * MS, frame(1, 33_000_000, 4));
@@ -861,7 +890,10 @@ mod tests {
                 .events
                 .iter()
                 .filter(|e| {
-                    matches!(e.kind, EventKind::StallStarted | EventKind::StallEnded { .. })
+                    matches!(
+                        e.kind,
+                        EventKind::StallStarted | EventKind::StallEnded { .. }
+                    )
                 })
                 .map(|e| (e.t_ns, e.kind.clone()))
                 .collect();
@@ -869,7 +901,12 @@ mod tests {
                 stalls,
                 vec![
                     (510 * MS, EventKind::StallStarted),
-                    (1_000 * MS, EventKind::StallEnded { stalled_ns: 490 * MS })
+                    (
+                        1_000 * MS,
+                        EventKind::StallEnded {
+                            stalled_ns: 490 * MS
+                        }
+                    )
                 ]
             );
             assert_eq!(st.feed(FeedRole::Retail).stalls, 1);

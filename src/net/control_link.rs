@@ -131,7 +131,6 @@ pub struct ControlLink {
     thread: Option<JoinHandle<()>>,
 }
 
-
 impl ControlLink {
     /// Starts the control channel.
     pub fn spawn(cfg: ControlConfig, on_config: OnConfig, tap: TapPoint) -> std::io::Result<Self> {

@@ -185,7 +185,6 @@ struct Shared {
     counters: Mutex<Counters>,
 }
 
-
 /// A PUSH channel on its own named thread.
 pub struct PushLink {
     channel: Channel,

@@ -285,7 +285,6 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pull {
     Audio,
@@ -538,10 +537,10 @@ impl Receiver {
         }
         let mut s = lock(&self.state);
         s.outputs.maybe_flush(true);
-        if let Some(w) = s.outputs.wav.take() {
-            if let Err(e) = w.finalize() {
-                tracing::warn!("cannot finalise audio.wav: {e}");
-            }
+        if let Some(w) = s.outputs.wav.take()
+            && let Err(e) = w.finalize()
+        {
+            tracing::warn!("cannot finalise audio.wav: {e}");
         }
     }
 }

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::capture::audio::{self, AudioChunk, AudioControl, AudioSourceSpec};
+use crate::capture::video::{self, VideoControl, VideoFrame, VideoSourceSpec};
 use crate::net::control_link::{ControlConfig, ControlLink, ControlStats};
 use crate::net::outbox::OutboxPolicy;
 use crate::net::push_link::{LinkStats, PushLink, PushLinkConfig};
 use crate::net::tap::{Channel, TapPoint};
-use crate::capture::audio::{self, AudioChunk, AudioControl, AudioSourceSpec};
-use crate::capture::video::{self, VideoControl, VideoFrame, VideoSourceSpec};
 use crate::wire::capture::{self as wire, AudioHeader, Framing, Header, HostConfig, VideoHeader};
 
 /// Defaults of the capture wire (`shared/spec/capture-wire.md`).
@@ -388,7 +388,6 @@ pub struct Sender {
     // Keeps libzmq's context alive as long as the links.
     _ctx: zmq::Context,
 }
-
 
 /// Which values the operator pins (`None` = not pinned: the host's config or the default
 /// applies).

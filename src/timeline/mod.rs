@@ -522,8 +522,14 @@ pub fn lane(store: &Store, role: FeedRole, now_ns: i64) -> Lane {
     };
     let mut data = Vec::new();
     match role {
-        FeedRole::Retail => f.frames.iter().for_each(|x| span(x.generation, x.t_ns, &mut data)),
-        FeedRole::Engine => f.states.iter().for_each(|x| span(x.generation, x.t_ns, &mut data)),
+        FeedRole::Retail => f
+            .frames
+            .iter()
+            .for_each(|x| span(x.generation, x.t_ns, &mut data)),
+        FeedRole::Engine => f
+            .states
+            .iter()
+            .for_each(|x| span(x.generation, x.t_ns, &mut data)),
     }
     lane.segments.extend(data.into_iter().map(|(_, s)| s));
     let mut stall_since = None;
@@ -559,9 +565,7 @@ pub fn lane(store: &Store, role: FeedRole, now_ns: i64) -> Lane {
             EventKind::UnknownSkipped { kind, len } => lane.ticks.push(tick(TickKind::Problem(
                 format!("skipped unknown kind 0x{kind:04x} ({len} bytes)"),
             ))),
-            EventKind::DecodeError(text) => {
-                lane.ticks.push(tick(TickKind::Problem(text.clone())))
-            }
+            EventKind::DecodeError(text) => lane.ticks.push(tick(TickKind::Problem(text.clone()))),
             _ => {}
         }
     }
@@ -773,7 +777,11 @@ mod tests {
         store.ingest(FeedRole::Engine, 2_016 * MS, state(13, 2_016));
         store.ingest(FeedRole::Engine, 2_032 * MS, state(14, 2_032));
         let l = lane(&store, FeedRole::Engine, 2_100 * MS);
-        let segs: Vec<_> = l.segments.iter().map(|s| (s.kind, s.start_ns / MS, s.end_ns / MS)).collect();
+        let segs: Vec<_> = l
+            .segments
+            .iter()
+            .map(|s| (s.kind, s.start_ns / MS, s.end_ns / MS))
+            .collect();
         assert_eq!(segs.len(), 4, "{segs:?}");
         assert_eq!(segs[0].0, SegmentKind::Data);
         assert_eq!((segs[0].1, segs[0].2), (0, 1_160));
@@ -781,12 +789,18 @@ mod tests {
         assert_eq!(segs[1].2, 2_032);
         // last message at 144 ms, limit 500 ms (4 periods of 16 ms, clamped up)
         assert!(segs.contains(&(SegmentKind::Stall, 644, 1_144)), "{segs:?}");
-        assert!(segs.contains(&(SegmentKind::Disconnected, 1_200, 2_000)), "{segs:?}");
+        assert!(
+            segs.contains(&(SegmentKind::Disconnected, 1_200, 2_000)),
+            "{segs:?}"
+        );
         let ticks: Vec<_> = l.ticks.iter().map(|t| t.kind.clone()).collect();
         assert_eq!(
             ticks,
             vec![
-                TickKind::Gap(GapReason::SeqJump { expected: 11, got: 12 }),
+                TickKind::Gap(GapReason::SeqJump {
+                    expected: 11,
+                    got: 12
+                }),
                 TickKind::Reconnect
             ]
         );

@@ -10,11 +10,11 @@ use tracing::Level;
 use super::capture::{self, CaptureBackend, PreviewTexture};
 use super::command::{CommandQueue, UiCommand};
 use super::live::{self, LiveDisplay, LiveRuntime};
-use crate::grimstream::FeedRole;
-use crate::timeline::Command;
 use super::log_ring::{LogEntry, LogRing};
 use super::ptt::PttRuntime;
 use super::settings::{CaptureTarget, FeedTarget, Layout, Pane, Settings};
+use crate::grimstream::FeedRole;
+use crate::timeline::Command;
 
 /// Options of [`run_app`], from the command line.
 #[derive(Debug, Clone, Default)]

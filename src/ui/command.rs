@@ -3,9 +3,9 @@
 //! the frame's UI has been built.
 
 use super::capture::Channel;
-use crate::grimstream::FeedRole;
 use super::live::OverlayMode;
 use super::settings::{Layout, Pane};
+use crate::grimstream::FeedRole;
 
 /// A user request.
 #[derive(Debug, Clone, PartialEq)]

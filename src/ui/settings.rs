@@ -351,10 +351,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/settings.json");
         assert_eq!(Settings::load(&path).unwrap(), Settings::default());
-        let mut s = Settings::default();
-        s.video_fps = 12.0;
-        s.layout = Layout::Tabs;
-        s.capture_target = CaptureTarget::Profile(1);
+        let s = Settings {
+            video_fps: 12.0,
+            layout: Layout::Tabs,
+            capture_target: CaptureTarget::Profile(1),
+            ..Default::default()
+        };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path).unwrap(), s);
     }

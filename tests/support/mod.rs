@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: real processes, real sockets, no sleeps that
 //! hide races (every wait polls a condition against a deadline).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};

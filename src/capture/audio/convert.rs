@@ -611,10 +611,14 @@ fn run_stage(
         if scratch.len() < max_out {
             scratch.resize(max_out, 0.0);
         }
-        let inp = InterleavedSlice::new(&input[used..used + need], 1, need)
-            .expect("slice length matches");
-        let mut outp =
-            InterleavedSlice::new_mut(&mut scratch[..max_out], 1, max_out).expect("sized above");
+        // Both views are exactly `need` / `max_out` frames of one channel: they cannot fail,
+        // but if rubato ever disagrees the block is left for the next call, not a panic.
+        let (Ok(inp), Ok(mut outp)) = (
+            InterleavedSlice::new(&input[used..used + need], 1, need),
+            InterleavedSlice::new_mut(&mut scratch[..max_out], 1, max_out),
+        ) else {
+            break;
+        };
         let (nin, nout) = r.process_into_buffer(&inp, &mut outp, None)?;
         used += nin;
         out.extend_from_slice(&scratch[..nout]);

@@ -291,10 +291,10 @@ impl Worker {
             });
         };
         if avail > 0 {
-            let chunk = reader
-                .cons
-                .read_chunk(avail)
-                .expect("slots() said these are available");
+            // `avail` came from `slots()` on this single consumer: the read cannot fail.
+            let Ok(chunk) = reader.cons.read_chunk(avail) else {
+                return Ok(Flow::Continue(false));
+            };
             let (a, b) = chunk.as_slices();
             self.conv.push(a, b, now, &self.control, &mut emit)?;
             chunk.commit_all();

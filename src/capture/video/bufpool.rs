@@ -6,7 +6,7 @@
 //! allocating (and page-faulting in) a fresh one per frame. The pool keeps at most
 //! `keep` buffers; more in flight (a queue holding frames) just allocate.
 
-use crate::util::{lock};
+use crate::util::lock;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -29,9 +29,7 @@ impl BufPool {
 
     /// An empty buffer, recycled when one is idle (its capacity kept).
     pub fn take(&self) -> Vec<u8> {
-        let mut buf = lock(&self.free)
-            .pop()
-            .unwrap_or_default();
+        let mut buf = lock(&self.free).pop().unwrap_or_default();
         buf.clear();
         buf
     }
@@ -47,8 +45,7 @@ impl BufPool {
 
     /// Idle buffers in the pool.
     pub fn idle(&self) -> usize {
-        lock(&self.free)
-            .len()
+        lock(&self.free).len()
     }
 
     fn give_back(&self, buf: Vec<u8>) {

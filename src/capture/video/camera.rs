@@ -116,7 +116,7 @@ fn stride_for(len: usize, w: u32, h: u32, format: PixelFormat) -> usize {
         PixelFormat::Nv12 => (w.div_ceil(2) * 2, h + h.div_ceil(2)),
         f => (w * f.bytes_per_pixel(), h),
     };
-    if rows > 0 && len % rows == 0 && len / rows > packed {
+    if rows > 0 && len.is_multiple_of(rows) && len / rows > packed {
         len / rows
     } else {
         packed
@@ -304,7 +304,11 @@ mod native {
             let modes: Vec<CameraMode> = formats.iter().map(mode).collect();
             let chosen = choose_mode(&modes, want, fps)
                 .ok_or_else(|| VideoError::Backend("camera offers no usable format".into()))?;
-            let fmt = formats[modes.iter().position(|m| *m == chosen).expect("from list")];
+            let fmt = modes
+                .iter()
+                .position(|m| *m == chosen)
+                .and_then(|i| formats.get(i).copied())
+                .ok_or_else(|| VideoError::Backend("camera format list changed".into()))?;
             cam.set_camera_requset(RequestedFormat::new::<RgbFormat>(
                 RequestedFormatType::Exact(fmt),
             ))

@@ -5,7 +5,7 @@
 //! [`VideoSourceSpec`] (parsed from `--video`), [`VideoControl`] (live settings) and the
 //! pipeline that calls a sink with each [`VideoFrame`].
 
-use crate::util::{lock};
+use crate::util::lock;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};

@@ -29,7 +29,6 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// allocate.
 const JPEG_BUFFERS_KEPT: usize = 4;
 
-
 /// What the pipeline is doing, for status lines.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(tag = "state", content = "reason", rename_all = "snake_case")]

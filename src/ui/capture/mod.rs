@@ -264,40 +264,42 @@ pub fn capture_ui(
     cmds: &mut CommandQueue,
 ) {
     let PaneExtras { ptt, sources } = extra;
-    egui::ScrollArea::vertical().id_salt("capture_scroll").show(ui, |ui| {
-        target_ui(ui, snap, settings, cmds);
-        if let Some(why) = &snap.unavailable {
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(RED, format!("Capture cannot start: {why}"));
-                if ui.button("Retry").clicked() {
-                    cmds.push(UiCommand::RetryCaptureWorker);
-                }
-            });
-        }
-        ui.separator();
-        let rest = |ui: &mut egui::Ui, cmds: &mut CommandQueue| {
-            control_ui(ui, snap, cmds);
-            if let Some(r) = &snap.receiver {
-                ui.separator();
-                receiver_ui(ui, r);
+    egui::ScrollArea::vertical()
+        .id_salt("capture_scroll")
+        .show(ui, |ui| {
+            target_ui(ui, snap, settings, cmds);
+            if let Some(why) = &snap.unavailable {
+                ui.horizontal_wrapped(|ui| {
+                    ui.colored_label(RED, format!("Capture cannot start: {why}"));
+                    if ui.button("Retry").clicked() {
+                        cmds.push(UiCommand::RetryCaptureWorker);
+                    }
+                });
             }
-        };
-        if ui.available_width() > 1000.0 {
-            // wide (tab layout): media on the left, links and host on the right
-            ui.columns(2, |cols| {
-                audio_ui(&mut cols[0], snap, ptt, settings, cmds);
-                cols[0].separator();
-                video_ui(&mut cols[0], snap, sources, preview, tex, settings, cmds);
-                rest(&mut cols[1], cmds);
-            });
-        } else {
-            audio_ui(ui, snap, ptt, settings, cmds);
             ui.separator();
-            video_ui(ui, snap, sources, preview, tex, settings, cmds);
-            ui.separator();
-            rest(ui, cmds);
-        }
-    });
+            let rest = |ui: &mut egui::Ui, cmds: &mut CommandQueue| {
+                control_ui(ui, snap, cmds);
+                if let Some(r) = &snap.receiver {
+                    ui.separator();
+                    receiver_ui(ui, r);
+                }
+            };
+            if ui.available_width() > 1000.0 {
+                // wide (tab layout): media on the left, links and host on the right
+                ui.columns(2, |cols| {
+                    audio_ui(&mut cols[0], snap, ptt, settings, cmds);
+                    cols[0].separator();
+                    video_ui(&mut cols[0], snap, sources, preview, tex, settings, cmds);
+                    rest(&mut cols[1], cmds);
+                });
+            } else {
+                audio_ui(ui, snap, ptt, settings, cmds);
+                ui.separator();
+                video_ui(ui, snap, sources, preview, tex, settings, cmds);
+                ui.separator();
+                rest(ui, cmds);
+            }
+        });
 }
 
 fn target_ui(

@@ -1,7 +1,7 @@
 //! Decodes the JPEG that was sent back to pixels, off the UI thread, for the preview of
 //! exactly what the host receives. Bounded: one pending JPEG; a newer one replaces it.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -28,7 +28,7 @@ pub struct PreviewDecoder {
 impl PreviewDecoder {
     /// Starts the decoder thread; `waker` is asked to repaint after each decode.
     pub fn spawn(waker: Option<egui::Context>) -> std::io::Result<Self> {
-        let (tx, rx): (SyncSender<(u64, Bytes)>, Receiver<(u64, Bytes)>) = sync_channel(1);
+        let (tx, rx) = sync_channel::<(u64, Bytes)>(1);
         let out = Arc::new(Mutex::new(None));
         let out2 = out.clone();
         let thread = std::thread::Builder::new()

@@ -30,8 +30,8 @@ use crate::capture::video::{VideoControl, VideoSourceSpec};
 use crate::net::control_link::ControlState;
 use crate::net::push_link::{LinkState, LinkStats};
 use crate::net::receiver::{Receiver, ReceiverConfig};
-use crate::session::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
 use crate::net::tap::{self, Direction, TapPoint, WireTap};
+use crate::session::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
 use crate::ui::command::UiCommand;
 use crate::ui::settings::{CaptureTarget, Framing as UiFraming, Settings};
 use crate::wire::capture::{Framing, HostConfig};
@@ -122,7 +122,6 @@ pub struct RealBackend {
     gain_db: f32,
     muted: bool,
 }
-
 
 fn desired_from(settings: &Settings, on: [bool; 2], pins: Pins) -> Desired {
     let host = match settings.capture_target {

@@ -117,13 +117,19 @@ fn trajectory_ui(ui: &mut egui::Ui, frame: &LiveFrame, yaw_deg: Option<f32>) {
         let mut g = (c[0] - span / 2.0).floor();
         while g <= c[0] + span / 2.0 {
             let x = to_screen([g, 0.0]).x;
-            painter.line_segment([Pos2::new(x, inner.top()), Pos2::new(x, inner.bottom())], grid);
+            painter.line_segment(
+                [Pos2::new(x, inner.top()), Pos2::new(x, inner.bottom())],
+                grid,
+            );
             g += 1.0;
         }
         let mut g = (c[1] - span / 2.0).floor();
         while g <= c[1] + span / 2.0 {
             let y = to_screen([0.0, g]).y;
-            painter.line_segment([Pos2::new(inner.left(), y), Pos2::new(inner.right(), y)], grid);
+            painter.line_segment(
+                [Pos2::new(inner.left(), y), Pos2::new(inner.right(), y)],
+                grid,
+            );
             g += 1.0;
         }
     }

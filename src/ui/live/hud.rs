@@ -29,7 +29,9 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
                 ui.monospace(format!("skipped {}", st.unknown_skipped))
                     .on_hover_text("Messages of unknown kind, skipped by their length");
                 ui.monospace(format!("refused {}", st.oversize_refused))
-                    .on_hover_text("Messages over the size cap (the connection was re-established)");
+                    .on_hover_text(
+                        "Messages over the size cap (the connection was re-established)",
+                    );
                 ui.monospace(format!("reconnects {}", st.reconnects));
             }
             ui.monospace(format!("dropped {}", fig.dropped))
@@ -84,7 +86,10 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
             if ui
                 .add(
                     egui::DragValue::new(&mut budget)
-                        .range(crate::ui::settings::MIN_BUDGET_MIB..=crate::ui::settings::MAX_BUDGET_MIB)
+                        .range(
+                            crate::ui::settings::MIN_BUDGET_MIB
+                                ..=crate::ui::settings::MAX_BUDGET_MIB,
+                        )
                         .speed(8.0)
                         .suffix(" MiB"),
                 )

@@ -118,13 +118,23 @@ fn collect(store: &grimstream::store::Store, t: &Timeline, now_ns: i64) -> LiveF
     let e = store.feed(FeedRole::Engine);
     let previous = r
         .frame_index_at(t.cursor_ns)
-        .map(|i| (1..=3).filter_map(|k| i.checked_sub(k)).filter_map(|j| r.frames.get(j).cloned()).collect())
+        .map(|i| {
+            (1..=3)
+                .filter_map(|k| i.checked_sub(k))
+                .filter_map(|j| r.frames.get(j).cloned())
+                .collect()
+        })
         .unwrap_or_default();
     let mut trail = Vec::new();
     let mut recent_events = Vec::new();
     if let Some(i) = e.state_index_at(t.cursor_ns) {
         let cur = e.states.get(i).map_or(0, |s: &StoredState| s.t_ns);
-        for s in e.states.range(..=i).rev().take_while(|s| s.t_ns >= cur - TRAIL_NS) {
+        for s in e
+            .states
+            .range(..=i)
+            .rev()
+            .take_while(|s| s.t_ns >= cur - TRAIL_NS)
+        {
             if let Some(p) = s.state.position {
                 trail.push([p[0], p[1]]);
             }
@@ -189,7 +199,14 @@ impl LiveRuntime {
     ) -> Self {
         let core = grimstream::LiveView::new(budget_bytes);
         let mut timeline = Timeline::default();
-        core.with_store(|s| timeline.apply(Command::SetLiveDelay { delay_ns: follow_delay_ns }, s));
+        core.with_store(|s| {
+            timeline.apply(
+                Command::SetLiveDelay {
+                    delay_ns: follow_delay_ns,
+                },
+                s,
+            )
+        });
         Self {
             core,
             timeline,
@@ -341,14 +358,19 @@ pub fn link_text(st: Option<&grimstream::feed::FeedStatus>) -> (egui::Color32, S
         FeedState::Connecting { .. } => (YELLOW, "connecting".into()),
         FeedState::Live if st.producer.is_none() => (YELLOW, "connected, waiting for HELLO".into()),
         FeedState::Live => (GREEN, "live".into()),
-        FeedState::Stalled { silent_ms } => (YELLOW, format!("stalled {:.1} s", *silent_ms as f64 / 1e3)),
+        FeedState::Stalled { silent_ms } => {
+            (YELLOW, format!("stalled {:.1} s", *silent_ms as f64 / 1e3))
+        }
         FeedState::Disconnected {
             reason,
             retry_in_ms,
         } => (
             RED,
             if *retry_in_ms > 0 {
-                format!("disconnected: {reason}, retry in {:.1} s", *retry_in_ms as f64 / 1e3)
+                format!(
+                    "disconnected: {reason}, retry in {:.1} s",
+                    *retry_in_ms as f64 / 1e3
+                )
             } else {
                 format!("disconnected: {reason}")
             },
@@ -408,7 +430,12 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &
             if let Some(st) = st
                 && matches!(st.state, FeedState::Live)
                 && st.producer.is_none()
-                && st.last_data_ns.is_some_and(|t| rt.frame.snap.as_ref().is_some_and(|s| s.now_ns - t > 3_000_000_000))
+                && st.last_data_ns.is_some_and(|t| {
+                    rt.frame
+                        .snap
+                        .as_ref()
+                        .is_some_and(|s| s.now_ns - t > 3_000_000_000)
+                })
             {
                 ui.colored_label(
                     crate::ui::widgets::YELLOW,

@@ -131,7 +131,11 @@ pub fn retail_ui(
     let (f, geometry) = match (frame, shape) {
         (Some(f), Some(Ok(g))) => (f, g),
         (Some(f), Some(Err(e))) => {
-            message(ui, &format!("frame {} cannot be shown: {e}", f.frame_id), Color32::YELLOW);
+            message(
+                ui,
+                &format!("frame {} cannot be shown: {e}", f.frame_id),
+                Color32::YELLOW,
+            );
             return;
         }
         _ => {
@@ -161,7 +165,11 @@ pub fn retail_ui(
         let s = (rect.width() / img.x).min(rect.height() / img.y);
         img * s
     };
-    let mut pan = if view.pixel_zoom { view.pan } else { Vec2::ZERO };
+    let mut pan = if view.pixel_zoom {
+        view.pan
+    } else {
+        Vec2::ZERO
+    };
     if view.pixel_zoom && resp.dragged() {
         let d = resp.drag_delta();
         if d != Vec2::ZERO {
@@ -189,7 +197,13 @@ pub fn retail_ui(
         let cb = RetailCallback {
             current: f,
             reference: view.reference.clone().filter(same_shape),
-            previous: rt.frame.previous.iter().filter(|x| same_shape(x)).cloned().collect(),
+            previous: rt
+                .frame
+                .previous
+                .iter()
+                .filter(|x| same_shape(x))
+                .cloned()
+                .collect(),
             mode: view.overlay,
             amount: view.wipe,
             gain: 4.0,

@@ -45,10 +45,18 @@ pub fn toggle_follow(t: &Timeline) -> Command {
 /// Play/pause, step, speed, follow-live, jump to live.
 pub fn controls_ui(ui: &mut egui::Ui, t: &Timeline, _frame: &LiveFrame, cmds: &mut CommandQueue) {
     ui.horizontal_wrapped(|ui| {
-        if ui.button("|<").on_hover_text("Jump to start (Home)").clicked() {
+        if ui
+            .button("|<")
+            .on_hover_text("Jump to start (Home)")
+            .clicked()
+        {
             push(cmds, Command::JumpToStart);
         }
-        if ui.button("<").on_hover_text("Step back one frame (,)").clicked() {
+        if ui
+            .button("<")
+            .on_hover_text("Step back one frame (,)")
+            .clicked()
+        {
             push(cmds, Command::StepFrame { forward: false });
         }
         let paused = t.state == PlayState::Paused;
@@ -59,7 +67,11 @@ pub fn controls_ui(ui: &mut egui::Ui, t: &Timeline, _frame: &LiveFrame, cmds: &m
         {
             push(cmds, Command::TogglePlay);
         }
-        if ui.button(">").on_hover_text("Step forward one frame (.)").clicked() {
+        if ui
+            .button(">")
+            .on_hover_text("Step forward one frame (.)")
+            .clicked()
+        {
             push(cmds, Command::StepFrame { forward: true });
         }
         if ui
@@ -119,7 +131,10 @@ pub fn controls_ui(ui: &mut egui::Ui, t: &Timeline, _frame: &LiveFrame, cmds: &m
         ui.separator();
         let mut looping = t.looping;
         if ui
-            .add_enabled(t.selection.is_some(), egui::Checkbox::new(&mut looping, "loop"))
+            .add_enabled(
+                t.selection.is_some(),
+                egui::Checkbox::new(&mut looping, "loop"),
+            )
             .on_hover_text("Shift+drag on the timeline to select")
             .changed()
         {
@@ -188,7 +203,11 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
         painter.text(
             Pos2::new(x + 2.0, rect.top()),
             Align2::LEFT_TOP,
-            if step < 1.0 { format!("{s:.1}s") } else { format!("{s:.0}s") },
+            if step < 1.0 {
+                format!("{s:.1}s")
+            } else {
+                format!("{s:.0}s")
+            },
             FontId::monospace(9.0),
             Color32::GRAY,
         );

@@ -207,20 +207,20 @@ impl Decoder {
         if let Some(e) = &self.failed {
             return Err(DecodeError::Failed(e.to_string()));
         }
-        if let Some(p) = &mut self.pending {
-            if p.body.len() < p.header.length as usize {
-                return Ok(None);
-            }
-            let p = self.pending.take().expect("checked above");
+        if let Some(p) = &self.pending
+            && p.body.len() < p.header.length as usize
+        {
+            return Ok(None);
+        }
+        if let Some(p) = self.pending.take() {
             return Ok(Some(RawMessage {
                 header: p.header,
                 payload: Bytes::from(p.body),
             }));
         }
-        if self.input.len() < HEADER_LEN {
+        let Some(&hb) = self.input.first_chunk::<HEADER_LEN>() else {
             return Ok(None);
-        }
-        let hb: [u8; HEADER_LEN] = self.input[..HEADER_LEN].try_into().expect("length checked");
+        };
         let header = match Header::parse(&hb) {
             Ok(h) => h,
             Err(_) => {

@@ -102,7 +102,10 @@ fn pick_monitor(index: Option<usize>) -> Result<(usize, xcap::Monitor), VideoErr
             .position(|m| m.is_primary().unwrap_or(false))
             .unwrap_or(0),
     };
-    let m = all.into_iter().nth(i).expect("index checked");
+    let m = all
+        .into_iter()
+        .nth(i)
+        .ok_or_else(|| VideoError::NotFound(format!("no screen {i}")))?;
     Ok((i, m))
 }
 
