@@ -101,6 +101,19 @@ fn real_window_renders_live_frames_and_exits_zero() {
         !err.contains("running on OpenGL (glow)"),
         "wgpu starts here"
     );
+    // the demo's retail frames were timed from socket arrival to the render pass
+    let line = err
+        .lines()
+        .find(|l| l.contains("retail arrival to screen: "))
+        .unwrap_or_else(|| panic!("no latency line; stderr:\n{err}"));
+    let frames: u64 = line
+        .split("retail arrival to screen: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(frames >= 10, "frames drawn while following live: {line}");
+    eprintln!("{line}");
 }
 
 /// When wgpu cannot start (here: asked for a backend Linux does not have), the app falls

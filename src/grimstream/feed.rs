@@ -215,6 +215,18 @@ pub enum FeedError {
     Stopped(&'static str),
 }
 
+/// Called after each message lands in the store (from the thread that stored it, with no
+/// lock held): a viewer asks to be repainted so new data shows at once, not at its next
+/// timer tick. Must not block.
+#[derive(Clone)]
+pub struct Waker(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
+    }
+}
+
 /// Shared between feed threads and readers: both feeds' store and status.
 #[derive(Debug)]
 pub struct Shared {
@@ -222,6 +234,8 @@ pub struct Shared {
     pub store: Store,
     /// Status per feed, indexed by [`FeedRole::index`].
     pub status: [FeedStatus; 2],
+    /// Who to wake when a message has landed.
+    pub waker: Option<Waker>,
 }
 
 impl Shared {
@@ -417,7 +431,7 @@ impl FeedWorker {
 
     fn status<R>(&self, f: impl FnOnce(&mut FeedStatus, &mut Store) -> R) -> R {
         let mut g = lock(&self.shared);
-        let Shared { store, status } = &mut *g;
+        let Shared { store, status, .. } = &mut *g;
         f(&mut status[self.opts.role.index()], store)
     }
 
@@ -639,7 +653,14 @@ impl FeedWorker {
         }
         let kind = raw.header.kind;
         let is_hello = matches!(decoded, Ok(Message::Hello(_)));
-        lock(&self.shared).take_in(role, now, kind, decoded);
+        let waker = {
+            let mut g = lock(&self.shared);
+            g.take_in(role, now, kind, decoded);
+            g.waker.clone()
+        };
+        if let Some(w) = waker {
+            (w.0)();
+        }
         if matches!(kind, Kind::Unknown(_)) {
             tracing::debug!(feed = role.name(), "skipped unknown kind {kind}");
         }

@@ -125,6 +125,7 @@ impl LiveView {
             shared: Arc::new(Mutex::new(Shared {
                 store: Store::new(budget_bytes),
                 status: [FeedStatus::default(), FeedStatus::default()],
+                waker: None,
             })),
             clock: Arc::new(ViewClock::new()),
             tap: None,
@@ -202,7 +203,7 @@ impl LiveView {
         self.generations[role.index()] += 1;
         let generation = self.generations[role.index()];
         let mut g = lock(&self.shared);
-        let Shared { store, status } = &mut *g;
+        let Shared { store, status, .. } = &mut *g;
         let st = &mut status[role.index()];
         if st.connected {
             st.reconnects += 1;
@@ -279,7 +280,18 @@ impl LiveView {
                 }
             }
         }
+        let waker = g.waker.clone();
+        drop(g);
+        if let (Some(w), true) = (waker, n > 0) {
+            (w.0)();
+        }
         Ok(n)
+    }
+
+    /// Ask to be woken (from the storing thread, no lock held) whenever a message lands:
+    /// a UI repaints at once instead of at its next timer tick.
+    pub fn set_waker(&mut self, waker: Option<super::feed::Waker>) {
+        lock(&self.shared).waker = waker;
     }
 
     /// Let a caller-fed source's feed notice silence at `now_ns` (the stall rule a live
@@ -295,8 +307,8 @@ impl LiveView {
         self.clock.now_ns()
     }
 
-    /// The clock itself (to hold it at a recording's time).
-    pub fn clock(&self) -> &ViewClock {
+    /// The clock itself (to hold it at a recording's time, or to read it elsewhere).
+    pub fn clock(&self) -> &Arc<ViewClock> {
         &self.clock
     }
 

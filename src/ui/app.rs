@@ -575,10 +575,26 @@ impl CapdeckApp {
             let left = secs - self.started.elapsed().as_secs_f64();
             if left <= 0.0 {
                 tracing::info!("exit-after {secs} s reached: closing");
+                self.log_latency();
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             } else {
                 ctx.request_repaint_after(Duration::from_secs_f64(left.min(0.5)));
             }
+        }
+    }
+
+    /// Logs the retail frames' arrival-to-screen latency (measured while following live).
+    pub fn log_latency(&self) {
+        match self.live.latency.summary() {
+            Some(l) => tracing::info!(
+                "retail arrival to screen: {} frames; last {:.1} ms, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                l.frames,
+                l.last_ms,
+                l.p50_ms,
+                l.p99_ms,
+                l.max_ms
+            ),
+            None => tracing::info!("retail arrival to screen: no frame drawn while following live"),
         }
     }
 

@@ -102,5 +102,16 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
         }
         let uploads = rt.gpu.as_ref().map_or(rt.fallback.uploads, |u| u.get());
         ui.monospace(format!("uploads {uploads}"));
+        match rt.latency.summary() {
+            Some(l) => ui.monospace(format!(
+                "on screen {:.1} ms (p50 {:.1}, max {:.1})",
+                l.last_ms, l.p50_ms, l.max_ms
+            )),
+            None => ui.monospace("on screen –"),
+        }
+        .on_hover_text(
+            "Retail frame latency from socket arrival to the render pass that draws it, \
+             while following live",
+        );
     });
 }

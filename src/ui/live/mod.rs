@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod hud;
+pub mod latency;
 pub mod overlay;
 pub mod retail;
 pub mod timeline;
@@ -186,6 +187,8 @@ pub struct LiveRuntime {
     pub render_state: Option<eframe::egui_wgpu::RenderState>,
     /// CPU fallback texture (glow or no renderer).
     pub fallback: retail::FallbackTexture,
+    /// Arrival-to-screen latency of retail frames.
+    pub latency: latency::PresentLatency,
     waker: Option<egui::Context>,
 }
 
@@ -197,7 +200,14 @@ impl LiveRuntime {
         waker: Option<egui::Context>,
         gpu: Option<overlay::UploadCounter>,
     ) -> Self {
-        let core = grimstream::LiveView::new(budget_bytes);
+        let mut core = grimstream::LiveView::new(budget_bytes);
+        // new data repaints at once (not at the next 33 ms timer tick)
+        if let Some(ctx) = &waker {
+            let ctx = ctx.clone();
+            core.set_waker(Some(grimstream::feed::Waker(std::sync::Arc::new(move || {
+                ctx.request_repaint()
+            }))));
+        }
         let mut timeline = Timeline::default();
         core.with_store(|s| {
             timeline.apply(
@@ -215,6 +225,7 @@ impl LiveRuntime {
             gpu,
             render_state: None,
             fallback: Default::default(),
+            latency: Default::default(),
             waker,
         }
     }

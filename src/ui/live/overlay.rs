@@ -307,6 +307,8 @@ pub struct RetailCallback {
     pub gain: f32,
     /// Visible part of the frame, in texture coordinates.
     pub uv: egui::Rect,
+    /// Records the frame's arrival-to-screen latency when it is drawn (following live).
+    pub probe: Option<super::latency::PresentProbe>,
 }
 
 impl CallbackTrait for RetailCallback {
@@ -419,6 +421,9 @@ impl CallbackTrait for RetailCallback {
         pass.set_pipeline(&res.pipeline);
         pass.set_bind_group(0, bg, &[]);
         pass.draw(0..6, 0..1);
+        if let Some(p) = &self.probe {
+            p.presented();
+        }
     }
 }
 

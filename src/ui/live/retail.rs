@@ -2,6 +2,8 @@
 //! overlay modes. Drawn on the GPU by [`super::overlay`] when wgpu runs; with the glow
 //! fallback the frame goes through an egui texture (plain mode only).
 
+use super::latency::PresentProbe;
+use crate::timeline::PlayState;
 use egui::{Align2, Color32, FontId, Rect, Sense, Vec2, pos2};
 
 use super::overlay::{self, OverlayMode, RetailCallback};
@@ -192,6 +194,12 @@ pub fn retail_ui(
             (visible.max.y - image_rect.min.y) / size.y,
         ),
     );
+    let probe = (rt.timeline().state == PlayState::FollowLive).then(|| PresentProbe {
+        latency: rt.latency.clone(),
+        clock: rt.core.clock().clone(),
+        key: f.key(),
+        arrival_ns: f.arrival_ns,
+    });
     if rt.gpu.is_some() {
         let same_shape = |x: &StoredFrame| x.rgba_geometry().is_ok_and(|g| g == geometry);
         let cb = RetailCallback {
@@ -208,12 +216,17 @@ pub fn retail_ui(
             amount: view.wipe,
             gain: 4.0,
             uv,
+            probe,
         };
         ui.painter()
             .with_clip_rect(rect)
             .add(overlay::paint_callback(visible, cb));
     } else if let Some(tex) = rt.fallback.texture(ui.ctx(), &f, geometry) {
         ui.painter().image(tex.id(), visible, uv, Color32::WHITE);
+        // without wgpu there is no paint hook: measured when the texture is handed to egui
+        if let Some(p) = probe {
+            p.presented();
+        }
     }
     if view.overlay.needs_reference() && view.reference.is_none() {
         ui.painter().text(
