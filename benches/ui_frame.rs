@@ -23,7 +23,7 @@ use capdeck::grimstream::FeedAddr;
 use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
-use capdeck::ui::capture::{CaptureBackend, CaptureSnapshot, ChannelStats, LinkLight};
+use capdeck::ui::capture::{CaptureBackend, CaptureSnapshot, LinkLight, PushCounters};
 use capdeck::ui::command::UiCommand;
 use capdeck::ui::log_ring::LogRing;
 use capdeck::ui::settings::Settings;
@@ -45,7 +45,7 @@ impl CaptureBackend for BenchCapture {
         s.video.size = [640, 480];
         s.video.last_jpeg_bytes = self.preview.jpeg_bytes;
         for c in &mut s.channels {
-            *c = ChannelStats {
+            *c = PushCounters {
                 light: LinkLight::Streaming,
                 sent: self.n,
                 bytes: self.n * 3200,

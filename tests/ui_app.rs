@@ -23,8 +23,8 @@ use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::sources::SourceLister;
 use capdeck::ui::capture::{
-    AudioStatus, CaptureBackend, CaptureSnapshot, ChannelStats, ConfigSource, ControlStatus,
-    LinkLight, ReceiverStats, VideoStatus,
+    AudioStatus, CaptureBackend, CaptureSnapshot, ConfigSource, ControlStatus, LinkLight,
+    PushCounters, ReceiverSummary, VideoStatus,
 };
 use capdeck::ui::command::UiCommand;
 use capdeck::ui::live::OverlayMode;
@@ -889,7 +889,7 @@ impl FixedCapture {
 impl CaptureBackend for FixedCapture {
     fn apply(&mut self, _cmd: &UiCommand, _settings: &Settings) {}
     fn snapshot(&mut self) -> CaptureSnapshot {
-        let streaming = |sent, bytes| ChannelStats {
+        let streaming = |sent, bytes| PushCounters {
             light: LinkLight::Streaming,
             sent,
             bytes,
@@ -924,7 +924,7 @@ impl CaptureBackend for FixedCapture {
                     ("video_quality".into(), "85".into(), ConfigSource::Pinned),
                 ],
             },
-            receiver: Some(ReceiverStats {
+            receiver: Some(ReceiverSummary {
                 endpoint: "tcp://127.0.0.1:40001".into(),
                 audio_msgs: 120,
                 video_msgs: 42,

@@ -36,7 +36,7 @@ pub struct Cli {
     pub log: String,
     /// What to run; without one, the desktop app opens.
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<CliCommand>,
     /// Options of the desktop app (used when no subcommand is given).
     #[command(flatten)]
     pub app: AppArgs,
@@ -102,7 +102,7 @@ impl AppArgs {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum CliCommand {
     /// Stream audio and video to an inference host, headless.
     Send(SendArgs),
     /// Run a reference inference host: receive, check and store what a sender pushes.
@@ -239,12 +239,12 @@ pub fn main() -> ExitCode {
     }
     let result = match cli.command {
         None => crate::ui::run_app(cli.app.to_options(&cli.log)),
-        Some(Command::Send(a)) => run_send(a),
-        Some(Command::Receive(a)) => run_receive(a),
-        Some(Command::Devices(a)) => run_devices(a),
-        Some(Command::Probe(a)) => probe::run(a),
-        Some(Command::DemoFeeds(a)) => demo_feeds::run(a),
-        Some(Command::ServeRetail(a)) => serve_retail::run(a),
+        Some(CliCommand::Send(a)) => run_send(a),
+        Some(CliCommand::Receive(a)) => run_receive(a),
+        Some(CliCommand::Devices(a)) => run_devices(a),
+        Some(CliCommand::Probe(a)) => probe::run(a),
+        Some(CliCommand::DemoFeeds(a)) => demo_feeds::run(a),
+        Some(CliCommand::ServeRetail(a)) => serve_retail::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

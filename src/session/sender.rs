@@ -147,7 +147,7 @@ impl<T> Setting<T> {
 
 /// The settings in force, marking which came from the host and which were pinned.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Settings {
+pub struct SendSettings {
     /// Audio chunk length in ms.
     pub chunk_ms: Setting<u32>,
     /// Video size.
@@ -161,7 +161,7 @@ pub struct Settings {
     host: Option<HostConfig>,
 }
 
-impl Settings {
+impl SendSettings {
     fn from_config(cfg: &SenderConfig) -> Self {
         Self {
             chunk_ms: Setting::new(cfg.chunk_ms, defaults::CHUNK_MS),
@@ -243,7 +243,7 @@ pub struct SenderStats {
     /// Control channel.
     pub control: ControlStats,
     /// Settings in force.
-    pub settings: Settings,
+    pub settings: SendSettings,
 }
 
 impl SenderStats {
@@ -384,7 +384,7 @@ pub struct Sender {
     control: Option<ControlLink>,
     audio_ctl: Arc<AudioControl>,
     video_ctl: Arc<VideoControl>,
-    settings: Arc<Mutex<Settings>>,
+    settings: Arc<Mutex<SendSettings>>,
     // Keeps libzmq's context alive as long as the links.
     _ctx: zmq::Context,
 }
@@ -421,7 +421,7 @@ impl Sender {
     /// [`Self::start_audio`] and [`Self::start_video`].
     pub fn open(cfg: SenderConfig, tap: TapPoint) -> Result<Self, SenderError> {
         let ctx = zmq::Context::new();
-        let settings = Settings::from_config(&cfg);
+        let settings = SendSettings::from_config(&cfg);
         let audio_ctl = AudioControl::new(settings.chunk_ms.value);
         let (w, h) = settings.video_size.value;
         let video_ctl = VideoControl::new(w, h, settings.fps.value, settings.quality.value);

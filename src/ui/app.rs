@@ -373,7 +373,7 @@ impl CapdeckApp {
             }
             ui.separator();
             let s = &self.capture_snap;
-            for ch in capture::Channel::ALL {
+            for ch in capture::PushChannel::ALL {
                 let (c, t) = s.channels[ch.index()].light.describe();
                 super::widgets::status_light_ui(ui, c, &format!("{}: {t}", ch.label()));
                 ui.label(ch.label());

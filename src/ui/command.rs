@@ -2,7 +2,7 @@
 //! [`CommandQueue`]); [`crate::ui::CapdeckApp::apply`] applies them, in one place, after
 //! the frame's UI has been built.
 
-use super::capture::Channel;
+use super::capture::PushChannel;
 use super::live::OverlayMode;
 use super::settings::{Layout, Pane};
 use crate::grimstream::FeedRole;
@@ -57,13 +57,13 @@ pub enum UiCommand {
 
     // ---- capture
     /// Start a channel.
-    StartChannel(Channel),
+    StartChannel(PushChannel),
     /// Stop a channel.
-    StopChannel(Channel),
+    StopChannel(PushChannel),
     /// Try to start the capture worker again (after it could not start).
     RetryCaptureWorker,
     /// Retry a disconnected channel now.
-    RetryNow(Channel),
+    RetryNow(PushChannel),
     /// Choose the audio source (`default`, `device:<name>`, `tone:<hz>`, `none`).
     SetAudioSource(String),
     /// Follow the system default input.

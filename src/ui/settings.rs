@@ -9,24 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// How audio/video messages are laid out on the wire (see capture-wire.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Framing {
-    /// One part: `[u32 BE header_len][u32 BE payload_len][header][payload]` (the host's code today).
-    Framed,
-    /// Two parts: JSON header, then payload.
-    Multipart,
-}
-
-impl Framing {
-    /// Short name shown in the UI.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Framed => "framed",
-            Self::Multipart => "multipart",
-        }
-    }
-}
+pub use crate::wire::capture::Framing;
 
 /// Where the capture pane pushes to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -345,6 +328,22 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn framing_reads_both_spellings() {
+        // files written before the one Framing type said "Framed"; the wire's is "framed"
+        for (text, want) in [
+            ("\"Framed\"", Framing::Framed),
+            ("\"framed\"", Framing::Framed),
+            ("\"Multipart\"", Framing::Multipart),
+        ] {
+            assert_eq!(serde_json::from_str::<Framing>(text).unwrap(), want);
+        }
+        assert_eq!(
+            serde_json::to_string(&Framing::Framed).unwrap(),
+            "\"framed\""
+        );
+    }
 
     #[test]
     fn round_trip_and_missing_file() {

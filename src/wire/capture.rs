@@ -30,8 +30,10 @@ pub const MAX_HEADER_LEN: usize = 64 * 1024;
 pub enum Framing {
     /// Two parts: JSON header, then payload (the framing this product's design names).
     #[default]
+    #[serde(alias = "Multipart")] // settings files written before the one Framing type
     Multipart,
     /// One part: `[u32 BE header_len][u32 BE payload_len][header][payload]` (the host today).
+    #[serde(alias = "Framed")]
     Framed,
 }
 

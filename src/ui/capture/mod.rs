@@ -18,16 +18,16 @@ use super::widgets::{GREEN, GREY, RED, YELLOW, level_meter_ui, status_light_ui};
 
 /// A pushed channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
+pub enum PushChannel {
     /// 16 kHz mono int16 chunks.
     Audio,
     /// JPEG frames.
     Video,
 }
 
-impl Channel {
+impl PushChannel {
     /// Both channels.
-    pub const ALL: [Channel; 2] = [Channel::Audio, Channel::Video];
+    pub const ALL: [PushChannel; 2] = [PushChannel::Audio, PushChannel::Video];
     /// Array index.
     pub fn index(self) -> usize {
         self as usize
@@ -35,8 +35,8 @@ impl Channel {
     /// Display name.
     pub fn label(self) -> &'static str {
         match self {
-            Channel::Audio => "audio",
-            Channel::Video => "video",
+            PushChannel::Audio => "audio",
+            PushChannel::Video => "video",
         }
     }
 }
@@ -83,7 +83,7 @@ impl LinkLight {
 
 /// Counters of one channel.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChannelStats {
+pub struct PushCounters {
     /// Light.
     pub light: LinkLight,
     /// Chunks or frames sent.
@@ -156,7 +156,7 @@ pub struct ControlStatus {
 
 /// Stats of the built-in receiver (embedded mode).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReceiverStats {
+pub struct ReceiverSummary {
     /// Where it listens.
     pub endpoint: String,
     /// Audio messages received.
@@ -181,11 +181,11 @@ pub struct CaptureSnapshot {
     /// Video.
     pub video: VideoStatus,
     /// Per channel.
-    pub channels: [ChannelStats; 2],
+    pub channels: [PushCounters; 2],
     /// Control channel.
     pub control: ControlStatus,
     /// Built-in receiver, when sending to it.
-    pub receiver: Option<ReceiverStats>,
+    pub receiver: Option<ReceiverSummary>,
     /// Where it sends, for the header.
     pub target_label: String,
     /// Why capture cannot run at all (the worker could not start), with what to do.
@@ -324,7 +324,7 @@ fn target_ui(
                     p.audio_port,
                     p.video_port,
                     p.control_port,
-                    p.framing.label()
+                    p.framing.as_str()
                 ))
                 .clicked()
                 && !sel
@@ -354,7 +354,7 @@ fn target_ui(
                 ui.add(egui::DragValue::new(port)).labelled_by(l.id);
             }
             egui::ComboBox::new("framing", "framing")
-                .selected_text(edited.framing.label())
+                .selected_text(edited.framing.as_str())
                 .show_ui(ui, |ui| {
                     use crate::ui::settings::Framing;
                     ui.selectable_value(&mut edited.framing, Framing::Framed, "framed");
@@ -368,7 +368,7 @@ fn target_ui(
     ui.weak(&snap.target_label);
 }
 
-fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut CommandQueue) {
+fn channel_row_ui(ui: &mut egui::Ui, ch: PushChannel, st: &PushCounters, cmds: &mut CommandQueue) {
     ui.horizontal_wrapped(|ui| {
         let (color, text) = st.light.describe();
         status_light_ui(ui, color, &text);
@@ -390,7 +390,7 @@ fn channel_row_ui(ui: &mut egui::Ui, ch: Channel, st: &ChannelStats, cmds: &mut 
     });
     ui.monospace(format!(
         "{} {}  bytes {}  seq {}  dropped {}  reconnects {}",
-        if ch == Channel::Audio {
+        if ch == PushChannel::Audio {
             "chunks"
         } else {
             "frames"
@@ -477,7 +477,7 @@ fn audio_ui(
         ui.weak(format!("overruns {}", snap.audio.overruns));
     });
     crate::ui::ptt::ptt_ui(ui, ptt, settings, cmds);
-    channel_row_ui(ui, Channel::Audio, &snap.channels[0], cmds);
+    channel_row_ui(ui, PushChannel::Audio, &snap.channels[0], cmds);
 }
 
 /// The source menu: real devices grouped by kind, with a clear line for an empty kind
@@ -642,7 +642,7 @@ fn video_ui(
             );
         }
     }
-    channel_row_ui(ui, Channel::Video, &snap.channels[1], cmds);
+    channel_row_ui(ui, PushChannel::Video, &snap.channels[1], cmds);
 }
 
 fn control_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, cmds: &mut CommandQueue) {
@@ -680,7 +680,7 @@ fn control_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, cmds: &mut CommandQueue
         });
 }
 
-fn receiver_ui(ui: &mut egui::Ui, r: &ReceiverStats) {
+fn receiver_ui(ui: &mut egui::Ui, r: &ReceiverSummary) {
     ui.heading("Built-in receiver");
     ui.monospace(format!("listening on {}", r.endpoint));
     ui.monospace(format!(

@@ -22,8 +22,8 @@ use bytes::Bytes;
 
 use super::preview::{Preview, PreviewDecoder};
 use super::{
-    AudioStatus, CaptureBackend, CaptureSnapshot, ChannelStats, ConfigSource, ControlStatus,
-    LinkLight, ReceiverStats, VideoStatus,
+    AudioStatus, CaptureBackend, CaptureSnapshot, ConfigSource, ControlStatus, LinkLight,
+    PushCounters, ReceiverSummary, VideoStatus,
 };
 use crate::capture::audio::{AudioControl, AudioSourceSpec};
 use crate::capture::video::{VideoControl, VideoSourceSpec};
@@ -33,7 +33,7 @@ use crate::net::receiver::{Receiver, ReceiverConfig};
 use crate::net::tap::{self, Direction, TapPoint, WireTap};
 use crate::session::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
 use crate::ui::command::UiCommand;
-use crate::ui::settings::{CaptureTarget, Framing as UiFraming, Settings};
+use crate::ui::settings::{CaptureTarget, Settings};
 use crate::wire::capture::{Framing, HostConfig};
 
 /// What the operator wants running.
@@ -127,10 +127,7 @@ fn desired_from(settings: &Settings, on: [bool; 2], pins: Pins) -> Desired {
     let host = match settings.capture_target {
         CaptureTarget::Embedded => None,
         CaptureTarget::Profile(i) => settings.host_profiles.get(i).map(|p| {
-            let f = match p.framing {
-                UiFraming::Framed => Framing::Framed,
-                UiFraming::Multipart => Framing::Multipart,
-            };
+            let f = p.framing;
             (
                 p.address.clone(),
                 p.audio_port,
@@ -581,7 +578,7 @@ impl CaptureBackend for RealBackend {
             .map(|r| r.saturating_duration_since(Instant::now()).as_secs_f32());
         let chan = |i: usize, l: Option<&LinkStats>| {
             let counters = |light| match l {
-                Some(l) => ChannelStats {
+                Some(l) => PushCounters {
                     light,
                     sent: l.sent,
                     bytes: l.sent_bytes,
@@ -589,7 +586,7 @@ impl CaptureBackend for RealBackend {
                     dropped: l.dropped,
                     reconnects: l.reconnects,
                 },
-                None => ChannelStats {
+                None => PushCounters {
                     light,
                     ..Default::default()
                 },
@@ -661,7 +658,7 @@ impl CaptureBackend for RealBackend {
             None => ControlStatus::default(),
         };
         let receiver = if self.desired.host.is_none() {
-            p.receiver.as_ref().map(|r| ReceiverStats {
+            p.receiver.as_ref().map(|r| ReceiverSummary {
                 endpoint: p.receiver_endpoint.clone().unwrap_or_default(),
                 audio_msgs: r.audio.messages,
                 video_msgs: r.video.messages,

@@ -204,9 +204,9 @@ impl LiveRuntime {
         // new data repaints at once (not at the next 33 ms timer tick)
         if let Some(ctx) = &waker {
             let ctx = ctx.clone();
-            core.set_waker(Some(grimstream::feed::Waker(std::sync::Arc::new(move || {
-                ctx.request_repaint()
-            }))));
+            core.set_waker(Some(grimstream::feed::Waker(std::sync::Arc::new(
+                move || ctx.request_repaint(),
+            ))));
         }
         let mut timeline = Timeline::default();
         core.with_store(|s| {
