@@ -16,9 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use capdeck::capture::video::encode::{JpegSettings, encode_jpeg};
 use capdeck::capture::video::pattern;
-use capdeck::capture::video::scale::PixelOrder;
 use capdeck::grimstream::FeedAddr;
 use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
@@ -100,18 +98,7 @@ fn harness() -> Harness<'static, CapdeckApp> {
         .with_accessibility_check(false)
         .wgpu()
         .build_eframe(move |cc| CapdeckApp::new(cc, &opts, LogRing::new(), None));
-    let mut rgb = Vec::new();
-    pattern::render(1, 640, 480, &mut rgb);
-    let mut jpeg = Vec::new();
-    encode_jpeg(
-        &rgb,
-        640,
-        480,
-        PixelOrder::Rgb,
-        &JpegSettings::for_quality(70),
-        &mut jpeg,
-    )
-    .expect("encode preview");
+    let jpeg = pattern::jpeg(1, 640, 480, 70).unwrap();
     let preview = Preview {
         seq: 1,
         image: Arc::new(decode(&jpeg).unwrap()),

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use capdeck::capture::audio::PttMode;
-use capdeck::capture::video::encode::{JpegSettings, encode_jpeg};
 use capdeck::capture::video::pattern;
-use capdeck::capture::video::scale::PixelOrder;
 use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
 use capdeck::grimstream::{
     FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
@@ -863,18 +861,7 @@ struct FixedCapture {
 
 impl FixedCapture {
     fn new() -> Self {
-        let mut rgb = Vec::new();
-        pattern::render(3, 640, 480, &mut rgb);
-        let mut jpeg = Vec::new();
-        encode_jpeg(
-            &rgb,
-            640,
-            480,
-            PixelOrder::Rgb,
-            &JpegSettings::for_quality(70),
-            &mut jpeg,
-        )
-        .unwrap();
+        let jpeg = pattern::jpeg(3, 640, 480, 70).unwrap();
         let image = decode(&jpeg).unwrap();
         Self {
             preview: Preview {

@@ -188,7 +188,16 @@ pub struct SendArgs {
     /// Client name on the control channel.
     #[arg(long, default_value = "capdeck")]
     pub client: String,
-    /// Stop after this many seconds (default: run until Ctrl-C or the audio file ends).
+    /// How long to run and where the final stats go.
+    #[command(flatten)]
+    pub run: RunLimits,
+}
+
+/// The end of a `send` or `receive` run and its report.
+#[derive(Debug, Args)]
+pub struct RunLimits {
+    /// Stop after this many seconds (default: until Ctrl-C, or for `send` the end of an
+    /// audio file).
     #[arg(long, value_parser = parse_seconds)]
     pub duration: Option<f64>,
     /// Write the final stats as JSON to this file.
@@ -214,12 +223,9 @@ pub struct ReceiveArgs {
     /// Write audio.wav, video/NNNNNN.jpg and index.jsonl here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_parser = parse_seconds)]
-    pub duration: Option<f64>,
-    /// Write the final stats as JSON to this file.
-    #[arg(long)]
-    pub stats_json: Option<PathBuf>,
+    /// How long to run and where the final stats go.
+    #[command(flatten)]
+    pub run: RunLimits,
 }
 
 /// `capdeck devices`.
@@ -353,7 +359,7 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     let mut last = Instant::now();
     run_until(
-        a.duration,
+        a.run.duration,
         || video_none && sender.audio_finished(),
         || {
             if tty && last.elapsed() >= Duration::from_millis(500) {
@@ -367,7 +373,7 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
         status(&stats.status_line());
         eprintln!();
     }
-    if let Some(p) = &a.stats_json {
+    if let Some(p) = &a.run.stats_json {
         write_json(p, &stats)?;
     }
     Ok(())
@@ -393,7 +399,7 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     let mut last = Instant::now();
     run_until(
-        a.duration,
+        a.run.duration,
         || false,
         || {
             if tty && last.elapsed() >= Duration::from_millis(500) {
@@ -416,7 +422,7 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
     if tty {
         eprintln!();
     }
-    if let Some(p) = &a.stats_json {
+    if let Some(p) = &a.run.stats_json {
         write_json(p, &stats)?;
     }
     Ok(())

@@ -652,11 +652,9 @@ impl Store {
             Message::Frame(fr) => Self::ingest_frame(f, arrival_ns, fr),
             Message::StateUpdate(s) => {
                 let t = f.map_time(arrival_ns, s.host_time_ns);
-                if let Some(prev) = f.last_state_seq
-                    && s.seq != prev.wrapping_add(1)
-                {
+                if let Some(expected) = jumped(f.last_state_seq, s.seq) {
                     let g = GapReason::SeqJump {
-                        expected: prev.wrapping_add(1),
+                        expected,
                         got: s.seq,
                     };
                     f.push_event(arrival_ns, t, EventKind::Gap(g));
@@ -706,11 +704,9 @@ impl Store {
 
     fn ingest_frame(f: &mut FeedStore, arrival_ns: i64, fr: Frame) {
         let t = f.map_time(arrival_ns, fr.host_time_ns);
-        if let Some(prev) = f.last_frame_id
-            && fr.frame_id != prev.wrapping_add(1)
-        {
+        if let Some(expected) = jumped(f.last_frame_id, fr.frame_id) {
             let g = GapReason::FrameIdJump {
-                expected: prev.wrapping_add(1),
+                expected,
                 got: fr.frame_id,
             };
             f.push_event(arrival_ns, t, EventKind::Gap(g));
@@ -748,6 +744,11 @@ impl Store {
             self.usage.evicted_items += 1;
         }
     }
+}
+
+/// The counter value expected after `prev`, if `got` is not it (a gap).
+fn jumped(prev: Option<u64>, got: u64) -> Option<u64> {
+    prev.map(|p| p.wrapping_add(1)).filter(|e| *e != got)
 }
 
 #[cfg(test)]

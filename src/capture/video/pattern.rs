@@ -58,6 +58,22 @@ impl DigitLayout {
     }
 }
 
+/// Frame `n` of the pattern as a JPEG at `quality` (previews, tests, benchmarks).
+pub fn jpeg(n: u64, w: u32, h: u32, quality: u8) -> Result<Vec<u8>, super::encode::EncodeError> {
+    let mut rgb = Vec::new();
+    render(n, w, h, &mut rgb);
+    let mut out = Vec::new();
+    super::encode::encode_jpeg(
+        &rgb,
+        w,
+        h,
+        super::scale::PixelOrder::Rgb,
+        &super::encode::JpegSettings::for_quality(quality),
+        &mut out,
+    )?;
+    Ok(out)
+}
+
 /// Draws the moving pattern for frame `n` into packed RGB `out` (resized to `w*h*3`).
 pub fn render(n: u64, w: u32, h: u32, out: &mut Vec<u8>) {
     let (wu, hu) = (w as usize, h as usize);
