@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use capdeck::grimstream::feed::{FeedOptions, FeedState, MessageTap, TapEvent};
+use capdeck::grimstream::feed::{FeedOptions, FeedState, MessageTap, MoviePolicy, TapEvent};
 use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
 use capdeck::grimstream::store::{EventKind, GapReason};
 use capdeck::grimstream::{
@@ -163,6 +163,83 @@ fn retail_tcp_split_writes_unknown_kind_heartbeat_wide_stride() {
     producer.join().unwrap();
 }
 
+/// An engine over TCP sends MOVIE_START and waits, as the real one does: the core answers
+/// by its policy (error with the reason by default, or skipped), at once, and says so on
+/// the timeline.
+#[test]
+fn movie_start_is_answered_by_the_policy() {
+    for (policy, want) in [
+        (MoviePolicy::default(), MovieAction::Error),
+        (MoviePolicy::Skip, MovieAction::Skipped),
+    ] {
+        let server = ProducerServer::bind(
+            &tcp0(),
+            ServerOptions::engine(Hello::new("grim_engine", None)),
+        )
+        .unwrap();
+        let addr = server.local_addr().clone();
+        let stop = StopFlag::default();
+        let stop2 = stop.clone();
+        let got = Arc::new(Mutex::new(None));
+        let got2 = got.clone();
+        let producer = thread::spawn(move || {
+            server
+                .run(&stop2, |s| {
+                    s.send(&Message::MovieStart(capdeck::grimstream::MovieStart {
+                        name: "logos".into(),
+                        relative_path: Some("MoviesHD/logos.ogv".into()),
+                    }))?;
+                    let sent = Instant::now();
+                    // the engine waits for the answer with no timeout; the test gives up at 10 s
+                    while sent.elapsed() < Duration::from_secs(10) && !s.stopped() {
+                        if let Some(Message::MovieControl(m)) =
+                            s.recv_timeout(Duration::from_millis(10))
+                        {
+                            *got2.lock().unwrap() = Some((m, sent.elapsed()));
+                            break;
+                        }
+                    }
+                    while !s.stopped() && !s.peer_closed() {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        });
+        let mut e = fast_feed(FeedRole::Engine, addr);
+        e.movies = policy.clone();
+        let view = live(None, Some(e));
+        wait_until("the engine got an answer", 10, || {
+            got.lock().unwrap().is_some()
+        });
+        let (m, took) = got.lock().unwrap().clone().unwrap();
+        eprintln!("{policy:?}: answered {:?} after {took:?}", m.action);
+        assert_eq!(m.name, "logos");
+        assert_eq!(m.action, want);
+        if want == MovieAction::Error {
+            assert_eq!(
+                m.message.as_deref(),
+                Some("this viewer does not play movies")
+            );
+        }
+        assert_eq!(view.status(FeedRole::Engine).movie_controls_sent, 1);
+        view.with_store(|s| {
+            let ev = &s.feed(FeedRole::Engine).events;
+            assert!(
+                ev.iter()
+                    .any(|e| matches!(&e.kind, EventKind::MovieStart(_)))
+            );
+            assert!(
+                ev.iter()
+                    .any(|e| matches!(&e.kind, EventKind::MovieControlSent(c) if c.action == want))
+            );
+        });
+        drop(view);
+        stop.stop();
+        producer.join().unwrap();
+    }
+}
+
 /// Engine producer over a Unix socket: waits for viewer_ready; float64 positions and extra
 /// keys written by hand (as Python would); MOVIE_CONTROL from the viewer reaches it.
 #[cfg(unix)]
@@ -226,7 +303,10 @@ fn engine_unix_waits_for_viewer_ready_and_reads_movie_control() {
             })
             .unwrap();
     });
-    let view = live(None, Some(fast_feed(FeedRole::Engine, addr)));
+    // the caller answers movies here (the core's own answer is tested below)
+    let mut e = fast_feed(FeedRole::Engine, addr);
+    e.movies = MoviePolicy::Manual;
+    let view = live(None, Some(e));
     wait_until("3 state updates", 10, || {
         view.status(FeedRole::Engine)
             .messages

@@ -33,7 +33,7 @@ use super::store::{EventKind, Store};
 use super::transport::{FeedAddr, Stream, is_timeout};
 use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
 use crate::wire::grimstream::{
-    CodecError, Control, Kind, Message, MovieControl, StreamConfig, encode,
+    CodecError, Control, Kind, Message, MovieAction, MovieControl, StreamConfig, encode,
 };
 
 /// Capacity of each feed's command queue.
@@ -176,6 +176,43 @@ pub struct FeedOptions {
     pub tick: Duration,
     /// Answer HELLO with CONTROL viewer_ready (default: engine feeds only).
     pub send_viewer_ready: bool,
+    /// How a MOVIE_START is answered (the engine waits for the answer with no timeout).
+    pub movies: MoviePolicy,
+}
+
+/// How the feed answers MOVIE_START. The engine stays inside a movie until the viewer
+/// sends MOVIE_CONTROL for it, so leaving it unanswered freezes the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MoviePolicy {
+    /// Answer `error` with this reason at once (the default: this build plays no movies,
+    /// and the existing viewer answers `error` when it cannot play one).
+    Error(String),
+    /// Answer `skipped` at once.
+    Skip,
+    /// Do not answer here: the caller answers with [`FeedCommand::MovieControl`].
+    Manual,
+}
+
+impl Default for MoviePolicy {
+    fn default() -> Self {
+        MoviePolicy::Error("this viewer does not play movies".into())
+    }
+}
+
+impl MoviePolicy {
+    /// The answer to MOVIE_START for `name`, if this policy answers by itself.
+    pub fn answer(&self, name: &str) -> Option<MovieControl> {
+        let (action, message) = match self {
+            MoviePolicy::Error(why) => (MovieAction::Error, Some(why.clone())),
+            MoviePolicy::Skip => (MovieAction::Skipped, None),
+            MoviePolicy::Manual => return None,
+        };
+        Some(MovieControl {
+            name: name.to_owned(),
+            action,
+            message,
+        })
+    }
 }
 
 impl FeedOptions {
@@ -191,6 +228,7 @@ impl FeedOptions {
             stall_after: None,
             tick: Duration::from_millis(50),
             send_viewer_ready: role == FeedRole::Engine,
+            movies: MoviePolicy::default(),
         }
     }
 }
@@ -653,6 +691,10 @@ impl FeedWorker {
         }
         let kind = raw.header.kind;
         let is_hello = matches!(decoded, Ok(Message::Hello(_)));
+        let movie = match &decoded {
+            Ok(Message::MovieStart(m)) => self.opts.movies.answer(&m.name),
+            _ => None,
+        };
         let waker = {
             let mut g = lock(&self.shared);
             g.take_in(role, now, kind, decoded);
@@ -663,6 +705,15 @@ impl FeedWorker {
         }
         if matches!(kind, Kind::Unknown(_)) {
             tracing::debug!(feed = role.name(), "skipped unknown kind {kind}");
+        }
+        if let Some(m) = movie {
+            self.send(&Message::MovieControl(m.clone()))
+                .map_err(|e| format!("answering MOVIE_START: {e}"))?;
+            let at = self.now_ns();
+            self.status(|s, store| {
+                s.movie_controls_sent += 1;
+                store.note(role, at, EventKind::MovieControlSent(m));
+            });
         }
         if is_hello && self.opts.send_viewer_ready && !*viewer_ready_sent {
             self.send(&Message::Control(Control::viewer_ready()))
