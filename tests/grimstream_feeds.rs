@@ -163,6 +163,24 @@ fn retail_tcp_split_writes_unknown_kind_heartbeat_wide_stride() {
     producer.join().unwrap();
 }
 
+/// An engine after MOVIE_START: waits for the viewer's MOVIE_CONTROL (the real engine has
+/// no timeout; the test gives up at 10 s), then holds the connection until the end.
+fn answer_then_hold(
+    s: &mut capdeck::grimstream::server::Session<'_>,
+    on_answer: impl FnOnce(MovieControl),
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !s.stopped() {
+        if let Some(Message::MovieControl(m)) = s.recv_timeout(Duration::from_millis(10)) {
+            on_answer(m);
+            break;
+        }
+    }
+    while !s.stopped() && !s.peer_closed() {
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// An engine over TCP sends MOVIE_START and waits, as the real one does: the core answers
 /// by its policy (error with the reason by default, or skipped), at once, and says so on
 /// the timeline.
@@ -190,18 +208,7 @@ fn movie_start_is_answered_by_the_policy() {
                         relative_path: Some("MoviesHD/logos.ogv".into()),
                     }))?;
                     let sent = Instant::now();
-                    // the engine waits for the answer with no timeout; the test gives up at 10 s
-                    while sent.elapsed() < Duration::from_secs(10) && !s.stopped() {
-                        if let Some(Message::MovieControl(m)) =
-                            s.recv_timeout(Duration::from_millis(10))
-                        {
-                            *got2.lock().unwrap() = Some((m, sent.elapsed()));
-                            break;
-                        }
-                    }
-                    while !s.stopped() && !s.peer_closed() {
-                        thread::sleep(Duration::from_millis(5));
-                    }
+                    answer_then_hold(s, |m| *got2.lock().unwrap() = Some((m, sent.elapsed())));
                     Ok(())
                 })
                 .unwrap();
@@ -287,18 +294,7 @@ fn engine_unix_waits_for_viewer_ready_and_reads_movie_control() {
                     name: "logos".into(),
                     relative_path: None,
                 }))?;
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while Instant::now() < deadline && !s.stopped() {
-                    if let Some(Message::MovieControl(m)) =
-                        s.recv_timeout(Duration::from_millis(20))
-                    {
-                        *got2.lock().unwrap() = Some(m);
-                        break;
-                    }
-                }
-                while !s.stopped() && !s.peer_closed() {
-                    thread::sleep(Duration::from_millis(5));
-                }
+                answer_then_hold(s, |m| *got2.lock().unwrap() = Some(m));
                 Ok(())
             })
             .unwrap();
