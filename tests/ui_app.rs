@@ -365,6 +365,59 @@ fn hud_counts_skipped_kinds_and_refused_messages_from_real_sockets() {
     );
 }
 
+#[test]
+fn engine_movies_are_answered_as_the_user_chose() {
+    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+    use capdeck::grimstream::{MovieAction, MovieStart};
+    // a real engine-side server: HELLO, waits for viewer_ready, then MOVIE_START and waits
+    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
+    let server =
+        ProducerServer::bind(&any, ServerOptions::engine(Hello::new("grim_engine", None))).unwrap();
+    let addr = server.local_addr().to_string();
+    let stop = StopFlag::default();
+    let stop2 = stop.clone();
+    let got = Arc::new(std::sync::Mutex::new(None));
+    let got2 = got.clone();
+    let producer = std::thread::spawn(move || {
+        server
+            .run(&stop2, |s| {
+                s.send(&Message::MovieStart(MovieStart {
+                    name: "logos".into(),
+                    relative_path: None,
+                }))?;
+                while !s.stopped() && !s.peer_closed() {
+                    if let Some(Message::MovieControl(m)) =
+                        s.recv_timeout(std::time::Duration::from_millis(10))
+                    {
+                        *got2.lock().unwrap() = Some(m);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    });
+    let mut h = harness_with(opts());
+    h.run_steps(2);
+    h.get_by_label("skip").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().settings.movie_policy,
+        capdeck::grimstream::feed::MoviePolicy::Skip
+    );
+    connect(&mut h, FeedRole::Engine, addr.trim_start_matches("tcp://"));
+    assert!(
+        wait_until(&mut h, 10.0, |_| got.lock().unwrap().is_some()),
+        "the engine got an answer to MOVIE_START"
+    );
+    assert_eq!(
+        got.lock().unwrap().as_ref().map(|m| m.action),
+        Some(MovieAction::Skipped)
+    );
+    drop(h);
+    stop.stop();
+    producer.join().unwrap();
+}
+
 /// HELLO, STREAM_CONFIG and `n` frames of `w`x`hgt` RGBA.
 fn retail_frames(w: u32, hgt: u32, n: u64) -> Vec<u8> {
     let mut out = hello("retail_capture");

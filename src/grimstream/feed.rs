@@ -182,7 +182,7 @@ pub struct FeedOptions {
 
 /// How the feed answers MOVIE_START. The engine stays inside a movie until the viewer
 /// sends MOVIE_CONTROL for it, so leaving it unanswered freezes the engine.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MoviePolicy {
     /// Answer `error` with this reason at once (the default: this build plays no movies,
     /// and the existing viewer answers `error` when it cannot play one).

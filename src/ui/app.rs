@@ -141,6 +141,7 @@ impl CapdeckApp {
             gpu,
         );
         rt.render_state = cc.wgpu_render_state.clone();
+        rt.movie_policy = settings.movie_policy.clone();
         let demo = settings.feed_target == FeedTarget::Demo;
         let view = LiveDisplay::new(
             settings.retail_addr.clone(),
@@ -256,6 +257,10 @@ impl CapdeckApp {
                 self.live.core.disconnect(*f);
             }
             UiCommand::CancelDisconnect => v.confirm_disconnect = None,
+            UiCommand::SetMoviePolicy(p) => {
+                self.settings.movie_policy = p.clone();
+                self.live.movie_policy = p.clone();
+            }
             UiCommand::RetryCaptureWorker => {
                 match capture::real::RealBackend::new(&self.settings, self.waker.clone(), true) {
                     Ok(b) => self.capture = Box::new(b),

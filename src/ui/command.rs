@@ -52,6 +52,8 @@ pub enum UiCommand {
     ConfirmDisconnect(FeedRole),
     /// The user kept the feed connected.
     CancelDisconnect,
+    /// How the engine feed answers MOVIE_START (applies from the next connection).
+    SetMoviePolicy(crate::grimstream::feed::MoviePolicy),
     /// Switch both feeds between the built-in demo and the real addresses.
     UseDemoFeeds(bool),
 

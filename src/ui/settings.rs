@@ -134,6 +134,8 @@ pub struct Settings {
     pub memory_budget_mib: u32,
     /// Follow-live delay in seconds.
     pub follow_delay_s: f32,
+    /// How the engine feed answers MOVIE_START.
+    pub movie_policy: crate::grimstream::feed::MoviePolicy,
     /// Pane arrangement.
     pub layout: Layout,
     /// Pane shown in tab layout.
@@ -169,6 +171,7 @@ impl Default for Settings {
             engine_addr: "127.0.0.1:17500".into(),
             memory_budget_mib: 1024,
             follow_delay_s: 0.0,
+            movie_policy: Default::default(),
             layout: Layout::SideBySide,
             active_tab: Pane::Capture,
             capture_width: 520.0,

@@ -189,6 +189,8 @@ pub struct LiveRuntime {
     pub fallback: retail::FallbackTexture,
     /// Arrival-to-screen latency of retail frames.
     pub latency: latency::PresentLatency,
+    /// How the engine feed answers MOVIE_START (used when a feed connects).
+    pub movie_policy: grimstream::feed::MoviePolicy,
     waker: Option<egui::Context>,
 }
 
@@ -226,6 +228,7 @@ impl LiveRuntime {
             render_state: None,
             fallback: Default::default(),
             latency: Default::default(),
+            movie_policy: Default::default(),
             waker,
         }
     }
@@ -288,7 +291,9 @@ impl LiveRuntime {
     }
 
     fn connect_addr(&mut self, role: FeedRole, addr: FeedAddr) {
-        if let Err(e) = self.core.connect(FeedOptions::new(role, addr.clone())) {
+        let mut opts = FeedOptions::new(role, addr.clone());
+        opts.movies = self.movie_policy.clone();
+        if let Err(e) = self.core.connect(opts) {
             tracing::error!("cannot start the {} feed to {addr}: {e}", role.name());
         }
         if let Some(w) = &self.waker {
@@ -455,6 +460,7 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &
             }
         }
     });
+    movies_ui(ui, rt, cmds);
     if let Some(role) = view.confirm_disconnect {
         ui.horizontal_wrapped(|ui| {
             ui.colored_label(
@@ -473,4 +479,29 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &
             }
         });
     }
+}
+
+/// The answer to the engine's MOVIE_START (the engine waits inside a movie until it comes).
+fn movies_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
+    use grimstream::feed::MoviePolicy;
+    ui.horizontal(|ui| {
+        let l = ui.label("engine movies:");
+        let skip = rt.movie_policy == MoviePolicy::Skip;
+        if ui
+            .selectable_label(!skip, "answer error")
+            .on_hover_text("This viewer plays no movies: tell the engine at once, with the reason")
+            .labelled_by(l.id)
+            .clicked()
+        {
+            cmds.push(UiCommand::SetMoviePolicy(MoviePolicy::default()));
+        }
+        if ui
+            .selectable_label(skip, "skip")
+            .on_hover_text("Answer `skipped` at once")
+            .clicked()
+        {
+            cmds.push(UiCommand::SetMoviePolicy(MoviePolicy::Skip));
+        }
+        ui.weak("(applies when the engine feed connects)");
+    });
 }
