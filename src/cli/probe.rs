@@ -78,6 +78,8 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
     });
     if role == FeedRole::Engine {
         v["viewer_ready_sent"] = json!(st.viewer_ready_sent);
+        v["movie_answers"] = json!(st.movie_controls_sent);
+        v["last_movie_answer"] = json!(st.last_movie_control);
         v["position"] = json!(st.last_position);
     }
     v

@@ -113,6 +113,8 @@ pub struct FeedStatus {
     pub viewer_ready_sent: u64,
     /// MOVIE_CONTROL messages sent.
     pub movie_controls_sent: u64,
+    /// The last MOVIE_CONTROL sent (the answer to the last movie).
+    pub last_movie_control: Option<MovieControl>,
     /// Bytes received.
     pub bytes: u64,
     /// Current STREAM_CONFIG.
@@ -583,13 +585,7 @@ impl FeedWorker {
                     FeedCommand::MovieControl(m) => {
                         let msg = Message::MovieControl(m.clone());
                         match self.send(&msg) {
-                            Ok(()) => {
-                                let now = self.now_ns();
-                                self.status(|s, store| {
-                                    s.movie_controls_sent += 1;
-                                    store.note(role, now, EventKind::MovieControlSent(m));
-                                });
-                            }
+                            Ok(()) => self.movie_control_sent(m),
                             Err(e) => break_retry(&mut self.stream, &e),
                         }
                     }
@@ -661,6 +657,16 @@ impl FeedWorker {
         }
     }
 
+    /// Counts a MOVIE_CONTROL that went out and puts it on the timeline.
+    fn movie_control_sent(&self, m: MovieControl) {
+        let (role, at) = (self.opts.role, self.now_ns());
+        self.status(|s, store| {
+            s.movie_controls_sent += 1;
+            s.last_movie_control = Some(m.clone());
+            store.note(role, at, EventKind::MovieControlSent(m));
+        });
+    }
+
     /// Send a message to the producer (passes the tap).
     fn send(&mut self, msg: &Message) -> io::Result<()> {
         let bytes = encode(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -709,11 +715,7 @@ impl FeedWorker {
         if let Some(m) = movie {
             self.send(&Message::MovieControl(m.clone()))
                 .map_err(|e| format!("answering MOVIE_START: {e}"))?;
-            let at = self.now_ns();
-            self.status(|s, store| {
-                s.movie_controls_sent += 1;
-                store.note(role, at, EventKind::MovieControlSent(m));
-            });
+            self.movie_control_sent(m);
         }
         if is_hello && self.opts.send_viewer_ready && !*viewer_ready_sent {
             self.send(&Message::Control(Control::viewer_ready()))
