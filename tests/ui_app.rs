@@ -366,6 +366,25 @@ fn hud_counts_skipped_kinds_and_refused_messages_from_real_sockets() {
 }
 
 #[test]
+fn a_silent_engine_is_named_as_such() {
+    // what a used one-viewer engine does: the kernel accepts, nothing is ever sent
+    let p = Producer::serve(Vec::new());
+    let mut h = harness_with(opts());
+    connect(&mut h, FeedRole::Engine, &p.addr);
+    assert!(
+        wait_until(&mut h, 15.0, |h| has(h, |l| l
+            == "no HELLO after 3 s: the producer may need a restart")),
+        "the silent connection is named: {:?}",
+        texts(&h)
+    );
+    assert_eq!(
+        hud(&h, "reconnects ")[1],
+        0,
+        "not hidden behind a retry loop"
+    );
+}
+
+#[test]
 fn engine_movies_are_answered_as_the_user_chose() {
     use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
     use capdeck::grimstream::{MovieAction, MovieStart};

@@ -444,7 +444,9 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &
                 cmds.push(UiCommand::ConnectFeed(role));
             }
             if let Some(st) = st
-                && matches!(st.state, FeedState::Live)
+                // a one-viewer engine accepts and then says nothing: the stall rule marks
+                // it stalled, but what the person needs to know is that HELLO never came
+                && matches!(st.state, FeedState::Live | FeedState::Stalled { .. })
                 && st.producer.is_none()
                 && st.last_data_ns.is_some_and(|t| {
                     rt.frame
