@@ -365,6 +365,55 @@ fn hud_counts_skipped_kinds_and_refused_messages_from_real_sockets() {
     );
 }
 
+/// The engine's hero walks on x/y (z up) with yaw in degrees (spec "Engine state: units
+/// and axes"): a circle walked on x/y must draw as a circle, the arrow along the walk.
+#[test]
+fn a_circle_walked_on_x_y_draws_as_a_circle() {
+    let mut h = harness_with(AppOptions {
+        layout: Some(Layout::Tabs),
+        ..opts()
+    });
+    h.state_mut()
+        .set_capture_backend(Box::new(FixedCapture::new()));
+    {
+        let app = h.state_mut();
+        app.apply(UiCommand::ShowPane(Pane::LiveView));
+        let core = &mut app.live.core;
+        core.clock().set_manual(Some(12 * S as i64));
+        core.open_source(FeedRole::Engine, 11 * S as i64, 1 << 20);
+        let mut bytes = hello("grim_engine");
+        for seq in 0..=340u64 {
+            let a = (seq as f32).to_radians(); // one degree of arc per state
+            let st = StateUpdate {
+                seq,
+                host_time_ns: seq * 33_333_333,
+                frame: Some(seq as u32),
+                position: Some([4.0 * a.cos(), 4.0 * a.sin(), 1.5]),
+                // walking counter-clockwise, the heading is (dx, dy) = (-sin a, cos a);
+                // the engine's yaw = atan2(-dx, dy) in [0, 360) is then a itself
+                yaw: Some(a.to_degrees().rem_euclid(360.0)),
+                active_setup: None,
+                active_hotspot: None,
+                coverage: None,
+                events: None,
+                active_movie: None,
+            };
+            bytes.extend(msg(&Message::StateUpdate(st)));
+        }
+        core.ingest_bytes(FeedRole::Engine, 11 * S as i64, &bytes)
+            .unwrap();
+        app.live.refresh();
+        app.apply(UiCommand::Timeline(Command::Pause));
+    }
+    h.run_steps(3);
+    assert!(
+        has(&h, |l| l == "340.0°"),
+        "yaw shown in degrees: {:?}",
+        texts(&h)
+    );
+    h.snapshot("engine_circle");
+}
+
 #[test]
 fn a_silent_engine_is_named_as_such() {
     // what a used one-viewer engine does: the kernel accepts, nothing is ever sent
