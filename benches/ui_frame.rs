@@ -109,16 +109,22 @@ fn harness() -> Harness<'static, CapdeckApp> {
     h
 }
 
-fn bench(c: &mut Criterion) {
-    let mut g = c.benchmark_group("ui_frame");
-    g.sample_size(30);
-
+/// The app after 3 s of live data (history, textures and layout warmed up).
+fn warmed() -> (Harness<'static, CapdeckApp>, Feeder) {
     let mut h = harness();
     let mut feeder = Feeder::new();
     for _ in 0..90 {
         feeder.push(h.state_mut());
         h.step();
     }
+    (h, feeder)
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ui_frame");
+    g.sample_size(30);
+
+    let (mut h, mut feeder) = warmed();
     g.bench_function("ui_pass", |b| {
         b.iter_custom(|n| {
             let mut spent = Duration::ZERO;
@@ -132,12 +138,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let mut h = harness();
-    let mut feeder = Feeder::new();
-    for _ in 0..90 {
-        feeder.push(h.state_mut());
-        h.step();
-    }
+    let (mut h, mut feeder) = warmed();
     let _ = h.render();
     let before = h.state().live.gpu.as_ref().map_or(0, |u| u.get());
     let mut iters = 0u64;

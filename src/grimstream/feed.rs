@@ -255,6 +255,39 @@ pub enum FeedError {
     Stopped(&'static str),
 }
 
+/// Decodes a raw message and shows it to the tap (if any): the first step of the one
+/// ingest path, for connections and caller-fed sources alike.
+pub fn decode_and_tap(
+    tap: Option<&dyn MessageTap>,
+    role: FeedRole,
+    generation: u64,
+    arrival_ns: i64,
+    raw: &RawMessage,
+) -> Result<Message, CodecError> {
+    let decoded = raw.decode();
+    if let Some(tap) = tap {
+        tap.incoming(&TapEvent {
+            role,
+            generation,
+            arrival_ns,
+            raw,
+            decoded: decoded.as_ref(),
+        });
+    }
+    decoded
+}
+
+impl FeedStatus {
+    /// Counts a fatal stream error (the connection or source ends with it).
+    pub fn count_stream_error(&mut self, e: &DecodeError) {
+        self.decode_errors += 1;
+        if matches!(e, DecodeError::TooLong { .. }) {
+            self.oversize_refused += 1;
+        }
+        self.last_error = Some(e.to_string());
+    }
+}
+
 /// Called after each message lands in the store (from the thread that stored it, with no
 /// lock held): a viewer asks to be repainted so new data shows at once, not at its next
 /// timer tick. Must not block.
@@ -619,11 +652,7 @@ impl FeedWorker {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        let oversize = matches!(e, DecodeError::TooLong { .. });
-                        self.status(|s, _| {
-                            s.decode_errors += 1;
-                            s.oversize_refused += u64::from(oversize);
-                        });
+                        self.status(|s, _| s.count_stream_error(&e));
                         fatal = Some(format!("stream error: {e}"));
                         break;
                     }
@@ -685,16 +714,7 @@ impl FeedWorker {
         let role = self.opts.role;
         let now = self.now_ns();
         self.got_message = true;
-        let decoded = raw.decode();
-        if let Some(tap) = &self.tap {
-            tap.incoming(&TapEvent {
-                role,
-                generation: self.generation,
-                arrival_ns: now,
-                raw: &raw,
-                decoded: decoded.as_ref(),
-            });
-        }
+        let decoded = decode_and_tap(self.tap.as_deref(), role, self.generation, now, &raw);
         let kind = raw.header.kind;
         let is_hello = matches!(decoded, Ok(Message::Hello(_)));
         let movie = match &decoded {

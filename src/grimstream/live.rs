@@ -245,27 +245,20 @@ impl LiveView {
         loop {
             match dec.next_message() {
                 Ok(Some(raw)) => {
-                    let decoded = raw.decode();
-                    if let Some(tap) = &self.tap {
-                        tap.incoming(&super::feed::TapEvent {
-                            role,
-                            generation,
-                            arrival_ns: at_ns,
-                            raw: &raw,
-                            decoded: decoded.as_ref(),
-                        });
-                    }
+                    let decoded = super::feed::decode_and_tap(
+                        self.tap.as_deref(),
+                        role,
+                        generation,
+                        at_ns,
+                        &raw,
+                    );
                     g.take_in(role, at_ns, raw.header.kind, decoded);
                     n += 1;
                 }
                 Ok(None) => break,
                 Err(error) => {
                     let st = &mut g.status[role.index()];
-                    st.decode_errors += 1;
-                    if matches!(error, DecodeError::TooLong { .. }) {
-                        st.oversize_refused += 1;
-                    }
-                    st.last_error = Some(error.to_string());
+                    st.count_stream_error(&error);
                     st.state = FeedState::Disconnected {
                         reason: error.to_string(),
                         retry_in_ms: 0,

@@ -151,15 +151,7 @@ impl CapdeckApp {
         if !opts.no_autostart && demo {
             rt.start_demo();
         }
-        let capture: Box<dyn CaptureBackend> =
-            match capture::real::RealBackend::new(&settings, Some(ctx.clone()), !opts.no_autostart)
-            {
-                Ok(b) => Box::new(b),
-                Err(e) => {
-                    tracing::error!("cannot start the capture worker: {e}");
-                    Box::new(capture::UnavailableBackend::new(e))
-                }
-            };
+        let capture = start_capture(&settings, Some(ctx.clone()), !opts.no_autostart);
         let video_sources = capture::sources::SourceLister::new(Some(cc.egui_ctx.clone()));
         let log_seen = log.next_seq();
         let mut app = Self {
@@ -262,13 +254,7 @@ impl CapdeckApp {
                 self.live.movie_policy = p.clone();
             }
             UiCommand::RetryCaptureWorker => {
-                match capture::real::RealBackend::new(&self.settings, self.waker.clone(), true) {
-                    Ok(b) => self.capture = Box::new(b),
-                    Err(e) => {
-                        tracing::error!("cannot start the capture worker: {e}");
-                        self.capture = Box::new(capture::UnavailableBackend::new(e));
-                    }
-                }
+                self.capture = start_capture(&self.settings, self.waker.clone(), true);
             }
             UiCommand::UseDemoFeeds(demo) => {
                 v.demo = *demo;
@@ -628,6 +614,21 @@ impl eframe::App for CapdeckApp {
 
     fn persist_egui_memory(&self) -> bool {
         self.settings_path.is_some()
+    }
+}
+
+/// The real capture backend, or one that says why it could not start (never a simulation).
+fn start_capture(
+    settings: &Settings,
+    waker: Option<egui::Context>,
+    autostart: bool,
+) -> Box<dyn CaptureBackend> {
+    match capture::real::RealBackend::new(settings, waker, autostart) {
+        Ok(b) => Box::new(b),
+        Err(e) => {
+            tracing::error!("cannot start the capture worker: {e}");
+            Box::new(capture::UnavailableBackend::new(e))
+        }
     }
 }
 
