@@ -10,8 +10,11 @@
 //! - [`capture`]: audio and video sources and the pipelines that turn them into wire chunks.
 //! - [`grimstream`]: GrimStream feed connections, producer servers, the store, clocks, the
 //!   live view and the demo world.
+//! - [`record`]: session recordings as files: MCAP segments, manifest, seals, recovery,
+//!   seeking, verification and the Foxglove export.
 //! - [`timeline`]: the pure timeline model of the live view (over the store).
-//! - [`session`]: compositions: the sending session, serve-retail.
+//! - [`session`]: compositions: the sending session, serve-retail, recording (the taps
+//!   that feed [`record`]) and replay.
 //! - [`ui`]: the egui/eframe desktop app.
 //! - [`cli`]: command-line parsing and the headless commands.
 //!
@@ -27,12 +30,13 @@
 //! | `net`        | `wire`, `util`                                            |
 //! | `capture`    | `wire`, `util`                                            |
 //! | `grimstream` | `wire`, `util`                                            |
+//! | `record`     | `wire`, `util`                                            |
 //! | `timeline`   | `grimstream`, `wire`, `util`                              |
-//! | `session`    | `capture`, `net`, `grimstream`, `wire`, `util`            |
-//! | `ui`         | `session`, `timeline`, `capture`, `net`, `grimstream`, `wire`, `util` |
+//! | `session`    | `capture`, `net`, `grimstream`, `record`, `wire`, `util`  |
+//! | `ui`         | `session`, `timeline`, `capture`, `net`, `grimstream`, `record`, `wire`, `util` |
 //! | `cli`        | everything                                                |
 //!
-//! Without the default `desktop` feature only `util`, `wire`, `grimstream` and `timeline`
+//! Without the default `desktop` feature only `util`, `wire`, `grimstream`, `record` and `timeline`
 //! are built: the layers with no device, network or GPU dependency.
 
 #[cfg(feature = "desktop")]
@@ -42,6 +46,7 @@ pub mod cli;
 pub mod grimstream;
 #[cfg(feature = "desktop")]
 pub mod net;
+pub mod record;
 #[cfg(feature = "desktop")]
 pub mod session;
 pub mod timeline;

@@ -13,8 +13,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("net", &["wire", "util"]),
     ("capture", &["wire", "util"]),
     ("grimstream", &["wire", "util"]),
+    ("record", &["wire", "util"]),
     ("timeline", &["grimstream", "wire", "util"]),
-    ("session", &["capture", "net", "grimstream", "wire", "util"]),
+    (
+        "session",
+        &["capture", "net", "grimstream", "record", "wire", "util"],
+    ),
     (
         "ui",
         &[
@@ -23,6 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "capture",
             "net",
             "grimstream",
+            "record",
             "wire",
             "util",
         ],
@@ -36,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "capture",
             "net",
             "grimstream",
+            "record",
             "wire",
             "util",
         ],

@@ -8,6 +8,7 @@
 
 pub mod demo_feeds;
 pub mod probe;
+pub mod record;
 pub mod serve_retail;
 
 use std::io::{IsTerminal, Write};
@@ -115,6 +116,13 @@ pub enum CliCommand {
     DemoFeeds(demo_feeds::DemoFeedsArgs),
     /// Serve a screen, window or the pattern as a GrimStream retail feed.
     ServeRetail(serve_retail::ServeRetailArgs),
+    /// Check every sealed segment of a recording against its BLAKE3 seal.
+    Verify(record::VerifyArgs),
+    /// Replay a recording: a summary through the live view's decoders, or its capture side
+    /// pushed to an inference host.
+    Replay(record::ReplayArgs),
+    /// Export a recording with Foxglove's standard schemas (opens in Foxglove and Rerun).
+    Export(record::ExportArgs),
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -191,6 +199,9 @@ pub struct SendArgs {
     /// How long to run and where the final stats go.
     #[command(flatten)]
     pub run: RunLimits,
+    /// Recording.
+    #[command(flatten)]
+    pub rec: record::RecordArgs,
 }
 
 /// The end of a `send` or `receive` run and its report.
@@ -251,6 +262,9 @@ pub fn main() -> ExitCode {
         Some(CliCommand::Probe(a)) => probe::run(a),
         Some(CliCommand::DemoFeeds(a)) => demo_feeds::run(a),
         Some(CliCommand::ServeRetail(a)) => serve_retail::run(a),
+        Some(CliCommand::Verify(a)) => record::run_verify(a),
+        Some(CliCommand::Replay(a)) => record::run_replay(a),
+        Some(CliCommand::Export(a)) => record::run_export(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -355,7 +369,12 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
         client: a.client,
     };
     let video_none = cfg.video == VideoSourceSpec::None;
-    let sender = Sender::start(cfg, TapPoint::default())?;
+    let recording = a.rec.start(Instant::now())?;
+    let tap = match &recording {
+        Some((_, tap)) => TapPoint::new(tap.clone()),
+        None => TapPoint::default(),
+    };
+    let sender = Sender::start(cfg, tap)?;
     let tty = std::io::stderr().is_terminal();
     let mut last = Instant::now();
     run_until(
@@ -363,7 +382,11 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
         || video_none && sender.audio_finished(),
         || {
             if tty && last.elapsed() >= Duration::from_millis(500) {
-                status(&sender.stats().status_line());
+                let mut line = sender.stats().status_line();
+                if let Some((r, _)) = &recording {
+                    line = format!("{line} | {}", record::status_line(&r.status()));
+                }
+                status(&line);
                 last = Instant::now();
             }
         },
@@ -372,6 +395,9 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
     if tty {
         status(&stats.status_line());
         eprintln!();
+    }
+    if let Some((r, _)) = recording {
+        record::finish(r);
     }
     if let Some(p) = &a.run.stats_json {
         write_json(p, &stats)?;

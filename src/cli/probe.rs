@@ -31,6 +31,9 @@ pub struct ProbeArgs {
     /// Fixed stall limit in ms (default: four nominal periods).
     #[arg(long)]
     pub stall_ms: Option<u64>,
+    /// Recording.
+    #[command(flatten)]
+    pub rec: super::record::RecordArgs,
 }
 
 fn parse_addr(s: &str) -> anyhow::Result<Option<FeedAddr>> {
@@ -105,7 +108,15 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
             f.stall_after = Some(Duration::from_millis(ms));
         }
     }
-    let mut view = LiveView::start(opts).context("starting feed threads")?;
+    // The view first, so the recorder's tap knows the view's clock before any message.
+    let mut view = LiveView::new(opts.budget_bytes);
+    let recording = args.rec.start(view.epoch())?;
+    if let Some((_, tap)) = &recording {
+        view.set_tap(Some(tap.clone()));
+    }
+    for o in [opts.retail, opts.engine].into_iter().flatten() {
+        view.connect(o).context("starting feed threads")?;
+    }
     let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
     let mut next_progress = Instant::now() + Duration::from_secs(1);
     while Instant::now() < deadline {
@@ -122,8 +133,12 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let snap = view.snapshot();
+    // Stop first: the report then counts exactly what was taken in (and recorded).
     view.stop();
+    let snap = view.snapshot();
+    if let Some((r, _)) = recording {
+        super::record::finish(r);
+    }
     let mut out = serde_json::Map::new();
     if retail.is_some() {
         out.insert(

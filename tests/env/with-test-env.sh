@@ -3,17 +3,18 @@
 #  - a PulseAudio server with no sound card whose default source is a 440 Hz sine at
 #    48 kHz stereo, reached by cpal's ALSA `default` device through ALSA's pulse plugin;
 #  - an Xvfb display with the openbox window manager;
-#  - CAPDECK_PYTHON: a Python (virtualenv in .venv) with pyzmq, the libzmq peer.
+#  - CAPDECK_PYTHON: a Python (virtualenv in .venv) with pyzmq, the libzmq peer, and
+#    Foxglove's `mcap` reader, the independent reader of recordings and exports.
 # Everything started here is stopped when the command ends.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
 # Python peer (pyzmq wheels bundle libzmq).
 venv="$root/.venv"
-if ! "$venv/bin/python" -c 'import zmq' 2>/dev/null; then
-  echo "test-env: creating $venv with pyzmq"
+if ! "$venv/bin/python" -c 'import zmq, mcap' 2>/dev/null; then
+  echo "test-env: creating $venv with pyzmq and mcap"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'pyzmq>=26'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'pyzmq>=26' 'mcap>=1.2'
 fi
 export CAPDECK_PYTHON="$venv/bin/python"
 

@@ -1,0 +1,270 @@
+//! The recording commands: `--record` on `send` and `probe`, and `verify`, `replay`,
+//! `export`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use crate::grimstream::FeedRole;
+use crate::grimstream::live::LiveView;
+use crate::record::reader::{Recording, Verdict, verify};
+use crate::record::recorder::{Recorder, RecorderState, RecorderStatus};
+use crate::session::record::recorder_options;
+use crate::session::replay::{ToHostOptions, into_view, to_host};
+
+/// Where and how a headless command records.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RecordArgs {
+    /// Record everything sent and received into this new session folder.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Stop recording when the session's files reach this many MiB.
+    #[arg(long, value_name = "MIB")]
+    pub record_budget_mib: Option<u64>,
+    /// Stop recording when the disk has less than this many MiB free.
+    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    pub record_min_free_mib: u64,
+    /// Seal a segment when it reaches this many MiB…
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub segment_mib: u64,
+    /// … or spans this many seconds.
+    #[arg(long, default_value_t = 60, value_name = "S")]
+    pub segment_secs: u64,
+}
+
+impl RecordArgs {
+    /// Starts the recorder when `--record` was given; returns it with a tap for a view
+    /// whose clock starts at `view_epoch`.
+    pub fn start(
+        &self,
+        view_epoch: std::time::Instant,
+    ) -> anyhow::Result<Option<(Recorder, std::sync::Arc<crate::session::record::RecordTap>)>> {
+        let Some(dir) = &self.record else {
+            return Ok(None);
+        };
+        let opts = recorder_options(
+            self.record_budget_mib,
+            self.record_min_free_mib,
+            self.segment_mib,
+            self.segment_secs,
+        );
+        let r = crate::session::record::start(dir, opts, view_epoch)
+            .with_context(|| format!("cannot record into {}", dir.display()))?;
+        tracing::info!(dir = %dir.display(), "recording");
+        Ok(Some(r))
+    }
+}
+
+/// One status line for a recorder.
+pub fn status_line(s: &RecorderStatus) -> String {
+    let state = match &s.state {
+        RecorderState::Recording => "recording".to_owned(),
+        RecorderState::Stopped { reason, .. } => format!("stopped: {reason}"),
+    };
+    format!(
+        "rec {state} | {:.0} s | {} msgs | {:.1} MiB on disk | {} dropped | {} segments sealed{}",
+        s.elapsed.as_secs_f64(),
+        s.messages,
+        s.bytes_on_disk as f64 / 1048576.0,
+        s.dropped,
+        s.segments,
+        s.disk_free
+            .map(|f| format!(" | {:.1} GiB free", f as f64 / 1073741824.0))
+            .unwrap_or_default()
+    )
+}
+
+/// Stops a recorder and prints where the recording is.
+pub fn finish(rec: Recorder) {
+    let st = rec.status();
+    let m = rec.stop();
+    let sealed = m.as_ref().map_or(0, |m| m.segments.len());
+    eprintln!(
+        "recorded {} messages into {} ({} segments sealed, {} dropped){}",
+        st.messages,
+        st.dir.display(),
+        sealed,
+        m.as_ref().map_or(st.dropped, |m| m.dropped),
+        match &st.state {
+            RecorderState::Stopped {
+                reason,
+                by_error: true,
+            } => format!("; stopped early: {reason}"),
+            _ => String::new(),
+        }
+    );
+}
+
+/// `capdeck verify`.
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// The session folder.
+    pub session: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `capdeck verify`: exit status 1 when any sealed segment changed.
+pub fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
+    let r = verify(&a.session).with_context(|| format!("verifying {}", a.session.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        if let Some(p) = &r.manifest_problem {
+            println!("manifest: {p}");
+        }
+        for (file, v) in &r.segments {
+            match v {
+                Verdict::Ok => println!("{file}: ok"),
+                Verdict::Unsealed => println!("{file}: not sealed (recovered when opened)"),
+                Verdict::HashMismatch { expected, actual } => println!(
+                    "{file}: DAMAGED: BLAKE3 {actual} but the manifest sealed it as {expected}"
+                ),
+                Verdict::Missing { reason } => println!("{file}: MISSING: {reason}"),
+            }
+        }
+    }
+    if !r.ok() {
+        anyhow::bail!("{} failed verification", a.session.display());
+    }
+    Ok(())
+}
+
+/// `capdeck replay`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The session folder (or one segment file).
+    pub session: PathBuf,
+    /// Print per-channel counts, the time range, and the GrimStream feeds as the live view
+    /// decodes them (the same report as `probe --json`).
+    #[arg(long)]
+    pub summary: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Push the recorded audio and video to this inference host.
+    #[arg(long, value_name = "HOST")]
+    pub to_host: Option<String>,
+    /// Audio PULL port of the host.
+    #[arg(long, default_value_t = crate::session::sender::defaults::AUDIO_PORT)]
+    pub audio_port: u16,
+    /// Video PULL port of the host.
+    #[arg(long, default_value_t = crate::session::sender::defaults::VIDEO_PORT)]
+    pub video_port: u16,
+    /// Send as fast as the host takes them instead of with the recorded pacing.
+    #[arg(long)]
+    pub as_fast: bool,
+    /// Pacing speed (2 = twice as fast as recorded).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+}
+
+/// The summary of a recording as JSON.
+pub fn summary_json(rec: &Recording) -> anyhow::Result<Value> {
+    let mut view = LiveView::new(usize::MAX / 4);
+    let fed = into_view(rec, &mut view, 64 * 1024 * 1024)?;
+    let snap = view.snapshot();
+    let range = rec.time_range();
+    let mut feeds = serde_json::Map::new();
+    for role in [FeedRole::Retail, FeedRole::Engine] {
+        let st = view.status(role);
+        if st.messages.values().sum::<u64>() > 0 {
+            feeds.insert(
+                role.name().to_owned(),
+                super::probe::feed_json(role, &st, &snap),
+            );
+        }
+    }
+    view.stop();
+    Ok(json!({
+        "session": rec.dir(),
+        "start_unix_ns": range.map(|r| r.0),
+        "end_unix_ns": range.map(|r| r.1),
+        "duration_s": range.map(|r| (r.1 - r.0) as f64 / 1e9),
+        "channels": rec.per_topic(),
+        "segments": rec.segments.iter().map(|s| json!({
+            "file": s.file, "sealed": s.sealed, "recovered": s.recovered, "bytes": s.bytes,
+            "messages": s.per_topic.values().sum::<u64>(),
+        })).collect::<Vec<_>>(),
+        "problems": rec.problems,
+        "gaps": fed.gaps.iter().map(|(a, b, why)| json!({"start_unix_ns": a, "end_unix_ns": b, "reason": why})).collect::<Vec<_>>(),
+        "unknown_topic_messages": fed.unknown_topics,
+        "dropped_while_recording": rec.manifest.as_ref().map(|m| m.dropped),
+        "stopped": rec.manifest.as_ref().and_then(|m| m.stopped.clone()),
+        "feeds": feeds,
+    }))
+}
+
+/// Runs `capdeck replay` (headless modes).
+pub fn run_replay(a: ReplayArgs) -> anyhow::Result<()> {
+    let rec = Recording::open(&a.session)
+        .with_context(|| format!("opening {}", a.session.display()))?;
+    for p in &rec.problems {
+        tracing::warn!("{p}");
+    }
+    if let Some(host) = &a.to_host {
+        let r = to_host(
+            &rec,
+            &ToHostOptions {
+                host: host.clone(),
+                audio_port: a.audio_port,
+                video_port: a.video_port,
+                paced: !a.as_fast,
+                speed: a.speed,
+                send_timeout: Duration::from_secs(10),
+            },
+        )?;
+        eprintln!(
+            "sent {} audio and {} video messages ({:.1} MiB) to {host} in {:.1} s{}",
+            r.audio,
+            r.video,
+            r.bytes as f64 / 1048576.0,
+            r.seconds,
+            if r.gaps + r.damaged > 0 {
+                format!("; {} unreadable stretches, {} damaged messages left out", r.gaps, r.damaged)
+            } else {
+                String::new()
+            }
+        );
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        return Ok(());
+    }
+    if a.summary || a.json {
+        let s = summary_json(&rec)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&s)?);
+        } else if let Value::Object(m) = s {
+            for (k, v) in m {
+                println!("{k}: {v}");
+            }
+        }
+        return Ok(());
+    }
+    anyhow::bail!(
+        "say what to do with {}: --summary, --json or --to-host HOST",
+        a.session.display()
+    )
+}
+
+/// `capdeck export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The session folder.
+    pub session: PathBuf,
+    /// Write one MCAP file with Foxglove's standard schemas.
+    #[arg(long, value_name = "OUT.mcap")]
+    pub foxglove: PathBuf,
+}
+
+/// Runs `capdeck export`.
+pub fn run_export(a: ExportArgs) -> anyhow::Result<()> {
+    let s = crate::record::foxglove::export(&a.session, &a.foxglove)
+        .with_context(|| format!("exporting {}", a.session.display()))?;
+    println!("{}", serde_json::to_string_pretty(&s)?);
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Replay compositions over a [`Recording`]:
+//! - [`into_view`]: the recorded GrimStream messages through the live view's own ingest
+//!   path (same decoder, same store, same gap and stall rules) on the recording's clock;
+//! - [`to_host`]: the recorded capture messages pushed to an inference host with libzmq,
+//!   the same bytes in the same order, with the original pacing or as fast as it can.
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use crate::grimstream::FeedRole;
+use crate::grimstream::live::LiveView;
+use crate::record::reader::{ReadError, ReadEvent, Recording};
+use crate::record::{Topic, split_parts};
+
+/// What [`into_view`] fed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ViewReplay {
+    /// GrimStream messages handed to the view.
+    pub messages: u64,
+    /// Messages the view's decoder refused (the source was reopened after each).
+    pub refused: u64,
+    /// Unreadable stretches of the recording.
+    pub gaps: Vec<(u64, u64, String)>,
+    /// Messages on topics this version does not know (skipped).
+    pub unknown_topics: u64,
+}
+
+/// Feeds every recorded GrimStream message of `rec` into `view` at its recorded arrival
+/// time (ns since the recording's start, on the view's manual clock). A new connection
+/// generation in the recording opens a new source, as a reconnect did live.
+pub fn into_view(
+    rec: &Recording,
+    view: &mut LiveView,
+    max_message_len: u32,
+) -> Result<ViewReplay, ReadError> {
+    let t0 = rec.time_range().map_or(0, |r| r.0);
+    let mut out = ViewReplay::default();
+    let mut generation: [Option<u32>; 2] = [None, None];
+    let clock = view.clock().clone();
+    let mut last_ns = 0i64;
+    rec.read_all(&mut |ev| {
+        let m = match ev {
+            ReadEvent::Gap {
+                start_ns,
+                end_ns,
+                reason,
+                ..
+            } => {
+                out.gaps.push((start_ns, end_ns, reason));
+                return ControlFlow::Continue(());
+            }
+            ReadEvent::Message(m) => m,
+        };
+        let role = match m.topic {
+            Some(Topic::RetailIn) => FeedRole::Retail,
+            Some(Topic::EngineIn) => FeedRole::Engine,
+            Some(_) => return ControlFlow::Continue(()),
+            None => {
+                out.unknown_topics += 1;
+                return ControlFlow::Continue(());
+            }
+        };
+        let at = (m.log_time_ns.saturating_sub(t0)).min(i64::MAX as u64) as i64;
+        // Messages from different threads may be a few µs out of order: never go back.
+        let at = at.max(last_ns);
+        last_ns = at;
+        clock.set_manual(Some(at));
+        let slot = &mut generation[role.index()];
+        if *slot != Some(m.sequence) || !view.has_source(role) {
+            if slot.is_some() {
+                view.close_source(role, at, "connection ended (recorded)");
+            }
+            view.open_source(role, at, max_message_len);
+            *slot = Some(m.sequence);
+        }
+        view.tick_source(role, at);
+        out.messages += 1;
+        if view.ingest_bytes(role, at, m.data).is_err() {
+            out.refused += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// How [`to_host`] paces and frames.
+#[derive(Debug, Clone)]
+pub struct ToHostOptions {
+    /// Host name or address.
+    pub host: String,
+    /// Audio PULL port.
+    pub audio_port: u16,
+    /// Video PULL port.
+    pub video_port: u16,
+    /// Keep the recorded spacing (false: as fast as the host takes them).
+    pub paced: bool,
+    /// Replay speed when paced (1.0 = as recorded).
+    pub speed: f64,
+    /// Give up on a message the host does not take within this long.
+    pub send_timeout: Duration,
+}
+
+/// What [`to_host`] sent.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HostReplay {
+    /// Audio messages sent.
+    pub audio: u64,
+    /// Video messages sent.
+    pub video: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Recorded messages whose parts did not split (left out).
+    pub damaged: u64,
+    /// Unreadable stretches of the recording.
+    pub gaps: u64,
+    /// Wall time taken, s.
+    pub seconds: f64,
+}
+
+/// Why a replay to a host failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ToHostError {
+    /// Reading the recording.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A socket error.
+    #[error("{what}: {source}")]
+    Zmq {
+        /// Which operation.
+        what: String,
+        /// Why.
+        source: zmq::Error,
+    },
+    /// The host did not take a message in time.
+    #[error("the host at {0} did not take a message within the send timeout; replay stopped")]
+    Timeout(String),
+}
+
+/// Pushes the recorded capture messages to a host: PUSH sockets (libzmq, as the live
+/// links), each message with exactly the parts it was recorded with, in recorded order.
+/// Unlike the live links this never drops: it waits (up to the send timeout) for the host.
+pub fn to_host(rec: &Recording, o: &ToHostOptions) -> Result<HostReplay, ToHostError> {
+    let ctx = zmq::Context::new();
+    let z = |what: &str| {
+        let what = what.to_owned();
+        move |source| ToHostError::Zmq { what, source }
+    };
+    let mk = |port: u16| -> Result<zmq::Socket, ToHostError> {
+        let s = ctx.socket(zmq::PUSH).map_err(z("creating a PUSH socket"))?;
+        s.set_sndtimeo(o.send_timeout.as_millis().min(i32::MAX as u128) as i32)
+            .map_err(z("setting the send timeout"))?;
+        s.set_linger(2000).map_err(z("setting linger"))?;
+        let ep = format!("tcp://{}:{port}", o.host);
+        s.connect(&ep).map_err(z(&format!("connecting {ep}")))?;
+        Ok(s)
+    };
+    let audio = mk(o.audio_port)?;
+    let video = mk(o.video_port)?;
+    let mut out = HostReplay::default();
+    let started = Instant::now();
+    let t0 = rec.time_range().map_or(0, |r| r.0);
+    let speed = if o.speed.is_finite() && o.speed > 0.0 { o.speed } else { 1.0 };
+    let mut failure: Option<ToHostError> = None;
+    rec.read(0, u64::MAX, &[Topic::CaptureAudio, Topic::CaptureVideo], &mut |ev| {
+        let m = match ev {
+            ReadEvent::Gap { .. } => {
+                out.gaps += 1;
+                return ControlFlow::Continue(());
+            }
+            ReadEvent::Message(m) => m,
+        };
+        let Ok(parts) = split_parts(m.data) else {
+            out.damaged += 1;
+            return ControlFlow::Continue(());
+        };
+        if o.paced {
+            let due = Duration::from_secs_f64(m.log_time_ns.saturating_sub(t0) as f64 / 1e9 / speed);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let (sock, name) = if m.topic == Some(Topic::CaptureAudio) {
+            (&audio, "audio")
+        } else {
+            (&video, "video")
+        };
+        match sock.send_multipart(parts.iter().copied(), 0) {
+            Ok(()) => {
+                out.bytes += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+                if name == "audio" {
+                    out.audio += 1;
+                } else {
+                    out.video += 1;
+                }
+                ControlFlow::Continue(())
+            }
+            Err(zmq::Error::EAGAIN) => {
+                failure = Some(ToHostError::Timeout(format!("{}:{name}", o.host)));
+                ControlFlow::Break(())
+            }
+            Err(e) => {
+                failure = Some(ToHostError::Zmq {
+                    what: format!("sending {name}"),
+                    source: e,
+                });
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    out.seconds = started.elapsed().as_secs_f64();
+    // Linger lets the queued messages reach the host before the sockets close.
+    drop(audio);
+    drop(video);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
