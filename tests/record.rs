@@ -204,10 +204,18 @@ fn killed_recording_recovers_and_a_flipped_byte_is_named() {
     assert!(ok, "{text}");
     assert!(text.contains("not sealed"), "{text}");
 
-    // Flip one byte in the middle of the first sealed segment.
+    // Flip one byte in the middle of the first chunk of the first sealed segment (walking
+    // MCAP records: opcode u8, length u64 LE; a chunk is opcode 0x06).
     let first = dir.join(segs[0]["file"].as_str().unwrap());
     let mut bytes = std::fs::read(&first).unwrap();
-    let mid = bytes.len() / 2;
+    let mut at = 8;
+    let mid = loop {
+        let len = u64::from_le_bytes(bytes[at + 1..at + 9].try_into().unwrap()) as usize;
+        if bytes[at] == 0x06 {
+            break at + 9 + len / 2;
+        }
+        at += 9 + len;
+    };
     bytes[mid] ^= 0x5a;
     std::fs::write(&first, &bytes).unwrap();
     let (ok, text) = verify(&dir);
@@ -253,10 +261,10 @@ fn disk_budget_stops_the_recording_not_the_view() {
     let out = capdeck()
         .args(["probe", "--retail", &ra, "--engine", "none", "--duration", "0.2"])
         .args(["--record-min-free-mib", "999999999", "--record"])
-        .arg(tmp("budget").join("refused"))
+        .arg(dir.with_file_name("refused"))
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("left on the disk"), "{err}");
 
