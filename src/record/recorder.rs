@@ -307,17 +307,18 @@ fn run(
         st.bytes_in = bytes_in;
         st.bytes_on_disk = w.bytes_on_disk();
         st.segments = w.manifest().segments.len();
-        if let Some(err) = &failure {
-            if st.state == RecorderState::Recording {
-                tracing::warn!(error = %err, dir = %w.dir().display(), "recording stopped");
-                shared.stopped.store(true, Ordering::Relaxed);
-                st.state = RecorderState::Stopped {
-                    reason: err.to_string(),
-                    by_error: true,
-                };
-                st.elapsed = epoch.elapsed();
-            }
-            // Keep draining (and counting) until the caller stops, so no producer waits.
+        // After a failure, keep draining (and counting) until the caller stops, so no
+        // producer waits.
+        if let Some(err) = &failure
+            && st.state == RecorderState::Recording
+        {
+            tracing::warn!(error = %err, dir = %w.dir().display(), "recording stopped");
+            shared.stopped.store(true, Ordering::Relaxed);
+            st.state = RecorderState::Stopped {
+                reason: err.to_string(),
+                by_error: true,
+            };
+            st.elapsed = epoch.elapsed();
         }
         st.disk_free = disk_free;
     }

@@ -335,13 +335,13 @@ impl SessionWriter {
     }
 
     fn check_free(&mut self) -> Result<(), WriteError> {
-        if let Some(free) = self.free_bytes() {
-            if free < self.opts.min_free_bytes {
-                return Err(WriteError::DiskLow {
-                    free_mib: free / (1024 * 1024),
-                    min_mib: self.opts.min_free_bytes / (1024 * 1024),
-                });
-            }
+        if let Some(free) = self.free_bytes()
+            && free < self.opts.min_free_bytes
+        {
+            return Err(WriteError::DiskLow {
+                free_mib: free / (1024 * 1024),
+                min_mib: self.opts.min_free_bytes / (1024 * 1024),
+            });
         }
         Ok(())
     }
