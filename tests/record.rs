@@ -252,7 +252,7 @@ fn disk_budget_stops_the_recording_not_the_view() {
     );
     let recorded = rep["feeds"]["retail"]["frames"].as_u64().unwrap();
     let seen = live["retail"]["frames"].as_u64().unwrap();
-    // Demo frames compress ~20:1, so 2 MiB holds a good part of the run, never all of it.
+    // 2 MiB holds a part of the run, never all of it.
     assert!(recorded > 0 && recorded < seen, "recorded {recorded} of {seen}");
     let (ok, text) = verify(&dir);
     assert!(ok, "{text}");

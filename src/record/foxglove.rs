@@ -118,7 +118,7 @@ pub fn export(session: &Path, out: &Path) -> Result<ExportSummary, ExportError> 
     };
     let file = File::create(out).map_err(|e| werr(&e))?;
     let w = mcap::WriteOptions::new()
-        .compression(Some(mcap::Compression::Lz4))
+        .compression(None)
         .profile("")
         .create(BufWriter::new(file))
         .map_err(|e| werr(&e))?;

@@ -17,9 +17,11 @@
 //! unfinished segment with a linear read ([`reader`]).
 //!
 //! Compression: MCAP compresses chunks, not channels, so the choice is per file. Chunks are
-//! lz4: raw RGBA retail frames compress (1.3x on photo-like content, 27x on flat UI) at
-//! 330 MB/s to 1.7 GB/s a core, and lz4 passes incompressible JPEG chunks through at GB/s;
-//! zstd -1 (135 MB/s on photo-like frames) cannot keep up with 720p30 (110 MB/s) on one core.
+//! stored uncompressed for now. lz4 was measured as the right codec (raw RGBA retail frames
+//! 1.3x on photo-like content, 27x on flat UI, at 330 MB/s to 1.7 GB/s a core; zstd -1 at
+//! 135 MB/s cannot keep up with 720p30), but the `mcap` crate's lz4 is `lz4-sys`, a C build
+//! that the Windows cross-check (no MinGW C compiler there) cannot run. Turning it on needs
+//! the MinGW C toolchain in the Windows stage; files stay standard MCAP either way.
 //!
 //! Layers: [`writer`] (segments, manifest, guards), [`recorder`] (the writer thread behind a
 //! bounded queue), [`reader`] (open, recover, seek, verify), [`foxglove`] (export with the

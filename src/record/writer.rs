@@ -371,7 +371,7 @@ impl SessionWriter {
             len: len.clone(),
         };
         let w = mcap::WriteOptions::new()
-            .compression(Some(mcap::Compression::Lz4))
+            .compression(None)
             .chunk_size(Some(self.opts.chunk_bytes))
             .profile("capdeck")
             .library(format!("capdeck {}", env!("CARGO_PKG_VERSION")))
