@@ -4,6 +4,8 @@
 #   install-deps.sh run     -> to run the app (X11/Wayland, Vulkan via Mesa)
 #   install-deps.sh test    -> everything the test suite needs (Xvfb, PulseAudio, Python venv)
 #   install-deps.sh bench   -> the benchmarks' reference libraries (libsoxr, libjpeg-turbo's build)
+#   install-deps.sh windows -> cross-build and run capdeck.exe: MinGW (posix threads), Wine, NSIS
+#   install-deps.sh package -> Linux packages: desktop-file-validate, dpkg tools, icon rendering
 set -euo pipefail
 
 build=(build-essential pkg-config ca-certificates libasound2-dev libdbus-1-dev
@@ -11,6 +13,10 @@ build=(build-essential pkg-config ca-certificates libasound2-dev libdbus-1-dev
        libwayland-dev libegl-dev libgbm-dev)
 run=(libxcursor1 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0)
 bench=(libsoxr-dev cmake nasm)
+windows=(gcc-mingw-w64-x86-64-posix g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
+         binutils-mingw-w64-x86-64 wine64 wine nsis msitools xdotool xvfb xauth openbox
+         imagemagick pulseaudio pulseaudio-utils python3 python3-venv)
+package=(desktop-file-utils dpkg-dev fakeroot imagemagick xz-utils)
 test=(xvfb xauth openbox imagemagick pulseaudio pulseaudio-utils libasound2-plugins python3 python3-venv)
 
 want=("${build[@]}")
@@ -20,7 +26,9 @@ for what in "$@"; do
     run) want+=("${run[@]}") ;;
     test) want+=("${run[@]}" "${test[@]}") ;;
     bench) want+=("${bench[@]}") ;;
-    *) echo "usage: $0 build|run|test|bench ..." >&2; exit 2 ;;
+    windows) want+=("${windows[@]}") ;;
+    package) want+=("${package[@]}") ;;
+    *) echo "usage: $0 build|run|test|bench|windows|package ..." >&2; exit 2 ;;
   esac
 done
 
