@@ -3,83 +3,12 @@
 //! the root window taken with ImageMagick's `import`), and exits with status 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-/// A screenshot as RGB pixels.
-struct Shot {
-    w: usize,
-    h: usize,
-    rgb: Vec<u8>,
-}
+use std::process::Command;
+use std::time::Duration;
 
-/// Parses a binary PPM (P6, maxval 255) as written by `import ppm:-`.
-fn parse_ppm(b: &[u8]) -> Result<Shot, String> {
-    let mut fields = Vec::new();
-    let mut i = 0;
-    while fields.len() < 4 {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i < b.len() && b[i] == b'#' {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if start == i {
-            return Err("truncated PPM header".into());
-        }
-        fields.push(String::from_utf8_lossy(&b[start..i]).into_owned());
-    }
-    i += 1; // the single whitespace after maxval
-    if fields[0] != "P6" || fields[3] != "255" {
-        return Err(format!("not an 8-bit P6 PPM: {fields:?}"));
-    }
-    let w: usize = fields[1].parse().map_err(|_| "bad width")?;
-    let h: usize = fields[2].parse().map_err(|_| "bad height")?;
-    let rgb = b
-        .get(i..i + w * h * 3)
-        .ok_or("truncated PPM data")?
-        .to_vec();
-    Ok(Shot { w, h, rgb })
-}
-
-fn screenshot() -> Result<Shot, String> {
-    let out = Command::new("import")
-        .args(["-window", "root", "-depth", "8", "ppm:-"])
-        .output()
-        .map_err(|e| format!("cannot run import: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "import failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    parse_ppm(&out.stdout)
-}
-
-/// Distinct colours (coarsely quantised) in the shot: a blank or single-colour screen has
-/// a handful; the app has dozens.
-fn distinct_colours(s: &Shot) -> usize {
-    let mut seen = std::collections::HashSet::new();
-    for p in s.rgb.chunks_exact(3) {
-        seen.insert((p[0] >> 3, p[1] >> 3, p[2] >> 3));
-    }
-    seen.len()
-}
-
-fn differing_pixels(a: &Shot, b: &Shot) -> usize {
-    a.rgb
-        .chunks_exact(3)
-        .zip(b.rgb.chunks_exact(3))
-        .filter(|(x, y)| x != y)
-        .count()
-}
+use support::screen::{self, parse_ppm};
 
 fn display_available() -> bool {
     if std::env::var("CAPDECK_TEST_DISPLAY").as_deref() != Ok("1") {
@@ -133,77 +62,15 @@ fn without_wgpu_the_window_falls_back_to_glow() {
 /// Runs `capdeck --fresh --exit-after 5` with `env`, checks that the window shows live,
 /// non-blank frames and that the process exits 0 after 5 s; returns its stderr.
 fn run_window(env: &[(&str, &str)]) -> String {
-    // One window at a time: the checks read the whole screen.
-    static SCREEN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _screen = SCREEN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    assert!(
-        std::env::var("DISPLAY").is_ok(),
-        "CAPDECK_TEST_DISPLAY=1 but DISPLAY is not set"
-    );
     let runtime = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_capdeck"))
-        .args(["--fresh", "--exit-after", "5"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_capdeck"));
+    cmd.args(["--fresh", "--exit-after", "5"])
         .env("XDG_RUNTIME_DIR", runtime.path())
         .env("HOME", home.path())
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn capdeck");
-
-    // Poll the screen until the window shows a busy picture (the app drew), then check
-    // that later frames differ (it keeps rendering live data).
-    let mut first = None;
-    while started.elapsed() < Duration::from_secs(5) {
-        let s = screenshot().expect("screenshot");
-        if distinct_colours(&s) > 60 {
-            first = Some(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let first = first.expect("the window never showed a non-blank frame within 5 s");
-    assert!(first.w >= 640 && first.h >= 480);
-    let mut moved = 0;
-    while started.elapsed() < Duration::from_millis(4800) && moved < 2000 {
-        std::thread::sleep(Duration::from_millis(300));
-        let s = screenshot().expect("screenshot");
-        moved = differing_pixels(&first, &s);
-    }
-    assert!(
-        moved >= 2000,
-        "frames are live: only {moved} pixels changed"
-    );
-
-    // exit-after: status 0, after about 5 s, within a generous bound
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("capdeck did not exit after --exit-after 5");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "exit status {status:?}; stderr:\n{err}");
-    assert!(
-        started.elapsed() >= Duration::from_secs(5),
-        "exited before --exit-after"
-    );
-    err
+        .envs(env.iter().copied());
+    let w = screen::run_window(cmd, Duration::from_secs(5), Duration::from_secs(5), None);
+    w.stderr
 }
 
 #[test]

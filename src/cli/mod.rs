@@ -26,6 +26,7 @@ use crate::capture::video::VideoSourceSpec;
 use crate::net::receiver::{Receiver, ReceiverConfig};
 use crate::net::tap::TapPoint;
 use crate::session::sender::{Sender, SenderConfig, defaults};
+use crate::ui::logging::LogFileChoice;
 use crate::wire::capture::{Framing, HostConfig};
 
 /// capdeck: desktop capture pushed to an inference host, and a live GrimStream viewer.
@@ -35,6 +36,10 @@ pub struct Cli {
     /// Log filter (tracing's env-filter syntax), e.g. `info`, `capdeck=debug`.
     #[arg(long, global = true, env = "CAPDECK_LOG", default_value = "info")]
     pub log: String,
+    /// Also write the log to this file (`none`: no file). The desktop app writes one by
+    /// default, at the path shown below; headless commands only when this is given.
+    #[arg(long, global = true, env = "CAPDECK_LOG_FILE", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
     /// What to run; without one, the desktop app opens.
     #[command(subcommand)]
     pub command: Option<CliCommand>,
@@ -97,6 +102,7 @@ impl AppArgs {
             }),
             no_autostart: false,
             log_filter: Some(log_filter.to_owned()),
+            log_file: LogFileChoice::None,
         }
     }
 }
@@ -249,13 +255,31 @@ pub struct DevicesArgs {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    attach_parent_console();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // help and version go to stdout with status 0, usage errors to stderr with 2
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let log_file = match cli.log_file.as_deref() {
+        Some(p) if p.as_os_str() == "none" => LogFileChoice::None,
+        Some(p) => LogFileChoice::Path(p.into()),
+        None if cli.command.is_none() => LogFileChoice::Default,
+        None => LogFileChoice::None,
+    };
     if cli.command.is_some() {
-        // the app installs its own subscriber, with the log panel's ring layer
-        init_logging(&cli.log);
+        // the app installs the subscriber itself, with the log panel's ring layer
+        let _ = crate::ui::logging::init(&cli.log, None, &log_file);
     }
     let result = match cli.command {
-        None => crate::ui::run_app(cli.app.to_options(&cli.log)),
+        None => {
+            let mut opts = cli.app.to_options(&cli.log);
+            opts.log_file = log_file;
+            crate::ui::run_app(opts)
+        }
         Some(CliCommand::Send(a)) => run_send(a),
         Some(CliCommand::Receive(a)) => run_receive(a),
         Some(CliCommand::Devices(a)) => run_devices(a),
@@ -275,14 +299,32 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Parses the command line; `--help` names the app's log file.
+fn parse_cli() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let log = match crate::ui::logging::default_log_path() {
+        Some(p) => format!("The desktop app's log file: {}", p.display()),
+        None => "The desktop app logs to stderr only (no data directory here).".to_owned(),
+    };
+    let matches = Cli::command().after_help(log).try_get_matches()?;
+    Cli::from_arg_matches(&matches)
 }
+
+/// A release build on Windows is a GUI program (no console window of its own). Run from a
+/// console, it writes to that console: attach to the parent's, if there is one. Output
+/// redirected to a file or pipe needs nothing (the handles are inherited).
+#[cfg(windows)]
+fn attach_parent_console() {
+    use windows_sys::Win32::System::Console::{ATTACH_PARENT_PROCESS, AttachConsole};
+    // SAFETY: AttachConsole takes a process id and has no memory arguments; failing (no
+    // parent console, or one already attached) leaves the process as it was.
+    unsafe {
+        AttachConsole(ATTACH_PARENT_PROCESS);
+    }
+}
+
+#[cfg(not(windows))]
+fn attach_parent_console() {}
 
 /// Set when Ctrl-C (or SIGTERM) arrives.
 fn interrupt_flag() -> Arc<AtomicBool> {

@@ -41,6 +41,8 @@ pub struct AppOptions {
     pub no_autostart: bool,
     /// `tracing` filter (env-filter syntax); default `info` with GPU stacks at `warn`.
     pub log_filter: Option<String>,
+    /// Where [`run_app`] writes its log file (the binary passes the default file).
+    pub log_file: super::logging::LogFileChoice,
 }
 
 impl AppOptions {
@@ -404,6 +406,10 @@ impl CapdeckApp {
     }
 
     fn log_ui(&mut self, ui: &mut egui::Ui) {
+        match super::logging::active_log_path() {
+            Some(p) => ui.weak(format!("full log: {}", p.display())),
+            None => ui.weak("full log: stderr only (no log file)"),
+        };
         egui::ScrollArea::vertical()
             .stick_to_bottom(true)
             .show(ui, |ui| {
@@ -632,20 +638,15 @@ fn start_capture(
     }
 }
 
-/// Installs the global `tracing` subscriber (stderr + the log ring) if none is set yet.
-fn init_tracing(ring: &LogRing, filter: Option<&str>) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let quiet =
-        "wgpu=warn,wgpu_hal=warn,wgpu_core=warn,naga=warn,eframe=warn,egui_wgpu=warn,winit=warn";
-    let spec = format!("{},{quiet}", filter.unwrap_or("info"));
-    let filter = tracing_subscriber::EnvFilter::try_new(&spec)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{quiet}")));
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(ring.layer())
-        .try_init();
+/// The window's icon (the same picture as the packages' and capdeck.exe's icon).
+fn with_app_icon(viewport: egui::ViewportBuilder) -> egui::ViewportBuilder {
+    match eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon/capdeck-64.png")) {
+        Ok(icon) => viewport.with_icon(std::sync::Arc::new(icon)),
+        Err(e) => {
+            tracing::warn!("window icon not set: {e}");
+            viewport
+        }
+    }
 }
 
 /// Opens the desktop app and returns when its window closes (or after `exit_after`).
@@ -654,11 +655,18 @@ fn init_tracing(ring: &LogRing, filter: Option<&str>) {
 /// the status bar (overlays need wgpu; the plain retail view works on both).
 pub fn run_app(opts: AppOptions) -> anyhow::Result<()> {
     let ring = LogRing::new();
-    init_tracing(&ring, opts.log_filter.as_deref());
+    // A file that cannot be opened is a warning in the log panel; logging goes on.
+    let _ = super::logging::init(
+        opts.log_filter.as_deref().unwrap_or("info"),
+        Some(&ring),
+        &opts.log_file,
+    );
     let native = |renderer: eframe::Renderer| eframe::NativeOptions {
         renderer,
-        viewport: egui::ViewportBuilder::default()
+        viewport: with_app_icon(egui::ViewportBuilder::default())
             .with_title("capdeck")
+            // matches StartupWMClass in packaging/linux/capdeck.desktop
+            .with_app_id("capdeck")
             .with_inner_size([1280.0, 760.0])
             .with_min_inner_size([720.0, 480.0]),
         persist_window: !opts.fresh,

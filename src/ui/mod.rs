@@ -15,6 +15,7 @@ pub mod capture;
 pub mod command;
 pub mod live;
 pub mod log_ring;
+pub mod logging;
 pub mod ptt;
 pub mod settings;
 pub mod widgets;

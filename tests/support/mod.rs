@@ -3,17 +3,37 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 #![allow(dead_code)]
 
+pub mod screen;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The capdeck binary under test.
+/// The capdeck binary under test: this build's, or `CAPDECK_TEST_EXE` run through
+/// `CAPDECK_TEST_RUNNER` when set (CI runs the interop tests against `capdeck.exe` under
+/// Wine this way: the same checks, the Windows binary).
 pub fn capdeck() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_capdeck"));
+    let mut c = match (
+        std::env::var_os("CAPDECK_TEST_EXE"),
+        std::env::var_os("CAPDECK_TEST_RUNNER"),
+    ) {
+        (Some(exe), Some(runner)) => {
+            let mut c = Command::new(runner);
+            c.arg(exe);
+            c
+        }
+        (Some(exe), None) => Command::new(exe),
+        _ => Command::new(env!("CARGO_BIN_EXE_capdeck")),
+    };
     c.env("CAPDECK_LOG", "info");
     c
+}
+
+/// True when the tests drive a binary other than this build's (`CAPDECK_TEST_EXE`).
+pub fn foreign_exe() -> bool {
+    std::env::var_os("CAPDECK_TEST_EXE").is_some()
 }
 
 /// The Python with pyzmq set up by `make test`, or `None` (the caller skips, saying why).
