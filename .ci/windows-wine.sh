@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# CI's Windows stages: build capdeck.exe and its installers for x86_64-pc-windows-gnu with
+# Debian's MinGW, run the binary under Wine against the Linux peers, then install it with
+# its NSIS installer, run the installed copy, uninstall and check nothing is left.
+# Prints the time of each stage. Installs what it needs (packaging/linux/install-deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+CARGO=${CARGO:-cargo}
+stage_start=0
+stage() { stage_start=$(date +%s); echo "== windows: $*"; }
+stage_end() { echo "== windows: $1 took $(( $(date +%s) - stage_start )) s"; }
+
+packaging/linux/install-deps.sh build test windows
+rustup target add x86_64-pc-windows-gnu
+
+stage "build capdeck.exe, NSIS installer, MSI, zip"
+CARGO=$CARGO packaging/package.sh windows
+stage_end build
+exe="$root/target/x86_64-pc-windows-gnu/release/capdeck.exe"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+stage "capdeck.exe under Wine: interop tests, audio, window, screen"
+mkdir -p target/wine
+tests/env/with-test-env.sh tests/env/wine/with-wine.sh \
+  env CAPDECK_TEST_EXE="$exe" CAPDECK_TEST_RUNNER=wine \
+  CAPDECK_TEST_SCREENSHOT="$root/target/wine/capdeck-under-wine.png" \
+  $CARGO test --locked --features wine-tests --test windows_exe --test wire_interop -- --test-threads 1
+stage_end "wine tests"
+
+stage "install silently under Wine, run, uninstall"
+tests/env/with-test-env.sh tests/env/wine/with-wine.sh \
+  .ci/windows-install-check.sh "target/package/capdeck-$version-setup.exe"
+stage_end "installer"

@@ -1,0 +1,139 @@
+//! capdeck.exe (the x86_64-pc-windows-gnu release build) under Wine, against the same Linux
+//! peers as the native tests: the version and log file, Wine's audio input listed and
+//! captured through WASAPI (Wine's audio goes to the test PulseAudio, whose default source
+//! is a 440 Hz sine), the window rendering under Xvfb, and screen capture without Windows
+//! Graphics Capture. `tests/wire_interop.rs` runs against the same binary in the same CI
+//! stage (.ci/windows-wine.sh), with its exact checks.
+//!
+//! Built only with `--features wine-tests`; needs CAPDECK_TEST_EXE (the .exe),
+//! CAPDECK_TEST_RUNNER (wine), CAPDECK_PYTHON and the display, all set by that script: a
+//! missing one fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::*;
+
+fn need(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run .ci/windows-wine.sh"))
+}
+
+#[test]
+fn version_and_help_name_the_log_file() {
+    need("CAPDECK_TEST_EXE");
+    let out = capdeck().arg("--version").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(v.trim(), format!("capdeck {}", env!("CARGO_PKG_VERSION")));
+    let out = capdeck().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let line = help
+        .lines()
+        .find(|l| l.contains("log file:"))
+        .unwrap_or_else(|| panic!("no log file in --help:\n{help}"));
+    assert!(
+        line.contains(r"AppData\Local\capdeck") && line.ends_with(r"logs\capdeck.log"),
+        "a Windows data folder path: {line}"
+    );
+}
+
+#[test]
+fn devices_json_lists_wines_audio_input() {
+    need("CAPDECK_TEST_EXE");
+    let out = capdeck().args(["devices", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inputs = v["audio_inputs"].as_array().unwrap();
+    eprintln!("Wine's audio inputs: {inputs:?}");
+    assert!(!inputs.is_empty(), "no audio input under Wine: {v}");
+    assert!(
+        inputs.iter().any(|d| d["is_default"] == true),
+        "one is the default: {inputs:?}"
+    );
+    assert!(inputs.iter().all(|d| d["rate"].as_u64().is_some()));
+}
+
+/// The Windows audio path: WASAPI in the device's native format (Wine's PulseAudio input,
+/// 48 kHz), downmixed and resampled to 16 kHz mono int16: 440 Hz at the pyzmq host.
+#[test]
+fn default_input_through_wasapi_arrives_as_440_hz() {
+    need("CAPDECK_TEST_EXE");
+    let py = python().expect("CAPDECK_PYTHON");
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let host = PyHost::start(&py, ports, "framed", &dir.path().join("host"), &[]);
+    let out = capdeck()
+        .arg("send")
+        .args(["--host", "127.0.0.1"])
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", &ports.control.to_string()])
+        .args(["--framing", "framed", "--audio", "default", "--video", "none"])
+        .args(["--duration", "6"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let s = host.finish();
+    let audio = s["audio"].as_array().unwrap();
+    assert!(audio.len() >= 50, "{} chunks in 6 s; stderr:\n{err}", audio.len());
+    assert!(audio.iter().all(|m| m["len"] == 3200));
+    let x = read_i16le(&dir.path().join("host/audio.raw"));
+    let x = &x[16000.min(x.len())..]; // the device's start-up
+    let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len().max(1) as f64;
+    assert!(ms > 1e4, "signal too quiet: mean square {ms}");
+    for second in x.chunks_exact(16000) {
+        let f = zero_crossing_hz(second, 16000.0);
+        assert!((f - 440.0).abs() < 1.0, "tone at {f:.3} Hz");
+    }
+}
+
+#[test]
+fn the_window_renders_live_frames_under_wine_and_exits_zero() {
+    need("CAPDECK_TEST_EXE");
+    need("DISPLAY");
+    let keep = std::env::var_os("CAPDECK_TEST_SCREENSHOT").map(std::path::PathBuf::from);
+    let mut cmd = capdeck();
+    cmd.args(["--fresh", "--exit-after", "14"]);
+    let w = screen::run_window(
+        cmd,
+        Duration::from_secs(14),
+        Duration::from_secs(12),
+        keep.as_deref(),
+    );
+    eprintln!("first frame after {:?}", w.first_frame_after);
+    assert!(!w.stderr.contains("panicked"), "{}", w.stderr);
+}
+
+/// Wine has no Windows Graphics Capture: the user gets a clear error, never a panic.
+#[test]
+fn screen_capture_without_graphics_capture_is_a_clear_error() {
+    need("CAPDECK_TEST_EXE");
+    let ports = Ports::free(true);
+    let out = capdeck()
+        .arg("send")
+        .args(["--host", "127.0.0.1"])
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", &ports.control.to_string()])
+        .args(["--audio", "none", "--video", "screen", "--duration", "3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{err}");
+    assert!(!err.contains("panicked"), "a panic: {err}");
+    if !out.status.success() {
+        assert!(
+            err.contains("capdeck: error:") && err.to_lowercase().contains("screen"),
+            "a clear error naming the screen: {err}"
+        );
+    }
+}
