@@ -5,6 +5,8 @@
 #  - the test-only bcryptprimitives.dll shim (processprng.c) in its system32, because every
 #    program built by Rust 1.78+ imports ProcessPrng, which Wine has only from 8.13. It is
 #    never shipped: on Windows that DLL is the system's;
+#  - the test-only coremessaging.dll shim (coremessaging.c): Wine 8.0 lacks the DLL that
+#    Windows Graphics Capture's dispatcher queue comes from, and capdeck.exe imports it;
 #  - no Mono/Gecko install prompts, Wine's own debug output off (WINEDEBUG=-all), and
 #    `wine` resolved for the caller (CAPDECK_WINE).
 # Audio: Wine's WASAPI goes to PulseAudio (winepulse), so run this inside
@@ -21,7 +23,7 @@ export WINEPREFIX="${WINEPREFIX:-$root/target/wine/prefix}"
 export WINEARCH=win64
 export WINEDEBUG="${WINEDEBUG:--all}"
 # mscoree/mshtml disabled: no Mono or Gecko download prompt. The shim is native-first.
-export WINEDLLOVERRIDES="mscoree=;mshtml=;bcryptprimitives=n,b"
+export WINEDLLOVERRIDES="mscoree=;mshtml=;bcryptprimitives=n,b;coremessaging=n,b"
 export CAPDECK_WINE="$(command -v wine)"
 
 shim_src="$here/processprng.c"
@@ -40,6 +42,12 @@ if [ ! -f "$sys32/bcryptprimitives.dll" ] || [ "$shim_src" -nt "$WINEPREFIX/.cap
     "$shim_src" "$here/processprng.def" -ladvapi32
   touch "$WINEPREFIX/.capdeck-shim"
 fi
+
+for shim in coremessaging; do
+  if [ ! -f "$sys32/$shim.dll" ] || [ "$here/$shim.c" -nt "$sys32/$shim.dll" ]; then
+    x86_64-w64-mingw32-gcc -O2 -shared -o "$sys32/$shim.dll" "$here/$shim.c" "$here/$shim.def"
+  fi
+done
 
 status=0
 "$@" || status=$?
