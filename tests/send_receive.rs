@@ -235,7 +235,7 @@ fn unreachable_host_is_reported_and_audio_is_buffered() {
     assert!(s.video.unwrap().link.queued <= 3);
     let cstate = serde_json::to_value(&s.control.state).unwrap();
     assert!(
-        cstate["state"] == "no_reply" || cstate["state"] == "connecting",
+        cstate["state"] == "backing_off" || cstate["state"] == "connecting",
         "{cstate}"
     );
 }

@@ -270,16 +270,7 @@ impl SenderStats {
                 v.link.reconnects
             );
         }
-        let c = match &self.control.state {
-            crate::net::control_link::ControlState::Disabled => "off".to_owned(),
-            crate::net::control_link::ControlState::Ok => "ok".to_owned(),
-            crate::net::control_link::ControlState::Connecting => "connecting".to_owned(),
-            crate::net::control_link::ControlState::NoReply { next_retry_ms, .. } => {
-                format!("no reply (retry {next_retry_ms} ms)")
-            }
-            crate::net::control_link::ControlState::Stopped => "stopped".to_owned(),
-        };
-        s + &format!(" | control {c}")
+        s + &format!(" | control {}", self.control.state.label())
     }
 }
 

@@ -610,15 +610,19 @@ impl CaptureBackend for RealBackend {
                 let c = &s.control;
                 let light = match &c.state {
                     ControlState::Disabled | ControlState::Stopped => LinkLight::Idle,
-                    ControlState::Connecting => LinkLight::Connecting {
-                        detail: "connecting".into(),
-                    },
+                    ControlState::Connecting | ControlState::WaitingForReply { .. } => {
+                        LinkLight::Connecting {
+                            detail: c.state.label(),
+                        }
+                    }
                     ControlState::Ok => LinkLight::Streaming,
-                    ControlState::NoReply {
+                    ControlState::BackingOff {
+                        failure,
                         reason,
                         next_retry_ms,
+                        ..
                     } => LinkLight::Disconnected {
-                        reason: format!("no reply ({reason}); streaming continues"),
+                        reason: format!("{}: {reason}; streaming continues", failure.label()),
                         retry_in_s: Some(*next_retry_ms as f32 / 1000.0),
                     },
                 };
