@@ -133,6 +133,11 @@ fn without_wgpu_the_window_falls_back_to_glow() {
 /// Runs `capdeck --fresh --exit-after 5` with `env`, checks that the window shows live,
 /// non-blank frames and that the process exits 0 after 5 s; returns its stderr.
 fn run_window(env: &[(&str, &str)]) -> String {
+    run_window_with(&[], env)
+}
+
+/// [`run_window`] with extra arguments for the app.
+fn run_window_with(args: &[&str], env: &[(&str, &str)]) -> String {
     // One window at a time: the checks read the whole screen.
     static SCREEN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _screen = SCREEN
@@ -147,6 +152,7 @@ fn run_window(env: &[(&str, &str)]) -> String {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_capdeck"))
         .args(["--fresh", "--exit-after", "5"])
+        .args(args)
         .env("XDG_RUNTIME_DIR", runtime.path())
         .env("HOME", home.path())
         .envs(env.iter().copied())
@@ -204,6 +210,82 @@ fn run_window(env: &[(&str, &str)]) -> String {
         "exited before --exit-after"
     );
     err
+}
+
+/// A producer whose STREAM_CONFIG says 12000x1000 (wider than the GPU's 8192-pixel
+/// texture limit; 48 MB frames, under the 64 MiB cap): the window shows the frames
+/// downscaled (drawn by the render pass, so the arrival-to-screen probe counts them),
+/// says so, logs no GPU error and exits 0.
+#[test]
+fn frames_wider_than_the_gpu_limit_are_drawn_downscaled() {
+    if !display_available() {
+        return;
+    }
+    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+    use capdeck::grimstream::transport::FeedAddr;
+    use capdeck::wire::grimstream::{Frame, Hello, Message, PIXEL_FORMAT_RGBA8, StreamConfig};
+    let (w, h) = (12000u32, 1000u32);
+    let config = StreamConfig {
+        width: w,
+        height: h,
+        pixel_format: PIXEL_FORMAT_RGBA8,
+        stride_bytes: w * 4,
+        nominal_fps: Some(4.0),
+    };
+    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
+    let server = ProducerServer::bind(
+        &any,
+        ServerOptions::retail(Hello::new("retail_capture", None), Some(config)),
+    )
+    .unwrap();
+    let addr = server.local_addr().to_string();
+    let stop = StopFlag::default();
+    let stop2 = stop.clone();
+    // two 48 MB frames (a left-to-right ramp, then its inverse), alternated at 4 fps
+    let ramp: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let v = ((i % w) * 255 / w) as u8;
+            [v, 255 - v, 128, 255]
+        })
+        .collect();
+    let inverse: Vec<u8> = ramp.iter().map(|b| 255 - b).collect();
+    let frames = [bytes::Bytes::from(ramp), bytes::Bytes::from(inverse)];
+    let producer = std::thread::spawn(move || {
+        let t0 = Instant::now();
+        server
+            .run(&stop2, |s| {
+                let mut id = 0u64;
+                while !s.stopped() {
+                    s.send(&Message::Frame(Frame {
+                        frame_id: id,
+                        host_time_ns: t0.elapsed().as_nanos() as u64,
+                        telemetry_time_ns: None,
+                        data: frames[(id % 2) as usize].clone(),
+                    }))?;
+                    id += 1;
+                    // paces the producer (4 fps); not waiting on anything
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Ok(())
+            })
+            .unwrap();
+    });
+    let err = run_window_with(&["--retail", &addr], &[]);
+    stop.stop();
+    producer.join().unwrap();
+    assert!(!err.contains("running on OpenGL (glow)"), "wgpu starts here");
+    assert!(
+        err.contains("retail 12000x1000 shown downscaled to 6000x500 (GPU texture limit 8192)"),
+        "the downscale is said; stderr:\n{err}"
+    );
+    assert!(!err.contains("GPU error"), "no GPU error; stderr:\n{err}");
+    let drawn: u64 = err
+        .lines()
+        .find_map(|l| l.split("retail arrival to screen: ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(drawn >= 2, "wide frames reached the screen: {drawn}; stderr:\n{err}");
 }
 
 #[test]
