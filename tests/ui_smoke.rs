@@ -180,10 +180,13 @@ fn run_window_with(args: &[&str], env: &[(&str, &str)]) -> String {
         let s = screenshot().expect("screenshot");
         moved = differing_pixels(&first, &s);
     }
-    assert!(
-        moved >= 2000,
-        "frames are live: only {moved} pixels changed"
-    );
+    if moved < 2000 {
+        let _ = child.kill();
+        let mut err = String::new();
+        use std::io::Read;
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("frames are not live: only {moved} pixels changed; stderr:\n{err}");
+    }
 
     // exit-after: status 0, after about 5 s, within a generous bound
     let status = loop {
@@ -296,4 +299,56 @@ fn ppm_parser_reads_import_output_format() {
     assert_eq!((s.w, s.h, s.rgb.len()), (2, 1, 6));
     assert!(parse_ppm(b"P6\n2 1\n255\n\x01").is_err());
     assert!(parse_ppm(b"P3\n1 1\n255\n1 2 3").is_err());
+}
+
+/// Polls a wgpu future to completion (wgpu's native futures are ready at once or soon).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        assert!(Instant::now() < end, "wgpu future never completed");
+        std::thread::yield_now();
+    }
+}
+
+/// The app's wgpu error handler on a real device: a texture over the device's limit is
+/// a validation error that is counted and kept, where wgpu's default handler panics.
+#[test]
+fn gpu_validation_errors_are_caught_not_panics() {
+    if !display_available() {
+        return;
+    }
+    use capdeck::ui::gpu_errors::GpuErrors;
+    use eframe::wgpu;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        .expect("an adapter (lavapipe in the test environment)");
+    let (device, _queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
+        .expect("a device");
+    let errors = GpuErrors::install(&device);
+    let max = device.limits().max_texture_dimension_2d;
+    let _tex = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("too wide"),
+        size: wgpu::Extent3d {
+            width: max + 1,
+            height: 16,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8UnormSrgb,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING,
+        view_formats: &[],
+    });
+    assert_eq!(errors.count(), 1);
+    let last = errors.last().unwrap();
+    assert!(
+        last.contains(&format!("{}", max + 1)) && last.contains("exceeds the limit"),
+        "{last}"
+    );
 }

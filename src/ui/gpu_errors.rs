@@ -27,11 +27,19 @@ impl GpuErrors {
 
     fn record(&self, e: &wgpu::Error) {
         let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        // wgpu's text is "Validation Error", then the cause chain, most specific last.
         let text = e.to_string();
-        // The first line names the failing call; the rest is wgpu's context chain.
-        let first = text.lines().next().unwrap_or("unknown error").trim().to_owned();
-        tracing::error!("GPU error #{n} (the app goes on): {text}");
-        *lock(&self.last) = Some(first);
+        let last = text
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .unwrap_or("unknown error")
+            .to_owned();
+        // An error in every frame would flood the log: the first ten, then every 1000th.
+        if n <= 10 || n % 1000 == 0 {
+            tracing::error!("GPU error #{n} (the app goes on): {text}");
+        }
+        *lock(&self.last) = Some(last);
     }
 
     /// Errors so far.
@@ -39,7 +47,7 @@ impl GpuErrors {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// The first line of the last error.
+    /// The most specific line of the last error.
     pub fn last(&self) -> Option<String> {
         lock(&self.last).clone()
     }
