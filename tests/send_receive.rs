@@ -542,3 +542,43 @@ fn hostile_control_reply_is_cut_off_and_streaming_goes_on() {
     let s = tx.stop(Duration::from_secs(1));
     assert!(s.audio.unwrap().link.sent > 0);
 }
+
+#[test]
+fn framing_warning_only_for_a_framing_the_host_did_not_name() {
+    // The reference receiver names both framings in its config reply.
+    let rx = receiver(HostConfig::reference());
+    let tx = sender(&rx, Framing::Multipart, TapPoint::default());
+    assert!(
+        wait_for(Duration::from_secs(10), || tx.stats().control.host_config.is_some()),
+        "hello answered"
+    );
+    let s = tx.stats();
+    assert_eq!(
+        s.control.host_config.as_ref().unwrap().framings,
+        Some(vec!["framed".to_owned(), "multipart".to_owned()])
+    );
+    assert_eq!(s.framing_warning, None, "{}", s.status_line());
+    drop(tx);
+    // The default framing is the framed layout.
+    assert_eq!(SenderConfig::default().framing, Framing::Framed);
+    // Multipart with no control channel: no host named it.
+    let p = rx.ports();
+    let tx = Sender::start(
+        SenderConfig {
+            host: "127.0.0.1".into(),
+            audio_port: p.audio,
+            video_port: p.video,
+            control_port: 0,
+            framing: Framing::Multipart,
+            audio: AudioSourceSpec::Tone(440.0),
+            video: VideoSourceSpec::None,
+            ..SenderConfig::default()
+        },
+        TapPoint::default(),
+    )
+    .unwrap();
+    let s = tx.stats();
+    let line = s.status_line();
+    assert!(s.framing_warning.is_some());
+    assert!(line.contains("WARNING: sending multipart"), "{line}");
+}

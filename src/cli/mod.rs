@@ -162,9 +162,10 @@ pub struct SendArgs {
     /// Control REQ port (0 = no control channel).
     #[arg(long, default_value_t = defaults::CONTROL_PORT)]
     pub control_port: u16,
-    /// Message framing: `multipart` (header part + payload part) or `framed` (one
-    /// length-prefixed part, what the Python host reads today).
-    #[arg(long, default_value = "multipart")]
+    /// Message framing: `framed` (one length-prefixed part, what the inference host
+    /// reads) or `multipart` (header part + payload part; warned about unless the host's
+    /// config reply names it).
+    #[arg(long, default_value = "framed")]
     pub framing: Framing,
     /// Audio source: default | device:<id or name> | tone:<hz> | wav:<path> | none.
     #[arg(long, default_value = "default")]
@@ -377,10 +378,20 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
     let sender = Sender::start(cfg, tap)?;
     let tty = std::io::stderr().is_terminal();
     let mut last = Instant::now();
+    let mut warned: Option<String> = None;
     run_until(
         a.run.duration,
         || video_none && sender.audio_finished(),
         || {
+            // Said once per change (the host's config can name framings later).
+            let st = sender.stats();
+            let host_known = st.control.host_config.is_some()
+                || st.control.state == crate::net::control_link::ControlState::Disabled;
+            let now_warning = st.framing_warning.filter(|_| host_known);
+            if now_warning.is_some() && now_warning != warned {
+                tracing::warn!("framing: {}", now_warning.as_deref().unwrap_or_default());
+            }
+            warned = now_warning;
             if tty && last.elapsed() >= Duration::from_millis(500) {
                 let mut line = sender.stats().status_line();
                 if let Some((r, _)) = &recording {

@@ -1,5 +1,5 @@
 //! The reference host: binds PULL (audio), PULL (video) and REP (control), accepts both
-//! framings (told apart by part count), answers the control channel as the inference host
+//! framings (told apart by part count, and named in its config replies), answers the control channel as the inference host
 //! does, and optionally writes what it receives: `audio.wav` (16 kHz mono), one
 //! `video/NNNNNN.jpg` per frame (named by seq) and `index.jsonl` (one line per message,
 //! malformed ones included) under an output folder.
@@ -461,6 +461,12 @@ impl Receiver {
     /// Binds the sockets (returning an error if any bind fails) and starts receiving.
     pub fn spawn(cfg: ReceiverConfig) -> Result<Self, ReceiverError> {
         let outputs = Outputs::open(cfg.out_dir.as_deref())?;
+        // This host tells the framings apart by part count: it names both in its replies.
+        let mut host_config = cfg.host_config.clone();
+        host_config.framings = Some(vec![
+            Framing::Framed.as_str().to_owned(),
+            Framing::Multipart.as_str().to_owned(),
+        ]);
         let ctx = zmq::Context::new();
         let host = cfg.bind.as_str();
         let (audio, a) = bind_one(&ctx, zmq::PULL, "audio", host, cfg.audio_port, MAX_DATA_MSG)?;
@@ -484,7 +490,7 @@ impl Receiver {
             },
             outputs,
             last_video_jpeg: None,
-            host_config: cfg.host_config.clone(),
+            host_config,
             started: Instant::now(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
