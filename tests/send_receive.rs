@@ -54,6 +54,7 @@ fn receiver(host_config: HostConfig) -> Receiver {
         video_port: 0,
         control_port: Some(0),
         out_dir: None,
+        out_budget_bytes: 0,
         host_config,
     })
     .expect("receiver binds")
@@ -486,6 +487,7 @@ fn hostile_control_reply_is_cut_off_and_streaming_goes_on() {
         video_port: 0,
         control_port: None,
         out_dir: None,
+        out_budget_bytes: 0,
         host_config: HostConfig::reference(),
     })
     .unwrap();
@@ -581,4 +583,82 @@ fn framing_warning_only_for_a_framing_the_host_did_not_name() {
     let line = s.status_line();
     assert!(s.framing_warning.is_some());
     assert!(line.contains("WARNING: sending multipart"), "{line}");
+}
+
+#[test]
+fn receive_out_stops_writing_at_its_disk_budget_and_keeps_receiving() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 200_000u64;
+    let rx = Receiver::spawn(ReceiverConfig {
+        bind: "127.0.0.1".into(),
+        audio_port: 0,
+        video_port: 0,
+        control_port: Some(0),
+        out_dir: Some(dir.path().to_path_buf()),
+        out_budget_bytes: budget,
+        host_config: HostConfig::reference(),
+    })
+    .unwrap();
+    let tx = sender(&rx, Framing::Framed, TapPoint::default());
+    assert!(
+        wait_for(Duration::from_secs(20), || rx.stats().output_stopped.is_some()),
+        "the budget is reached: {} bytes written",
+        rx.stats().bytes_written
+    );
+    let at_stop = rx.stats();
+    let why = at_stop.output_stopped.clone().unwrap();
+    assert!(why.contains("disk budget of 0 MiB reached"), "{why}");
+    assert!(
+        wait_for(Duration::from_secs(5), || rx.stats().audio.messages
+            >= at_stop.audio.messages + 5),
+        "still receiving"
+    );
+    drop(tx);
+    let end = rx.stop();
+    assert_eq!(end.bytes_written, at_stop.bytes_written, "nothing written after the stop");
+    assert!(end.bytes_written <= budget);
+    // What is on disk stays within the budget, and audio.wav was finalised.
+    let on_disk: u64 = ["audio.wav", "index.jsonl"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.path().join(f)).unwrap().len())
+        .chain(
+            std::fs::read_dir(dir.path().join("video"))
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len()),
+        )
+        .sum();
+    assert!(on_disk <= budget, "{on_disk} bytes on disk");
+    let wav = hound::WavReader::open(dir.path().join("audio.wav")).unwrap();
+    assert_eq!(u64::from(wav.len()), end.audio_samples_written);
+    assert!(end.audio_samples_written > 0);
+}
+
+#[test]
+fn listeners_bind_loopback_by_default_and_warn_on_a_wider_bind() {
+    assert_eq!(ReceiverConfig::default().bind, "127.0.0.1");
+    let run = |extra: &[&str]| {
+        let out = support::capdeck()
+            .args(["receive", "--duration", "0.3"])
+            .args(["--audio-port", &support::free_port().to_string()])
+            .args(["--video-port", &support::free_port().to_string()])
+            .args(["--control-port", "0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let quiet = run(&[]);
+    assert!(!quiet.contains("reachable from other machines"), "{quiet}");
+    let wide = run(&["--bind", "0.0.0.0"]);
+    assert!(wide.contains("WARN") && wide.contains("reachable from other machines"), "{wide}");
+    // The GrimStream producer side says the same.
+    let out = support::capdeck()
+        .args(["serve-retail", "--bind", "0.0.0.0:0", "--source", "pattern"])
+        .args(["--duration", "0.3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("reachable from other machines"), "{err}");
 }

@@ -220,8 +220,9 @@ pub struct RunLimits {
 /// `capdeck receive`.
 #[derive(Debug, Args)]
 pub struct ReceiveArgs {
-    /// Address to bind.
-    #[arg(long, default_value = "0.0.0.0")]
+    /// Address to bind: loopback by default; `0.0.0.0` (or another address) accepts
+    /// other machines and is logged as a warning.
+    #[arg(long, default_value = "127.0.0.1")]
     pub bind: String,
     /// Audio PULL port.
     #[arg(long, default_value_t = defaults::AUDIO_PORT)]
@@ -235,6 +236,10 @@ pub struct ReceiveArgs {
     /// Write audio.wav, video/NNNNNN.jpg and index.jsonl here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Disk budget of --out in MiB: writing stops with a message when it is reached
+    /// (receiving goes on).
+    #[arg(long, default_value_t = 1024)]
+    pub out_budget_mib: u64,
     /// How long to run and where the final stats go.
     #[command(flatten)]
     pub run: RunLimits,
@@ -423,6 +428,7 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
         video_port: a.video_port,
         control_port: (a.control_port != 0).then_some(a.control_port),
         out_dir: a.out,
+        out_budget_bytes: a.out_budget_mib.saturating_mul(1 << 20),
         host_config: HostConfig::reference(),
     };
     let receiver = Receiver::spawn(cfg)?;
@@ -442,14 +448,15 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
             if tty && last.elapsed() >= Duration::from_millis(500) {
                 let s = receiver.stats();
                 status(&format!(
-                    "audio {} msgs (missing {}) | video {} msgs (missing {}) | malformed {} | control hello {} hb {}",
+                    "audio {} msgs (missing {}) | video {} msgs (missing {}) | malformed {} | control hello {} hb {}{}",
                     s.audio.messages,
                     s.audio.missing,
                     s.video.messages,
                     s.video.missing,
                     s.audio.malformed + s.video.malformed,
                     s.control.hello,
-                    s.control.heartbeat
+                    s.control.heartbeat,
+                    if s.output_stopped.is_some() { " | output stopped: disk budget" } else { "" }
                 ));
                 last = Instant::now();
             }
@@ -458,6 +465,9 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
     let stats = receiver.stop();
     if tty {
         eprintln!();
+    }
+    if let Some(why) = &stats.output_stopped {
+        eprintln!("receive: {why}");
     }
     if let Some(p) = &a.run.stats_json {
         write_json(p, &stats)?;

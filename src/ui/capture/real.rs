@@ -235,6 +235,7 @@ impl WorkerState {
                 video_port: 0,
                 control_port: Some(0),
                 out_dir: None,
+                out_budget_bytes: 0,
                 host_config: HostConfig::reference(),
             };
             self.receiver =
