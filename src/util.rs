@@ -23,6 +23,23 @@ pub fn wait_timeout<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>, d: Duration) -> M
         .0
 }
 
+/// Whether a bind host (an address or name, without port; `[::1]` brackets allowed)
+/// is loopback only: `127.0.0.0/8`, `::1` or `localhost`. Listeners bind loopback by
+/// default; anything else is reachable from other machines and is warned about.
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host part of `host:port` (`[v6]:port` allowed), for [`is_loopback_host`].
+pub fn host_of(host_port: &str) -> &str {
+    match host_port.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit() || c == '*') => h,
+        _ => host_port,
+    }
+}
+
 /// Parses a size given as `WxH` (each side 16 to 7680), for command-line flags.
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
@@ -44,6 +61,19 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn loopback_hosts_are_told_from_wider_binds() {
+        for h in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"] {
+            assert!(super::is_loopback_host(h), "{h}");
+        }
+        for h in ["0.0.0.0", "::", "192.168.1.20", "example.com", "*", ""] {
+            assert!(!super::is_loopback_host(h), "{h}");
+        }
+        assert_eq!(super::host_of("127.0.0.1:17400"), "127.0.0.1");
+        assert_eq!(super::host_of("[::1]:0"), "[::1]");
+        assert_eq!(super::host_of("0.0.0.0"), "0.0.0.0");
+    }
+
     #[test]
     fn parse_size_accepts_wxh_and_explains_errors() {
         assert_eq!(super::parse_size("640x480"), Ok((640, 480)));

@@ -54,6 +54,7 @@ fn receiver(host_config: HostConfig) -> Receiver {
         video_port: 0,
         control_port: Some(0),
         out_dir: None,
+        out_budget_bytes: 0,
         host_config,
     })
     .expect("receiver binds")
@@ -235,7 +236,7 @@ fn unreachable_host_is_reported_and_audio_is_buffered() {
     assert!(s.video.unwrap().link.queued <= 3);
     let cstate = serde_json::to_value(&s.control.state).unwrap();
     assert!(
-        cstate["state"] == "no_reply" || cstate["state"] == "connecting",
+        cstate["state"] == "backing_off" || cstate["state"] == "connecting",
         "{cstate}"
     );
 }
@@ -395,4 +396,269 @@ fn receiver_refuses_huge_frames_without_allocating_them() {
     drop(tx);
     let s = rx.stop();
     assert_eq!(s.audio.malformed + s.video.malformed, 0);
+}
+
+/// A raw TCP peer that speaks just enough ZMTP 3.0 (NULL mechanism, REP) to take the
+/// control client's hello, then answers with a frame header announcing `announce` bytes
+/// and sends `body` bytes of it. Serves `announces` in turn, one per connection, and
+/// counts the hellos it took.
+fn hostile_control_peer(announces: Vec<(u64, usize)>) -> (u16, Arc<AtomicU64>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hellos = Arc::new(AtomicU64::new(0));
+    let h = hellos.clone();
+    std::thread::spawn(move || {
+        let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0];
+        greeting.extend_from_slice(b"NULL");
+        greeting.resize(64, 0);
+        let mut ready = vec![0x05];
+        ready.extend_from_slice(b"READY");
+        ready.push(11);
+        ready.extend_from_slice(b"Socket-Type");
+        ready.extend_from_slice(&3u32.to_be_bytes());
+        ready.extend_from_slice(b"REP");
+        let mut command = vec![0x04, ready.len() as u8];
+        command.extend_from_slice(&ready);
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut s) = stream else { return };
+            let (announce, body) = announces[i % announces.len()];
+            let h = h.clone();
+            let (greeting, command) = (greeting.clone(), command.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                if s.write_all(&greeting).is_err() || s.read_exact(&mut buf).is_err() {
+                    return;
+                }
+                // The client's READY command (short: flags, size, body).
+                let mut head = [0u8; 2];
+                if s.write_all(&command).is_err() || s.read_exact(&mut head).is_err() {
+                    return;
+                }
+                let mut skip = vec![0u8; usize::from(head[1])];
+                if s.read_exact(&mut skip).is_err() {
+                    return;
+                }
+                // The request: empty delimiter frame, then the body frame.
+                let mut frame = [0u8; 2];
+                if s.read_exact(&mut frame).is_err() || s.read_exact(&mut frame).is_err() {
+                    return;
+                }
+                let mut req = vec![0u8; usize::from(frame[1])];
+                if s.read_exact(&mut req).is_err() {
+                    return;
+                }
+                if req.starts_with(b"{\"cmd\":\"hello\"") {
+                    h.fetch_add(1, Ordering::Relaxed);
+                }
+                let mut reply = vec![0x01, 0x00, 0x02];
+                reply.extend_from_slice(&announce.to_be_bytes());
+                reply.resize(reply.len() + body, b' ');
+                let _ = s.write_all(&reply);
+                // Hold the connection open: whatever closes it is the client.
+                let mut sink = [0u8; 4096];
+                while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    (port, hellos)
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn hostile_control_reply_is_cut_off_and_streaming_goes_on() {
+    // 1 TiB announced (the reply that aborted the zeromq-crate client), then 1 MiB
+    // announced and sent in full: over the 64 KiB cap, yet small enough that a client
+    // without the cap would take it and report an unintelligible reply instead.
+    let (cport, hellos) = hostile_control_peer(vec![(1 << 40, 16), (1 << 20, 1 << 20)]);
+    let rx = Receiver::spawn(ReceiverConfig {
+        bind: "127.0.0.1".into(),
+        audio_port: 0,
+        video_port: 0,
+        control_port: None,
+        out_dir: None,
+        out_budget_bytes: 0,
+        host_config: HostConfig::reference(),
+    })
+    .unwrap();
+    let p = rx.ports();
+    let rss_before = peak_rss_kib();
+    let tx = Sender::start(
+        SenderConfig {
+            host: "127.0.0.1".into(),
+            audio_port: p.audio,
+            video_port: p.video,
+            control_port: cport,
+            framing: Framing::Framed,
+            audio: AudioSourceSpec::Tone(440.0),
+            video: VideoSourceSpec::Pattern,
+            ..SenderConfig::default()
+        },
+        TapPoint::default(),
+    )
+    .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || tx.stats().control.dropped >= 4),
+        "the client drops each oversized reply: {:?}",
+        tx.stats().control
+    );
+    let audio_then = rx.stats().audio.messages;
+    assert!(
+        wait_for(Duration::from_secs(5), || rx.stats().audio.messages
+            >= audio_then + 5),
+        "audio keeps streaming past the bad control host"
+    );
+    let c = tx.stats().control;
+    assert!(hellos.load(Ordering::Relaxed) >= 4, "fresh sockets keep saying hello");
+    assert_eq!(c.errors, 0, "no reply was taken in: {c:?}");
+    assert_eq!(c.timeouts, 0, "each cut-off was seen at once, not as a timeout: {c:?}");
+    assert_eq!(c.replies, 0);
+    let state = serde_json::to_value(&c.state).unwrap();
+    assert!(
+        state["state"] == "backing_off" && state["failure"] == "dropped"
+            || state["state"] == "connecting"
+            || state["state"] == "waiting_for_reply",
+        "{state}"
+    );
+    let label = tx.stats().status_line();
+    assert!(label.contains("control"), "{label}");
+    let rss_after = peak_rss_kib();
+    eprintln!(
+        "peak RSS {rss_before} KiB before, {rss_after} KiB after {} oversized replies",
+        c.dropped
+    );
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "peak RSS grew by more than 64 MiB: {rss_before} -> {rss_after} KiB"
+    );
+    let s = tx.stop(Duration::from_secs(1));
+    assert!(s.audio.unwrap().link.sent > 0);
+}
+
+#[test]
+fn framing_warning_only_for_a_framing_the_host_did_not_name() {
+    // The reference receiver names both framings in its config reply.
+    let rx = receiver(HostConfig::reference());
+    let tx = sender(&rx, Framing::Multipart, TapPoint::default());
+    assert!(
+        wait_for(Duration::from_secs(10), || tx.stats().control.host_config.is_some()),
+        "hello answered"
+    );
+    let s = tx.stats();
+    assert_eq!(
+        s.control.host_config.as_ref().unwrap().framings,
+        Some(vec!["framed".to_owned(), "multipart".to_owned()])
+    );
+    assert_eq!(s.framing_warning, None, "{}", s.status_line());
+    drop(tx);
+    // The default framing is the framed layout.
+    assert_eq!(SenderConfig::default().framing, Framing::Framed);
+    // Multipart with no control channel: no host named it.
+    let p = rx.ports();
+    let tx = Sender::start(
+        SenderConfig {
+            host: "127.0.0.1".into(),
+            audio_port: p.audio,
+            video_port: p.video,
+            control_port: 0,
+            framing: Framing::Multipart,
+            audio: AudioSourceSpec::Tone(440.0),
+            video: VideoSourceSpec::None,
+            ..SenderConfig::default()
+        },
+        TapPoint::default(),
+    )
+    .unwrap();
+    let s = tx.stats();
+    let line = s.status_line();
+    assert!(s.framing_warning.is_some());
+    assert!(line.contains("WARNING: sending multipart"), "{line}");
+}
+
+#[test]
+fn receive_out_stops_writing_at_its_disk_budget_and_keeps_receiving() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 200_000u64;
+    let rx = Receiver::spawn(ReceiverConfig {
+        bind: "127.0.0.1".into(),
+        audio_port: 0,
+        video_port: 0,
+        control_port: Some(0),
+        out_dir: Some(dir.path().to_path_buf()),
+        out_budget_bytes: budget,
+        host_config: HostConfig::reference(),
+    })
+    .unwrap();
+    let tx = sender(&rx, Framing::Framed, TapPoint::default());
+    assert!(
+        wait_for(Duration::from_secs(20), || rx.stats().output_stopped.is_some()),
+        "the budget is reached: {} bytes written",
+        rx.stats().bytes_written
+    );
+    let at_stop = rx.stats();
+    let why = at_stop.output_stopped.clone().unwrap();
+    assert!(why.contains("disk budget of 0 MiB reached"), "{why}");
+    assert!(
+        wait_for(Duration::from_secs(5), || rx.stats().audio.messages
+            >= at_stop.audio.messages + 5),
+        "still receiving"
+    );
+    drop(tx);
+    let end = rx.stop();
+    assert_eq!(end.bytes_written, at_stop.bytes_written, "nothing written after the stop");
+    assert!(end.bytes_written <= budget);
+    // What is on disk stays within the budget, and audio.wav was finalised.
+    let on_disk: u64 = ["audio.wav", "index.jsonl"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.path().join(f)).unwrap().len())
+        .chain(
+            std::fs::read_dir(dir.path().join("video"))
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len()),
+        )
+        .sum();
+    assert!(on_disk <= budget, "{on_disk} bytes on disk");
+    let wav = hound::WavReader::open(dir.path().join("audio.wav")).unwrap();
+    assert_eq!(u64::from(wav.len()), end.audio_samples_written);
+    assert!(end.audio_samples_written > 0);
+}
+
+#[test]
+fn listeners_bind_loopback_by_default_and_warn_on_a_wider_bind() {
+    assert_eq!(ReceiverConfig::default().bind, "127.0.0.1");
+    let run = |extra: &[&str]| {
+        let out = support::capdeck()
+            .args(["receive", "--duration", "0.3"])
+            .args(["--audio-port", &support::free_port().to_string()])
+            .args(["--video-port", &support::free_port().to_string()])
+            .args(["--control-port", "0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let quiet = run(&[]);
+    assert!(!quiet.contains("reachable from other machines"), "{quiet}");
+    let wide = run(&["--bind", "0.0.0.0"]);
+    assert!(wide.contains("WARN") && wide.contains("reachable from other machines"), "{wide}");
+    // The GrimStream producer side says the same.
+    let out = support::capdeck()
+        .args(["serve-retail", "--bind", "0.0.0.0:0", "--source", "pattern"])
+        .args(["--duration", "0.3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("reachable from other machines"), "{err}");
 }

@@ -6,7 +6,7 @@
 mod support;
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::screen::{self, parse_ppm};
 
@@ -62,15 +62,97 @@ fn without_wgpu_the_window_falls_back_to_glow() {
 /// Runs `capdeck --fresh --exit-after 5` with `env`, checks that the window shows live,
 /// non-blank frames and that the process exits 0 after 5 s; returns its stderr.
 fn run_window(env: &[(&str, &str)]) -> String {
+    run_window_with(&[], env)
+}
+
+/// [`run_window`] with extra arguments for the app.
+fn run_window_with(args: &[&str], env: &[(&str, &str)]) -> String {
     let runtime = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_capdeck"));
     cmd.args(["--fresh", "--exit-after", "5"])
+        .args(args)
         .env("XDG_RUNTIME_DIR", runtime.path())
         .env("HOME", home.path())
         .envs(env.iter().copied());
     let w = screen::run_window(cmd, Duration::from_secs(5), Duration::from_secs(5), None);
     w.stderr
+}
+
+/// A producer whose STREAM_CONFIG says 12000x1000 (wider than the GPU's 8192-pixel
+/// texture limit; 48 MB frames, under the 64 MiB cap): the window shows the frames
+/// downscaled (drawn by the render pass, so the arrival-to-screen probe counts them),
+/// says so, logs no GPU error and exits 0.
+#[test]
+fn frames_wider_than_the_gpu_limit_are_drawn_downscaled() {
+    if !display_available() {
+        return;
+    }
+    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+    use capdeck::grimstream::transport::FeedAddr;
+    use capdeck::wire::grimstream::{Frame, Hello, Message, PIXEL_FORMAT_RGBA8, StreamConfig};
+    let (w, h) = (12000u32, 1000u32);
+    let config = StreamConfig {
+        width: w,
+        height: h,
+        pixel_format: PIXEL_FORMAT_RGBA8,
+        stride_bytes: w * 4,
+        nominal_fps: Some(4.0),
+    };
+    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
+    let server = ProducerServer::bind(
+        &any,
+        ServerOptions::retail(Hello::new("retail_capture", None), Some(config)),
+    )
+    .unwrap();
+    let addr = server.local_addr().to_string();
+    let stop = StopFlag::default();
+    let stop2 = stop.clone();
+    // two 48 MB frames (a left-to-right ramp, then its inverse), alternated at 4 fps
+    let ramp: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let v = ((i % w) * 255 / w) as u8;
+            [v, 255 - v, 128, 255]
+        })
+        .collect();
+    let inverse: Vec<u8> = ramp.iter().map(|b| 255 - b).collect();
+    let frames = [bytes::Bytes::from(ramp), bytes::Bytes::from(inverse)];
+    let producer = std::thread::spawn(move || {
+        let t0 = Instant::now();
+        server
+            .run(&stop2, |s| {
+                let mut id = 0u64;
+                while !s.stopped() {
+                    s.send(&Message::Frame(Frame {
+                        frame_id: id,
+                        host_time_ns: t0.elapsed().as_nanos() as u64,
+                        telemetry_time_ns: None,
+                        data: frames[(id % 2) as usize].clone(),
+                    }))?;
+                    id += 1;
+                    // paces the producer (4 fps); not waiting on anything
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Ok(())
+            })
+            .unwrap();
+    });
+    let err = run_window_with(&["--retail", &addr], &[]);
+    stop.stop();
+    producer.join().unwrap();
+    assert!(!err.contains("running on OpenGL (glow)"), "wgpu starts here");
+    assert!(
+        err.contains("retail 12000x1000 shown downscaled to 6000x500 (GPU texture limit 8192)"),
+        "the downscale is said; stderr:\n{err}"
+    );
+    assert!(!err.contains("GPU error"), "no GPU error; stderr:\n{err}");
+    let drawn: u64 = err
+        .lines()
+        .find_map(|l| l.split("retail arrival to screen: ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(drawn >= 2, "wide frames reached the screen: {drawn}; stderr:\n{err}");
 }
 
 #[test]
@@ -81,4 +163,56 @@ fn ppm_parser_reads_import_output_format() {
     assert_eq!((s.w, s.h, s.rgb.len()), (2, 1, 6));
     assert!(parse_ppm(b"P6\n2 1\n255\n\x01").is_err());
     assert!(parse_ppm(b"P3\n1 1\n255\n1 2 3").is_err());
+}
+
+/// Polls a wgpu future to completion (wgpu's native futures are ready at once or soon).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        assert!(Instant::now() < end, "wgpu future never completed");
+        std::thread::yield_now();
+    }
+}
+
+/// The app's wgpu error handler on a real device: a texture over the device's limit is
+/// a validation error that is counted and kept, where wgpu's default handler panics.
+#[test]
+fn gpu_validation_errors_are_caught_not_panics() {
+    if !display_available() {
+        return;
+    }
+    use capdeck::ui::gpu_errors::GpuErrors;
+    use eframe::wgpu;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        .expect("an adapter (lavapipe in the test environment)");
+    let (device, _queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
+        .expect("a device");
+    let errors = GpuErrors::install(&device);
+    let max = device.limits().max_texture_dimension_2d;
+    let _tex = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("too wide"),
+        size: wgpu::Extent3d {
+            width: max + 1,
+            height: 16,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8UnormSrgb,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING,
+        view_formats: &[],
+    });
+    assert_eq!(errors.count(), 1);
+    let last = errors.last().unwrap();
+    assert!(
+        last.contains(&format!("{}", max + 1)) && last.contains("exceeds the limit"),
+        "{last}"
+    );
 }

@@ -23,7 +23,11 @@ fn send(ports: Ports, framing: &str, stats: &Path, extra: &[&str]) -> Command {
         .args(["--audio-port", &ports.audio.to_string()])
         .args(["--video-port", &ports.video.to_string()])
         .args(["--control-port", &ports.control.to_string()])
-        .args(["--framing", framing])
+        .args(if framing.is_empty() {
+            vec![]
+        } else {
+            vec!["--framing", framing]
+        })
         .arg("--stats-json")
         .arg(stats)
         .args(extra);
@@ -185,6 +189,50 @@ fn multipart_to_a_libzmq_host() {
 #[test]
 fn framed_to_a_libzmq_host() {
     end_to_end("framed");
+}
+
+/// The first send, with no --framing flag, against a host that reads as the inference
+/// host's code does (one part per message) and names no framing: everything parses,
+/// and no warning.
+#[test]
+fn first_send_with_no_framing_flag_reaches_the_real_host_layout() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let host = PyHost::start(&py, ports, "framed", &dir.path().join("host"), &[]);
+    let stats_path = dir.path().join("stats.json");
+    let args = ["--audio", "tone:440", "--video", "pattern", "--duration", "3"];
+    assert!(send(ports, "", &stats_path, &args).status().unwrap().success());
+    let s = host.finish();
+    assert!(s["errors"].as_array().unwrap().is_empty(), "host errors: {}", s["errors"]);
+    let audio = s["audio"].as_array().unwrap();
+    assert!(audio.len() >= 28, "{} audio chunks parsed", audio.len());
+    assert!(audio.iter().all(|m| m["framing"] == "framed"));
+    assert!(s["video"].as_array().unwrap().len() >= 12);
+    let st = read_json(&stats_path);
+    assert_eq!(st["framing"], "framed");
+    assert_eq!(st["framing_warning"], Value::Null, "{st}");
+}
+
+/// Multipart chosen for a host whose config reply names no framing: it is sent (this
+/// host reads both), but the stats and status line carry a warning, not a green light.
+#[test]
+fn multipart_to_a_host_that_names_no_framing_is_warned() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free(true);
+    let host = PyHost::start(&py, ports, "any", &dir.path().join("host"), &[]);
+    let stats_path = dir.path().join("stats.json");
+    let args = ["--audio", "tone:440", "--video", "none", "--duration", "2"];
+    let out = send(ports, "multipart", &stats_path, &args).output().unwrap();
+    assert!(out.status.success());
+    let _ = host.finish();
+    let st = read_json(&stats_path);
+    assert!(st["control"]["replies"].as_u64().unwrap() >= 1, "{}", st["control"]);
+    let w = st["framing_warning"].as_str().unwrap_or_default();
+    assert!(w.contains("names no framing"), "warning: {w:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("names no framing"), "logged; stderr:\n{err}");
 }
 
 #[test]

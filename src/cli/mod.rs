@@ -168,9 +168,10 @@ pub struct SendArgs {
     /// Control REQ port (0 = no control channel).
     #[arg(long, default_value_t = defaults::CONTROL_PORT)]
     pub control_port: u16,
-    /// Message framing: `multipart` (header part + payload part) or `framed` (one
-    /// length-prefixed part, what the Python host reads today).
-    #[arg(long, default_value = "multipart")]
+    /// Message framing: `framed` (one length-prefixed part, what the inference host
+    /// reads) or `multipart` (header part + payload part; warned about unless the host's
+    /// config reply names it).
+    #[arg(long, default_value = "framed")]
     pub framing: Framing,
     /// Audio source: default | device:<id or name> | tone:<hz> | wav:<path> | none.
     #[arg(long, default_value = "default")]
@@ -225,8 +226,9 @@ pub struct RunLimits {
 /// `capdeck receive`.
 #[derive(Debug, Args)]
 pub struct ReceiveArgs {
-    /// Address to bind.
-    #[arg(long, default_value = "0.0.0.0")]
+    /// Address to bind: loopback by default; `0.0.0.0` (or another address) accepts
+    /// other machines and is logged as a warning.
+    #[arg(long, default_value = "127.0.0.1")]
     pub bind: String,
     /// Audio PULL port.
     #[arg(long, default_value_t = defaults::AUDIO_PORT)]
@@ -240,6 +242,10 @@ pub struct ReceiveArgs {
     /// Write audio.wav, video/NNNNNN.jpg and index.jsonl here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Disk budget of --out in MiB: writing stops with a message when it is reached
+    /// (receiving goes on).
+    #[arg(long, default_value_t = 1024)]
+    pub out_budget_mib: u64,
     /// How long to run and where the final stats go.
     #[command(flatten)]
     pub run: RunLimits,
@@ -419,10 +425,20 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
     let sender = Sender::start(cfg, tap)?;
     let tty = std::io::stderr().is_terminal();
     let mut last = Instant::now();
+    let mut warned: Option<String> = None;
     run_until(
         a.run.duration,
         || video_none && sender.audio_finished(),
         || {
+            // Said once per change (the host's config can name framings later).
+            let st = sender.stats();
+            let host_known = st.control.host_config.is_some()
+                || st.control.state == crate::net::control_link::ControlState::Disabled;
+            let now_warning = st.framing_warning.filter(|_| host_known);
+            if now_warning.is_some() && now_warning != warned {
+                tracing::warn!("framing: {}", now_warning.as_deref().unwrap_or_default());
+            }
+            warned = now_warning;
             if tty && last.elapsed() >= Duration::from_millis(500) {
                 let mut line = sender.stats().status_line();
                 if let Some((r, _)) = &recording {
@@ -454,6 +470,7 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
         video_port: a.video_port,
         control_port: (a.control_port != 0).then_some(a.control_port),
         out_dir: a.out,
+        out_budget_bytes: a.out_budget_mib.saturating_mul(1 << 20),
         host_config: HostConfig::reference(),
     };
     let receiver = Receiver::spawn(cfg)?;
@@ -473,14 +490,15 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
             if tty && last.elapsed() >= Duration::from_millis(500) {
                 let s = receiver.stats();
                 status(&format!(
-                    "audio {} msgs (missing {}) | video {} msgs (missing {}) | malformed {} | control hello {} hb {}",
+                    "audio {} msgs (missing {}) | video {} msgs (missing {}) | malformed {} | control hello {} hb {}{}",
                     s.audio.messages,
                     s.audio.missing,
                     s.video.messages,
                     s.video.missing,
                     s.audio.malformed + s.video.malformed,
                     s.control.hello,
-                    s.control.heartbeat
+                    s.control.heartbeat,
+                    if s.output_stopped.is_some() { " | output stopped: disk budget" } else { "" }
                 ));
                 last = Instant::now();
             }
@@ -489,6 +507,9 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
     let stats = receiver.stop();
     if tty {
         eprintln!();
+    }
+    if let Some(why) = &stats.output_stopped {
+        eprintln!("receive: {why}");
     }
     if let Some(p) = &a.run.stats_json {
         write_json(p, &stats)?;

@@ -123,6 +123,54 @@ impl StoredFrame {
         Ok((c.width, c.height, c.stride_bytes))
     }
 
+    /// The frame shrunk by the smallest whole factor that brings both sides within
+    /// `max_side` (each output pixel the mean of a factor x factor block; edge blocks
+    /// are clipped), as tight RGBA8 rows with a matching config. `None` when the frame
+    /// already fits, cannot be drawn ([`Self::rgba_geometry`] fails) or `max_side` is 0.
+    /// Used to show frames larger than the GPU's texture limit.
+    pub fn fit_within(&self, max_side: u32) -> Option<StoredFrame> {
+        let (w, h, stride) = self.rgba_geometry().ok()?;
+        if max_side == 0 || (w <= max_side && h <= max_side) {
+            return None;
+        }
+        let factor = w.max(h).div_ceil(max_side);
+        let (ow, oh) = (w.div_ceil(factor), h.div_ceil(factor));
+        let (f, stride) = (factor as usize, stride as usize);
+        let mut out = Vec::with_capacity(ow as usize * oh as usize * 4);
+        let mut sums = vec![0u32; ow as usize * 4];
+        for oy in 0..oh as usize {
+            sums.iter_mut().for_each(|s| *s = 0);
+            let rows = (oy * f..((oy + 1) * f).min(h as usize)).len();
+            for y in oy * f..oy * f + rows {
+                let row = self.data.get(y * stride..y * stride + w as usize * 4)?;
+                for (x, px) in row.chunks_exact(4).enumerate() {
+                    let o = (x / f) * 4;
+                    for c in 0..4 {
+                        sums[o + c] += u32::from(px[c]);
+                    }
+                }
+            }
+            for ox in 0..ow as usize {
+                let cols = (ox * f..((ox + 1) * f).min(w as usize)).len();
+                let n = (rows * cols) as u32;
+                for c in 0..4 {
+                    out.push(((sums[ox * 4 + c] + n / 2) / n) as u8);
+                }
+            }
+        }
+        let config = self.config.map(|c| StreamConfig {
+            width: ow,
+            height: oh,
+            stride_bytes: ow * 4,
+            ..c
+        });
+        Some(StoredFrame {
+            config,
+            data: Bytes::from(out),
+            ..self.clone()
+        })
+    }
+
     /// Identity of the pixels (for texture caches).
     pub fn key(&self) -> (u64, u64, usize) {
         (self.generation, self.frame_id, self.data.as_ptr() as usize)
@@ -754,6 +802,52 @@ fn jumped(prev: Option<u64>, got: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rgba_frame(w: u32, h: u32, stride: u32, px: impl Fn(u32, u32) -> [u8; 4]) -> StoredFrame {
+        let mut data = vec![0u8; (stride * h) as usize];
+        for y in 0..h {
+            for x in 0..w {
+                let o = (y * stride + x * 4) as usize;
+                data[o..o + 4].copy_from_slice(&px(x, y));
+            }
+        }
+        StoredFrame {
+            generation: 1,
+            frame_id: 7,
+            host_time_ns: 0,
+            telemetry_time_ns: None,
+            arrival_ns: 0,
+            t_ns: 0,
+            config: Some(StreamConfig {
+                width: w,
+                height: h,
+                pixel_format: crate::wire::grimstream::PIXEL_FORMAT_RGBA8,
+                stride_bytes: stride,
+                nominal_fps: None,
+            }),
+            data: Bytes::from(data),
+        }
+    }
+
+    #[test]
+    fn fit_within_shrinks_by_a_whole_factor_averaging_blocks() {
+        // 10x3 with padded rows; limit 4 -> factor 3 -> 4x1 (the last column block is 1 wide)
+        let f = rgba_frame(10, 3, 48, |x, y| [(x * 10) as u8, (y * 30) as u8, 200, 255]);
+        assert!(f.fit_within(10).is_none(), "a frame that fits is left alone");
+        assert!(f.fit_within(0).is_none());
+        let s = f.fit_within(4).unwrap();
+        assert_eq!(s.rgba_geometry().unwrap(), (4, 1, 16));
+        assert_eq!(s.frame_id, 7);
+        // block x 0..3, y 0..3: mean red 10, mean green 30
+        assert_eq!(&s.data[0..4], &[10, 30, 200, 255]);
+        // last block: x 9 only: red 90
+        assert_eq!(&s.data[12..16], &[90, 30, 200, 255]);
+        // the triple-4K case: 12000x1000 -> factor 2 -> 6000x500
+        let wide = rgba_frame(12000, 2, 48000, |_, _| [1, 2, 3, 4]);
+        let s = wide.fit_within(8192).unwrap();
+        assert_eq!(s.rgba_geometry().unwrap(), (6000, 1, 24000));
+        assert_eq!(&s.data[..4], &[1, 2, 3, 4]);
+    }
 
     fn frame(id: u64, host: u64, len: usize) -> Message {
         Message::Frame(Frame {

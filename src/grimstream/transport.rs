@@ -205,11 +205,19 @@ pub enum Listener {
 }
 
 impl Listener {
-    /// Bind `addr` (TCP port 0 picks a free port; see [`Listener::local_addr`]). A stale
+    /// Bind `addr` (TCP port 0 picks a free port; see [`Listener::local_addr`]); a TCP
+    /// address that is not loopback is logged as a warning. A stale
     /// Unix socket file nobody listens on is replaced.
     pub fn bind(addr: &FeedAddr) -> io::Result<Listener> {
         let l = match addr {
-            FeedAddr::Tcp(hp) => Listener::Tcp(TcpListener::bind(hp.as_str())?),
+            FeedAddr::Tcp(hp) => {
+                if !crate::util::is_loopback_host(crate::util::host_of(hp)) {
+                    tracing::warn!(
+                        "listening on {hp}: reachable from other machines (bind 127.0.0.1 to keep it local)"
+                    );
+                }
+                Listener::Tcp(TcpListener::bind(hp.as_str())?)
+            }
             #[cfg(unix)]
             FeedAddr::Unix(p) => {
                 use std::os::unix::net::{UnixListener, UnixStream};

@@ -1,5 +1,5 @@
 //! The reference host: binds PULL (audio), PULL (video) and REP (control), accepts both
-//! framings (told apart by part count), answers the control channel as the inference host
+//! framings (told apart by part count, and named in its config replies), answers the control channel as the inference host
 //! does, and optionally writes what it receives: `audio.wav` (16 kHz mono), one
 //! `video/NNNNNN.jpg` per frame (named by seq) and `index.jsonl` (one line per message,
 //! malformed ones included) under an output folder.
@@ -29,7 +29,8 @@ use crate::wire::capture::{self, Decoded, Framing, Header, HostConfig};
 /// Settings of a [`Receiver`].
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
-    /// Address to bind, e.g. `0.0.0.0` or `127.0.0.1`.
+    /// Address to bind: `127.0.0.1` (the default) keeps it local; a wider bind such as
+    /// `0.0.0.0` is logged as a warning.
     pub bind: String,
     /// Audio PULL port (0 = any free port).
     pub audio_port: u16,
@@ -39,6 +40,9 @@ pub struct ReceiverConfig {
     pub control_port: Option<u16>,
     /// Where to write audio.wav, video/ and index.jsonl; `None` = keep only stats.
     pub out_dir: Option<PathBuf>,
+    /// Bytes the outputs may take on disk; when the next write would pass it, writing
+    /// stops (receiving and stats go on) and [`ReceiverStats::output_stopped`] says why.
+    pub out_budget_bytes: u64,
     /// The config the control channel hands out.
     pub host_config: HostConfig,
 }
@@ -46,11 +50,12 @@ pub struct ReceiverConfig {
 impl Default for ReceiverConfig {
     fn default() -> Self {
         Self {
-            bind: "0.0.0.0".to_owned(),
+            bind: "127.0.0.1".to_owned(),
             audio_port: 5555,
             video_port: 5556,
             control_port: Some(5557),
             out_dir: None,
+            out_budget_bytes: DEFAULT_OUT_BUDGET,
             host_config: HostConfig::reference(),
         }
     }
@@ -175,6 +180,10 @@ pub struct ReceiverStats {
     pub audio_samples_written: u64,
     /// JPEG files written.
     pub video_files_written: u64,
+    /// Bytes written to the outputs.
+    pub bytes_written: u64,
+    /// Set when writing stopped at the disk budget (receiving goes on).
+    pub output_stopped: Option<String>,
     /// Size of the last video frame received.
     pub last_video_size: Option<(u32, u32)>,
     /// Seconds since the receiver started.
@@ -212,16 +221,24 @@ struct Outputs {
     index: Option<BufWriter<File>>,
     video_dir: Option<PathBuf>,
     last_flush: Instant,
+    /// Disk budget and bytes written so far.
+    budget: u64,
+    written: u64,
+    /// Why writing stopped.
+    stopped: Option<String>,
 }
 
 impl Outputs {
-    fn open(dir: Option<&Path>) -> Result<Self, ReceiverError> {
+    fn open(dir: Option<&Path>, budget: u64) -> Result<Self, ReceiverError> {
         let Some(dir) = dir else {
             return Ok(Self {
                 wav: None,
                 index: None,
                 video_dir: None,
                 last_flush: Instant::now(),
+                budget,
+                written: 0,
+                stopped: None,
             });
         };
         let out = |path: &Path| {
@@ -248,13 +265,54 @@ impl Outputs {
             index: Some(BufWriter::new(index)),
             video_dir: Some(video_dir),
             last_flush: Instant::now(),
+            budget,
+            // the WAV header
+            written: 44,
+            stopped: None,
         })
     }
 
+    /// Whether `n` more bytes fit the disk budget (counting them if so). The first
+    /// write that does not fit stops all writing: audio.wav is finalised, the index
+    /// flushed, and the reason logged and kept.
+    fn reserve(&mut self, n: u64, what: &str) -> bool {
+        if self.stopped.is_some() {
+            return false;
+        }
+        if self.written.saturating_add(n) <= self.budget {
+            self.written += n;
+            return true;
+        }
+        let why = format!(
+            "disk budget of {} MiB reached ({} bytes written; {what} of {n} bytes would pass it): \
+             no longer writing, still receiving",
+            self.budget >> 20,
+            self.written
+        );
+        tracing::warn!("receiver output: {why}");
+        self.stopped = Some(why);
+        if let Some(w) = self.wav.take()
+            && let Err(e) = w.finalize()
+        {
+            tracing::warn!("cannot finalise audio.wav: {e}");
+        }
+        if let Some(mut ix) = self.index.take() {
+            let _ = ix.flush();
+        }
+        self.video_dir = None;
+        false
+    }
+
     fn index_line(&mut self, line: &serde_json::Value) {
-        if let Some(ix) = &mut self.index {
-            let _ = serde_json::to_writer(&mut *ix, line);
-            let _ = ix.write_all(b"\n");
+        if self.index.is_none() {
+            return;
+        }
+        let mut bytes = serde_json::to_vec(line).unwrap_or_default();
+        bytes.push(b'\n');
+        if self.reserve(bytes.len() as u64, "an index line")
+            && let Some(ix) = &mut self.index
+        {
+            let _ = ix.write_all(&bytes);
         }
     }
 
@@ -346,16 +404,23 @@ impl State {
                 ch.latency.add(latency);
                 match &header {
                     Header::Audio(_) => {
-                        if let Some(w) = &mut self.outputs.wav {
+                        let samples = payload.len() as u64 / 2;
+                        if self.outputs.wav.is_some()
+                            && self.outputs.reserve(samples * 2, "an audio chunk")
+                            && let Some(w) = &mut self.outputs.wav
+                        {
                             for s in payload.chunks_exact(2) {
                                 let _ = w.write_sample(i16::from_le_bytes([s[0], s[1]]));
                             }
-                            self.stats.audio_samples_written += payload.len() as u64 / 2;
+                            self.stats.audio_samples_written += samples;
                         }
                     }
                     Header::Video(v) => {
                         self.stats.last_video_size = Some((v.w, v.h));
-                        if let Some(dir) = &self.outputs.video_dir {
+                        if self.outputs.video_dir.is_some()
+                            && self.outputs.reserve(payload.len() as u64, "a video frame")
+                            && let Some(dir) = &self.outputs.video_dir
+                        {
                             let path = dir.join(format!("{:06}.jpg", v.seq));
                             match std::fs::write(&path, &payload) {
                                 Ok(()) => self.stats.video_files_written += 1,
@@ -401,6 +466,9 @@ impl State {
         capture::host_reply(request, &self.host_config, unix_ms())
     }
 }
+
+/// Default disk budget of the outputs: 1 GiB.
+pub const DEFAULT_OUT_BUDGET: u64 = 1 << 30;
 
 /// Largest data message accepted (a 4K JPEG at quality 100 is about 10 MB); a peer
 /// announcing more is disconnected by libzmq before anything is allocated.
@@ -460,7 +528,19 @@ fn bind_one(
 impl Receiver {
     /// Binds the sockets (returning an error if any bind fails) and starts receiving.
     pub fn spawn(cfg: ReceiverConfig) -> Result<Self, ReceiverError> {
-        let outputs = Outputs::open(cfg.out_dir.as_deref())?;
+        let outputs = Outputs::open(cfg.out_dir.as_deref(), cfg.out_budget_bytes)?;
+        if !crate::util::is_loopback_host(&cfg.bind) {
+            tracing::warn!(
+                "receiver listening on {}: reachable from other machines (any peer can send to it)",
+                cfg.bind
+            );
+        }
+        // This host tells the framings apart by part count: it names both in its replies.
+        let mut host_config = cfg.host_config.clone();
+        host_config.framings = Some(vec![
+            Framing::Framed.as_str().to_owned(),
+            Framing::Multipart.as_str().to_owned(),
+        ]);
         let ctx = zmq::Context::new();
         let host = cfg.bind.as_str();
         let (audio, a) = bind_one(&ctx, zmq::PULL, "audio", host, cfg.audio_port, MAX_DATA_MSG)?;
@@ -484,7 +564,7 @@ impl Receiver {
             },
             outputs,
             last_video_jpeg: None,
-            host_config: cfg.host_config.clone(),
+            host_config,
             started: Instant::now(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -516,6 +596,8 @@ impl Receiver {
         let s = lock(&self.state);
         let mut stats = s.stats.clone();
         stats.uptime_s = s.started.elapsed().as_secs_f64();
+        stats.bytes_written = s.outputs.written;
+        stats.output_stopped = s.outputs.stopped.clone();
         stats
     }
 

@@ -53,7 +53,7 @@ pub struct SenderConfig {
     pub video_port: u16,
     /// Control port; 0 = no control channel.
     pub control_port: u16,
-    /// Framing used on both data channels.
+    /// Framing used on both data channels (default framed: what the inference host reads).
     pub framing: Framing,
     /// Audio source.
     pub audio: AudioSourceSpec,
@@ -84,7 +84,7 @@ impl Default for SenderConfig {
             audio_port: defaults::AUDIO_PORT,
             video_port: defaults::VIDEO_PORT,
             control_port: defaults::CONTROL_PORT,
-            framing: Framing::Multipart,
+            framing: Framing::Framed,
             audio: AudioSourceSpec::Tone(440.0),
             video: VideoSourceSpec::Pattern,
             chunk_ms: None,
@@ -236,6 +236,9 @@ pub struct SenderStats {
     pub host: String,
     /// Framing in use.
     pub framing: Framing,
+    /// Set when the host did not name the framing in use among those it reads (a host
+    /// that names none reads framed): it may parse nothing that is sent.
+    pub framing_warning: Option<String>,
     /// Audio, if enabled.
     pub audio: Option<AudioSide>,
     /// Video, if enabled.
@@ -270,16 +273,30 @@ impl SenderStats {
                 v.link.reconnects
             );
         }
-        let c = match &self.control.state {
-            crate::net::control_link::ControlState::Disabled => "off".to_owned(),
-            crate::net::control_link::ControlState::Ok => "ok".to_owned(),
-            crate::net::control_link::ControlState::Connecting => "connecting".to_owned(),
-            crate::net::control_link::ControlState::NoReply { next_retry_ms, .. } => {
-                format!("no reply (retry {next_retry_ms} ms)")
-            }
-            crate::net::control_link::ControlState::Stopped => "stopped".to_owned(),
-        };
-        s + &format!(" | control {c}")
+        s += &format!(" | control {}", self.control.state.label());
+        if let Some(w) = &self.framing_warning {
+            s += &format!(" | WARNING: {w}");
+        }
+        s
+    }
+}
+
+/// What the status line and the app say when the host may not read `framing`.
+fn framing_warning(framing: Framing, host: Option<&HostConfig>) -> String {
+    match host.and_then(|h| h.framings.as_ref()) {
+        Some(names) => format!(
+            "sending {} but the host reads only {}",
+            framing.as_str(),
+            names.join(", ")
+        ),
+        None if host.is_some() => format!(
+            "sending {} but the host names no framing (so it reads framed)",
+            framing.as_str()
+        ),
+        None => format!(
+            "sending {}; no host config yet, and a host that names no framing reads framed",
+            framing.as_str()
+        ),
     }
 }
 
@@ -624,7 +641,11 @@ impl Sender {
     /// Assembles stats from the links, the pipelines (live while running, the last
     /// pipeline's final ones after it stopped) and the given control stats.
     fn snapshot(&self, control: ControlStats) -> SenderStats {
+        let framing = self.cfg.framing;
+        let framing_warning = (!HostConfig::reads(control.host_config.as_ref(), framing))
+            .then(|| framing_warning(framing, control.host_config.as_ref()));
         SenderStats {
+            framing_warning,
             uptime_s: self.started.elapsed().as_secs_f64(),
             host: self.cfg.host.clone(),
             framing: self.cfg.framing,

@@ -103,6 +103,8 @@ pub struct CapdeckApp {
     exit_after: Option<f64>,
     /// Shown in the status bar when the GPU renderer could not start.
     pub renderer_notice: Option<String>,
+    /// wgpu validation errors, caught by the app's own handler (wgpu's default panics).
+    pub gpu_errors: super::gpu_errors::GpuErrors,
     /// Frames drawn.
     pub frames: u64,
     /// Push-to-talk: key poller and the state the audio gate reads.
@@ -135,6 +137,11 @@ impl CapdeckApp {
         settings.sanitize();
         let ctx = cc.egui_ctx.clone();
         log.set_waker(ctx.clone());
+        let gpu_errors = cc
+            .wgpu_render_state
+            .as_ref()
+            .map(|rs| super::gpu_errors::GpuErrors::install(&rs.device))
+            .unwrap_or_default();
         let gpu = cc.wgpu_render_state.as_ref().map(live::overlay::install);
         let mut rt = LiveRuntime::new(
             settings.memory_budget_mib as usize * MIB,
@@ -172,6 +179,7 @@ impl CapdeckApp {
             waker: Some(cc.egui_ctx.clone()),
             exit_after: opts.exit_after,
             renderer_notice,
+            gpu_errors,
             frames: 0,
             ptt: PttRuntime::new(),
             video_sources,
@@ -379,6 +387,14 @@ impl CapdeckApp {
             ui.separator();
             if let Some(n) = &self.renderer_notice {
                 ui.colored_label(super::widgets::YELLOW, n);
+                ui.separator();
+            }
+            if let Some(e) = self.gpu_errors.last() {
+                ui.colored_label(
+                    super::widgets::RED,
+                    format!("GPU errors: {} (last: {e})", self.gpu_errors.count()),
+                )
+                .on_hover_text("Caught by capdeck's wgpu error handler and logged; the app goes on");
                 ui.separator();
             }
             let errors = self

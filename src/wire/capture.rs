@@ -436,6 +436,15 @@ pub struct HostConfig {
         deserialize_with = "lenient"
     )]
     pub video_quality: Option<u8>,
+    /// The framings the host reads (`"framed"`, `"multipart"`), when it names them.
+    /// A host that names none reads the framed layout (the inference host's code:
+    /// one part per message).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub framings: Option<Vec<String>>,
 }
 
 fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
@@ -448,6 +457,15 @@ where
 }
 
 impl HostConfig {
+    /// Whether a host with this config reads `framing`: the framings it names, or the
+    /// framed layout alone when it names none.
+    pub fn reads(config: Option<&HostConfig>, framing: Framing) -> bool {
+        match config.and_then(|c| c.framings.as_ref()) {
+            Some(names) => names.iter().any(|n| n == framing.as_str()),
+            None => framing == Framing::Framed,
+        }
+    }
+
     /// The reference host's config, as `shared/spec/capture-wire.md` gives it.
     pub fn reference() -> Self {
         Self {
@@ -459,6 +477,7 @@ impl HostConfig {
             video_res: Some([640, 480]),
             video_format: Some("jpeg".to_owned()),
             video_quality: Some(70),
+            framings: None,
         }
     }
 }
@@ -726,6 +745,24 @@ mod tests {
         assert_eq!(c.video_fps, Some(2.5));
         assert!(ControlReply::parse(b"garbage").is_err());
         assert!(ControlReply::parse(br#"{"status":"busy"}"#).is_err());
+    }
+
+    #[test]
+    fn a_host_that_names_no_framing_reads_framed() {
+        let named = |v: &[&str]| HostConfig {
+            framings: Some(v.iter().map(|s| (*s).to_owned()).collect()),
+            ..HostConfig::default()
+        };
+        assert!(HostConfig::reads(None, Framing::Framed));
+        assert!(!HostConfig::reads(None, Framing::Multipart));
+        assert!(!HostConfig::reads(Some(&HostConfig::reference()), Framing::Multipart));
+        assert!(HostConfig::reads(Some(&named(&["framed", "multipart"])), Framing::Multipart));
+        assert!(!HostConfig::reads(Some(&named(&["multipart"])), Framing::Framed));
+        let c = ControlReply::parse(br#"{"status":"ok","config":{"framings":["multipart"]}}"#);
+        assert!(matches!(c, Ok(ControlReply::Config(c)) if c == named(&["multipart"])));
+        // a wrong type is treated as absent
+        let c = ControlReply::parse(br#"{"status":"ok","config":{"framings":"framed"}}"#);
+        assert!(matches!(c, Ok(ControlReply::Config(c)) if c.framings.is_none()));
     }
 
     #[test]

@@ -158,10 +158,11 @@ pub fn run_window(
         let s = screenshot().expect("screenshot");
         moved = differing_pixels(&first, &s);
     }
-    assert!(
-        moved >= 2000,
-        "frames are live: only {moved} pixels changed"
-    );
+    if moved < 2000 {
+        let _ = child.kill();
+        let err = reader.join().unwrap_or_default();
+        panic!("frames are not live: only {moved} pixels changed; stderr:\n{err}");
+    }
 
     // exit-after: status 0, after about `exit_after`, within a generous bound
     let status = loop {

@@ -235,6 +235,7 @@ impl WorkerState {
                 video_port: 0,
                 control_port: Some(0),
                 out_dir: None,
+                out_budget_bytes: 0,
                 host_config: HostConfig::reference(),
             };
             self.receiver =
@@ -599,7 +600,13 @@ impl CaptureBackend for RealBackend {
                     reason: e.clone(),
                     retry_in_s,
                 }),
-                (true, None, Some(l)) => counters(light(l)),
+                (true, None, Some(l)) => match (light(l), s.and_then(|s| s.framing_warning.as_ref())) {
+                    // sending, but the host may parse none of it: not a green light
+                    (LinkLight::Streaming, Some(w)) => counters(LinkLight::Connecting {
+                        detail: format!("streaming, but {w}"),
+                    }),
+                    (other, _) => counters(other),
+                },
                 (true, None, None) => counters(LinkLight::Connecting {
                     detail: "starting".into(),
                 }),
@@ -610,15 +617,19 @@ impl CaptureBackend for RealBackend {
                 let c = &s.control;
                 let light = match &c.state {
                     ControlState::Disabled | ControlState::Stopped => LinkLight::Idle,
-                    ControlState::Connecting => LinkLight::Connecting {
-                        detail: "connecting".into(),
-                    },
+                    ControlState::Connecting | ControlState::WaitingForReply { .. } => {
+                        LinkLight::Connecting {
+                            detail: c.state.label(),
+                        }
+                    }
                     ControlState::Ok => LinkLight::Streaming,
-                    ControlState::NoReply {
+                    ControlState::BackingOff {
+                        failure,
                         reason,
                         next_retry_ms,
+                        ..
                     } => LinkLight::Disconnected {
-                        reason: format!("no reply ({reason}); streaming continues"),
+                        reason: format!("{}: {reason}; streaming continues", failure.label()),
                         retry_in_s: Some(*next_retry_ms as f32 / 1000.0),
                     },
                 };

@@ -100,6 +100,10 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
             }
             ui.monospace(format!("evicted {}", s.usage.evicted_items));
         }
+        if let Some(note) = &rt.scale_note {
+            ui.colored_label(crate::ui::widgets::YELLOW, note)
+                .on_hover_text("Frames larger than the GPU's texture limit are averaged down by a whole factor");
+        }
         let uploads = rt.gpu.as_ref().map_or(rt.fallback.uploads, |u| u.get());
         ui.monospace(format!("uploads {uploads}"));
         match rt.latency.summary() {

@@ -187,6 +187,11 @@ pub struct LiveRuntime {
     pub render_state: Option<eframe::egui_wgpu::RenderState>,
     /// CPU fallback texture (glow or no renderer).
     pub fallback: retail::FallbackTexture,
+    /// The downscaled copy of the retail frame at the cursor, keyed by the original's
+    /// key, when that frame is larger than the GPU's texture limit.
+    pub scaled: Option<((u64, u64, usize), StoredFrame)>,
+    /// Said in the HUD while the retail frame is shown downscaled.
+    pub scale_note: Option<String>,
     /// Arrival-to-screen latency of retail frames.
     pub latency: latency::PresentLatency,
     /// How the engine feed answers MOVIE_START (used when a feed connects).
@@ -227,6 +232,8 @@ impl LiveRuntime {
             gpu,
             render_state: None,
             fallback: Default::default(),
+            scaled: None,
+            scale_note: None,
             latency: Default::default(),
             movie_policy: Default::default(),
             waker,

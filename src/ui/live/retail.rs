@@ -149,18 +149,40 @@ pub fn retail_ui(
         .render_state
         .as_ref()
         .map_or(8192, |rs| rs.device.limits().max_texture_dimension_2d);
-    if geometry.0 > max_side || geometry.1 > max_side {
-        message(
-            ui,
-            &format!(
-                "frame {} is {}x{}: larger than this GPU's {max_side}-pixel texture limit",
-                f.frame_id, geometry.0, geometry.1
-            ),
-            Color32::YELLOW,
-        );
-        return;
-    }
+    // Laid out at the frame's own size; drawn from a downscaled copy when it is larger
+    // than the GPU's texture limit (overlays need same-sized frames and are off then).
     let img = Vec2::new(geometry.0 as f32, geometry.1 as f32);
+    let (f, geometry) = if geometry.0 > max_side || geometry.1 > max_side {
+        let key = f.key();
+        if rt.scaled.as_ref().is_none_or(|(k, _)| *k != key) {
+            rt.scaled = f.fit_within(max_side).map(|s| (key, s));
+        }
+        let Some((s, g)) = rt
+            .scaled
+            .as_ref()
+            .and_then(|(_, s)| Some((s.clone(), s.rgba_geometry().ok()?)))
+        else {
+            message(
+                ui,
+                &format!("frame {} cannot be downscaled", f.frame_id),
+                Color32::YELLOW,
+            );
+            return;
+        };
+        let note = format!(
+            "retail {}x{} shown downscaled to {}x{} (GPU texture limit {max_side}); overlays off",
+            geometry.0, geometry.1, g.0, g.1
+        );
+        if rt.scale_note.as_deref() != Some(note.as_str()) {
+            tracing::warn!("{note}");
+            rt.scale_note = Some(note);
+        }
+        (s, g)
+    } else {
+        rt.scale_note = None;
+        rt.scaled = None;
+        (f, geometry)
+    };
     let size = if view.pixel_zoom {
         img / ui.ctx().pixels_per_point()
     } else {

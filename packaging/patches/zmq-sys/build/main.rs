@@ -18,6 +18,8 @@
 //!    is Debian's default. `ZMQ_USE_CV_IMPL_WIN32API` (a Windows CONDITION_VARIABLE) is
 //!    selected instead; libzmq checks it before the STL one.
 //!
+//! 4. libstdc++ is linked statically (see [`link_static_libstdcxx`]).
+//!
 //! Every other target builds exactly as `zeromq-src` builds it.
 
 use std::env;
@@ -31,6 +33,8 @@ fn main() {
     if mingw {
         append_env(&format!("CXXFLAGS_{}", target.replace('-', "_")), "-DZMQ_USE_CV_IMPL_WIN32API");
         disable_ipc_probe(&target);
+        // No `-lstdc++` from cc (that is libstdc++-6.dll): linked statically below.
+        env::set_var(format!("CXXSTDLIB_{}", target.replace('-', "_")), "");
     }
 
     // As upstream zmq-sys: no libsodium (CURVE off); capdeck does not use CURVE.
@@ -46,6 +50,7 @@ fn main() {
             .file(wepoll.join("wepoll.c"))
             .include(&wepoll)
             .compile("wepoll");
+        link_static_libstdcxx(&target);
         println!("cargo:rustc-link-lib=ws2_32");
         println!("cargo:rustc-link-lib=iphlpapi");
     }
@@ -83,4 +88,28 @@ fn restore_probe_env(target: &str) {
         Ok(v) => env::set_var(&name, v),
         Err(_) => env::remove_var(&name),
     }
+}
+
+/// 4. Links MinGW's libstdc++ statically, so capdeck.exe needs no libstdc++-6.dll beside it:
+/// the folder of `libstdc++.a` (asked of the target's g++) is added to the search path.
+fn link_static_libstdcxx(target: &str) {
+    let arch = target.split('-').next().unwrap_or("x86_64");
+    let gxx = env::var(format!("CXX_{}", target.replace('-', "_")))
+        .unwrap_or_else(|_| format!("{}-w64-mingw32-g++", arch));
+    let out = std::process::Command::new(&gxx)
+        .arg("-print-file-name=libstdc++.a")
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let path = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim().to_string());
+            if let Some(dir) = path.parent().filter(|_| path.is_absolute()) {
+                println!("cargo:rustc-link-search=native={}", dir.display());
+                println!("cargo:rustc-link-lib=static=stdc++");
+                return;
+            }
+            println!("cargo:warning=libstdc++.a not found by {}; linking it dynamically", gxx);
+        }
+        _ => println!("cargo:warning=cannot run {}; linking libstdc++ dynamically", gxx),
+    }
+    println!("cargo:rustc-link-lib=stdc++");
 }
