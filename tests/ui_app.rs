@@ -584,11 +584,20 @@ fn disconnecting_the_engine_asks_first() {
     let mut bytes = hello("grim_engine");
     bytes.extend(state(0));
     let p = Producer::serve(bytes);
-    let mut h = harness_with(opts());
+    // real producers (the buttons are off for the built-in demo)
+    let mut h = harness_with(AppOptions {
+        engine: Some(p.addr.clone()),
+        ..opts()
+    });
+    assert!(!h.state().view.demo);
     connect(&mut h, FeedRole::Engine, &p.addr);
     assert!(
-        wait_until(&mut h, 10.0, |h| shown_engine_seq(h) == 0
-            && h.state().live.core.has_source(FeedRole::Engine)),
+        wait_until(&mut h, 10.0, |h| h
+            .state()
+            .live
+            .frame
+            .status(FeedRole::Engine)
+            .is_some_and(|s| s.producer.is_some())),
         "engine connected"
     );
     let warning = |l: &str| {
