@@ -186,9 +186,40 @@ fn answer_then_hold(
 /// the timeline.
 #[test]
 fn movie_start_is_answered_by_the_policy() {
-    for (policy, want) in [
-        (MoviePolicy::default(), MovieAction::Error),
-        (MoviePolicy::Skip, MovieAction::Skipped),
+    // a game data folder holding the movie, and one without it
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("MoviesHD")).unwrap();
+    std::fs::write(data.path().join("MoviesHD/logos.ogv"), b"OggS").unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let found = format!(
+        "no decoder for ogv movies in this viewer ({})",
+        data.path().join("MoviesHD/logos.ogv").display()
+    );
+    let missing = format!(
+        "file missing: {}",
+        empty.path().join("MoviesHD/logos.ogv").display()
+    );
+    for (policy, want, why) in [
+        (
+            MoviePolicy::default(),
+            MovieAction::Error,
+            Some("this viewer does not play movies".to_owned()),
+        ),
+        (MoviePolicy::Skip, MovieAction::Skipped, None),
+        (
+            MoviePolicy::Play {
+                game_data: data.path().into(),
+            },
+            MovieAction::Error,
+            Some(found.clone()),
+        ),
+        (
+            MoviePolicy::Play {
+                game_data: empty.path().into(),
+            },
+            MovieAction::Error,
+            Some(missing.clone()),
+        ),
     ] {
         let server = ProducerServer::bind(
             &tcp0(),
@@ -223,13 +254,17 @@ fn movie_start_is_answered_by_the_policy() {
         eprintln!("{policy:?}: answered {:?} after {took:?}", m.action);
         assert_eq!(m.name, "logos");
         assert_eq!(m.action, want);
-        if want == MovieAction::Error {
-            assert_eq!(
-                m.message.as_deref(),
-                Some("this viewer does not play movies")
-            );
-        }
-        assert_eq!(view.status(FeedRole::Engine).movie_controls_sent, 1);
+        assert_eq!(m.message, why);
+        // the engine waits with no timeout; the existing viewer answers within 0.5 s
+        assert!(took < Duration::from_millis(500), "answered after {took:?}");
+        wait_until("the answer is in the status", 10, || {
+            view.status(FeedRole::Engine).movie_controls_sent == 1
+        });
+        let progress = view.status(FeedRole::Engine).movie.unwrap();
+        assert_eq!(progress.name, "logos");
+        assert_eq!(progress.answer.as_ref(), Some(&m));
+        let t = progress.took_ns().unwrap();
+        assert!((0..500_000_000).contains(&t), "took {t} ns");
         view.with_store(|s| {
             let ev = &s.feed(FeedRole::Engine).events;
             assert!(
@@ -654,4 +689,161 @@ fn flood_with_slow_reader_stays_within_budget() {
     drop(view);
     stop.stop();
     producer.join().unwrap();
+}
+
+/// Retail marks carry the seq of the telemetry event they came from, so they jump (spec
+/// "Engine state: units and axes"): over a real socket, jumping marks and telemetry are no
+/// gap, a dropped frame still is one.
+#[test]
+fn jumping_mark_seqs_are_no_gap_but_a_dropped_frame_is() {
+    use capdeck::wire::grimstream::{Telemetry, TimelineMark};
+    let server = ProducerServer::bind(
+        &tcp0(),
+        ServerOptions::retail(Hello::new("retail_capture", None), None),
+    )
+    .unwrap();
+    let addr = server.local_addr().clone();
+    let stop = StopFlag::default();
+    let stop2 = stop.clone();
+    let producer = thread::spawn(move || {
+        server
+            .run(&stop2, |s| {
+                let mut tel_seq = 0u64;
+                // frames 0..=9 then 11..=14 (frame 10 dropped); after each frame a few
+                // telemetry events, one of them an intro.timeline mark
+                for id in (0..=9u64).chain(11..=14) {
+                    s.send(&frame(id, id * 33_000_000, vec![0; 16]))?;
+                    for k in 0..3u64 {
+                        tel_seq += 1;
+                        let label = if k == 1 { "intro.timeline" } else { "tick" };
+                        s.send(&Message::Telemetry(Telemetry {
+                            seq: tel_seq,
+                            label: label.into(),
+                            timestamp: None,
+                            data: rmpv::Value::Nil,
+                        }))?;
+                        if k == 1 {
+                            s.send(&Message::TimelineMark(TimelineMark {
+                                seq: tel_seq,
+                                host_time_ns: id * 33_000_000 + 1,
+                                label: label.into(),
+                                data: rmpv::Value::Nil,
+                            }))?;
+                        }
+                    }
+                }
+                while !s.stopped() {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                Ok(())
+            })
+            .unwrap();
+    });
+    let view = live(Some(fast_feed(FeedRole::Retail, addr)), None);
+    wait_until("14 frames and 14 marks", 10, || {
+        view.with_store(|s| {
+            let f = s.feed(FeedRole::Retail);
+            f.frames.len() == 14 && f.marks.len() == 14
+        })
+    });
+    view.with_store(|s| {
+        let f = s.feed(FeedRole::Retail);
+        let gaps: Vec<_> = f
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Gap(g) => Some(g.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(f.gaps, 1, "only the dropped frame: {gaps:?}");
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert!(
+            gaps[0]
+                == GapReason::FrameIdJump {
+                    expected: 10,
+                    got: 11
+                },
+            "the gap is the frame: {gaps:?}"
+        );
+    });
+    drop(view);
+    stop.stop();
+    producer.join().unwrap();
+}
+
+/// The engine's reader skips an unknown kind without reading its payload, so the viewer
+/// must send it nothing but CONTROL and MOVIE_CONTROL: a raw TCP engine reads every byte
+/// the viewer writes during a session with a movie and a skip from the caller.
+#[test]
+fn the_viewer_sends_an_engine_only_control_and_movie_control() {
+    use capdeck::wire::grimstream::decoder::Decoder;
+    use capdeck::wire::grimstream::{MovieStart, encode};
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr: FeedAddr = format!("tcp://{}", l.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let kinds = Arc::new(Mutex::new(Vec::new()));
+    let kinds2 = kinds.clone();
+    let engine = thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        c.write_all(&encode(&Message::Hello(Hello::new("grim_engine", None))).unwrap())
+            .unwrap();
+        let mut dec = Decoder::default();
+        let mut sent_movies = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            match dec.read_from(&mut c) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break,
+            }
+            while let Ok(Some(raw)) = dec.next_message() {
+                let k = raw.header.kind;
+                kinds2.lock().unwrap().push(k);
+                // after viewer_ready, and after each answer, one more movie (two in all)
+                if matches!(k, Kind::Control | Kind::MovieControl) && sent_movies < 2 {
+                    sent_movies += 1;
+                    let m = Message::MovieStart(MovieStart {
+                        name: format!("movie{sent_movies}"),
+                        relative_path: None,
+                    });
+                    c.write_all(&encode(&m).unwrap()).unwrap();
+                }
+            }
+        }
+    });
+    let mut e = fast_feed(FeedRole::Engine, addr);
+    e.movies = MoviePolicy::Manual;
+    let view = live(None, Some(e));
+    for n in 1..=2 {
+        wait_until("a movie", 10, || {
+            view.status(FeedRole::Engine)
+                .movie
+                .is_some_and(|m| m.name == format!("movie{n}"))
+        });
+        let m = view.status(FeedRole::Engine).movie.unwrap();
+        view.send_movie_control(m.skipped()).unwrap();
+        wait_until("the answer went out", 10, || {
+            view.status(FeedRole::Engine).movie_controls_sent == n
+        });
+    }
+    wait_until("the engine read both answers", 10, || {
+        kinds.lock().unwrap().len() == 3
+    });
+    drop(view);
+    engine.join().unwrap();
+    let kinds = kinds.lock().unwrap().clone();
+    assert_eq!(
+        kinds,
+        vec![Kind::Control, Kind::MovieControl, Kind::MovieControl],
+        "the viewer wrote only CONTROL and MOVIE_CONTROL"
+    );
 }

@@ -26,7 +26,14 @@ fn demo(secs: u32) -> (ChildGuard, String, String) {
     let (ra, ea) = (format!("127.0.0.1:{r}"), format!("127.0.0.1:{e}"));
     let child = capdeck()
         .args(["demo-feeds", "--retail-bind", &ra, "--engine-bind", &ea])
-        .args(["--duration", &secs.to_string(), "--width", "320", "--height", "240"])
+        .args([
+            "--duration",
+            &secs.to_string(),
+            "--width",
+            "320",
+            "--height",
+            "240",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -58,7 +65,12 @@ fn probe_record(ra: &str, ea: &str, secs: f64, dir: &Path, extra: &[&str]) -> Va
 }
 
 fn replay_json(dir: &Path) -> Value {
-    let out = capdeck().arg("replay").arg(dir).arg("--json").output().unwrap();
+    let out = capdeck()
+        .arg("replay")
+        .arg(dir)
+        .arg("--json")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "replay failed: {}",
@@ -123,7 +135,10 @@ fn probe_recording_replays_to_the_live_counts() {
     assert_eq!(rep["problems"].as_array().unwrap().len(), 0, "{rep}");
     let segs = rep["segments"].as_array().unwrap();
     assert!(segs.len() >= 2, "expected rotation: {segs:?}");
-    assert!(segs.iter().all(|s| s["sealed"] == true && s["recovered"] == false));
+    assert!(
+        segs.iter()
+            .all(|s| s["sealed"] == true && s["recovered"] == false)
+    );
     // The viewer's own messages (CONTROL viewer_ready, MOVIE_CONTROL) are recorded too.
     assert!(rep["channels"]["/grimstream/engine/sent"].as_u64().unwrap() >= 2);
     let (ok, text) = verify(&dir);
@@ -142,7 +157,10 @@ fn probe_recording_replays_to_the_live_counts() {
     let retail = &indep["topics"]["/grimstream/retail"];
     assert_eq!(retail["message_encoding"], "grimstream.v1");
     // Untouched wire bytes: the GrimStream magic opens every recorded message.
-    assert!(retail["first"].as_str().unwrap().starts_with("4752494d"), "{retail}");
+    assert!(
+        retail["first"].as_str().unwrap().starts_with("4752494d"),
+        "{retail}"
+    );
     assert_eq!(retail["ordered"], true);
 }
 
@@ -156,7 +174,15 @@ fn killed_recording_recovers_and_a_flipped_byte_is_named() {
     let dir = tmp("kill").join("session");
     let mut child = ChildGuard(
         capdeck()
-            .args(["probe", "--retail", &ra, "--engine", &ea, "--duration", "60"])
+            .args([
+                "probe",
+                "--retail",
+                &ra,
+                "--engine",
+                &ea,
+                "--duration",
+                "60",
+            ])
             .args(["--segment-secs", "2", "--record"])
             .arg(&dir)
             .stdout(Stdio::null())
@@ -247,30 +273,57 @@ fn disk_budget_stops_the_recording_not_the_view() {
     assert!(on_disk <= 2 * 1024 * 1024, "{on_disk} bytes on disk");
     let rep = replay_json(&dir);
     assert!(
-        rep["stopped"].as_str().unwrap().contains("disk budget of 2 MiB"),
+        rep["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("disk budget of 2 MiB"),
         "{rep}"
     );
     let recorded = rep["feeds"]["retail"]["frames"].as_u64().unwrap();
     let seen = live["retail"]["frames"].as_u64().unwrap();
     // 2 MiB holds a part of the run, never all of it.
-    assert!(recorded > 0 && recorded < seen, "recorded {recorded} of {seen}");
+    assert!(
+        recorded > 0 && recorded < seen,
+        "recorded {recorded} of {seen}"
+    );
     let (ok, text) = verify(&dir);
     assert!(ok, "{text}");
 
     // A disk with less free space than the guard: refused at once, with the reason.
     let out = capdeck()
-        .args(["probe", "--retail", &ra, "--engine", "none", "--duration", "0.2"])
+        .args([
+            "probe",
+            "--retail",
+            &ra,
+            "--engine",
+            "none",
+            "--duration",
+            "0.2",
+        ])
         .args(["--record-min-free-mib", "999999999", "--record"])
         .arg(dir.with_file_name("refused"))
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("left on the disk"), "{err}");
 
     // A folder that already holds a recording is never overwritten.
     let out = capdeck()
-        .args(["probe", "--retail", &ra, "--engine", "none", "--duration", "0.2", "--record"])
+        .args([
+            "probe",
+            "--retail",
+            &ra,
+            "--engine",
+            "none",
+            "--duration",
+            "0.2",
+            "--record",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
@@ -293,7 +346,14 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
         .args(["--audio-port", &ports.audio.to_string()])
         .args(["--video-port", &ports.video.to_string()])
         .args(["--control-port", &ports.control.to_string()])
-        .args(["--framing", "framed", "--audio", "tone:440", "--video", "pattern"])
+        .args([
+            "--framing",
+            "framed",
+            "--audio",
+            "tone:440",
+            "--video",
+            "pattern",
+        ])
         .args(["--duration", "3", "--record"])
         .arg(&dir)
         .status()
@@ -306,13 +366,24 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
     assert_eq!(audio_n as usize, live["audio"].as_array().unwrap().len());
     assert_eq!(video_n as usize, live["video"].as_array().unwrap().len());
     assert!(audio_n >= 25, "{audio_n} audio chunks in 3 s");
-    assert!(rep["channels"]["/capture/control/request"].as_u64().unwrap() >= 1);
+    assert!(
+        rep["channels"]["/capture/control/request"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
     assert!(rep["channels"]["/capture/control/reply"].as_u64().unwrap() >= 1);
 
     let ports2 = Ports::free(false);
     let seq_log = base.join("again.seq");
     let seq_arg = seq_log.to_string_lossy().into_owned();
-    let host2 = PyHost::start(&py, ports2, "framed", &base.join("again"), &["--seq-log", &seq_arg]);
+    let host2 = PyHost::start(
+        &py,
+        ports2,
+        "framed",
+        &base.join("again"),
+        &["--seq-log", &seq_arg],
+    );
     let out = capdeck()
         .arg("replay")
         .arg(&dir)
@@ -321,7 +392,11 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
         .args(["--video-port", &ports2.video.to_string()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = |h: &Value| -> usize {
         h["audio"].as_array().unwrap().len() + h["video"].as_array().unwrap().len()
     };
@@ -338,8 +413,18 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
     assert_eq!(got(&again), expect);
     assert!(again["errors"].as_array().unwrap().is_empty(), "{again}");
     for ch in ["audio", "video"] {
-        let a: Vec<&Value> = live[ch].as_array().unwrap().iter().map(|m| &m["header_raw"]).collect();
-        let b: Vec<&Value> = again[ch].as_array().unwrap().iter().map(|m| &m["header_raw"]).collect();
+        let a: Vec<&Value> = live[ch]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| &m["header_raw"])
+            .collect();
+        let b: Vec<&Value> = again[ch]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| &m["header_raw"])
+            .collect();
         assert_eq!(a, b, "{ch} headers differ or are out of order");
     }
     assert_eq!(
@@ -356,7 +441,11 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
         .arg(&export)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let x = py_read(&py, &[export]);
     let a = &x["topics"]["/capture/audio"];
     assert_eq!(a["schema"], "foxglove.RawAudio");
@@ -364,7 +453,13 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
     assert_eq!(a["count"].as_u64().unwrap(), audio_n);
     assert_eq!(
         a["first_json_keys"],
-        serde_json::json!(["data", "format", "number_of_channels", "sample_rate", "timestamp"])
+        serde_json::json!([
+            "data",
+            "format",
+            "number_of_channels",
+            "sample_rate",
+            "timestamp"
+        ])
     );
     let v = &x["topics"]["/capture/video"];
     assert_eq!(v["schema"], "foxglove.CompressedImage");
@@ -387,15 +482,18 @@ fn grimstream_recording_exports_standard_images() {
         .arg(&export)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let x = py_read(&py, &[export]);
     let f = &x["topics"]["/grimstream/retail/frame"];
     assert_eq!(f["schema"], "foxglove.RawImage");
     assert_eq!(f["count"], live["retail"]["frames"]);
     let s = &x["topics"]["/grimstream/engine/state"];
     assert_eq!(
-        s["count"],
-        live["engine"]["messages"]["STATE_UPDATE"],
+        s["count"], live["engine"]["messages"]["STATE_UPDATE"],
         "{x}"
     );
 }

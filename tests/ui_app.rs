@@ -16,7 +16,7 @@ use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
 use capdeck::grimstream::{
     FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
 };
-use capdeck::timeline::{Command, PlayState};
+use capdeck::timeline::{Command, PlayState, TickKind};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::sources::SourceLister;
@@ -484,6 +484,150 @@ fn engine_movies_are_answered_as_the_user_chose() {
     drop(h);
     stop.stop();
     producer.join().unwrap();
+}
+
+/// "ask me": the engine waits inside the movie, the engine pane and HUD say so, the skip
+/// button answers `skipped`, and the answer with its time taken is in the HUD and on the
+/// timeline.
+#[test]
+fn a_waiting_movie_is_shown_and_skipped_by_the_button() {
+    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+    use capdeck::grimstream::{MovieAction, MovieStart};
+    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
+    let server =
+        ProducerServer::bind(&any, ServerOptions::engine(Hello::new("grim_engine", None))).unwrap();
+    let addr = server.local_addr().to_string();
+    let stop = StopFlag::default();
+    let stop2 = stop.clone();
+    let got = Arc::new(std::sync::Mutex::new(None));
+    let got2 = got.clone();
+    let producer = std::thread::spawn(move || {
+        server
+            .run(&stop2, |s| {
+                s.send(&Message::MovieStart(MovieStart {
+                    name: "logos".into(),
+                    relative_path: Some("MoviesHD/logos.ogv".into()),
+                }))?;
+                while !s.stopped() && !s.peer_closed() {
+                    if let Some(Message::MovieControl(m)) =
+                        s.recv_timeout(std::time::Duration::from_millis(10))
+                    {
+                        *got2.lock().unwrap() = Some(m);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    });
+    let mut h = harness_with(opts());
+    h.run_steps(2);
+    h.get_by_label("ask me").click();
+    h.run_steps(2);
+    connect(&mut h, FeedRole::Engine, addr.trim_start_matches("tcp://"));
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l
+            .starts_with("movie logos: waiting for an answer"))
+            && h.query_by_label("Skip movie").is_some()),
+        "the waiting movie and its skip button: {:?}",
+        texts(&h)
+    );
+    assert!(got.lock().unwrap().is_none(), "nothing answered yet");
+    h.get_by_label("Skip movie").click();
+    h.run_steps(2);
+    assert!(
+        wait_until(&mut h, 10.0, |_| got.lock().unwrap().is_some()),
+        "the engine got the skip"
+    );
+    assert_eq!(
+        got.lock().unwrap().as_ref().map(|m| m.action),
+        Some(MovieAction::Skipped)
+    );
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l
+            .starts_with("movie logos: skipped after ")
+            && l.ends_with(" ms"))),
+        "the answer and its time in the HUD: {:?}",
+        texts(&h)
+    );
+    assert!(
+        h.query_by_label("Skip movie").is_none(),
+        "no skip button once answered"
+    );
+    let ticks = h.state().live.core.with_store(|s| {
+        capdeck::timeline::lane(s, FeedRole::Engine, i64::MAX)
+            .ticks
+            .into_iter()
+            .map(|t| t.kind)
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        ticks
+            .iter()
+            .any(|k| matches!(k, TickKind::Movie(n) if n == "logos")),
+        "{ticks:?}"
+    );
+    assert!(
+        ticks.iter().any(|k| matches!(k,
+            TickKind::MovieAnswer { name, answer, took_ns: Some(t) }
+                if name == "logos" && answer == "skipped" && *t > 0)),
+        "{ticks:?}"
+    );
+    drop(h);
+    stop.stop();
+    producer.join().unwrap();
+}
+
+/// A one-viewer engine never accepts this viewer again after a disconnect: the button asks
+/// first and says so; "Keep connected" keeps the connection.
+#[test]
+fn disconnecting_the_engine_asks_first() {
+    let mut bytes = hello("grim_engine");
+    bytes.extend(state(0));
+    let p = Producer::serve(bytes);
+    // real producers (the buttons are off for the built-in demo)
+    let mut h = harness_with(AppOptions {
+        engine: Some(p.addr.clone()),
+        ..opts()
+    });
+    assert!(!h.state().view.demo);
+    connect(&mut h, FeedRole::Engine, &p.addr);
+    assert!(
+        wait_until(&mut h, 10.0, |h| h
+            .state()
+            .live
+            .frame
+            .status(FeedRole::Engine)
+            .is_some_and(|s| s.producer.is_some())),
+        "engine connected"
+    );
+    let warning = |l: &str| {
+        l.starts_with("Disconnect the engine feed?")
+            && l.contains("will not accept this viewer again")
+    };
+    assert!(!has(&h, warning));
+    let engine_disconnect = |h: &Harness<'_, CapdeckApp>| {
+        // retail has no source: the only Disconnect button is the engine's
+        h.get_by_label("Disconnect").click();
+    };
+    engine_disconnect(&h);
+    h.run_steps(2);
+    assert!(has(&h, warning), "asks first: {:?}", texts(&h));
+    assert!(
+        h.state().live.core.has_source(FeedRole::Engine),
+        "still connected while asking"
+    );
+    h.get_by_label("Keep connected").click();
+    h.run_steps(2);
+    assert!(!has(&h, warning));
+    assert!(h.state().live.core.has_source(FeedRole::Engine));
+    engine_disconnect(&h);
+    h.run_steps(2);
+    h.get_by_label("Disconnect anyway").click();
+    h.run_steps(2);
+    assert!(
+        !h.state().live.core.has_source(FeedRole::Engine),
+        "disconnected once confirmed"
+    );
 }
 
 /// HELLO, STREAM_CONFIG and `n` frames of `w`x`hgt` RGBA.

@@ -200,8 +200,8 @@ pub fn summary_json(rec: &Recording) -> anyhow::Result<Value> {
 
 /// Runs `capdeck replay` (headless modes).
 pub fn run_replay(a: ReplayArgs) -> anyhow::Result<()> {
-    let rec = Recording::open(&a.session)
-        .with_context(|| format!("opening {}", a.session.display()))?;
+    let rec =
+        Recording::open(&a.session).with_context(|| format!("opening {}", a.session.display()))?;
     for p in &rec.problems {
         tracing::warn!("{p}");
     }
@@ -224,7 +224,10 @@ pub fn run_replay(a: ReplayArgs) -> anyhow::Result<()> {
             r.bytes as f64 / 1048576.0,
             r.seconds,
             if r.gaps + r.damaged > 0 {
-                format!("; {} unreadable stretches, {} damaged messages left out", r.gaps, r.damaged)
+                format!(
+                    "; {} unreadable stretches, {} damaged messages left out",
+                    r.gaps, r.damaged
+                )
             } else {
                 String::new()
             }

@@ -33,7 +33,7 @@ use super::store::{EventKind, Store};
 use super::transport::{FeedAddr, Stream, is_timeout};
 use crate::wire::grimstream::decoder::{DecodeError, Decoder, DecoderConfig, RawMessage};
 use crate::wire::grimstream::{
-    CodecError, Control, Kind, Message, MovieAction, MovieControl, StreamConfig, encode,
+    CodecError, Control, Kind, Message, MovieAction, MovieControl, MovieStart, StreamConfig, encode,
 };
 
 /// Capacity of each feed's command queue.
@@ -115,6 +115,8 @@ pub struct FeedStatus {
     pub movie_controls_sent: u64,
     /// The last MOVIE_CONTROL sent (the answer to the last movie).
     pub last_movie_control: Option<MovieControl>,
+    /// The engine's latest movie: when it started, its answer and when that went out.
+    pub movie: Option<MovieProgress>,
     /// Bytes received.
     pub bytes: u64,
     /// Current STREAM_CONFIG.
@@ -130,6 +132,38 @@ pub struct FeedStatus {
     /// Messages refused because their header announced more than the decoder cap (the
     /// connection is then re-established).
     pub oversize_refused: u64,
+}
+
+/// The engine's latest MOVIE_START and what this viewer answered (the engine waits inside
+/// the movie until the answer).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MovieProgress {
+    /// Movie name from MOVIE_START.
+    pub name: String,
+    /// Path under the game's data folder, when the engine sent one.
+    pub relative_path: Option<String>,
+    /// Arrival of MOVIE_START, viewer clock ns.
+    pub started_ns: i64,
+    /// The MOVIE_CONTROL sent for it, once sent.
+    pub answer: Option<MovieControl>,
+    /// When the answer went out, viewer clock ns.
+    pub answered_ns: Option<i64>,
+}
+
+impl MovieProgress {
+    /// Time from MOVIE_START to the answer, ns (`None` while unanswered).
+    pub fn took_ns(&self) -> Option<i64> {
+        self.answered_ns.map(|a| a - self.started_ns)
+    }
+
+    /// `skipped` for this movie (what the skip button sends).
+    pub fn skipped(&self) -> MovieControl {
+        MovieControl {
+            name: self.name.clone(),
+            action: MovieAction::Skipped,
+            message: None,
+        }
+    }
 }
 
 /// What a tap sees for each incoming message.
@@ -191,8 +225,23 @@ pub enum MoviePolicy {
     Error(String),
     /// Answer `skipped` at once.
     Skip,
-    /// Do not answer here: the caller answers with [`FeedCommand::MovieControl`].
+    /// Do not answer here: the caller answers with [`FeedCommand::MovieControl`] (the
+    /// engine pane's skip button).
     Manual,
+    /// Look the movie up under the game's data folder and play it.
+    ///
+    /// Which decoder: none is built in. The engine's movies are Ogg Theora (`.ogv`, the
+    /// spec's `MoviesHD/logos.ogv`). There is no maintained pure-Rust Theora decoder;
+    /// libtheora/libogg or FFmpeg's libavcodec (through `ffmpeg-next`) need a C toolchain
+    /// and the system's libraries on every platform, which the Windows cross-check
+    /// (x86_64-pc-windows-gnu with no MinGW C compiler) does not have, the same reason the
+    /// recorder's chunks are not lz4. So a movie that is found is answered `error` with
+    /// "no decoder" and its path, a movie that is not found `error` with "file missing"
+    /// and the path looked at: at once, both, so the engine never waits on this viewer.
+    Play {
+        /// The game's data folder (the movie's `relative_path` is taken under it).
+        game_data: std::path::PathBuf,
+    },
 }
 
 impl Default for MoviePolicy {
@@ -202,18 +251,53 @@ impl Default for MoviePolicy {
 }
 
 impl MoviePolicy {
-    /// The answer to MOVIE_START for `name`, if this policy answers by itself.
-    pub fn answer(&self, name: &str) -> Option<MovieControl> {
+    /// The answer to `movie`, if this policy answers by itself.
+    pub fn answer(&self, movie: &MovieStart) -> Option<MovieControl> {
         let (action, message) = match self {
             MoviePolicy::Error(why) => (MovieAction::Error, Some(why.clone())),
             MoviePolicy::Skip => (MovieAction::Skipped, None),
             MoviePolicy::Manual => return None,
+            MoviePolicy::Play { game_data } => (
+                MovieAction::Error,
+                Some(match find_movie(game_data, movie) {
+                    Ok(path) => format!(
+                        "no decoder for {} movies in this viewer ({})",
+                        path.extension()
+                            .map_or("extension-less".into(), |e| e.to_string_lossy()),
+                        path.display()
+                    ),
+                    Err(why) => why,
+                }),
+            ),
         };
         Some(MovieControl {
-            name: name.to_owned(),
+            name: movie.name.clone(),
             action,
             message,
         })
+    }
+}
+
+/// The movie's file under `game_data`: its `relative_path`, or its name when the engine
+/// sent none. A path that leaves the folder (absolute, `..`) is refused: it comes from
+/// the network.
+pub fn find_movie(
+    game_data: &std::path::Path,
+    movie: &MovieStart,
+) -> Result<std::path::PathBuf, String> {
+    use std::path::{Component, Path};
+    let rel = Path::new(movie.relative_path.as_deref().unwrap_or(&movie.name));
+    if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(format!(
+            "movie path {} leaves the game data folder",
+            rel.display()
+        ));
+    }
+    let path = game_data.join(rel);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("file missing: {}", path.display()))
     }
 }
 
@@ -691,6 +775,14 @@ impl FeedWorker {
         let (role, at) = (self.opts.role, self.now_ns());
         self.status(|s, store| {
             s.movie_controls_sent += 1;
+            if let Some(p) = s
+                .movie
+                .as_mut()
+                .filter(|p| p.name == m.name && p.answer.is_none())
+            {
+                p.answer = Some(m.clone());
+                p.answered_ns = Some(at);
+            }
             s.last_movie_control = Some(m.clone());
             store.note(role, at, EventKind::MovieControlSent(m));
         });
@@ -718,7 +810,17 @@ impl FeedWorker {
         let kind = raw.header.kind;
         let is_hello = matches!(decoded, Ok(Message::Hello(_)));
         let movie = match &decoded {
-            Ok(Message::MovieStart(m)) => self.opts.movies.answer(&m.name),
+            Ok(Message::MovieStart(m)) => {
+                let progress = MovieProgress {
+                    name: m.name.clone(),
+                    relative_path: m.relative_path.clone(),
+                    started_ns: now,
+                    answer: None,
+                    answered_ns: None,
+                };
+                self.status(|s, _| s.movie = Some(progress));
+                self.opts.movies.answer(m)
+            }
             _ => None,
         };
         let waker = {

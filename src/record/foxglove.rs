@@ -72,7 +72,11 @@ struct Out {
 }
 
 impl Out {
-    fn channel(&mut self, topic: &'static str, schema: Option<(&str, &str)>) -> mcap::McapResult<u16> {
+    fn channel(
+        &mut self,
+        topic: &'static str,
+        schema: Option<(&str, &str)>,
+    ) -> mcap::McapResult<u16> {
         if let Some(&id) = self.channels.get(topic) {
             return Ok(id);
         }
@@ -80,7 +84,9 @@ impl Out {
             Some((name, text)) => self.w.add_schema(name, "jsonschema", text.as_bytes())?,
             None => 0,
         };
-        let id = self.w.add_channel(schema_id, topic, "json", &BTreeMap::new())?;
+        let id = self
+            .w
+            .add_channel(schema_id, topic, "json", &BTreeMap::new())?;
         self.channels.insert(topic, id);
         Ok(id)
     }
@@ -142,7 +148,10 @@ pub fn export(session: &Path, out: &Path) -> Result<ExportSummary, ExportError> 
         let r = match m.topic {
             Some(Topic::CaptureAudio | Topic::CaptureVideo) => {
                 let parts = match split_parts(m.data) {
-                    Ok(p) => p.into_iter().map(Bytes::copy_from_slice).collect::<Vec<_>>(),
+                    Ok(p) => p
+                        .into_iter()
+                        .map(Bytes::copy_from_slice)
+                        .collect::<Vec<_>>(),
                     Err(_) => {
                         o.summary.skipped += 1;
                         return ControlFlow::Continue(());

@@ -136,7 +136,12 @@ impl Manifest {
                 reason: format!("format is {:?}, not {FORMAT:?}", m.format),
             });
         }
-        for s in m.segments.iter().map(|s| &s.file).chain(m.open.iter().map(|o| &o.file)) {
+        for s in m
+            .segments
+            .iter()
+            .map(|s| &s.file)
+            .chain(m.open.iter().map(|o| &o.file))
+        {
             if !is_plain_file_name(s) {
                 return Err(ManifestError::Invalid {
                     path,

@@ -203,7 +203,9 @@ pub fn split_parts(data: &[u8]) -> Result<Vec<&[u8]>, PartsError> {
 }
 
 /// Decodes a message recorded in [`GRIMSTREAM_ENCODING`] (header and payload).
-pub fn decode_grimstream(data: &[u8]) -> Result<crate::wire::grimstream::Message, RecordedGrimError> {
+pub fn decode_grimstream(
+    data: &[u8],
+) -> Result<crate::wire::grimstream::Message, RecordedGrimError> {
     use crate::wire::grimstream::{HEADER_LEN, Header, decode_payload};
     let head: &[u8; HEADER_LEN] = data
         .first_chunk::<HEADER_LEN>()
@@ -278,11 +280,11 @@ mod tests {
         let mut out = Vec::new();
         p.write_to(&mut out);
         assert_eq!(out.len(), p.len());
+        assert_eq!(split_parts(&out).unwrap(), vec![&b"head"[..], &b"xy"[..]]);
         assert_eq!(
-            split_parts(&out).unwrap(),
-            vec![&b"head"[..], &b"xy"[..]]
+            split_parts(&out[..out.len() - 1]),
+            Err(PartsError::Truncated)
         );
-        assert_eq!(split_parts(&out[..out.len() - 1]), Err(PartsError::Truncated));
         assert_eq!(
             split_parts(&[255, 255, 255, 255]),
             Err(PartsError::BadCount(u32::MAX as usize))

@@ -154,7 +154,9 @@ impl Recording {
         let manifest = match Manifest::read(&dir) {
             Ok(m) => Some(m),
             Err(e) => {
-                problems.push(format!("{e}; reading the segment files found in the folder"));
+                problems.push(format!(
+                    "{e}; reading the segment files found in the folder"
+                ));
                 None
             }
         };
@@ -334,8 +336,8 @@ fn read_chunk(file: &mut File, idx: &ChunkIndex, buf: &mut Vec<u8>) -> Result<()
         .map_err(|e| e.to_string())?;
     buf.clear();
     buf.resize(len, 0);
-    file.read_exact(buf).map_err(|e| format!("reading chunk: {e}"))
-
+    file.read_exact(buf)
+        .map_err(|e| format!("reading chunk: {e}"))
 }
 
 fn open_segment(

@@ -333,7 +333,12 @@ fn run(
     if let Some(err) = err {
         tracing::warn!(error = %err, "sealing the last segment failed; it stays recoverable");
     }
-    st.bytes_on_disk = manifest.segments.iter().map(|s| s.bytes).sum::<u64>().max(bytes_on_disk_before);
+    st.bytes_on_disk = manifest
+        .segments
+        .iter()
+        .map(|s| s.bytes)
+        .sum::<u64>()
+        .max(bytes_on_disk_before);
     st.segments = manifest.segments.len();
     st.messages = messages;
     st.bytes_in = bytes_in;

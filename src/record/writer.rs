@@ -209,9 +209,7 @@ impl SessionWriter {
             }
         }
         if let Some(s) = &self.seg {
-            let span = s
-                .start_ns
-                .map_or(0, |t0| e.log_time_ns.saturating_sub(t0));
+            let span = s.start_ns.map_or(0, |t0| e.log_time_ns.saturating_sub(t0));
             if s.w_len() >= self.opts.segment_max_bytes || span >= self.opts.segment_max_ns {
                 self.seal()?;
             }
@@ -229,10 +227,9 @@ impl SessionWriter {
                 if e.topic.encoding() == super::GRIMSTREAM_ENCODING {
                     meta.insert("sequence".to_owned(), "connection generation".to_owned());
                 }
-                let id = s
-                    .w
-                    .add_channel(0, e.topic.name(), e.topic.encoding(), &meta)
-                    .map_err(mcap_err)?;
+                let id =
+                    s.w.add_channel(0, e.topic.name(), e.topic.encoding(), &meta)
+                        .map_err(mcap_err)?;
                 s.channels.insert(e.topic, id);
                 id
             }
@@ -267,9 +264,7 @@ impl SessionWriter {
         if let Some(s) = self.seg.as_mut() {
             s.w.flush().map_err(mcap_err)?;
             let what = format!("syncing {}", s.file);
-            s.sync
-                .sync_data()
-                .map_err(|e| WriteError::io(what, e))?;
+            s.sync.sync_data().map_err(|e| WriteError::io(what, e))?;
             self.manifest.open = Some(s.head());
             self.write_manifest()?;
         }
@@ -316,7 +311,11 @@ impl SessionWriter {
     }
 
     /// Seals the open segment and writes the final manifest with why it stopped.
-    pub fn finish(mut self, stopped: Option<String>, dropped: u64) -> (Manifest, Option<WriteError>) {
+    pub fn finish(
+        mut self,
+        stopped: Option<String>,
+        dropped: u64,
+    ) -> (Manifest, Option<WriteError>) {
         let err = self.seal().err();
         self.manifest.stopped = Some(stopped.unwrap_or_else(|| "stopped".into()));
         self.manifest.dropped = dropped;

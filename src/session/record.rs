@@ -115,7 +115,12 @@ impl MessageTap for RecordTap {
 }
 
 /// Recording options from the command line's or the settings' values.
-pub fn recorder_options(disk_budget_mib: Option<u64>, min_free_mib: u64, segment_mib: u64, segment_secs: u64) -> RecorderOptions {
+pub fn recorder_options(
+    disk_budget_mib: Option<u64>,
+    min_free_mib: u64,
+    segment_mib: u64,
+    segment_secs: u64,
+) -> RecorderOptions {
     RecorderOptions {
         writer: WriterOptions {
             segment_max_bytes: segment_mib.max(1) * 1024 * 1024,

@@ -159,54 +159,64 @@ pub fn to_host(rec: &Recording, o: &ToHostOptions) -> Result<HostReplay, ToHostE
     let mut out = HostReplay::default();
     let started = Instant::now();
     let t0 = rec.time_range().map_or(0, |r| r.0);
-    let speed = if o.speed.is_finite() && o.speed > 0.0 { o.speed } else { 1.0 };
+    let speed = if o.speed.is_finite() && o.speed > 0.0 {
+        o.speed
+    } else {
+        1.0
+    };
     let mut failure: Option<ToHostError> = None;
-    rec.read(0, u64::MAX, &[Topic::CaptureAudio, Topic::CaptureVideo], &mut |ev| {
-        let m = match ev {
-            ReadEvent::Gap { .. } => {
-                out.gaps += 1;
-                return ControlFlow::Continue(());
-            }
-            ReadEvent::Message(m) => m,
-        };
-        let Ok(parts) = split_parts(m.data) else {
-            out.damaged += 1;
-            return ControlFlow::Continue(());
-        };
-        if o.paced {
-            let due = Duration::from_secs_f64(m.log_time_ns.saturating_sub(t0) as f64 / 1e9 / speed);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
-        let (sock, name) = if m.topic == Some(Topic::CaptureAudio) {
-            (&audio, "audio")
-        } else {
-            (&video, "video")
-        };
-        match sock.send_multipart(parts.iter().copied(), 0) {
-            Ok(()) => {
-                out.bytes += parts.iter().map(|p| p.len() as u64).sum::<u64>();
-                if name == "audio" {
-                    out.audio += 1;
-                } else {
-                    out.video += 1;
+    rec.read(
+        0,
+        u64::MAX,
+        &[Topic::CaptureAudio, Topic::CaptureVideo],
+        &mut |ev| {
+            let m = match ev {
+                ReadEvent::Gap { .. } => {
+                    out.gaps += 1;
+                    return ControlFlow::Continue(());
                 }
-                ControlFlow::Continue(())
+                ReadEvent::Message(m) => m,
+            };
+            let Ok(parts) = split_parts(m.data) else {
+                out.damaged += 1;
+                return ControlFlow::Continue(());
+            };
+            if o.paced {
+                let due =
+                    Duration::from_secs_f64(m.log_time_ns.saturating_sub(t0) as f64 / 1e9 / speed);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
             }
-            Err(zmq::Error::EAGAIN) => {
-                failure = Some(ToHostError::Timeout(format!("{}:{name}", o.host)));
-                ControlFlow::Break(())
+            let (sock, name) = if m.topic == Some(Topic::CaptureAudio) {
+                (&audio, "audio")
+            } else {
+                (&video, "video")
+            };
+            match sock.send_multipart(parts.iter().copied(), 0) {
+                Ok(()) => {
+                    out.bytes += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+                    if name == "audio" {
+                        out.audio += 1;
+                    } else {
+                        out.video += 1;
+                    }
+                    ControlFlow::Continue(())
+                }
+                Err(zmq::Error::EAGAIN) => {
+                    failure = Some(ToHostError::Timeout(format!("{}:{name}", o.host)));
+                    ControlFlow::Break(())
+                }
+                Err(e) => {
+                    failure = Some(ToHostError::Zmq {
+                        what: format!("sending {name}"),
+                        source: e,
+                    });
+                    ControlFlow::Break(())
+                }
             }
-            Err(e) => {
-                failure = Some(ToHostError::Zmq {
-                    what: format!("sending {name}"),
-                    source: e,
-                });
-                ControlFlow::Break(())
-            }
-        }
-    })?;
+        },
+    )?;
     out.seconds = started.elapsed().as_secs_f64();
     // Linger lets the queued messages reach the host before the sockets close.
     drop(audio);

@@ -481,6 +481,16 @@ pub enum TickKind {
     Telemetry(String),
     /// MOVIE_START (name).
     Movie(String),
+    /// The MOVIE_CONTROL this viewer sent for a movie.
+    MovieAnswer {
+        /// Movie name.
+        name: String,
+        /// The answer and its message (the reason of an `error`).
+        answer: String,
+        /// Time from MOVIE_START to the answer, ns (`None` when the start is no longer
+        /// in the history).
+        took_ns: Option<i64>,
+    },
     /// A message skipped or refused (text).
     Problem(String),
 }
@@ -533,6 +543,7 @@ pub fn lane(store: &Store, role: FeedRole, now_ns: i64) -> Lane {
     }
     lane.segments.extend(data.into_iter().map(|(_, s)| s));
     let mut stall_since = None;
+    let mut movie_started: Option<(&str, i64)> = None;
     let mut down_since = None;
     let mut other = Vec::new();
     for e in &f.events {
@@ -561,7 +572,24 @@ pub fn lane(store: &Store, role: FeedRole, now_ns: i64) -> Lane {
             EventKind::Gap(GapReason::Reconnect) => lane.ticks.push(tick(TickKind::Reconnect)),
             EventKind::Gap(g) => lane.ticks.push(tick(TickKind::Gap(g.clone()))),
             EventKind::Telemetry(m) => lane.ticks.push(tick(TickKind::Telemetry(m.label.clone()))),
-            EventKind::MovieStart(m) => lane.ticks.push(tick(TickKind::Movie(m.name.clone()))),
+            EventKind::MovieStart(m) => {
+                movie_started = Some((&m.name, e.arrival_ns));
+                lane.ticks.push(tick(TickKind::Movie(m.name.clone())))
+            }
+            EventKind::MovieControlSent(c) => {
+                let took_ns = movie_started
+                    .filter(|(name, _)| *name == c.name)
+                    .map(|(_, at)| e.arrival_ns - at);
+                let action = c.action.name();
+                lane.ticks.push(tick(TickKind::MovieAnswer {
+                    name: c.name.clone(),
+                    answer: match &c.message {
+                        Some(m) => format!("{action} ({m})"),
+                        None => action.into(),
+                    },
+                    took_ns,
+                }))
+            }
             EventKind::UnknownSkipped { kind, len } => lane.ticks.push(tick(TickKind::Problem(
                 format!("skipped unknown kind 0x{kind:04x} ({len} bytes)"),
             ))),

@@ -263,6 +263,11 @@ impl CapdeckApp {
                 self.settings.movie_policy = p.clone();
                 self.live.movie_policy = p.clone();
             }
+            UiCommand::SkipMovie(m) => {
+                if let Err(e) = self.live.core.send_movie_control(m.clone()) {
+                    tracing::warn!("cannot skip the movie {}: {e}", m.name);
+                }
+            }
             UiCommand::RetryCaptureWorker => {
                 self.capture = start_capture(&self.settings, self.waker.clone(), true);
             }

@@ -54,6 +54,8 @@ pub enum UiCommand {
     CancelDisconnect,
     /// How the engine feed answers MOVIE_START (applies from the next connection).
     SetMoviePolicy(crate::grimstream::feed::MoviePolicy),
+    /// Answer the engine's current movie `skipped` (the engine pane's skip button).
+    SkipMovie(crate::wire::grimstream::MovieControl),
     /// Switch both feeds between the built-in demo and the real addresses.
     UseDemoFeeds(bool),
 

@@ -5,10 +5,13 @@
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Vec2};
 
 use super::LiveFrame;
+use crate::grimstream::FeedRole;
 use crate::grimstream::demo::heading;
+use crate::ui::command::{CommandQueue, UiCommand};
 
 /// The engine side of the live pane.
-pub fn engine_ui(ui: &mut egui::Ui, frame: &LiveFrame) {
+pub fn engine_ui(ui: &mut egui::Ui, frame: &LiveFrame, cmds: &mut CommandQueue) {
+    movie_ui(ui, frame, cmds);
     let Some(s) = &frame.at.state else {
         ui.strong("Engine");
         ui.weak("waiting for the engine feed…");
@@ -74,6 +77,52 @@ pub fn engine_ui(ui: &mut egui::Ui, frame: &LiveFrame) {
                 .max_height(220.0)
                 .show(ui, |ui| json_tree_ui(ui, "state", &raw, 0));
         });
+}
+
+/// What the HUD and the engine pane say about the engine's latest movie.
+pub fn movie_text(frame: &LiveFrame) -> Option<String> {
+    let m = frame.status(FeedRole::Engine)?.movie.as_ref()?;
+    Some(match (&m.answer, m.took_ns()) {
+        (Some(a), Some(took)) => format!(
+            "movie {}: {}{} after {:.1} ms",
+            m.name,
+            a.action.name(),
+            a.message
+                .as_ref()
+                .map_or(String::new(), |w| format!(" ({w})")),
+            took as f64 / 1e6
+        ),
+        _ => {
+            let now = frame.snap.as_ref().map_or(m.started_ns, |s| s.now_ns);
+            format!(
+                "movie {}: waiting for an answer {:.1} s",
+                m.name,
+                (now - m.started_ns).max(0) as f64 / 1e9
+            )
+        }
+    })
+}
+
+/// The engine's movie and, while it waits for an answer, the skip button.
+fn movie_ui(ui: &mut egui::Ui, frame: &LiveFrame, cmds: &mut CommandQueue) {
+    let Some(text) = movie_text(frame) else {
+        return;
+    };
+    ui.horizontal_wrapped(|ui| {
+        ui.label(text);
+        let pending = frame
+            .status(FeedRole::Engine)
+            .and_then(|s| s.movie.as_ref())
+            .filter(|m| m.answer.is_none());
+        if let Some(m) = pending
+            && ui
+                .button("Skip movie")
+                .on_hover_text("The engine waits inside the movie until it is answered")
+                .clicked()
+        {
+            cmds.push(UiCommand::SkipMovie(m.skipped()));
+        }
+    });
 }
 
 fn trajectory_ui(ui: &mut egui::Ui, frame: &LiveFrame, yaw_deg: Option<f32>) {

@@ -34,6 +34,12 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
                     );
                 ui.monospace(format!("reconnects {}", st.reconnects));
             }
+            if role == FeedRole::Engine
+                && let Some(m) = super::engine::movie_text(frame)
+            {
+                ui.monospace(m)
+                    .on_hover_text("The engine's latest MOVIE_START and this viewer's answer");
+            }
             ui.monospace(format!("dropped {}", fig.dropped))
                 .on_hover_text("Items evicted to stay within the memory budget");
             ui.separator();

@@ -359,7 +359,7 @@ pub fn live_view_ui(
         .show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("engine_scroll")
-                .show(ui, |ui| engine::engine_ui(ui, &rt.frame));
+                .show(ui, |ui| engine::engine_ui(ui, &rt.frame, cmds));
         });
     egui::CentralPanel::no_frame().show(ui, |ui| {
         retail::retail_ui(ui, rt, view, cmds);
@@ -496,8 +496,9 @@ fn movies_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
     ui.horizontal(|ui| {
         let l = ui.label("engine movies:");
         let skip = rt.movie_policy == MoviePolicy::Skip;
+        let error = matches!(rt.movie_policy, MoviePolicy::Error(_));
         if ui
-            .selectable_label(!skip, "answer error")
+            .selectable_label(error, "answer error")
             .on_hover_text("This viewer plays no movies: tell the engine at once, with the reason")
             .labelled_by(l.id)
             .clicked()
@@ -510,6 +511,13 @@ fn movies_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
             .clicked()
         {
             cmds.push(UiCommand::SetMoviePolicy(MoviePolicy::Skip));
+        }
+        if ui
+            .selectable_label(rt.movie_policy == MoviePolicy::Manual, "ask me")
+            .on_hover_text("Leave the engine inside the movie until you press Skip movie")
+            .clicked()
+        {
+            cmds.push(UiCommand::SetMoviePolicy(MoviePolicy::Manual));
         }
         ui.weak("(applies when the engine feed connects)");
     });

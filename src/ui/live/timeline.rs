@@ -160,6 +160,14 @@ fn tick_text(k: &TickKind) -> String {
         TickKind::Mark(l) => format!("mark: {l}"),
         TickKind::Telemetry(l) => format!("telemetry: {l}"),
         TickKind::Movie(n) => format!("movie: {n}"),
+        TickKind::MovieAnswer {
+            name,
+            answer,
+            took_ns,
+        } => match took_ns {
+            Some(t) => format!("movie {name}: {answer} after {:.1} ms", *t as f64 / 1e6),
+            None => format!("movie {name}: {answer}"),
+        },
         TickKind::Problem(p) => p.clone(),
     }
 }
@@ -268,9 +276,10 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
                 _ => (Color32::WHITE, lane_rect.top(), 1.0),
             };
             let bottom = match tick.kind {
-                TickKind::Mark(_) | TickKind::Telemetry(_) | TickKind::Movie(_) => {
-                    lane_rect.top() + 6.0
-                }
+                TickKind::Mark(_)
+                | TickKind::Telemetry(_)
+                | TickKind::Movie(_)
+                | TickKind::MovieAnswer { .. } => lane_rect.top() + 6.0,
                 _ => lane_rect.bottom() + 2.0,
             };
             painter.line_segment(

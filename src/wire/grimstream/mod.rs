@@ -402,6 +402,18 @@ pub enum MovieAction {
     Ack,
 }
 
+impl MovieAction {
+    /// The wire spelling: "finished", "skipped", "error", "ack".
+    pub fn name(self) -> &'static str {
+        match self {
+            MovieAction::Finished => "finished",
+            MovieAction::Skipped => "skipped",
+            MovieAction::Error => "error",
+            MovieAction::Ack => "ack",
+        }
+    }
+}
+
 /// MOVIE_CONTROL (viewer to engine).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovieControl {
