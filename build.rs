@@ -40,7 +40,11 @@ fn embed_resources() -> Result<(), String> {
         .map(|p| p.parse().unwrap_or(0))
         .collect();
     nums.resize(4, 0);
-    let commas = nums.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    let commas = nums
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let icon = root.join("assets/icon/capdeck.ico");
     let icon = icon.to_string_lossy().replace('\\', "/");
     let rc = format!(

@@ -29,7 +29,8 @@ pub fn wait_timeout<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>, d: Duration) -> M
 pub fn is_loopback_host(host: &str) -> bool {
     let h = host.trim().trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The host part of `host:port` (`[v6]:port` allowed), for [`is_loopback_host`].
@@ -63,7 +64,14 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 mod tests {
     #[test]
     fn loopback_hosts_are_told_from_wider_binds() {
-        for h in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"] {
+        for h in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+        ] {
             assert!(super::is_loopback_host(h), "{h}");
         }
         for h in ["0.0.0.0", "::", "192.168.1.20", "example.com", "*", ""] {

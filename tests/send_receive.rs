@@ -519,9 +519,15 @@ fn hostile_control_reply_is_cut_off_and_streaming_goes_on() {
         "audio keeps streaming past the bad control host"
     );
     let c = tx.stats().control;
-    assert!(hellos.load(Ordering::Relaxed) >= 4, "fresh sockets keep saying hello");
+    assert!(
+        hellos.load(Ordering::Relaxed) >= 4,
+        "fresh sockets keep saying hello"
+    );
     assert_eq!(c.errors, 0, "no reply was taken in: {c:?}");
-    assert_eq!(c.timeouts, 0, "each cut-off was seen at once, not as a timeout: {c:?}");
+    assert_eq!(
+        c.timeouts, 0,
+        "each cut-off was seen at once, not as a timeout: {c:?}"
+    );
     assert_eq!(c.replies, 0);
     let state = serde_json::to_value(&c.state).unwrap();
     assert!(
@@ -551,7 +557,11 @@ fn framing_warning_only_for_a_framing_the_host_did_not_name() {
     let rx = receiver(HostConfig::reference());
     let tx = sender(&rx, Framing::Multipart, TapPoint::default());
     assert!(
-        wait_for(Duration::from_secs(10), || tx.stats().control.host_config.is_some()),
+        wait_for(Duration::from_secs(10), || tx
+            .stats()
+            .control
+            .host_config
+            .is_some()),
         "hello answered"
     );
     let s = tx.stats();
@@ -601,7 +611,10 @@ fn receive_out_stops_writing_at_its_disk_budget_and_keeps_receiving() {
     .unwrap();
     let tx = sender(&rx, Framing::Framed, TapPoint::default());
     assert!(
-        wait_for(Duration::from_secs(20), || rx.stats().output_stopped.is_some()),
+        wait_for(Duration::from_secs(20), || rx
+            .stats()
+            .output_stopped
+            .is_some()),
         "the budget is reached: {} bytes written",
         rx.stats().bytes_written
     );
@@ -615,7 +628,10 @@ fn receive_out_stops_writing_at_its_disk_budget_and_keeps_receiving() {
     );
     drop(tx);
     let end = rx.stop();
-    assert_eq!(end.bytes_written, at_stop.bytes_written, "nothing written after the stop");
+    assert_eq!(
+        end.bytes_written, at_stop.bytes_written,
+        "nothing written after the stop"
+    );
     assert!(end.bytes_written <= budget);
     // What is on disk stays within the budget, and audio.wav was finalised.
     let on_disk: u64 = ["audio.wav", "index.jsonl"]
@@ -651,7 +667,10 @@ fn listeners_bind_loopback_by_default_and_warn_on_a_wider_bind() {
     let quiet = run(&[]);
     assert!(!quiet.contains("reachable from other machines"), "{quiet}");
     let wide = run(&["--bind", "0.0.0.0"]);
-    assert!(wide.contains("WARN") && wide.contains("reachable from other machines"), "{wide}");
+    assert!(
+        wide.contains("WARN") && wide.contains("reachable from other machines"),
+        "{wide}"
+    );
     // The GrimStream producer side says the same.
     let out = support::capdeck()
         .args(["serve-retail", "--bind", "0.0.0.0:0", "--source", "pattern"])

@@ -140,7 +140,10 @@ fn frames_wider_than_the_gpu_limit_are_drawn_downscaled() {
     let err = run_window_with(&["--retail", &addr], &[]);
     stop.stop();
     producer.join().unwrap();
-    assert!(!err.contains("running on OpenGL (glow)"), "wgpu starts here");
+    assert!(
+        !err.contains("running on OpenGL (glow)"),
+        "wgpu starts here"
+    );
     assert!(
         err.contains("retail 12000x1000 shown downscaled to 6000x500 (GPU texture limit 8192)"),
         "the downscale is said; stderr:\n{err}"
@@ -152,7 +155,10 @@ fn frames_wider_than_the_gpu_limit_are_drawn_downscaled() {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert!(drawn >= 2, "wide frames reached the screen: {drawn}; stderr:\n{err}");
+    assert!(
+        drawn >= 2,
+        "wide frames reached the screen: {drawn}; stderr:\n{err}"
+    );
 }
 
 #[test]
@@ -188,11 +194,12 @@ fn gpu_validation_errors_are_caught_not_panics() {
     }
     use capdeck::ui::gpu_errors::GpuErrors;
     use eframe::wgpu;
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapter = block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
         .expect("an adapter (lavapipe in the test environment)");
-    let (device, _queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
-        .expect("a device");
+    let (device, _queue) =
+        block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).expect("a device");
     let errors = GpuErrors::install(&device);
     let max = device.limits().max_texture_dimension_2d;
     let _tex = device.create_texture(&wgpu::TextureDescriptor {

@@ -78,7 +78,14 @@ fn default_input_through_wasapi_arrives_as_440_hz() {
         .args(["--audio-port", &ports.audio.to_string()])
         .args(["--video-port", &ports.video.to_string()])
         .args(["--control-port", &ports.control.to_string()])
-        .args(["--framing", "framed", "--audio", "default", "--video", "none"])
+        .args([
+            "--framing",
+            "framed",
+            "--audio",
+            "default",
+            "--video",
+            "none",
+        ])
         .args(["--duration", "6"])
         .output()
         .unwrap();
@@ -86,7 +93,11 @@ fn default_input_through_wasapi_arrives_as_440_hz() {
     assert!(out.status.success(), "{err}");
     let s = host.finish();
     let audio = s["audio"].as_array().unwrap();
-    assert!(audio.len() >= 50, "{} chunks in 6 s; stderr:\n{err}", audio.len());
+    assert!(
+        audio.len() >= 50,
+        "{} chunks in 6 s; stderr:\n{err}",
+        audio.len()
+    );
     assert!(audio.iter().all(|m| m["len"] == 3200));
     let x = read_i16le(&dir.path().join("host/audio.raw"));
     let x = &x[16000.min(x.len())..]; // the device's start-up

@@ -201,10 +201,26 @@ fn first_send_with_no_framing_flag_reaches_the_real_host_layout() {
     let ports = Ports::free(true);
     let host = PyHost::start(&py, ports, "framed", &dir.path().join("host"), &[]);
     let stats_path = dir.path().join("stats.json");
-    let args = ["--audio", "tone:440", "--video", "pattern", "--duration", "3"];
-    assert!(send(ports, "", &stats_path, &args).status().unwrap().success());
+    let args = [
+        "--audio",
+        "tone:440",
+        "--video",
+        "pattern",
+        "--duration",
+        "3",
+    ];
+    assert!(
+        send(ports, "", &stats_path, &args)
+            .status()
+            .unwrap()
+            .success()
+    );
     let s = host.finish();
-    assert!(s["errors"].as_array().unwrap().is_empty(), "host errors: {}", s["errors"]);
+    assert!(
+        s["errors"].as_array().unwrap().is_empty(),
+        "host errors: {}",
+        s["errors"]
+    );
     let audio = s["audio"].as_array().unwrap();
     assert!(audio.len() >= 28, "{} audio chunks parsed", audio.len());
     assert!(audio.iter().all(|m| m["framing"] == "framed"));
@@ -224,11 +240,17 @@ fn multipart_to_a_host_that_names_no_framing_is_warned() {
     let host = PyHost::start(&py, ports, "any", &dir.path().join("host"), &[]);
     let stats_path = dir.path().join("stats.json");
     let args = ["--audio", "tone:440", "--video", "none", "--duration", "2"];
-    let out = send(ports, "multipart", &stats_path, &args).output().unwrap();
+    let out = send(ports, "multipart", &stats_path, &args)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let _ = host.finish();
     let st = read_json(&stats_path);
-    assert!(st["control"]["replies"].as_u64().unwrap() >= 1, "{}", st["control"]);
+    assert!(
+        st["control"]["replies"].as_u64().unwrap() >= 1,
+        "{}",
+        st["control"]
+    );
     let w = st["framing_warning"].as_str().unwrap_or_default();
     assert!(w.contains("names no framing"), "warning: {w:?}");
     let err = String::from_utf8_lossy(&out.stderr);

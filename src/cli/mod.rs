@@ -498,7 +498,11 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
                     s.audio.malformed + s.video.malformed,
                     s.control.hello,
                     s.control.heartbeat,
-                    if s.output_stopped.is_some() { " | output stopped: disk budget" } else { "" }
+                    if s.output_stopped.is_some() {
+                        " | output stopped: disk budget"
+                    } else {
+                        ""
+                    }
                 ));
                 last = Instant::now();
             }

@@ -833,7 +833,10 @@ mod tests {
     fn fit_within_shrinks_by_a_whole_factor_averaging_blocks() {
         // 10x3 with padded rows; limit 4 -> factor 3 -> 4x1 (the last column block is 1 wide)
         let f = rgba_frame(10, 3, 48, |x, y| [(x * 10) as u8, (y * 30) as u8, 200, 255]);
-        assert!(f.fit_within(10).is_none(), "a frame that fits is left alone");
+        assert!(
+            f.fit_within(10).is_none(),
+            "a frame that fits is left alone"
+        );
         assert!(f.fit_within(0).is_none());
         let s = f.fit_within(4).unwrap();
         assert_eq!(s.rgba_geometry().unwrap(), (4, 1, 16));

@@ -519,7 +519,12 @@ impl Worker {
             let left = deadline.saturating_duration_since(Instant::now());
             let ready = match conn.poll(events, left.min(SLICE)) {
                 Ok(r) => r,
-                Err(e) => return Ok(Err(Failed::new(ControlFailure::Socket, format!("poll: {e}")))),
+                Err(e) => {
+                    return Ok(Err(Failed::new(
+                        ControlFailure::Socket,
+                        format!("poll: {e}"),
+                    )));
+                }
             };
             if ready {
                 return Ok(Ok(true));
@@ -567,7 +572,10 @@ impl Worker {
             Err(f) => return Ok(Some(f)),
             Ok(false) => {
                 let why = if conn.refused {
-                    format!("nobody listening at {} (connection refused)", self.cfg.endpoint)
+                    format!(
+                        "nobody listening at {} (connection refused)",
+                        self.cfg.endpoint
+                    )
                 } else {
                     format!(
                         "no ZeroMQ connection to {} within {} ms",

@@ -399,7 +399,9 @@ impl CapdeckApp {
                     super::widgets::RED,
                     format!("GPU errors: {} (last: {e})", self.gpu_errors.count()),
                 )
-                .on_hover_text("Caught by capdeck's wgpu error handler and logged; the app goes on");
+                .on_hover_text(
+                    "Caught by capdeck's wgpu error handler and logged; the app goes on",
+                );
                 ui.separator();
             }
             let errors = self

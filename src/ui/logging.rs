@@ -120,7 +120,10 @@ pub fn init(filter: &str, ring: Option<&LogRing>, file: &LogFileChoice) -> Optio
                 .with_filter(make_filter()),
         )
         .with(file_layer)
-        .with(ring.map(|r| r.layer().with_filter(tracing_subscriber::filter::LevelFilter::WARN)))
+        .with(ring.map(|r| {
+            r.layer()
+                .with_filter(tracing_subscriber::filter::LevelFilter::WARN)
+        }))
         .try_init();
     if let Some(e) = &error {
         tracing::warn!("{e}; logging to stderr only");

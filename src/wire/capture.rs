@@ -755,9 +755,18 @@ mod tests {
         };
         assert!(HostConfig::reads(None, Framing::Framed));
         assert!(!HostConfig::reads(None, Framing::Multipart));
-        assert!(!HostConfig::reads(Some(&HostConfig::reference()), Framing::Multipart));
-        assert!(HostConfig::reads(Some(&named(&["framed", "multipart"])), Framing::Multipart));
-        assert!(!HostConfig::reads(Some(&named(&["multipart"])), Framing::Framed));
+        assert!(!HostConfig::reads(
+            Some(&HostConfig::reference()),
+            Framing::Multipart
+        ));
+        assert!(HostConfig::reads(
+            Some(&named(&["framed", "multipart"])),
+            Framing::Multipart
+        ));
+        assert!(!HostConfig::reads(
+            Some(&named(&["multipart"])),
+            Framing::Framed
+        ));
         let c = ControlReply::parse(br#"{"status":"ok","config":{"framings":["multipart"]}}"#);
         assert!(matches!(c, Ok(ControlReply::Config(c)) if c == named(&["multipart"])));
         // a wrong type is treated as absent

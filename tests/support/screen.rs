@@ -176,7 +176,10 @@ pub fn run_window(
         std::thread::sleep(Duration::from_millis(100));
     };
     let stderr = reader.join().unwrap_or_default();
-    assert!(status.success(), "exit status {status:?}; stderr:\n{stderr}");
+    assert!(
+        status.success(),
+        "exit status {status:?}; stderr:\n{stderr}"
+    );
     assert!(
         started.elapsed() >= exit_after,
         "exited before --exit-after"

@@ -600,13 +600,15 @@ impl CaptureBackend for RealBackend {
                     reason: e.clone(),
                     retry_in_s,
                 }),
-                (true, None, Some(l)) => match (light(l), s.and_then(|s| s.framing_warning.as_ref())) {
-                    // sending, but the host may parse none of it: not a green light
-                    (LinkLight::Streaming, Some(w)) => counters(LinkLight::Connecting {
-                        detail: format!("streaming, but {w}"),
-                    }),
-                    (other, _) => counters(other),
-                },
+                (true, None, Some(l)) => {
+                    match (light(l), s.and_then(|s| s.framing_warning.as_ref())) {
+                        // sending, but the host may parse none of it: not a green light
+                        (LinkLight::Streaming, Some(w)) => counters(LinkLight::Connecting {
+                            detail: format!("streaming, but {w}"),
+                        }),
+                        (other, _) => counters(other),
+                    }
+                }
                 (true, None, None) => counters(LinkLight::Connecting {
                     detail: "starting".into(),
                 }),
