@@ -21,6 +21,18 @@ fn need(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run .ci/windows-wine.sh"))
 }
 
+/// `capdeck send` to 127.0.0.1 on `ports` (the exe under test), with `args` after.
+fn send(ports: Ports, args: &[&str]) -> std::process::Command {
+    let mut c = capdeck();
+    c.arg("send")
+        .args(["--host", "127.0.0.1"])
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", &ports.control.to_string()])
+        .args(args);
+    c
+}
+
 #[test]
 fn version_and_help_name_the_log_file() {
     need("CAPDECK_TEST_EXE");
@@ -72,23 +84,20 @@ fn default_input_through_wasapi_arrives_as_440_hz() {
     let dir = tempfile::tempdir().unwrap();
     let ports = Ports::free(true);
     let host = PyHost::start(&py, ports, "framed", &dir.path().join("host"), &[]);
-    let out = capdeck()
-        .arg("send")
-        .args(["--host", "127.0.0.1"])
-        .args(["--audio-port", &ports.audio.to_string()])
-        .args(["--video-port", &ports.video.to_string()])
-        .args(["--control-port", &ports.control.to_string()])
-        .args([
+    let out = send(
+        ports,
+        &[
             "--framing",
             "framed",
             "--audio",
             "default",
             "--video",
             "none",
-        ])
-        .args(["--duration", "6"])
-        .output()
-        .unwrap();
+        ],
+    )
+    .args(["--duration", "6"])
+    .output()
+    .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let s = host.finish();
@@ -131,15 +140,12 @@ fn the_window_renders_live_frames_under_wine_and_exits_zero() {
 fn screen_capture_without_graphics_capture_is_a_clear_error() {
     need("CAPDECK_TEST_EXE");
     let ports = Ports::free(true);
-    let out = capdeck()
-        .arg("send")
-        .args(["--host", "127.0.0.1"])
-        .args(["--audio-port", &ports.audio.to_string()])
-        .args(["--video-port", &ports.video.to_string()])
-        .args(["--control-port", &ports.control.to_string()])
-        .args(["--audio", "none", "--video", "screen", "--duration", "3"])
-        .output()
-        .unwrap();
+    let out = send(
+        ports,
+        &["--audio", "none", "--video", "screen", "--duration", "3"],
+    )
+    .output()
+    .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     eprintln!("{err}");
     assert!(!err.contains("panicked"), "a panic: {err}");

@@ -36,7 +36,7 @@ impl GpuErrors {
             .unwrap_or("unknown error")
             .to_owned();
         // An error in every frame would flood the log: the first ten, then every 1000th.
-        if n <= 10 || n % 1000 == 0 {
+        if n <= 10 || n.is_multiple_of(1000) {
             tracing::error!("GPU error #{n} (the app goes on): {text}");
         }
         *lock(&self.last) = Some(last);
