@@ -289,9 +289,10 @@ fn disk_budget_stops_the_recording_not_the_view() {
     let (ok, text) = verify(&dir);
     assert!(ok, "{text}");
 
-    // A disk with less free space than the guard: refused at once, with the reason.
-    let out = capdeck()
-        .args([
+    // A short probe of the retail feed; the caller adds the recording flags.
+    let short_probe = || {
+        let mut c = capdeck();
+        c.args([
             "probe",
             "--retail",
             &ra,
@@ -299,7 +300,11 @@ fn disk_budget_stops_the_recording_not_the_view() {
             "none",
             "--duration",
             "0.2",
-        ])
+        ]);
+        c
+    };
+    // A disk with less free space than the guard: refused at once, with the reason.
+    let out = short_probe()
         .args(["--record-min-free-mib", "999999999", "--record"])
         .arg(dir.with_file_name("refused"))
         .output()
@@ -313,20 +318,7 @@ fn disk_budget_stops_the_recording_not_the_view() {
     assert!(err.contains("left on the disk"), "{err}");
 
     // A folder that already holds a recording is never overwritten.
-    let out = capdeck()
-        .args([
-            "probe",
-            "--retail",
-            &ra,
-            "--engine",
-            "none",
-            "--duration",
-            "0.2",
-            "--record",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = short_probe().arg("--record").arg(&dir).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a recording"));
 }
