@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps-run deps-test build release bench fmt clippy check-windows
+.PHONY: run test deps-run deps-test build release bench fmt clippy check-windows package
 
 ## Set up (Debian packages) and open the desktop app with its embedded demo.
 run: deps-run
@@ -41,3 +41,8 @@ fmt:
 clippy:
 	rustup component add clippy
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+## Every package that builds on Linux, into target/package/ (packaging/package.sh).
+package:
+	packaging/linux/install-deps.sh build package windows
+	CARGO=$(CARGO) packaging/package.sh all
