@@ -25,31 +25,8 @@ got=$(wine "C:\\Program Files\\capdeck\\capdeck.exe" --version | tr -d '\r')
 [ "$got" = "capdeck $version" ] || fail "installed --version said '$got'"
 
 # A headless send from the installed copy to the pyzmq host.
-work=$(mktemp -d)
-ports=$("$CAPDECK_PYTHON" -c 'import socket
-s=[socket.socket() for _ in range(3)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-read -r pa pv pc <<<"$ports"
-"$CAPDECK_PYTHON" tests/peers/host.py --audio-port "$pa" --video-port "$pv" --control-port "$pc" \
-  --framing framed --out "$work/host" --duration 30 &
-host=$!
-wine "C:\\Program Files\\capdeck\\capdeck.exe" send --host 127.0.0.1 --audio-port "$pa" \
-  --video-port "$pv" --control-port "$pc" --framing framed --audio tone:440 --video pattern \
-  --duration 4 --stats-json "$work/stats.json"
-kill -TERM "$host"; wait "$host" || true
-"$CAPDECK_PYTHON" - "$work/host/summary.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-a, v = s["audio"], s["video"]
-assert not s["errors"], s["errors"]
-assert 38 <= len(a) <= 41, f"{len(a)} audio chunks in 4 s"
-assert all(m["len"] == 3200 for m in a)
-assert [m["header"]["seq"] for m in a] == list(range(len(a))), "contiguous seq from 0"
-assert 18 <= len(v) <= 22, f"{len(v)} video frames in 4 s"
-print(f"install-check: installed capdeck.exe sent {len(a)} audio chunks and {len(v)} frames")
-PY
-rm -rf "$work"
+"$(dirname "$0")/installed-send-check.sh" "install-check (NSIS, Wine)" \
+  wine "C:\\Program Files\\capdeck\\capdeck.exe"
 
 wine "C:\\Program Files\\capdeck\\uninstall.exe" /S
 wineserver --wait

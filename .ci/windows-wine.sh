@@ -17,7 +17,8 @@ rustup target add x86_64-pc-windows-gnu
 stage "build capdeck.exe, NSIS installer, MSI, zip"
 CARGO=$CARGO packaging/package.sh windows
 stage_end build
-exe="$root/target/x86_64-pc-windows-gnu/release/capdeck.exe"
+# The exe that ships (stripped), the one the installers carry.
+exe="$root/target/package/capdeck.exe"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 stage "capdeck.exe under Wine: interop tests, audio, window, screen"
