@@ -386,6 +386,42 @@ mod tests {
     }
 
     #[test]
+    fn the_play_policy_and_the_game_data_folder_agree() {
+        use crate::grimstream::feed::MoviePolicy;
+        let play = |d: &str| MoviePolicy::Play {
+            game_data: d.into(),
+        };
+        // a file that has only the policy gets the folder from it
+        let mut s = Settings {
+            movie_policy: play("/games/grim"),
+            ..Default::default()
+        };
+        s.sanitize();
+        assert_eq!(s.game_data_dir, Some("/games/grim".into()));
+        // the folder setting wins over a policy that names another
+        s.game_data_dir = Some("/games/other".into());
+        s.sanitize();
+        assert_eq!(s.movie_policy, play("/games/other"));
+        // an empty folder is none; another policy keeps the folder
+        let mut s = Settings {
+            game_data_dir: Some("".into()),
+            ..Default::default()
+        };
+        s.sanitize();
+        assert_eq!(s.game_data_dir, None);
+        let mut s = Settings {
+            game_data_dir: Some("/games/grim".into()),
+            movie_policy: MoviePolicy::Skip,
+            ..Default::default()
+        };
+        s.sanitize();
+        assert_eq!(
+            (s.game_data_dir.as_deref(), &s.movie_policy),
+            (Some(Path::new("/games/grim")), &MoviePolicy::Skip)
+        );
+    }
+
+    #[test]
     fn invalid_file_is_an_error_and_values_are_clamped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("settings.json");
