@@ -1395,10 +1395,14 @@ fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
     let mut h = harness_with(o.clone());
     h.run_steps(2);
     assert!(
-        !h.get_by_label("play from game data").is_enabled(),
+        h.get_by_label("play from game data")
+            .accesskit_node()
+            .is_disabled(),
         "no folder, no play"
     );
     let folder = game.path().display().to_string();
+    h.get_by_label("game data folder").focus();
+    h.run_steps(1);
     h.get_by_label("game data folder").type_text(&folder);
     h.run_steps(2);
     assert_eq!(
