@@ -893,7 +893,10 @@ fn a_silent_engine_is_its_own_state_and_not_retried() {
         st.state.text(FeedRole::Engine),
         "connected, no HELLO: the engine may need a restart"
     );
-    assert_eq!(st.state.text(FeedRole::Engine), no_hello_text(FeedRole::Engine));
+    assert_eq!(
+        st.state.text(FeedRole::Engine),
+        no_hello_text(FeedRole::Engine)
+    );
     assert_eq!(st.silent_connections, 1);
     // it stays so, on the one connection: ten times the retry cap (200 ms) passes with
     // no new connection, no reconnect and nothing sent (no HELLO, so no viewer_ready)

@@ -468,7 +468,11 @@ fn probe_answers_movies_from_game_data_and_counts_no_false_gaps() {
         assert_eq!(&e["movie"]["answer"], a);
         let took = e["movie"]["took_ms"].as_f64().unwrap();
         assert!((0.0..500.0).contains(&took), "answered in {took} ms");
-        let got = answer.lock().unwrap().clone().expect("the engine got an answer");
+        let got = answer
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the engine got an answer");
         assert_eq!(got.action, MovieAction::Error);
         assert_eq!(got.message.as_deref(), Some(msg));
     }
@@ -490,5 +494,8 @@ fn probe_refuses_a_game_data_folder_that_is_not_there() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--game-data") && err.contains("not a folder"), "{err}");
+    assert!(
+        err.contains("--game-data") && err.contains("not a folder"),
+        "{err}"
+    );
 }

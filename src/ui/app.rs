@@ -284,8 +284,8 @@ impl CapdeckApp {
                 self.settings.game_data_dir = dir.clone();
                 if matches!(self.settings.movie_policy, MoviePolicy::Play { .. }) {
                     // playing needs a folder: without one, say so to the engine at once
-                    let p = dir.map_or_else(MoviePolicy::default, |game_data| {
-                        MoviePolicy::Play { game_data }
+                    let p = dir.map_or_else(MoviePolicy::default, |game_data| MoviePolicy::Play {
+                        game_data,
                     });
                     self.settings.movie_policy = p.clone();
                     self.live.movie_policy = p;

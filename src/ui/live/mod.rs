@@ -445,12 +445,13 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &
             }
             // a one-viewer engine accepts and then says nothing: the core names that state
             if let Some(FeedState::NoHello { silent_ms }) = st.map(|s| &s.state) {
-                ui.colored_label(crate::ui::widgets::RED, text).on_hover_text(format!(
-                    "The connection was accepted {:.0} s ago and nothing came, not even \
+                ui.colored_label(crate::ui::widgets::RED, text)
+                    .on_hover_text(format!(
+                        "The connection was accepted {:.0} s ago and nothing came, not even \
                      HELLO. A running engine serves one viewer per run: restart it, and this \
                      viewer connects again by itself.",
-                    *silent_ms as f64 / 1e3
-                ));
+                        *silent_ms as f64 / 1e3
+                    ));
             }
         }
     });
@@ -508,7 +509,10 @@ fn movies_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &mut
         }
         let folder = view.game_data.trim();
         if ui
-            .add_enabled(!folder.is_empty(), egui::Button::selectable(play, "play from game data"))
+            .add_enabled(
+                !folder.is_empty(),
+                egui::Button::selectable(play, "play from game data"),
+            )
             .on_hover_text(
                 "Look the movie up under the game data folder and answer from there \
                  (this build has no movie decoder: a movie found is answered `error` with \
