@@ -360,7 +360,7 @@ fn probe_answers_movies_from_game_data_and_counts_no_false_gaps() {
                             data: vec![7u8; 64].into(),
                         }))?;
                         if id % 5 == 0 {
-                            let intro = tel_seq % 2 == 0;
+                            let intro = tel_seq.is_multiple_of(2);
                             s.send(&Message::Telemetry(Telemetry {
                                 seq: tel_seq,
                                 label: if intro { "intro.timeline" } else { "tick" }.into(),
