@@ -412,6 +412,14 @@ fn a_circle_walked_on_x_y_draws_as_a_circle() {
         texts(&h)
     );
     h.snapshot("engine_circle");
+    // the raw state tree names the unit too
+    h.get_by_label("raw state").click();
+    h.run_steps(2);
+    assert!(
+        has(&h, |l| l == "yaw: 340.0 deg"),
+        "the state tree says deg: {:?}",
+        texts(&h)
+    );
 }
 
 #[test]
