@@ -847,3 +847,80 @@ fn the_viewer_sends_an_engine_only_control_and_movie_control() {
         "the viewer wrote only CONTROL and MOVIE_CONTROL"
     );
 }
+
+/// A one-viewer engine after its viewer left: the kernel accepts, nothing is ever written.
+/// The feed names that state (not "stalled", not a retry loop), keeps the one connection,
+/// and when the engine restarts (the silent connection ends) it connects again by itself.
+#[test]
+fn a_silent_engine_is_its_own_state_and_not_retried() {
+    use capdeck::grimstream::feed::no_hello_text;
+    use capdeck::wire::grimstream::encode;
+    use std::io::{Read, Write};
+    use std::sync::mpsc::channel;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr: FeedAddr = format!("tcp://{}", l.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let accepts = Arc::new(AtomicU64::new(0));
+    let accepts2 = accepts.clone();
+    let (restart_tx, restart_rx) = channel::<()>();
+    let engine = thread::spawn(move || {
+        // the used engine: accepted, silent, until the test "restarts" it
+        let (silent, _) = l.accept().unwrap();
+        accepts2.fetch_add(1, Ordering::SeqCst);
+        restart_rx.recv().unwrap();
+        drop(silent);
+        // the restarted engine: HELLO at once, then it reads until the viewer goes
+        let (mut c, _) = l.accept().unwrap();
+        accepts2.fetch_add(1, Ordering::SeqCst);
+        c.write_all(&encode(&Message::Hello(Hello::new("grim_engine", None))).unwrap())
+            .unwrap();
+        let mut sink = Vec::new();
+        let _ = c.read_to_end(&mut sink);
+    });
+    let mut e = fast_feed(FeedRole::Engine, addr);
+    e.hello_timeout = Duration::from_millis(300);
+    let view = live(None, Some(e));
+    wait_until("the silent state", 10, || {
+        matches!(
+            view.status(FeedRole::Engine).state,
+            FeedState::NoHello { .. }
+        )
+    });
+    let st = view.status(FeedRole::Engine);
+    assert_eq!(st.state.name(), "no_hello");
+    assert_eq!(
+        st.state.text(FeedRole::Engine),
+        "connected, no HELLO: the engine may need a restart"
+    );
+    assert_eq!(
+        st.state.text(FeedRole::Engine),
+        no_hello_text(FeedRole::Engine)
+    );
+    assert_eq!(st.silent_connections, 1);
+    // it stays so, on the one connection: ten times the retry cap (200 ms) passes with
+    // no new connection, no reconnect and nothing sent (no HELLO, so no viewer_ready)
+    wait_until("2 s of silence", 10, || {
+        matches!(view.status(FeedRole::Engine).state,
+            FeedState::NoHello { silent_ms } if silent_ms >= 2_000)
+    });
+    let st = view.status(FeedRole::Engine);
+    assert_eq!(accepts.load(Ordering::SeqCst), 1, "not retried: {st:?}");
+    assert_eq!(st.reconnects, 0, "{st:?}");
+    assert_eq!(st.silent_connections, 1, "{st:?}");
+    assert_eq!(st.viewer_ready_sent, 0, "{st:?}");
+    assert_eq!(st.generation, 1, "{st:?}");
+    // the engine restarts: the silent connection ends, the feed connects again and is live
+    restart_tx.send(()).unwrap();
+    wait_until("live on the restarted engine", 10, || {
+        let st = view.status(FeedRole::Engine);
+        st.state == FeedState::Live && st.viewer_ready_sent == 1
+    });
+    let st = view.status(FeedRole::Engine);
+    assert_eq!(st.producer.as_deref(), Some("grim_engine"));
+    assert_eq!(st.reconnects, 1, "{st:?}");
+    assert_eq!(st.silent_connections, 1, "{st:?}");
+    assert_eq!(accepts.load(Ordering::SeqCst), 2);
+    drop(view);
+    engine.join().unwrap();
+}

@@ -241,3 +241,261 @@ fn probe_rejects_bad_addresses_clearly() {
         "{err}"
     );
 }
+
+/// `probe` with extra flags, parsed.
+fn probe_with(args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .arg("probe")
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run capdeck probe");
+    assert!(
+        out.status.success(),
+        "probe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "probe output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// A used one-viewer engine (accepts, never writes): probe reports the silent state in
+/// words, on the one connection it made.
+#[test]
+fn probe_names_a_silent_engine() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    l.set_nonblocking(true).unwrap();
+    let accepts = Arc::new(AtomicU64::new(0));
+    let stop = StopFlag::default();
+    let (a2, s2) = (accepts.clone(), stop.clone());
+    let engine = thread::spawn(move || {
+        let mut held = Vec::new();
+        while !s2.is_stopped() {
+            match l.accept() {
+                Ok((c, _)) => {
+                    a2.fetch_add(1, Ordering::SeqCst);
+                    held.push(c);
+                }
+                // poll for the stop flag; the accept itself is what is counted
+                Err(_) => thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+    let v = probe_with(&[
+        "--retail",
+        "none",
+        "--engine",
+        &addr,
+        "--duration",
+        "2",
+        "--hello-timeout-ms",
+        "500",
+    ]);
+    stop.stop();
+    engine.join().unwrap();
+    let e = &v["engine"];
+    assert_eq!(e["state"], "no_hello", "{v:#}");
+    assert_eq!(
+        e["state_text"], "connected, no HELLO: the engine may need a restart",
+        "{v:#}"
+    );
+    assert_eq!(e["silent_connections"], 1, "{v:#}");
+    assert_eq!(e["connected"], true, "{v:#}");
+    assert_eq!(e["reconnects"], 0, "not retried: {v:#}");
+    assert_eq!(e["viewer_ready_sent"], 0, "{v:#}");
+    assert_eq!(accepts.load(Ordering::SeqCst), 1, "one connection: {v:#}");
+}
+
+/// Producers speaking the real dialect: retail marks carry their telemetry event's seq (so
+/// they jump), the engine sends MOVIE_START and waits. `probe --game-data` answers the
+/// movie by the play policy (found: `error`, no decoder; missing: `error`, file missing)
+/// within half a second, reports the answer and its time, and counts no false gaps.
+#[test]
+fn probe_answers_movies_from_game_data_and_counts_no_false_gaps() {
+    use capdeck::grimstream::{MovieAction, MovieStart, StateUpdate, Telemetry, TimelineMark};
+    use std::sync::{Arc, Mutex};
+    for found in [true, false] {
+        let tcp0: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
+        let cfg = StreamConfig {
+            width: 8,
+            height: 2,
+            pixel_format: 1,
+            stride_bytes: 32,
+            nominal_fps: Some(30.0),
+        };
+        let retail = ProducerServer::bind(
+            &tcp0,
+            ServerOptions::retail(Hello::new("retail_capture", None), Some(cfg)),
+        )
+        .unwrap();
+        let engine = ProducerServer::bind(
+            &tcp0,
+            ServerOptions::engine(Hello::new("grim_engine", Some("0.1.0".into()))),
+        )
+        .unwrap();
+        let (ra, ea) = (
+            retail.local_addr().to_string(),
+            engine.local_addr().to_string(),
+        );
+        let stop = StopFlag::default();
+        let (s1, s2) = (stop.clone(), stop.clone());
+        let rt = thread::spawn(move || {
+            retail
+                .run(&s1, |s| {
+                    // 30 frames, every fifth with telemetry; every other telemetry event
+                    // is an intro.timeline one with its mark: mark seqs 0, 2, 4
+                    let mut tel_seq = 0u64;
+                    for id in 0..30u64 {
+                        s.send(&Message::Frame(Frame {
+                            frame_id: id,
+                            host_time_ns: id * 33_333_333,
+                            telemetry_time_ns: Some(id),
+                            data: vec![7u8; 64].into(),
+                        }))?;
+                        if id % 5 == 0 {
+                            let intro = tel_seq.is_multiple_of(2);
+                            s.send(&Message::Telemetry(Telemetry {
+                                seq: tel_seq,
+                                label: if intro { "intro.timeline" } else { "tick" }.into(),
+                                timestamp: None,
+                                data: rmpv::Value::Nil,
+                            }))?;
+                            if intro {
+                                s.send(&Message::TimelineMark(TimelineMark {
+                                    seq: tel_seq,
+                                    host_time_ns: id * 33_333_333,
+                                    label: "intro.timeline".into(),
+                                    data: rmpv::Value::Nil,
+                                }))?;
+                            }
+                            tel_seq += 1;
+                        }
+                    }
+                    while !s.stopped() && !s.peer_closed() {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    Ok(())
+                })
+                .unwrap()
+        });
+        let answer = Arc::new(Mutex::new(None));
+        let answer2 = answer.clone();
+        let et = thread::spawn(move || {
+            engine
+                .run(&s2, |s| {
+                    s.send(&Message::MovieStart(MovieStart {
+                        name: "logos".into(),
+                        relative_path: Some("MoviesHD/logos.ogv".into()),
+                    }))?;
+                    // the engine's loop waits inside the movie until it is answered
+                    while !s.stopped() && !s.peer_closed() {
+                        if let Some(Message::MovieControl(m)) =
+                            s.recv_timeout(Duration::from_millis(10))
+                        {
+                            *answer2.lock().unwrap() = Some(m);
+                            break;
+                        }
+                    }
+                    for seq in 0..20u64 {
+                        s.send(&Message::StateUpdate(StateUpdate {
+                            seq: 1000 + seq, // not reset per connection: starts anywhere
+                            host_time_ns: seq * 33_333_333,
+                            frame: Some(seq as u32),
+                            position: Some([seq as f32, 0.0, 0.0]),
+                            yaw: Some(270.0),
+                            active_setup: None,
+                            active_hotspot: None,
+                            coverage: None,
+                            events: None,
+                            active_movie: None,
+                        }))?;
+                    }
+                    while !s.stopped() && !s.peer_closed() {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    Ok(())
+                })
+                .unwrap()
+        });
+        let game = tempfile::tempdir().unwrap();
+        if found {
+            std::fs::create_dir_all(game.path().join("MoviesHD")).unwrap();
+            std::fs::write(game.path().join("MoviesHD/logos.ogv"), b"OggS").unwrap();
+        }
+        let dir = game.path().to_str().unwrap();
+        let v = probe_with(&[
+            "--retail",
+            &ra,
+            "--engine",
+            &ea,
+            "--duration",
+            "1.5",
+            "--game-data",
+            dir,
+        ]);
+        stop.stop();
+        rt.join().unwrap();
+        et.join().unwrap();
+
+        let r = &v["retail"];
+        assert_eq!(r["frames"], 30, "{v:#}");
+        assert_eq!(r["messages"]["TIMELINE_MARK"], 3, "{v:#}");
+        assert_eq!(r["gaps"], 0, "mark seqs 0, 2, 4 are no gap: {v:#}");
+        let e = &v["engine"];
+        assert_eq!(e["messages"]["STATE_UPDATE"], 20, "{v:#}");
+        assert_eq!(e["gaps"], 0, "{v:#}");
+        assert_eq!(e["movie_answers"], 1, "{v:#}");
+        let a = &e["last_movie_answer"];
+        assert_eq!(a["name"], "logos");
+        assert_eq!(a["action"], "error");
+        let msg = a["message"].as_str().unwrap();
+        let looked_at = game.path().join("MoviesHD/logos.ogv");
+        if found {
+            assert!(msg.starts_with("no decoder for ogv movies"), "{msg}");
+        } else {
+            assert!(msg.starts_with("file missing"), "{msg}");
+        }
+        assert!(msg.contains(&*looked_at.to_string_lossy()), "{msg}");
+        assert_eq!(e["movie"]["name"], "logos");
+        assert_eq!(e["movie"]["relative_path"], "MoviesHD/logos.ogv");
+        assert_eq!(&e["movie"]["answer"], a);
+        let took = e["movie"]["took_ms"].as_f64().unwrap();
+        assert!((0.0..500.0).contains(&took), "answered in {took} ms");
+        let got = answer
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the engine got an answer");
+        assert_eq!(got.action, MovieAction::Error);
+        assert_eq!(got.message.as_deref(), Some(msg));
+    }
+}
+
+#[test]
+fn probe_refuses_a_game_data_folder_that_is_not_there() {
+    let out = Command::new(BIN)
+        .args([
+            "probe",
+            "--retail",
+            "none",
+            "--game-data",
+            "/nonexistent/capdeck-game-data",
+            "--duration",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--game-data") && err.contains("not a folder"),
+        "{err}"
+    );
+}

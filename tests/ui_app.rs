@@ -412,6 +412,14 @@ fn a_circle_walked_on_x_y_draws_as_a_circle() {
         texts(&h)
     );
     h.snapshot("engine_circle");
+    // the raw state tree names the unit too
+    h.get_by_label("raw state").click();
+    h.run_steps(2);
+    assert!(
+        has(&h, |l| l == "yaw: 340.0 deg"),
+        "the state tree says deg: {:?}",
+        texts(&h)
+    );
 }
 
 #[test]
@@ -420,12 +428,21 @@ fn a_silent_engine_is_named_as_such() {
     let p = Producer::serve(Vec::new());
     let mut h = harness_with(opts());
     connect(&mut h, FeedRole::Engine, &p.addr);
+    let words = "connected, no HELLO: the engine may need a restart";
     assert!(
-        wait_until(&mut h, 15.0, |h| has(h, |l| l
-            == "no HELLO after 3 s: the producer may need a restart")),
+        wait_until(&mut h, 15.0, |h| has(h, move |l| l == words)),
         "the silent connection is named: {:?}",
         texts(&h)
     );
+    // the core's state, in the feeds bar (a label and its light), the HUD's light and the
+    // status bar's light ("engine: ...")
+    let shown = h
+        .query_all_by(|n| text(n).is_some_and(|l| l.ends_with(words)))
+        .count();
+    assert!(shown >= 4, "shown {shown} times: {:?}", texts(&h));
+    let st = h.state().live.core.status(FeedRole::Engine);
+    assert_eq!(st.state.name(), "no_hello", "{st:?}");
+    assert_eq!(st.silent_connections, 1);
     assert_eq!(
         hud(&h, "reconnects ")[1],
         0,
@@ -1337,4 +1354,120 @@ fn push_to_talk_row_settings_and_talking_indicator() {
     h.get_by_label("push-to-talk").click();
     h.run_steps(2);
     assert!(!h.state().ptt.state().enabled(), "off again");
+}
+
+/// The game data folder: typed in the live pane, it enables "play"; the engine's movie is
+/// then looked up there and answered from the core (this build: `error`, no decoder), the
+/// HUD shows the answer; the folder persists, and `--game-data` overrides it.
+#[test]
+fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
+    use capdeck::grimstream::feed::MoviePolicy;
+    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+    use capdeck::grimstream::{MovieAction, MovieStart};
+    let game = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(game.path().join("MoviesHD")).unwrap();
+    std::fs::write(game.path().join("MoviesHD/logos.ogv"), b"OggS").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let o = AppOptions {
+        settings_path: Some(path.clone()),
+        no_autostart: true,
+        ..Default::default()
+    };
+    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
+    let server =
+        ProducerServer::bind(&any, ServerOptions::engine(Hello::new("grim_engine", None))).unwrap();
+    let addr = server.local_addr().to_string();
+    let stop = StopFlag::default();
+    let stop2 = stop.clone();
+    let got = Arc::new(std::sync::Mutex::new(None));
+    let got2 = got.clone();
+    let producer = std::thread::spawn(move || {
+        server
+            .run(&stop2, |s| {
+                s.send(&Message::MovieStart(MovieStart {
+                    name: "logos".into(),
+                    relative_path: Some("MoviesHD/logos.ogv".into()),
+                }))?;
+                while !s.stopped() && !s.peer_closed() {
+                    if let Some(Message::MovieControl(m)) =
+                        s.recv_timeout(std::time::Duration::from_millis(10))
+                    {
+                        *got2.lock().unwrap() = Some(m);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    });
+    let mut h = harness_with(o.clone());
+    h.run_steps(2);
+    assert!(
+        h.get_by_label("play from game data")
+            .accesskit_node()
+            .is_disabled(),
+        "no folder, no play"
+    );
+    let folder = game.path().display().to_string();
+    h.get_by_label("game data folder").focus();
+    h.run_steps(1);
+    h.get_by_label("game data folder").type_text(&folder);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().settings.game_data_dir.as_deref(),
+        Some(game.path())
+    );
+    h.get_by_label("play from game data").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().settings.movie_policy,
+        MoviePolicy::Play {
+            game_data: game.path().into()
+        }
+    );
+    connect(&mut h, FeedRole::Engine, addr.trim_start_matches("tcp://"));
+    assert!(
+        wait_until(&mut h, 10.0, |_| got.lock().unwrap().is_some()),
+        "the engine got an answer to MOVIE_START"
+    );
+    let answer = got.lock().unwrap().clone().unwrap();
+    assert_eq!(answer.action, MovieAction::Error);
+    let msg = answer.message.unwrap();
+    assert!(
+        msg.starts_with("no decoder for ogv movies")
+            && msg.contains(&*game.path().join("MoviesHD/logos.ogv").to_string_lossy()),
+        "found under the folder, answered with the reason: {msg}"
+    );
+    assert!(
+        wait_until(&mut h, 10.0, |h| has(h, |l| l
+            .starts_with("movie logos: error (no decoder for ogv movies")
+            && l.ends_with(" ms"))),
+        "the answer in the HUD: {:?}",
+        texts(&h)
+    );
+    h.state().save_settings();
+    drop(h);
+    stop.stop();
+    producer.join().unwrap();
+    let loaded = Settings::load(&path).unwrap();
+    assert_eq!(loaded.game_data_dir.as_deref(), Some(game.path()));
+    assert!(matches!(loaded.movie_policy, MoviePolicy::Play { .. }));
+    // the next run shows the saved folder; --game-data overrides it (and plays from it)
+    let h = harness_with(o.clone());
+    assert_eq!(h.state().view.game_data, folder);
+    let other = tempfile::tempdir().unwrap();
+    let h = harness_with(AppOptions {
+        game_data: Some(other.path().into()),
+        ..o
+    });
+    assert_eq!(
+        h.state().settings.game_data_dir.as_deref(),
+        Some(other.path())
+    );
+    assert_eq!(
+        h.state().settings.movie_policy,
+        MoviePolicy::Play {
+            game_data: other.path().into()
+        }
+    );
 }

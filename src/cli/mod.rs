@@ -78,6 +78,10 @@ pub struct AppArgs {
     /// Pane layout.
     #[arg(long, value_name = "LAYOUT", value_parser = ["side-by-side", "tabs"])]
     pub layout: Option<String>,
+    /// The game's data folder: the engine's movies are looked up under it (and the
+    /// movie policy becomes "play"); saved as a setting.
+    #[arg(long, value_name = "DIR")]
+    pub game_data: Option<PathBuf>,
 }
 
 impl AppArgs {
@@ -100,6 +104,7 @@ impl AppArgs {
                     Layout::SideBySide
                 }
             }),
+            game_data: self.game_data.clone(),
             no_autostart: false,
             log_filter: Some(log_filter.to_owned()),
             log_file: LogFileChoice::None,

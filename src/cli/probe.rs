@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use crate::grimstream::FeedRole;
-use crate::grimstream::feed::FeedStatus;
+use crate::grimstream::feed::{FeedStatus, MoviePolicy};
 use crate::grimstream::live::{LiveOptions, LiveSnapshot, LiveView};
 use crate::grimstream::transport::{DEFAULT_ENGINE_ADDR, DEFAULT_RETAIL_ADDR, FeedAddr};
 
@@ -31,6 +31,15 @@ pub struct ProbeArgs {
     /// Fixed stall limit in ms (default: four nominal periods).
     #[arg(long)]
     pub stall_ms: Option<u64>,
+    /// A connection that receives nothing for this long is reported as
+    /// "connected, no HELLO" (a one-viewer engine that must be restarted), ms.
+    #[arg(long, default_value_t = crate::grimstream::feed::HELLO_TIMEOUT.as_millis() as u64)]
+    pub hello_timeout_ms: u64,
+    /// The game's data folder: the engine's movies are looked up under it and answered
+    /// from there (without it: answered `error` at once, "this viewer does not play
+    /// movies").
+    #[arg(long, value_name = "DIR")]
+    pub game_data: Option<std::path::PathBuf>,
     /// Recording.
     #[command(flatten)]
     pub rec: super::record::RecordArgs,
@@ -57,6 +66,8 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
         "addr": st.addr,
         "connected": st.connected,
         "state": st.state.name(),
+        "state_text": st.state.text(role),
+        "silent_connections": st.silent_connections,
         "producer": st.producer,
         "build": st.build,
         "messages": st.messages,
@@ -83,6 +94,12 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
         v["viewer_ready_sent"] = json!(st.viewer_ready_sent);
         v["movie_answers"] = json!(st.movie_controls_sent);
         v["last_movie_answer"] = json!(st.last_movie_control);
+        v["movie"] = json!(st.movie.as_ref().map(|m| json!({
+            "name": m.name,
+            "relative_path": m.relative_path,
+            "answer": m.answer,
+            "took_ms": m.took_ns().map(|t| t as f64 / 1e6),
+        })));
         v["position"] = json!(st.last_position);
     }
     v
@@ -103,10 +120,21 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
         .checked_mul(1024 * 1024)
         .context("--max-message-mib too large (max 4095)")?;
     let mut opts = LiveOptions::new(retail.clone(), engine.clone()).with_max_message_len(cap);
-    if let Some(ms) = args.stall_ms {
-        for f in [&mut opts.retail, &mut opts.engine].into_iter().flatten() {
+    for f in [&mut opts.retail, &mut opts.engine].into_iter().flatten() {
+        if let Some(ms) = args.stall_ms {
             f.stall_after = Some(Duration::from_millis(ms));
         }
+        f.hello_timeout = Duration::from_millis(args.hello_timeout_ms);
+    }
+    if let Some(dir) = &args.game_data
+        && !dir.is_dir()
+    {
+        anyhow::bail!("--game-data {}: not a folder", dir.display());
+    }
+    if let (Some(dir), Some(e)) = (&args.game_data, &mut opts.engine) {
+        e.movies = MoviePolicy::Play {
+            game_data: dir.clone(),
+        };
     }
     // The view first, so the recorder's tap knows the view's clock before any message.
     let mut view = LiveView::new(opts.budget_bytes);
@@ -126,16 +154,20 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
             let s = view.snapshot();
             eprintln!(
                 "retail {} ({} frames)  engine {} ({} updates)",
-                s.retail.state.name(),
+                s.retail.state.text(FeedRole::Retail),
                 s.retail.frames,
-                s.engine.state.name(),
+                s.engine.state.text(FeedRole::Engine),
                 s.engine.messages.get("STATE_UPDATE").copied().unwrap_or(0)
             );
         }
     }
+    // The states as they were at the end (stopping turns them into "stopped").
+    let before = view.snapshot();
     // Stop first: the report then counts exactly what was taken in (and recorded).
     view.stop();
-    let snap = view.snapshot();
+    let mut snap = view.snapshot();
+    snap.retail.state = before.retail.state;
+    snap.engine.state = before.engine.state;
     if let Some((r, _)) = recording {
         super::record::finish(r);
     }

@@ -2,6 +2,10 @@
 //! the engine handshake, detects stalls, reconnects with capped backoff, and writes every
 //! message into the shared [`Store`] and the feed's [`FeedStatus`].
 //!
+//! A connection that is accepted but stays silent (no HELLO within
+//! [`FeedOptions::hello_timeout`]) is [`FeedState::NoHello`]: a one-viewer engine after its
+//! first viewer left. It is kept and named, not retried in a loop that would hide it.
+//!
 //! Why blocking std threads and not tokio: one long-lived connection per feed, a blocking
 //! read straight into the frame buffer (`read_to_end` fills it without zeroing), and a
 //! 50 ms read timeout that doubles as the tick for stall detection and commands. No
@@ -50,6 +54,20 @@ pub enum FeedState {
         /// Attempt number, from 1.
         attempt: u32,
     },
+    /// Connected, nothing received yet, for less than the HELLO limit
+    /// ([`FeedOptions::hello_timeout`]).
+    AwaitingHello {
+        /// How long since the connection was made, ms.
+        waited_ms: u64,
+    },
+    /// Connected, but nothing (not even HELLO) came within the HELLO limit: what a
+    /// one-viewer engine does after its first viewer left (the kernel accepts, the engine
+    /// never writes). The connection is kept, not retried: a new one would be just as
+    /// silent, and a restarted producer ends this one, which then reconnects by itself.
+    NoHello {
+        /// How long since the connection was made, ms.
+        silent_ms: u64,
+    },
     /// Connected and data flowing.
     Live,
     /// Connected but silent for longer than the stall limit.
@@ -69,18 +87,58 @@ pub enum FeedState {
 }
 
 impl FeedState {
-    /// Short name: "idle", "connecting", "live", "stalled", "disconnected", "stopped".
+    /// Short name: "idle", "connecting", "awaiting_hello", "no_hello", "live", "stalled",
+    /// "disconnected", "stopped".
     pub fn name(&self) -> &'static str {
         match self {
             FeedState::Idle => "idle",
             FeedState::Connecting { .. } => "connecting",
+            FeedState::AwaitingHello { .. } => "awaiting_hello",
+            FeedState::NoHello { .. } => "no_hello",
             FeedState::Live => "live",
             FeedState::Stalled { .. } => "stalled",
             FeedState::Disconnected { .. } => "disconnected",
             FeedState::Stopped => "stopped",
         }
     }
+
+    /// The state in words, as the HUD, the feeds bar and `capdeck probe` show it.
+    pub fn text(&self, role: FeedRole) -> String {
+        let secs = |ms: &u64| *ms as f64 / 1e3;
+        match self {
+            FeedState::Idle | FeedState::Stopped => "idle".into(),
+            FeedState::Connecting { attempt } if *attempt > 1 => {
+                format!("connecting (attempt {attempt})")
+            }
+            FeedState::Connecting { .. } => "connecting".into(),
+            FeedState::AwaitingHello { .. } => "connected, waiting for HELLO".into(),
+            FeedState::NoHello { .. } => no_hello_text(role).into(),
+            FeedState::Live => "live".into(),
+            FeedState::Stalled { silent_ms } => format!("stalled {:.1} s", secs(silent_ms)),
+            FeedState::Disconnected {
+                reason,
+                retry_in_ms,
+            } if *retry_in_ms > 0 => format!(
+                "disconnected: {reason}, retry in {:.1} s",
+                secs(retry_in_ms)
+            ),
+            FeedState::Disconnected { reason, .. } => format!("disconnected: {reason}"),
+        }
+    }
 }
+
+/// The words for [`FeedState::NoHello`]: the engine (or the retail producer) accepted the
+/// connection and sent nothing, which for a one-viewer engine means it must be restarted.
+pub fn no_hello_text(role: FeedRole) -> &'static str {
+    match role {
+        FeedRole::Engine => "connected, no HELLO: the engine may need a restart",
+        FeedRole::Retail => "connected, no HELLO: the producer may need a restart",
+    }
+}
+
+/// How long a new connection may stay silent before it is [`FeedState::NoHello`]
+/// (both producers send HELLO at once when they serve a viewer).
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Counters and state of one feed (cheap to clone; the UI polls it every frame).
 #[derive(Clone, Debug, Default)]
@@ -109,6 +167,8 @@ pub struct FeedStatus {
     pub reconnects: u64,
     /// Stalls detected.
     pub stalls: u64,
+    /// Connections that stayed silent past the HELLO limit ([`FeedState::NoHello`]).
+    pub silent_connections: u64,
     /// CONTROL viewer_ready messages sent.
     pub viewer_ready_sent: u64,
     /// MOVIE_CONTROL messages sent.
@@ -210,6 +270,9 @@ pub struct FeedOptions {
     pub stall_after: Option<Duration>,
     /// Socket read timeout (tick for stall detection and commands).
     pub tick: Duration,
+    /// A connection that receives nothing for this long is [`FeedState::NoHello`]
+    /// (default [`HELLO_TIMEOUT`]).
+    pub hello_timeout: Duration,
     /// Answer HELLO with CONTROL viewer_ready (default: engine feeds only).
     pub send_viewer_ready: bool,
     /// How a MOVIE_START is answered (the engine waits for the answer with no timeout).
@@ -313,6 +376,7 @@ impl FeedOptions {
             backoff_max: Duration::from_secs(5),
             stall_after: None,
             tick: Duration::from_millis(50),
+            hello_timeout: HELLO_TIMEOUT,
             send_viewer_ready: role == FeedRole::Engine,
             movies: MoviePolicy::default(),
         }
@@ -681,12 +745,14 @@ impl FeedWorker {
             }
             s.connected = true;
             s.generation = generation;
-            s.state = FeedState::Live;
+            s.state = FeedState::AwaitingHello { waited_ms: 0 };
             s.last_data_ns = Some(now);
             store.set_stall_limit(role, fixed_stall);
             store.begin_generation(role, generation, now);
         });
         self.stream = Some(stream);
+        let connected_at = Instant::now();
+        let mut silence_reported = false;
         let mut viewer_ready_sent = false;
         let end = loop {
             if self.stopped() {
@@ -745,6 +811,22 @@ impl FeedWorker {
             if let Some(reason) = fatal {
                 break ConnEnd::Retry(reason);
             }
+            // A connection that has said nothing at all: waiting for HELLO, then, past the
+            // limit, its own state (kept, not retried: see FeedState::NoHello).
+            let waited = connected_at.elapsed();
+            let waited_ms = waited.as_millis().min(u64::MAX as u128) as u64;
+            let unheard = !self.got_message;
+            let silent = unheard && waited >= self.opts.hello_timeout;
+            let newly_silent = silent && !silence_reported;
+            if newly_silent {
+                silence_reported = true;
+                tracing::warn!(
+                    feed = role.name(),
+                    "{} ({} connected {waited_ms} ms ago, nothing received)",
+                    no_hello_text(role),
+                    self.opts.addr
+                );
+            }
             // Stall detection: the store's rule, ticked here so a stall shows at once.
             let now = self.now_ns();
             self.status(|s, store| {
@@ -752,7 +834,14 @@ impl FeedWorker {
                 let f = store.feed(role);
                 s.stall_limit_ms = (f.stall_limit_ns() / 1_000_000) as u64;
                 s.stalls = f.stalls;
+                if newly_silent {
+                    s.silent_connections += 1;
+                }
                 s.state = match (stalled, f.last_arrival_ns) {
+                    _ if silent => FeedState::NoHello {
+                        silent_ms: waited_ms,
+                    },
+                    _ if unheard => FeedState::AwaitingHello { waited_ms },
                     (true, Some(last)) => FeedState::Stalled {
                         silent_ms: ((now - last).max(0) / 1_000_000) as u64,
                     },

@@ -37,6 +37,9 @@ pub struct AppOptions {
     pub video: Option<String>,
     /// Override: pane layout.
     pub layout: Option<Layout>,
+    /// Override: the game's data folder; the engine's movies are then played from it
+    /// (the "play" movie policy).
+    pub game_data: Option<PathBuf>,
     /// Do not start capture and feeds on launch (tests drive them).
     pub no_autostart: bool,
     /// `tracing` filter (env-filter syntax); default `info` with GPU stacks at `warn`.
@@ -70,6 +73,12 @@ impl AppOptions {
         }
         if let Some(l) = self.layout {
             s.layout = l;
+        }
+        if let Some(d) = &self.game_data {
+            s.game_data_dir = Some(d.clone());
+            s.movie_policy = crate::grimstream::feed::MoviePolicy::Play {
+                game_data: d.clone(),
+            };
         }
     }
 }
@@ -152,11 +161,15 @@ impl CapdeckApp {
         rt.render_state = cc.wgpu_render_state.clone();
         rt.movie_policy = settings.movie_policy.clone();
         let demo = settings.feed_target == FeedTarget::Demo;
-        let view = LiveDisplay::new(
+        let mut view = LiveDisplay::new(
             settings.retail_addr.clone(),
             settings.engine_addr.clone(),
             demo,
         );
+        view.game_data = settings
+            .game_data_dir
+            .as_ref()
+            .map_or_else(String::new, |d| d.display().to_string());
         if !opts.no_autostart && demo {
             rt.start_demo();
         }
@@ -262,6 +275,21 @@ impl CapdeckApp {
             UiCommand::SetMoviePolicy(p) => {
                 self.settings.movie_policy = p.clone();
                 self.live.movie_policy = p.clone();
+            }
+            UiCommand::SetGameDataDir(dir) => {
+                use crate::grimstream::feed::MoviePolicy;
+                v.game_data = dir.clone();
+                let dir = dir.trim();
+                let dir = (!dir.is_empty()).then(|| PathBuf::from(dir));
+                self.settings.game_data_dir = dir.clone();
+                if matches!(self.settings.movie_policy, MoviePolicy::Play { .. }) {
+                    // playing needs a folder: without one, say so to the engine at once
+                    let p = dir.map_or_else(MoviePolicy::default, |game_data| MoviePolicy::Play {
+                        game_data,
+                    });
+                    self.settings.movie_policy = p.clone();
+                    self.live.movie_policy = p;
+                }
             }
             UiCommand::SkipMovie(m) => {
                 if let Err(e) = self.live.core.send_movie_control(m.clone()) {
@@ -385,7 +413,7 @@ impl CapdeckApp {
                 ui.label(ch.label());
             }
             for f in FeedRole::ALL {
-                let (c, t) = live::link_text(self.live.frame.status(f));
+                let (c, t) = live::link_text(f, self.live.frame.status(f));
                 super::widgets::status_light_ui(ui, c, &format!("{}: {t}", f.name()));
                 ui.label(f.name());
             }

@@ -54,6 +54,9 @@ pub enum UiCommand {
     CancelDisconnect,
     /// How the engine feed answers MOVIE_START (applies from the next connection).
     SetMoviePolicy(crate::grimstream::feed::MoviePolicy),
+    /// Edit the game's data folder (the "play" movie policy looks movies up under it; an
+    /// empty text clears it).
+    SetGameDataDir(String),
     /// Answer the engine's current movie `skipped` (the engine pane's skip button).
     SkipMovie(crate::wire::grimstream::MovieControl),
     /// Switch both feeds between the built-in demo and the real addresses.

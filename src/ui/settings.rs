@@ -136,6 +136,9 @@ pub struct Settings {
     pub follow_delay_s: f32,
     /// How the engine feed answers MOVIE_START.
     pub movie_policy: crate::grimstream::feed::MoviePolicy,
+    /// The game's data folder, where the "play" movie policy looks the engine's movies up
+    /// (kept while another policy is chosen; `--game-data` overrides it).
+    pub game_data_dir: Option<PathBuf>,
     /// Pane arrangement.
     pub layout: Layout,
     /// Pane shown in tab layout.
@@ -172,6 +175,7 @@ impl Default for Settings {
             memory_budget_mib: 1024,
             follow_delay_s: 0.0,
             movie_policy: Default::default(),
+            game_data_dir: None,
             layout: Layout::SideBySide,
             active_tab: Pane::Capture,
             capture_width: 520.0,
@@ -320,6 +324,24 @@ impl Settings {
         } else {
             0.0
         };
+        // the play policy and the folder setting name the same folder
+        use crate::grimstream::feed::MoviePolicy;
+        if self
+            .game_data_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            self.game_data_dir = None;
+        }
+        match (&self.movie_policy, &self.game_data_dir) {
+            (MoviePolicy::Play { game_data }, None) => self.game_data_dir = Some(game_data.clone()),
+            (MoviePolicy::Play { game_data }, Some(d)) if game_data != d => {
+                self.movie_policy = MoviePolicy::Play {
+                    game_data: d.clone(),
+                }
+            }
+            _ => {}
+        }
         self.capture_width = if self.capture_width.is_finite() {
             self.capture_width.clamp(200.0, 4000.0)
         } else {
@@ -361,6 +383,42 @@ mod tests {
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path).unwrap(), s);
+    }
+
+    #[test]
+    fn the_play_policy_and_the_game_data_folder_agree() {
+        use crate::grimstream::feed::MoviePolicy;
+        let play = |d: &str| MoviePolicy::Play {
+            game_data: d.into(),
+        };
+        // a file that has only the policy gets the folder from it
+        let mut s = Settings {
+            movie_policy: play("/games/grim"),
+            ..Default::default()
+        };
+        s.sanitize();
+        assert_eq!(s.game_data_dir, Some("/games/grim".into()));
+        // the folder setting wins over a policy that names another
+        s.game_data_dir = Some("/games/other".into());
+        s.sanitize();
+        assert_eq!(s.movie_policy, play("/games/other"));
+        // an empty folder is none; another policy keeps the folder
+        let mut s = Settings {
+            game_data_dir: Some("".into()),
+            ..Default::default()
+        };
+        s.sanitize();
+        assert_eq!(s.game_data_dir, None);
+        let mut s = Settings {
+            game_data_dir: Some("/games/grim".into()),
+            movie_policy: MoviePolicy::Skip,
+            ..Default::default()
+        };
+        s.sanitize();
+        assert_eq!(
+            (s.game_data_dir.as_deref(), &s.movie_policy),
+            (Some(Path::new("/games/grim")), &MoviePolicy::Skip)
+        );
     }
 
     #[test]

@@ -233,7 +233,13 @@ pub fn json_tree_ui(ui: &mut egui::Ui, name: &str, v: &serde_json::Value, depth:
                 text.truncate(text.char_indices().nth(200).map_or(text.len(), |(i, _)| i));
                 text.push('…');
             }
-            ui.monospace(format!("{name}: {text}"));
+            // the engine's yaw is in degrees (spec "Engine state: units and axes")
+            let unit = if depth == 1 && name == "yaw" && other.is_number() {
+                " deg"
+            } else {
+                ""
+            };
+            ui.monospace(format!("{name}: {text}{unit}"));
         }
     }
 }

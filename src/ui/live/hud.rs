@@ -17,7 +17,7 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
         for role in FeedRole::ALL {
             let st = frame.status(role);
             let fig = &frame.figures[role.index()];
-            let (color, text) = super::link_text(st);
+            let (color, text) = super::link_text(role, st);
             crate::ui::widgets::status_light_ui(ui, color, &text);
             ui.monospace(format!("{} {:4.1}/s", role.name(), fig.rate));
             ui.monospace(format!(

@@ -44,6 +44,8 @@ pub struct LiveDisplay {
     pub demo: bool,
     /// A manual disconnect of the engine waits for the user to confirm it.
     pub confirm_disconnect: Option<FeedRole>,
+    /// Editable game data folder (the "play" movie policy looks movies up under it).
+    pub game_data: String,
 }
 
 impl LiveDisplay {
@@ -58,6 +60,7 @@ impl LiveDisplay {
             addr: [retail_addr, engine_addr],
             demo,
             confirm_disconnect: None,
+            game_data: String::new(),
         }
     }
 }
@@ -368,37 +371,27 @@ pub fn live_view_ui(
 }
 
 /// Colour and text of a feed's connection state, with what to do about it.
-pub fn link_text(st: Option<&grimstream::feed::FeedStatus>) -> (egui::Color32, String) {
+pub fn link_text(
+    role: FeedRole,
+    st: Option<&grimstream::feed::FeedStatus>,
+) -> (egui::Color32, String) {
     use crate::ui::widgets::{GREEN, GREY, RED, YELLOW};
     let Some(st) = st else {
         return (GREY, "idle".into());
     };
-    match &st.state {
-        FeedState::Idle | FeedState::Stopped => (GREY, "idle".into()),
-        FeedState::Connecting { attempt } if *attempt > 1 => {
-            (YELLOW, format!("connecting (attempt {attempt})"))
+    let color = match &st.state {
+        FeedState::Idle | FeedState::Stopped => GREY,
+        FeedState::Live if st.producer.is_none() => {
+            // a caller-fed source before its HELLO
+            return (YELLOW, "connected, waiting for HELLO".into());
         }
-        FeedState::Connecting { .. } => (YELLOW, "connecting".into()),
-        FeedState::Live if st.producer.is_none() => (YELLOW, "connected, waiting for HELLO".into()),
-        FeedState::Live => (GREEN, "live".into()),
-        FeedState::Stalled { silent_ms } => {
-            (YELLOW, format!("stalled {:.1} s", *silent_ms as f64 / 1e3))
-        }
-        FeedState::Disconnected {
-            reason,
-            retry_in_ms,
-        } => (
-            RED,
-            if *retry_in_ms > 0 {
-                format!(
-                    "disconnected: {reason}, retry in {:.1} s",
-                    *retry_in_ms as f64 / 1e3
-                )
-            } else {
-                format!("disconnected: {reason}")
-            },
-        ),
-    }
+        FeedState::Live => GREEN,
+        FeedState::Connecting { .. }
+        | FeedState::AwaitingHello { .. }
+        | FeedState::Stalled { .. } => YELLOW,
+        FeedState::NoHello { .. } | FeedState::Disconnected { .. } => RED,
+    };
+    (color, st.state.text(role))
 }
 
 fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &mut CommandQueue) {
@@ -422,7 +415,7 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &
         for role in FeedRole::ALL {
             ui.separator();
             let st = rt.frame.status(role);
-            let (color, text) = link_text(st);
+            let (color, text) = link_text(role, st);
             crate::ui::widgets::status_light_ui(ui, color, &text);
             let l = ui.label(role.name());
             let mut addr = view.addr[role.index()].clone();
@@ -450,26 +443,19 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &
             {
                 cmds.push(UiCommand::ConnectFeed(role));
             }
-            if let Some(st) = st
-                // a one-viewer engine accepts and then says nothing: the stall rule marks
-                // it stalled, but what the person needs to know is that HELLO never came
-                && matches!(st.state, FeedState::Live | FeedState::Stalled { .. })
-                && st.producer.is_none()
-                && st.last_data_ns.is_some_and(|t| {
-                    rt.frame
-                        .snap
-                        .as_ref()
-                        .is_some_and(|s| s.now_ns - t > 3_000_000_000)
-                })
-            {
-                ui.colored_label(
-                    crate::ui::widgets::YELLOW,
-                    "no HELLO after 3 s: the producer may need a restart",
-                );
+            // a one-viewer engine accepts and then says nothing: the core names that state
+            if let Some(FeedState::NoHello { silent_ms }) = st.map(|s| &s.state) {
+                ui.colored_label(crate::ui::widgets::RED, text)
+                    .on_hover_text(format!(
+                        "The connection was accepted {:.0} s ago and nothing came, not even \
+                     HELLO. A running engine serves one viewer per run: restart it, and this \
+                     viewer connects again by itself.",
+                        *silent_ms as f64 / 1e3
+                    ));
             }
         }
     });
-    movies_ui(ui, rt, cmds);
+    movies_ui(ui, rt, view, cmds);
     if let Some(role) = view.confirm_disconnect {
         ui.horizontal_wrapped(|ui| {
             ui.colored_label(
@@ -490,13 +476,15 @@ fn feeds_bar_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &
     }
 }
 
-/// The answer to the engine's MOVIE_START (the engine waits inside a movie until it comes).
-fn movies_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
+/// The answer to the engine's MOVIE_START (the engine waits inside a movie until it comes),
+/// and the game data folder the "play" policy looks movies up under.
+fn movies_ui(ui: &mut egui::Ui, rt: &LiveRuntime, view: &LiveDisplay, cmds: &mut CommandQueue) {
     use grimstream::feed::MoviePolicy;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let l = ui.label("engine movies:");
         let skip = rt.movie_policy == MoviePolicy::Skip;
         let error = matches!(rt.movie_policy, MoviePolicy::Error(_));
+        let play = matches!(rt.movie_policy, MoviePolicy::Play { .. });
         if ui
             .selectable_label(error, "answer error")
             .on_hover_text("This viewer plays no movies: tell the engine at once, with the reason")
@@ -518,6 +506,38 @@ fn movies_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
             .clicked()
         {
             cmds.push(UiCommand::SetMoviePolicy(MoviePolicy::Manual));
+        }
+        let folder = view.game_data.trim();
+        if ui
+            .add_enabled(
+                !folder.is_empty(),
+                egui::Button::selectable(play, "play from game data"),
+            )
+            .on_hover_text(
+                "Look the movie up under the game data folder and answer from there \
+                 (this build has no movie decoder: a movie found is answered `error` with \
+                 \"no decoder\", a missing one `error` with \"file missing\")",
+            )
+            .on_disabled_hover_text("Set the game data folder first")
+            .clicked()
+        {
+            cmds.push(UiCommand::SetMoviePolicy(MoviePolicy::Play {
+                game_data: folder.into(),
+            }));
+        }
+        let l = ui.label("game data folder");
+        let mut text = view.game_data.clone();
+        if ui
+            .add(
+                egui::TextEdit::singleline(&mut text)
+                    .desired_width(180.0)
+                    .hint_text("path to the game's data")
+                    .id_salt("game_data"),
+            )
+            .labelled_by(l.id)
+            .changed()
+        {
+            cmds.push(UiCommand::SetGameDataDir(text));
         }
         ui.weak("(applies when the engine feed connects)");
     });
