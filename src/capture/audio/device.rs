@@ -404,7 +404,7 @@ impl CpalSource {
         device: &cpal::Device,
         clock: MonoClock,
     ) -> Result<(Box<dyn Running>, FeedReader), AudioError> {
-        let name = device_name(&device);
+        let name = device_name(device);
         let dev_err =
             |what: &str, e: cpal::Error| AudioError::Device(format!("{name}: {what}: {e}"));
         let supported = device

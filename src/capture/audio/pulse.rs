@@ -70,8 +70,8 @@ fn query_sources() -> Result<Vec<AudioDeviceInfo>, PulseListError> {
     let name = CString::new(format!("capdeck-{}", std::process::id()))
         .unwrap_or_else(|_| c"capdeck".to_owned());
     let client = pulseaudio::Client::from_env(name)?;
-    let server = futures_lite_block_on(client.server_info())?;
-    let sources = futures_lite_block_on(client.list_sources())?;
+    let server = block_on(client.server_info())?;
+    let sources = block_on(client.list_sources())?;
     let default = server
         .default_source_name
         .map(|n| n.to_string_lossy().into_owned());
@@ -116,7 +116,7 @@ fn format_name(f: pulseaudio::protocol::SampleFormat) -> &'static str {
 
 /// Drives one future of the `pulseaudio` client to completion on this thread (its reactor
 /// runs on a thread of its own; these futures only wait for the reply).
-fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
     use std::task::{Context, Poll, Wake, Waker};
     struct ThreadWaker(std::thread::Thread);
     impl Wake for ThreadWaker {
@@ -145,6 +145,8 @@ pub fn alsa_pcm_name(source: &str) -> String {
 pub struct PulseRunning {
     format: NativeFormat,
     stop: Arc<AtomicBool>,
+    /// Disconnected when the reader thread has ended.
+    done: mpsc::Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -158,17 +160,16 @@ impl Drop for PulseRunning {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         // Each read returns within one 10 ms period while the server runs; a server that
-        // hung would block the read, so wait at most half a second and then let the thread
-        // finish (and close the PCM) on its own.
-        if let Some(t) = self.thread.take() {
-            let deadline = std::time::Instant::now() + Duration::from_millis(500);
-            while !t.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::park_timeout(Duration::from_millis(5));
-            }
-            if t.is_finished() {
-                let _ = t.join();
-            } else {
+        // hung would block the read, so wait at most half a second for the thread to end
+        // (its sender is dropped then) and otherwise let it finish and close the PCM alone.
+        match self.done.recv_timeout(Duration::from_millis(500)) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
                 tracing::warn!("audio: the PulseAudio reader did not stop within 500 ms");
+            }
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
             }
         }
     }
@@ -218,11 +219,13 @@ pub fn open(
     pcm.start().map_err(|e| err("cannot start", e))?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
+    let (done_tx, done) = mpsc::channel::<()>();
     let frames = usize::try_from(period).unwrap_or(480);
     let ch = usize::from(channels);
     let thread = std::thread::Builder::new()
         .name("capdeck-pulse-read".into())
         .spawn(move || {
+            let _done = done_tx; // dropped when this thread ends
             let io = match pcm.io_f32() {
                 Ok(io) => io,
                 Err(e) => {
@@ -252,6 +255,7 @@ pub fn open(
         PulseRunning {
             format,
             stop,
+            done,
             thread: Some(thread),
         },
         reader,
