@@ -235,6 +235,71 @@ fn pulse_default_device_delivers_the_tone() {
     }
 }
 
+/// The list shows the inputs of the PulseAudio server by their descriptions (the one list
+/// `capdeck devices --json` and the app's picker show): the sine source is there as
+/// "Sine source at 440 Hz" and marked default, the null sink's monitor is marked a monitor,
+/// no ALSA plugin PCM appears; choosing the sine source by its id captures 440 Hz.
+#[test]
+fn pulse_sources_are_listed_by_description_and_one_is_captured_by_id() {
+    if std::env::var("CAPDECK_TEST_PULSE").as_deref() != Ok("1") {
+        eprintln!("skipped: CAPDECK_TEST_PULSE=1 not set (needs a PulseAudio server)");
+        return;
+    }
+    let devices = list_devices();
+    eprintln!("{}", capdeck::capture::audio::format_devices(&devices));
+    let sine = devices
+        .iter()
+        .find(|d| d.id == "pulse:sine")
+        .unwrap_or_else(|| panic!("no pulse:sine in {devices:?}"));
+    assert_eq!(sine.name, "Sine source at 440 Hz");
+    assert!(sine.is_default && !sine.is_monitor, "{sine:?}");
+    assert_eq!(devices.iter().filter(|d| d.is_default).count(), 1);
+    let monitor = devices
+        .iter()
+        .find(|d| d.id == "pulse:nullsink.monitor")
+        .unwrap_or_else(|| panic!("no monitor of the null sink in {devices:?}"));
+    assert!(monitor.is_monitor && !monitor.is_default, "{monitor:?}");
+    assert!(monitor.name.starts_with("Monitor of"), "{monitor:?}");
+    for d in &devices {
+        assert!(d.id.starts_with("pulse:"), "not a PulseAudio source: {d:?}");
+        for plugin in ["Rate Converter", "JACK", "Open Sound System", "Discard all"] {
+            assert!(!d.name.contains(plugin), "plugin listed: {d:?}");
+        }
+    }
+
+    // by id, and by the id without its prefix: the same source, captured at its 440 Hz
+    for want in ["pulse:sine", "sine"] {
+        let (got, sink) = collect_sink();
+        let p = start(
+            &AudioSourceSpec::Device(want.into()),
+            AudioControl::new(100),
+            sink,
+        )
+        .unwrap();
+        assert!(
+            wait_until(Duration::from_secs(10), || got.lock().unwrap().len() >= 15),
+            "state {}",
+            p.stats().state
+        );
+        let stats = p.stats();
+        p.stop();
+        assert_eq!(stats.state, "running");
+        assert_eq!(
+            stats.source,
+            "device pulse:sine (Sine source at 440 Hz)".replace("pulse:sine", want)
+        );
+        let got = got.lock().unwrap();
+        for (i, c) in got.iter().enumerate() {
+            assert_eq!(c.seq, i as u64);
+            assert_eq!(c.samples.len(), 1600);
+        }
+        let tail: Vec<i16> = got[5..].iter().flat_map(|c| c.samples.clone()).collect();
+        let hz = crossing_rate_hz(&tail);
+        assert!((hz - 440.0).abs() < 3.0, "{want}: {hz} Hz");
+        assert!(got[10].rms_dbfs > -40.0, "tone level {}", got[10].rms_dbfs);
+    }
+}
+
 /// The decision behind "follow the system default" (the cpal device layer asks the host for
 /// the default id about every second and calls this): a chosen device stays chosen, a
 /// followed default is reopened when the default id changes.

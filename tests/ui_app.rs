@@ -1169,7 +1169,10 @@ impl CaptureBackend for FixedCapture {
         CaptureSnapshot {
             audio: AudioStatus {
                 source_label: "default input".into(),
-                devices: vec!["pulse".into()],
+                devices: vec![(
+                    "device:pulse:sine".into(),
+                    "Sine source at 440 Hz (default)".into(),
+                )],
                 peak_dbfs: -9.5,
                 rms_dbfs: -14.0,
                 clipped: 0,

@@ -10,15 +10,19 @@ use cpal::{FromSample, SampleFormat, SizedSample};
 use serde::Serialize;
 use std::time::Duration;
 
-/// One input device, as `capdeck devices` lists it.
+/// One input device, as `capdeck devices` and the app's picker list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AudioDeviceInfo {
-    /// Stable id (host-qualified, e.g. `alsa:default`): pass it as `device:<id>`.
+    /// Stable id, host-qualified (`pulse:<source>`, `alsa:plughw:CARD=…`, `wasapi:…`): pass
+    /// it as `device:<id>`; a saved choice keeps naming the same device.
     pub id: String,
-    /// Human-readable name.
+    /// The name the system's sound settings show (a PulseAudio source's description).
     pub name: String,
     /// Whether this is the system's default input.
     pub is_default: bool,
+    /// Whether this input records what a sink plays (a PulseAudio or PipeWire monitor source)
+    /// rather than a microphone or line input.
+    pub is_monitor: bool,
     /// Native rate.
     pub rate: Option<u32>,
     /// Native channels.
@@ -27,14 +31,49 @@ pub struct AudioDeviceInfo {
     pub format: Option<String>,
 }
 
-/// Lists the input devices of the default host. Never panics; empty when there is no
-/// backend or no device.
+impl AudioDeviceInfo {
+    /// The name with what kind of input it is, for pickers: "Built-in Audio (default)",
+    /// "Monitor of Speakers (monitor)".
+    pub fn label(&self) -> String {
+        let mut l = self.name.clone();
+        if self.is_monitor {
+            l.push_str(" (monitor)");
+        }
+        if self.is_default {
+            l.push_str(" (default)");
+        }
+        l
+    }
+}
+
+/// Lists the audio inputs. Never panics; empty when there is no backend or no device.
+///
+/// Linux: when a PulseAudio server (or PipeWire's pulse server) answers, its sources, by
+/// their descriptions, monitors marked and last; the cards are the server's then, listed as
+/// its sources. Otherwise the ALSA `default` device and the hardware devices (`plughw:`,
+/// `hw:`), without the plugin PCMs (rate converters, JACK, OSS, `null`, ...) that ALSA's
+/// configuration also names. Windows and macOS: the devices of the system's host.
+/// `capdeck devices` and the app's picker both show this list.
 pub fn list_devices() -> Vec<AudioDeviceInfo> {
     std::panic::catch_unwind(list_devices_inner).unwrap_or_default()
 }
 
 fn list_devices_inner() -> Vec<AudioDeviceInfo> {
-    let host = cpal::default_host();
+    #[cfg(target_os = "linux")]
+    match super::pulse::list_sources() {
+        Ok(sources) => return sources,
+        Err(e) => tracing::debug!("audio: {e}; listing the ALSA devices"),
+    }
+    let all = host_devices(&cpal::default_host());
+    if cfg!(target_os = "linux") {
+        alsa_hardware_only(all)
+    } else {
+        all
+    }
+}
+
+/// Every input device of `host`, as cpal names them.
+fn host_devices(host: &cpal::Host) -> Vec<AudioDeviceInfo> {
     let default_id = host
         .default_input_device()
         .and_then(|d| d.id().ok())
@@ -51,12 +90,41 @@ fn list_devices_inner() -> Vec<AudioDeviceInfo> {
         let cfg = d.default_input_config().ok();
         out.push(AudioDeviceInfo {
             is_default: default_id.as_deref() == Some(id.as_str()),
+            is_monitor: false,
             id,
             name,
             rate: cfg.as_ref().map(|c| c.sample_rate()),
             channels: cfg.as_ref().map(|c| c.channels()),
             format: cfg.as_ref().map(|c| format_name(c.sample_format())),
         });
+    }
+    out
+}
+
+/// Whether an ALSA PCM (its id without the `alsa:` prefix) is one an operator picks an input
+/// from: the `default` device and the cards' hardware devices. Everything else ALSA's
+/// configuration names is a plugin (rate converters, JACK, OSS, `null`, upmix, the card's
+/// `front:`/`surround*:` output aliases, ...), which either cannot capture or duplicates a
+/// card under another name.
+pub fn alsa_pcm_is_listed(pcm_id: &str) -> bool {
+    pcm_id == "default" || pcm_id.starts_with("plughw:") || pcm_id.starts_with("hw:")
+}
+
+/// ALSA devices cut down to [`alsa_pcm_is_listed`]; a card's `hw:` device (no conversions)
+/// is named as such, and a card listed twice (by name and by number) appears once.
+fn alsa_hardware_only(all: Vec<AudioDeviceInfo>) -> Vec<AudioDeviceInfo> {
+    let mut out: Vec<AudioDeviceInfo> = Vec::new();
+    for mut d in all {
+        let bare = d.id.strip_prefix("alsa:").unwrap_or(&d.id);
+        if !alsa_pcm_is_listed(bare) {
+            continue;
+        }
+        if bare.starts_with("hw:") {
+            d.name.push_str(" (hw, no conversions)");
+        }
+        if !out.iter().any(|o| o.name == d.name) {
+            out.push(d);
+        }
     }
     out
 }
@@ -83,14 +151,17 @@ pub fn format_devices(devices: &[AudioDeviceInfo]) -> String {
             _ => "format unknown".into(),
         };
         out.push_str(&format!(
-            "{} {:<28} {}  ({})\n",
+            "{} {:<28} {}{}  ({})\n",
             if d.is_default { "*" } else { " " },
             d.id,
             d.name,
+            if d.is_monitor { " [monitor]" } else { "" },
             fmt
         ));
     }
-    out.push_str("(* = system default; use --audio device:<id> or device:<name>)\n");
+    out.push_str(
+        "(* = system default, [monitor] = what a sink plays; use --audio device:<id> or device:<name>)\n",
+    );
     out
 }
 
@@ -144,51 +215,105 @@ impl CpalSource {
     }
 }
 
-fn find_device(host: &cpal::Host, sel: &DeviceSelector) -> Result<cpal::Device, AudioError> {
-    match sel {
-        DeviceSelector::Default => host
-            .default_input_device()
-            .ok_or_else(|| AudioError::Device("no default input device".into())),
-        DeviceSelector::IdOrName(want) => {
-            let devices: Vec<cpal::Device> = host
-                .input_devices()
-                .map_err(|e| AudioError::Device(format!("cannot list input devices: {e}")))?
-                .collect();
-            let ids: Vec<(String, String)> = devices
-                .iter()
-                .map(|d| {
-                    let full = d.id().map(|i| i.to_string()).unwrap_or_default();
-                    let bare = d.id().map(|i| i.id().to_owned()).unwrap_or_default();
-                    (full, bare)
-                })
-                .collect();
-            if let Some(i) = ids.iter().position(|(f, b)| f == want || b == want) {
-                return Ok(devices[i].clone());
-            }
-            let names: Vec<String> = devices.iter().map(device_name).collect();
-            if let Some(i) = names.iter().position(|n| n == want) {
-                return Ok(devices[i].clone());
-            }
-            let lw = want.to_lowercase();
-            let partial: Vec<usize> = (0..names.len())
-                .filter(|&i| names[i].to_lowercase().contains(&lw))
-                .collect();
-            match partial.as_slice() {
-                [i] => Ok(devices[*i].clone()),
-                [] => Err(AudioError::Device(format!(
-                    "no input device with id or name {want:?} (see `capdeck devices`)"
-                ))),
-                many => Err(AudioError::Device(format!(
-                    "{want:?} matches {} devices ({}): use an id from `capdeck devices`",
-                    many.len(),
-                    many.iter()
-                        .map(|&i| names[i].as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))),
-            }
+/// Finds `want` among `listed`: by id (with or without its host prefix), by exact name, or
+/// by a case-insensitive part of a name that matches one device only. `Ok(None)`: no match.
+pub fn match_listed<'a>(
+    listed: &'a [AudioDeviceInfo],
+    want: &str,
+) -> Result<Option<&'a AudioDeviceInfo>, AudioError> {
+    let bare = |id: &'a str| id.split_once(':').map_or(id, |(_, b)| b);
+    if let Some(d) = listed.iter().find(|d| d.id == want || bare(&d.id) == want) {
+        return Ok(Some(d));
+    }
+    if let Some(d) = listed.iter().find(|d| d.name == want) {
+        return Ok(Some(d));
+    }
+    let lw = want.to_lowercase();
+    let partial: Vec<&AudioDeviceInfo> = listed
+        .iter()
+        .filter(|d| d.name.to_lowercase().contains(&lw))
+        .collect();
+    match partial.as_slice() {
+        [d] => Ok(Some(d)),
+        [] => Ok(None),
+        many => Err(AudioError::Device(format!(
+            "{want:?} matches {} devices ({}): use an id from `capdeck devices`",
+            many.len(),
+            many.iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// What a selector resolved to.
+enum Target {
+    /// A PulseAudio source, read through ALSA's pulse plugin (see `pulse.rs` for why).
+    #[cfg(target_os = "linux")]
+    Pulse {
+        source: String,
+        name: String,
+        rate: u32,
+        channels: u16,
+    },
+    /// A device of a cpal host.
+    Cpal(cpal::Device),
+}
+
+/// A device of `host` by id, with or without its host prefix.
+fn cpal_by_id(host: &cpal::Host, want: &str) -> Option<cpal::Device> {
+    host.input_devices().ok()?.find(|d| {
+        d.id()
+            .is_ok_and(|i| i.to_string() == want || i.id() == want)
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn pulse_target(source: &str, listed: Option<&AudioDeviceInfo>) -> Target {
+    Target::Pulse {
+        source: source.to_owned(),
+        name: listed.map_or_else(|| source.to_owned(), |d| d.name.clone()),
+        // a source that is not listed right now (unplugged) is asked for in a common format:
+        // the server converts, and the open fails clearly while it is missing
+        rate: listed.and_then(|d| d.rate).unwrap_or(48_000),
+        channels: listed.and_then(|d| d.channels).unwrap_or(2),
+    }
+}
+
+fn find_target(host: &cpal::Host, sel: &DeviceSelector) -> Result<Target, AudioError> {
+    let want = match sel {
+        DeviceSelector::Default => {
+            // cpal's default input; on Linux ALSA's `default`, which PulseAudio and PipeWire
+            // route to their default source and move when it changes
+            return host
+                .default_input_device()
+                .map(Target::Cpal)
+                .ok_or_else(|| AudioError::Device("no default input device".into()));
+        }
+        DeviceSelector::IdOrName(want) => want,
+    };
+    let listed = list_devices();
+    if let Some(d) = match_listed(&listed, want)? {
+        #[cfg(target_os = "linux")]
+        if let Some(source) = d.id.strip_prefix(super::pulse::ID_PREFIX) {
+            return Ok(pulse_target(source, Some(d)));
+        }
+        if let Some(dev) = cpal_by_id(host, &d.id) {
+            return Ok(Target::Cpal(dev));
         }
     }
+    // Not listed: a chosen PulseAudio source that is gone for now (the open fails and is
+    // retried), or any device of the host by id (`default`, a plugin PCM chosen on purpose).
+    #[cfg(target_os = "linux")]
+    if let Some(source) = want.strip_prefix(super::pulse::ID_PREFIX) {
+        return Ok(pulse_target(source, None));
+    }
+    cpal_by_id(host, want).map(Target::Cpal).ok_or_else(|| {
+        AudioError::Device(format!(
+            "no input device with id or name {want:?} (see `capdeck devices`)"
+        ))
+    })
 }
 
 struct CpalRunning {
@@ -255,8 +380,31 @@ impl Source for CpalSource {
 
     fn open(&mut self, clock: MonoClock) -> Result<(Box<dyn Running>, FeedReader), AudioError> {
         let host = cpal::default_host();
-        let device = find_device(&host, &self.selector)?;
-        let name = device_name(&device);
+        match find_target(&host, &self.selector)? {
+            #[cfg(target_os = "linux")]
+            Target::Pulse {
+                source,
+                name,
+                rate,
+                channels,
+            } => {
+                let (running, reader) = super::pulse::open(&source, rate, channels, clock)?;
+                self.last_name = Some(name);
+                self.open_id = Some(format!("{}{source}", super::pulse::ID_PREFIX));
+                Ok((Box::new(running), reader))
+            }
+            Target::Cpal(device) => self.open_cpal(&device, clock),
+        }
+    }
+}
+
+impl CpalSource {
+    fn open_cpal(
+        &mut self,
+        device: &cpal::Device,
+        clock: MonoClock,
+    ) -> Result<(Box<dyn Running>, FeedReader), AudioError> {
+        let name = device_name(device);
         let dev_err =
             |what: &str, e: cpal::Error| AudioError::Device(format!("{name}: {what}: {e}"));
         let supported = device
@@ -287,16 +435,16 @@ impl Source for CpalSource {
             config.buffer_size = buffer_size;
             let (f, reader) = feed(format.rate, format.channels, RING_SECONDS, clock);
             let stream = match supported.sample_format() {
-                SampleFormat::F32 => build::<f32>(&device, config, f),
-                SampleFormat::F64 => build::<f64>(&device, config, f),
-                SampleFormat::I8 => build::<i8>(&device, config, f),
-                SampleFormat::I16 => build::<i16>(&device, config, f),
-                SampleFormat::I24 => build::<cpal::I24>(&device, config, f),
-                SampleFormat::I32 => build::<i32>(&device, config, f),
-                SampleFormat::U8 => build::<u8>(&device, config, f),
-                SampleFormat::U16 => build::<u16>(&device, config, f),
-                SampleFormat::U24 => build::<cpal::U24>(&device, config, f),
-                SampleFormat::U32 => build::<u32>(&device, config, f),
+                SampleFormat::F32 => build::<f32>(device, config, f),
+                SampleFormat::F64 => build::<f64>(device, config, f),
+                SampleFormat::I8 => build::<i8>(device, config, f),
+                SampleFormat::I16 => build::<i16>(device, config, f),
+                SampleFormat::I24 => build::<cpal::I24>(device, config, f),
+                SampleFormat::I32 => build::<i32>(device, config, f),
+                SampleFormat::U8 => build::<u8>(device, config, f),
+                SampleFormat::U16 => build::<u16>(device, config, f),
+                SampleFormat::U24 => build::<cpal::U24>(device, config, f),
+                SampleFormat::U32 => build::<u32>(device, config, f),
                 other => {
                     return Err(AudioError::Device(format!(
                         "{name}: unsupported sample format {other}"
@@ -326,5 +474,114 @@ impl Source for CpalSource {
             }),
             reader,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str, name: &str) -> AudioDeviceInfo {
+        AudioDeviceInfo {
+            id: id.into(),
+            name: name.into(),
+            is_default: false,
+            is_monitor: false,
+            rate: None,
+            channels: None,
+            format: None,
+        }
+    }
+
+    /// The ALSA PCMs cpal lists on a Debian machine with libasound2-plugins: only `default`
+    /// and the cards' hardware devices are kept, and a card named twice appears once.
+    #[test]
+    fn alsa_plugins_are_left_out() {
+        let all = vec![
+            info(
+                "alsa:lavrate",
+                "Rate Converter Plugin Using Libav/FFmpeg Library",
+            ),
+            info("alsa:jack", "JACK Audio Connection Kit"),
+            info("alsa:oss", "Open Sound System"),
+            info(
+                "alsa:null",
+                "Discard all samples (playback) or generate zero samples (capture)",
+            ),
+            info("alsa:pulse", "PulseAudio Sound Server"),
+            info(
+                "alsa:default",
+                "Playback/recording through the PulseAudio sound server",
+            ),
+            info("alsa:front:CARD=PCH,DEV=0", "HDA Intel PCH, ALC892 Analog"),
+            info("alsa:dsnoop:CARD=PCH,DEV=0", "HDA Intel PCH, ALC892 Analog"),
+            info("alsa:hw:CARD=PCH,DEV=0", "HDA Intel PCH, ALC892 Analog"),
+            info("alsa:plughw:CARD=PCH,DEV=0", "HDA Intel PCH, ALC892 Analog"),
+            info("alsa:hw:CARD=0,DEV=0", "HDA Intel PCH, ALC892 Analog"),
+            info("alsa:plughw:CARD=0,DEV=0", "HDA Intel PCH, ALC892 Analog"),
+        ];
+        let kept: Vec<(String, String)> = alsa_hardware_only(all)
+            .into_iter()
+            .map(|d| (d.id, d.name))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                (
+                    "alsa:default".to_owned(),
+                    "Playback/recording through the PulseAudio sound server".to_owned()
+                ),
+                (
+                    "alsa:hw:CARD=PCH,DEV=0".to_owned(),
+                    "HDA Intel PCH, ALC892 Analog (hw, no conversions)".to_owned()
+                ),
+                (
+                    "alsa:plughw:CARD=PCH,DEV=0".to_owned(),
+                    "HDA Intel PCH, ALC892 Analog".to_owned()
+                ),
+            ]
+        );
+    }
+
+    /// A saved choice is found by its id, its id without the host prefix, its exact name or a
+    /// unique part of a name; an ambiguous part is an error naming the candidates.
+    #[test]
+    fn a_choice_is_found_by_id_or_name() {
+        let listed = vec![
+            info("pulse:alsa_input.usb-mic", "USB Microphone"),
+            info("pulse:alsa_output.speakers.monitor", "Monitor of Speakers"),
+            info("pulse:sine", "Sine source at 440 Hz"),
+        ];
+        let found = |w: &str| match_listed(&listed, w).map(|d| d.map(|d| d.id.clone()));
+        assert_eq!(
+            found("pulse:sine").ok().flatten().as_deref(),
+            Some("pulse:sine")
+        );
+        assert_eq!(found("sine").ok().flatten().as_deref(), Some("pulse:sine"));
+        assert_eq!(
+            found("USB Microphone").ok().flatten().as_deref(),
+            Some("pulse:alsa_input.usb-mic")
+        );
+        assert_eq!(
+            found("speakers").ok().flatten().as_deref(),
+            Some("pulse:alsa_output.speakers.monitor")
+        );
+        assert!(matches!(found("no such"), Ok(None)));
+        let e = found("o").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("matches 3 devices"), "{e}");
+    }
+
+    /// Source names go to ALSA quoted, so dots and quotes reach the pulse plugin intact.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pulse_source_names_are_quoted_for_alsa() {
+        assert_eq!(
+            super::super::pulse::alsa_pcm_name("nullsink.monitor"),
+            "pulse:DEVICE=\"nullsink.monitor\""
+        );
+        assert_eq!(
+            super::super::pulse::alsa_pcm_name(r#"a"b\c"#),
+            r#"pulse:DEVICE="a\"b\\c""#
+        );
     }
 }

@@ -209,9 +209,13 @@ pub mod drift;
 pub mod feed;
 pub mod gate;
 pub mod pipeline;
+#[cfg(target_os = "linux")]
+pub mod pulse;
 pub mod source;
 
-pub use device::{AudioDeviceInfo, DeviceSelector, default_change, format_devices, list_devices};
+pub use device::{
+    AudioDeviceInfo, DeviceSelector, default_change, format_devices, list_devices, match_listed,
+};
 pub use gate::{PttMode, PttState};
 pub use pipeline::{AudioOptions, AudioPipeline, AudioStats, start_source};
 pub use source::NativeFormat;

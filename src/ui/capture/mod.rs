@@ -103,8 +103,10 @@ pub struct PushCounters {
 pub struct AudioStatus {
     /// What is captured, e.g. "default (pulse)" or "tone 440 Hz".
     pub source_label: String,
-    /// Devices to pick from.
-    pub devices: Vec<String>,
+    /// Devices to pick from: `(choice, label)`, the choice being `device:<id>` (a saved
+    /// choice names the same device whatever its name becomes), the label the device's name
+    /// marked default or monitor (`AudioDeviceInfo::label`).
+    pub devices: Vec<(String, String)>,
     /// Last chunk peak.
     pub peak_dbfs: f32,
     /// Last chunk RMS.
@@ -412,17 +414,24 @@ fn audio_ui(
 ) {
     ui.heading("Microphone");
     ui.horizontal_wrapped(|ui| {
+        let selected = snap
+            .audio
+            .devices
+            .iter()
+            .find(|(c, _)| *c == settings.audio_source)
+            .map_or(settings.audio_source.as_str(), |(_, l)| l.as_str());
         egui::ComboBox::new("mic", "microphone")
-            .selected_text(&settings.audio_source)
+            .selected_text(selected)
             .width(220.0)
             .show_ui(ui, |ui| {
-                let mut choices = vec!["default".to_owned()];
-                choices.extend(snap.audio.devices.iter().map(|d| format!("device:{d}")));
-                choices.push("tone:440".into());
-                choices.push("none".into());
-                for c in choices {
+                let mut choices = vec![("default".to_owned(), "default".to_owned())];
+                choices.extend(snap.audio.devices.iter().cloned());
+                choices.push(("tone:440".into(), "tone:440".into()));
+                choices.push(("none".into(), "none".into()));
+                for (c, label) in choices {
                     if ui
-                        .selectable_label(settings.audio_source == c, &c)
+                        .selectable_label(settings.audio_source == c, &label)
+                        .on_hover_text(&c)
                         .clicked()
                     {
                         cmds.push(UiCommand::SetAudioSource(c));

@@ -68,7 +68,7 @@ struct Published {
     /// Why a channel's capture could not start.
     channel_errors: [Option<String>; 2],
     audio_note: Option<String>,
-    devices: Vec<String>,
+    devices: Vec<(String, String)>,
     retry_at: Option<Instant>,
 }
 
@@ -373,9 +373,9 @@ fn worker(
     tap: Arc<PreviewTap>,
     waker: Option<egui::Context>,
 ) {
-    let devices: Vec<String> = crate::capture::audio::list_devices()
+    let devices: Vec<(String, String)> = crate::capture::audio::list_devices()
         .into_iter()
-        .map(|d| d.name)
+        .map(|d| (format!("device:{}", d.id), d.label()))
         .collect();
     lock(&published).devices = devices;
     let mut st = WorkerState::default();
