@@ -223,7 +223,8 @@ pub struct RunLimits {
     /// audio file).
     #[arg(long, value_parser = parse_seconds)]
     pub duration: Option<f64>,
-    /// Write the final stats as JSON to this file.
+    /// Write the stats as JSON to this file: replaced (atomically) once a second while
+    /// running, so a script or a second terminal can watch it, and a last time at the end.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
 }
@@ -337,7 +338,8 @@ fn attach_parent_console() {
 #[cfg(not(windows))]
 fn attach_parent_console() {}
 
-/// Set when Ctrl-C (or SIGTERM) arrives.
+/// Set when Ctrl-C arrives (or SIGTERM on Unix; Ctrl-Break or the console closing on
+/// Windows).
 fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
@@ -363,7 +365,25 @@ fn interrupt_flag() -> Arc<AtomicBool> {
                         let _ = tokio::signal::ctrl_c().await;
                     }
                 }
-                #[cfg(not(unix))]
+                // Windows: Ctrl-C, Ctrl-Break and the console window being closed (the
+                // last leaves a few seconds, enough to write the stats).
+                #[cfg(windows)]
+                {
+                    use tokio::signal::windows::{ctrl_break, ctrl_close};
+                    match (ctrl_break(), ctrl_close()) {
+                        (Ok(mut brk), Ok(mut close)) => {
+                            tokio::select! {
+                                _ = tokio::signal::ctrl_c() => {}
+                                _ = brk.recv() => {}
+                                _ = close.recv() => {}
+                            }
+                        }
+                        _ => {
+                            let _ = tokio::signal::ctrl_c().await;
+                        }
+                    }
+                }
+                #[cfg(not(any(unix, windows)))]
                 let _ = tokio::signal::ctrl_c().await;
             });
             f.store(true, Ordering::Relaxed);
@@ -392,9 +412,51 @@ fn run_until(duration: Option<f64>, done: impl Fn() -> bool, mut tick: impl FnMu
     }
 }
 
+/// Writes `value` as JSON to `path` through a temporary file beside it and a rename, so a
+/// reader never sees half a file.
 fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The `--stats-json` file while a command runs: rewritten at most once a second.
+struct LiveStatsFile<'a> {
+    path: Option<&'a std::path::Path>,
+    last: Option<Instant>,
+    failed: bool,
+}
+
+impl<'a> LiveStatsFile<'a> {
+    fn new(path: Option<&'a std::path::Path>) -> Self {
+        Self {
+            path,
+            last: None,
+            failed: false,
+        }
+    }
+
+    /// Writes `stats()` when a second has passed since the last write. A failure is logged
+    /// once; the final write at the end still reports it as an error.
+    fn tick<T: serde::Serialize>(&mut self, stats: impl FnOnce() -> T) {
+        let Some(path) = self.path else { return };
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        if let Err(e) = write_json(path, &stats())
+            && !self.failed
+        {
+            self.failed = true;
+            tracing::warn!("stats file: {e:#}");
+        }
+    }
 }
 
 fn status(line: &str) {
@@ -431,12 +493,14 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     let mut last = Instant::now();
     let mut warned: Option<String> = None;
+    let mut live_stats = LiveStatsFile::new(a.run.stats_json.as_deref());
     run_until(
         a.run.duration,
         || video_none && sender.audio_finished(),
         || {
             // Said once per change (the host's config can name framings later).
             let st = sender.stats();
+            live_stats.tick(|| &st);
             let host_known = st.control.host_config.is_some()
                 || st.control.state == crate::net::control_link::ControlState::Disabled;
             let now_warning = st.framing_warning.filter(|_| host_known);
@@ -488,10 +552,12 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
     );
     let tty = std::io::stderr().is_terminal();
     let mut last = Instant::now();
+    let mut live_stats = LiveStatsFile::new(a.run.stats_json.as_deref());
     run_until(
         a.run.duration,
         || false,
         || {
+            live_stats.tick(|| receiver.stats());
             if tty && last.elapsed() >= Duration::from_millis(500) {
                 let s = receiver.stats();
                 status(&format!(
