@@ -6,7 +6,9 @@
 ; an uninstaller listed in "Installed apps". Silent: `setup.exe /S` (optionally
 ; `/D=C:\path`, last). The uninstaller removes everything it installed; the user's settings
 ; and logs (%APPDATA%\capdeck, %LOCALAPPDATA%\capdeck) stay unless the box is ticked.
-Unicode true
+; A 64-bit installer for the 64-bit app: it runs where capdeck.exe can (and under a
+; 64-bit-only Wine prefix, as in CI); 32-bit Windows can run neither.
+Target amd64-unicode
 SetCompressor /SOLID lzma
 !include "MUI2.nsh"
 
