@@ -82,6 +82,7 @@ linux() {
   tmp=$(mktemp -d)
   mkdir -p "$tmp/$name/share/applications" "$tmp/$name/share/icons/hicolor"
   install -m755 target/release/capdeck "$tmp/$name/capdeck"
+  strip --strip-debug "$tmp/$name/capdeck"   # as cargo-deb does for the .deb
   install -m644 README.md "$tmp/$name/README.md"
   install -m644 packaging/linux/capdeck.desktop "$tmp/$name/share/applications/"
   for s in 16 32 48 64 128 256 512; do

@@ -452,35 +452,9 @@ fn a_silent_engine_is_named_as_such() {
 
 #[test]
 fn engine_movies_are_answered_as_the_user_chose() {
-    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
-    use capdeck::grimstream::{MovieAction, MovieStart};
+    use capdeck::grimstream::MovieAction;
     // a real engine-side server: HELLO, waits for viewer_ready, then MOVIE_START and waits
-    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
-    let server =
-        ProducerServer::bind(&any, ServerOptions::engine(Hello::new("grim_engine", None))).unwrap();
-    let addr = server.local_addr().to_string();
-    let stop = StopFlag::default();
-    let stop2 = stop.clone();
-    let got = Arc::new(std::sync::Mutex::new(None));
-    let got2 = got.clone();
-    let producer = std::thread::spawn(move || {
-        server
-            .run(&stop2, |s| {
-                s.send(&Message::MovieStart(MovieStart {
-                    name: "logos".into(),
-                    relative_path: None,
-                }))?;
-                while !s.stopped() && !s.peer_closed() {
-                    if let Some(Message::MovieControl(m)) =
-                        s.recv_timeout(std::time::Duration::from_millis(10))
-                    {
-                        *got2.lock().unwrap() = Some(m);
-                    }
-                }
-                Ok(())
-            })
-            .unwrap();
-    });
+    let MovieEngine { addr, stop, got, producer } = movie_engine(None);
     let mut h = harness_with(opts());
     h.run_steps(2);
     h.get_by_label("skip").click();
@@ -508,34 +482,8 @@ fn engine_movies_are_answered_as_the_user_chose() {
 /// timeline.
 #[test]
 fn a_waiting_movie_is_shown_and_skipped_by_the_button() {
-    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
-    use capdeck::grimstream::{MovieAction, MovieStart};
-    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
-    let server =
-        ProducerServer::bind(&any, ServerOptions::engine(Hello::new("grim_engine", None))).unwrap();
-    let addr = server.local_addr().to_string();
-    let stop = StopFlag::default();
-    let stop2 = stop.clone();
-    let got = Arc::new(std::sync::Mutex::new(None));
-    let got2 = got.clone();
-    let producer = std::thread::spawn(move || {
-        server
-            .run(&stop2, |s| {
-                s.send(&Message::MovieStart(MovieStart {
-                    name: "logos".into(),
-                    relative_path: Some("MoviesHD/logos.ogv".into()),
-                }))?;
-                while !s.stopped() && !s.peer_closed() {
-                    if let Some(Message::MovieControl(m)) =
-                        s.recv_timeout(std::time::Duration::from_millis(10))
-                    {
-                        *got2.lock().unwrap() = Some(m);
-                    }
-                }
-                Ok(())
-            })
-            .unwrap();
-    });
+    use capdeck::grimstream::MovieAction;
+    let MovieEngine { addr, stop, got, producer } = movie_engine(Some("MoviesHD/logos.ogv"));
     let mut h = harness_with(opts());
     h.run_steps(2);
     h.get_by_label("ask me").click();
@@ -1365,8 +1313,7 @@ fn push_to_talk_row_settings_and_talking_indicator() {
 #[test]
 fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
     use capdeck::grimstream::feed::MoviePolicy;
-    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
-    use capdeck::grimstream::{MovieAction, MovieStart};
+    use capdeck::grimstream::MovieAction;
     let game = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(game.path().join("MoviesHD")).unwrap();
     std::fs::write(game.path().join("MoviesHD/logos.ogv"), b"OggS").unwrap();
@@ -1377,32 +1324,7 @@ fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
         no_autostart: true,
         ..Default::default()
     };
-    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
-    let server =
-        ProducerServer::bind(&any, ServerOptions::engine(Hello::new("grim_engine", None))).unwrap();
-    let addr = server.local_addr().to_string();
-    let stop = StopFlag::default();
-    let stop2 = stop.clone();
-    let got = Arc::new(std::sync::Mutex::new(None));
-    let got2 = got.clone();
-    let producer = std::thread::spawn(move || {
-        server
-            .run(&stop2, |s| {
-                s.send(&Message::MovieStart(MovieStart {
-                    name: "logos".into(),
-                    relative_path: Some("MoviesHD/logos.ogv".into()),
-                }))?;
-                while !s.stopped() && !s.peer_closed() {
-                    if let Some(Message::MovieControl(m)) =
-                        s.recv_timeout(std::time::Duration::from_millis(10))
-                    {
-                        *got2.lock().unwrap() = Some(m);
-                    }
-                }
-                Ok(())
-            })
-            .unwrap();
-    });
+    let MovieEngine { addr, stop, got, producer } = movie_engine(Some("MoviesHD/logos.ogv"));
     let mut h = harness_with(o.clone());
     h.run_steps(2);
     assert!(
@@ -1473,4 +1395,51 @@ fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
             game_data: other.path().into()
         }
     );
+}
+
+/// A real engine-side server that says HELLO, sends MOVIE_START for "logos" (at
+/// `relative_path`) and keeps the last MOVIE_CONTROL it gets, until stopped.
+struct MovieEngine {
+    addr: String,
+    stop: capdeck::grimstream::server::StopFlag,
+    got: Arc<std::sync::Mutex<Option<capdeck::grimstream::MovieControl>>>,
+    producer: std::thread::JoinHandle<()>,
+}
+
+fn movie_engine(relative_path: Option<&str>) -> MovieEngine {
+    use capdeck::grimstream::MovieStart;
+    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+    let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
+    let server =
+        ProducerServer::bind(&any, ServerOptions::engine(Hello::new("grim_engine", None))).unwrap();
+    let addr = server.local_addr().to_string();
+    let stop = StopFlag::default();
+    let stop2 = stop.clone();
+    let got = Arc::new(std::sync::Mutex::new(None));
+    let got2 = got.clone();
+    let relative_path = relative_path.map(str::to_owned);
+    let producer = std::thread::spawn(move || {
+        server
+            .run(&stop2, |s| {
+                s.send(&Message::MovieStart(MovieStart {
+                    name: "logos".into(),
+                    relative_path: relative_path.clone(),
+                }))?;
+                while !s.stopped() && !s.peer_closed() {
+                    if let Some(Message::MovieControl(m)) =
+                        s.recv_timeout(std::time::Duration::from_millis(10))
+                    {
+                        *got2.lock().unwrap() = Some(m);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    });
+    MovieEngine {
+        addr,
+        stop,
+        got,
+        producer,
+    }
 }

@@ -76,8 +76,16 @@ fn devices_json_lists_wines_audio_input() {
 /// The Windows audio path: WASAPI in the device's native format (Wine's PulseAudio input,
 /// 48 kHz), downmixed and resampled to 16 kHz mono int16: 440 Hz at the pyzmq host.
 #[test]
-#[ignore = "under Wine 8.0 the WASAPI input opens (48 kHz, 1 ch, f32) but delivers no data: \
-            the pipeline reports the source lost after 3 s; not yet understood"]
+///
+/// Ignored: under Debian's Wine 8.0 the WASAPI input opens (48 kHz, 1 ch, f32, event mode)
+/// and delivers nothing, so the pipeline reports the source lost after 3 s. Measured with
+/// WINEDEBUG=+pulse and pactl: winepulse connects an uncorked record stream to the sine
+/// source (listed by pactl with growing source latency), yet its timer loop reads
+/// "Readable total: 0" every 10 ms for the whole run; a second, 10 ms low-latency recorder
+/// on the same source (parecord) changes nothing. The fault is below capdeck (winepulse or
+/// this server's module-sine-source); a newer Wine or a real Windows runner is where this
+/// test can pass (.github/workflows/release.yml starts the exe on Windows).
+#[ignore = "under Wine 8.0 winepulse's capture stream reads 0 bytes from PulseAudio (see the doc comment)"]
 fn default_input_through_wasapi_arrives_as_440_hz() {
     need("CAPDECK_TEST_EXE");
     let py = python().expect("CAPDECK_PYTHON");

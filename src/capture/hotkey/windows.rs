@@ -1,6 +1,11 @@
 //! Windows key state: `GetAsyncKeyState` (the physical state, whatever window has focus).
 //! No hook and no `RegisterHotKey`: the game still receives the key. A game running
 //! elevated hides its input from a non-elevated process (UIPI): run capdeck alike.
+//!
+//! Under Wine (the CI's Windows run) the key state comes from the X events Wine's own
+//! windows receive, so a key pressed while another X client has focus is not seen there;
+//! on Windows itself GetAsyncKeyState is global. This is from Wine's documented design, not
+//! measured here: the push-to-talk key has no headless path to drive it under Wine.
 
 use super::{HotkeyError, KeyProbe, PttKey};
 use windows_sys::Win32::UI::Input::KeyboardAndMouse::GetAsyncKeyState;
