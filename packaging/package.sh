@@ -74,7 +74,8 @@ linux() {
     $CARGO install --locked cargo-deb --version "^3"
   fi
   stage ".deb"
-  $CARGO deb --no-build --locked --output "$out/"
+  # --strip: the line tables are 170 MB of the binary; what ships keeps only symbols.
+  $CARGO deb --no-build --locked --strip --output "$out/"
   desktop-file-validate packaging/linux/capdeck.desktop
 
   stage "portable tarball"
@@ -82,7 +83,7 @@ linux() {
   tmp=$(mktemp -d)
   mkdir -p "$tmp/$name/share/applications" "$tmp/$name/share/icons/hicolor"
   install -m755 target/release/capdeck "$tmp/$name/capdeck"
-  strip --strip-debug "$tmp/$name/capdeck"   # as cargo-deb does for the .deb
+  strip --strip-debug "$tmp/$name/capdeck"   # as the .deb (cargo deb --strip)
   install -m644 README.md "$tmp/$name/README.md"
   install -m644 packaging/linux/capdeck.desktop "$tmp/$name/share/applications/"
   for s in 16 32 48 64 128 256 512; do
