@@ -454,7 +454,12 @@ fn a_silent_engine_is_named_as_such() {
 fn engine_movies_are_answered_as_the_user_chose() {
     use capdeck::grimstream::MovieAction;
     // a real engine-side server: HELLO, waits for viewer_ready, then MOVIE_START and waits
-    let MovieEngine { addr, stop, got, producer } = movie_engine(None);
+    let MovieEngine {
+        addr,
+        stop,
+        got,
+        producer,
+    } = movie_engine(None);
     let mut h = harness_with(opts());
     h.run_steps(2);
     h.get_by_label("skip").click();
@@ -483,7 +488,12 @@ fn engine_movies_are_answered_as_the_user_chose() {
 #[test]
 fn a_waiting_movie_is_shown_and_skipped_by_the_button() {
     use capdeck::grimstream::MovieAction;
-    let MovieEngine { addr, stop, got, producer } = movie_engine(Some("MoviesHD/logos.ogv"));
+    let MovieEngine {
+        addr,
+        stop,
+        got,
+        producer,
+    } = movie_engine(Some("MoviesHD/logos.ogv"));
     let mut h = harness_with(opts());
     h.run_steps(2);
     h.get_by_label("ask me").click();
@@ -1312,8 +1322,8 @@ fn push_to_talk_row_settings_and_talking_indicator() {
 /// HUD shows the answer; the folder persists, and `--game-data` overrides it.
 #[test]
 fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
-    use capdeck::grimstream::feed::MoviePolicy;
     use capdeck::grimstream::MovieAction;
+    use capdeck::grimstream::feed::MoviePolicy;
     let game = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(game.path().join("MoviesHD")).unwrap();
     std::fs::write(game.path().join("MoviesHD/logos.ogv"), b"OggS").unwrap();
@@ -1324,7 +1334,12 @@ fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
         no_autostart: true,
         ..Default::default()
     };
-    let MovieEngine { addr, stop, got, producer } = movie_engine(Some("MoviesHD/logos.ogv"));
+    let MovieEngine {
+        addr,
+        stop,
+        got,
+        producer,
+    } = movie_engine(Some("MoviesHD/logos.ogv"));
     let mut h = harness_with(o.clone());
     h.run_steps(2);
     assert!(
