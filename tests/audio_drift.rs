@@ -1,6 +1,6 @@
 //! Drift: a simulated device whose clock runs 200 ppm fast for a simulated hour (the clock is
 //! injected as timing observations, so the hour runs in seconds). Chunk stamps must stay
-//! within ±20 ms of the wall-clock time of their samples, with no gap or overlap.
+//! within ±6 ms of the wall-clock time of their samples (measured 4.4 ms), with no gap or overlap.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use capdeck::capture::audio::convert::{Converter, ConverterConfig};
@@ -97,7 +97,7 @@ fn check_continuity(chunks: &[(u64, u64, usize)]) {
 }
 
 #[test]
-fn two_hundred_ppm_fast_for_an_hour_stays_within_20_ms() {
+fn two_hundred_ppm_fast_for_an_hour_stays_within_6_ms() {
     let o = simulate(3600.0, 200.0, 4.0, true);
     assert!(o.marks.len() >= 355, "{} marks found", o.marks.len());
     assert!(o.chunks.len() >= 35_990, "{} chunks", o.chunks.len());
@@ -115,7 +115,8 @@ fn two_hundred_ppm_fast_for_an_hour_stays_within_20_ms() {
         last.1 - last.0,
         o.drift_ppm
     );
-    assert!(worst <= 20.0, "ts off by {worst:.1} ms");
+    // measured 4.44 ms worst (the first minutes, before the drift estimate settles)
+    assert!(worst <= 6.0, "ts off by {worst:.1} ms");
     assert!(
         (last.1 - last.0).abs() < 2.0,
         "steady-state error {:.2} ms",
@@ -164,7 +165,8 @@ fn slow_device_is_corrected_too() {
         "-150 ppm, 20 min: worst {worst:.2} ms, drift {:.1} ppm",
         o.drift_ppm
     );
-    assert!(worst <= 20.0, "{worst}");
+    // measured 3.63 ms worst
+    assert!(worst <= 5.0, "{worst}");
     assert!(
         (o.drift_ppm + 150.0).abs() < 15.0,
         "drift {} ppm",

@@ -99,8 +99,10 @@ fn steady(out: &[i16], from_s: f64, secs: f64) -> Vec<f64> {
     out[a..b].iter().map(|&s| s as f64 / 32768.0).collect()
 }
 
-/// 1 kHz from 44.1, 48 and 96 kHz stereo comes out at 1 kHz with THD+N <= -80 dB, at the
-/// right level, with drift correction on (the default) and off.
+/// 1 kHz from 44.1, 48 and 96 kHz stereo comes out at 1 kHz with THD+N <= -90 dB, at the
+/// right level, with drift correction on (the default) and off. Measured -92.9 dB (44.1 kHz)
+/// and -97.6 dB (48 and 96 kHz): the bound is 3 dB under the worst, so a resampler that loses
+/// a few dB of stop-band or precision fails here.
 #[test]
 fn thd_n_of_1khz_from_common_rates() {
     for rate in [44_100, 48_000, 96_000] {
@@ -113,7 +115,7 @@ fn thd_n_of_1khz_from_common_rates() {
             eprintln!(
                 "1 kHz from {rate} Hz stereo, drift correction {drift}: THD+N {thdn:.1} dB, amplitude {amp:.4}"
             );
-            assert!(thdn <= -80.0, "{rate} Hz drift {drift}: THD+N {thdn:.1} dB");
+            assert!(thdn <= -90.0, "{rate} Hz drift {drift}: THD+N {thdn:.1} dB");
             assert!((amp - 0.5).abs() < 0.005, "{rate} Hz: amplitude {amp}");
         }
     }
@@ -130,8 +132,9 @@ fn goertzel_amp(x: &[f64], rate: f64, hz: f64) -> f64 {
 }
 
 /// A 9 kHz tone at 48 kHz is above the 8 kHz Nyquist of the output: it must be filtered
-/// (>= 60 dB down), not folded to 7 kHz. Measured with +40 dB of input gain so the int16
-/// floor does not hide the residue.
+/// (>= 120 dB down), not folded to 7 kHz. Measured with +40 dB of input gain so the int16
+/// floor does not hide the residue: the output is all zeros today (below the floor, about
+/// -130 dB), so a filter with 110 dB of stop band already fails.
 #[test]
 fn nine_khz_is_filtered_not_folded() {
     for drift in [true, false] {
@@ -152,8 +155,8 @@ fn nine_khz_is_filtered_not_folded() {
         eprintln!(
             "9 kHz at 48 kHz, drift correction {drift}: output {rej:.1} dB, 7 kHz alias {alias_db:.1} dB"
         );
-        assert!(rej <= -60.0, "9 kHz only {rej:.1} dB down");
-        assert!(alias_db <= -60.0, "7 kHz alias at {alias_db:.1} dB");
+        assert!(rej <= -120.0, "9 kHz only {rej:.1} dB down");
+        assert!(alias_db <= -120.0, "7 kHz alias at {alias_db:.1} dB");
     }
     // and a 7 kHz tone (in band) does come through
     let input = sine(48_000, 2, 1.0, 7000.0, 0.5);
@@ -237,7 +240,8 @@ fn level_meter_and_gain() {
 fn drift_stage_is_clean_at_a_moving_ratio() {
     use capdeck::capture::audio::drift::DriftResampler;
     for ratio in [1.0002, 0.9998, 1.004] {
-        for (hz, max_thdn) in [(1000.0, -100.0), (6000.0, -90.0), (7000.0, -80.0)] {
+        // measured -130.9, -106.5 and -93.2 dB at every ratio; bounds 3 to 6 dB under
+        for (hz, max_thdn) in [(1000.0, -125.0), (6000.0, -103.0), (7000.0, -90.0)] {
             let input: Vec<f32> = sine(16_000, 1, 3.0, hz, 0.5);
             let run = |blocks: &[usize]| {
                 let mut st = DriftResampler::new();

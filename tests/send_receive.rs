@@ -16,7 +16,7 @@ use capdeck::capture::video::VideoSourceSpec;
 use capdeck::net::receiver::{Receiver, ReceiverConfig};
 use capdeck::net::tap::{Channel, Direction, TapPoint, WireTap};
 use capdeck::session::sender::{Sender, SenderConfig};
-use capdeck::wire::capture::{self, Framing, Header, HostConfig};
+use capdeck::wire::capture::{self, AudioHeader, Framing, Header, HostConfig};
 use support::wait_for;
 
 #[derive(Default)]
@@ -26,6 +26,8 @@ struct Recorder {
     control_out: AtomicU64,
     control_in: AtomicU64,
     headers: Mutex<Vec<Header>>,
+    /// Every audio chunk sent: its header and payload length in bytes.
+    audio_chunks: Mutex<Vec<(AudioHeader, usize)>>,
 }
 
 impl WireTap for Recorder {
@@ -36,6 +38,12 @@ impl WireTap for Recorder {
             Channel::Control => 0,
         };
         if let Ok(d) = capture::decode(parts) {
+            if let Header::Audio(h) = &d.header {
+                self.audio_chunks
+                    .lock()
+                    .unwrap()
+                    .push((h.clone(), d.payload.len()));
+            }
             self.headers.lock().unwrap().push(d.header);
         }
     }
@@ -133,6 +141,7 @@ fn host_config_applies_unless_pinned() {
         ..HostConfig::reference()
     };
     let rx = receiver(host);
+    let rec = Arc::new(Recorder::default());
     let p = rx.ports();
     let tx = Sender::start(
         SenderConfig {
@@ -145,7 +154,7 @@ fn host_config_applies_unless_pinned() {
             quality: Some(90), // pinned by the operator
             ..SenderConfig::default()
         },
-        TapPoint::default(),
+        TapPoint::new(rec.clone()),
     )
     .unwrap();
     assert!(wait_for(Duration::from_secs(10), || tx
@@ -167,13 +176,40 @@ fn host_config_applies_unless_pinned() {
     );
     assert_eq!(tx.audio_control().chunk_ms(), 200);
     assert_eq!(tx.video_control().quality(), 90);
-    // Chunks after the change carry 200 ms of audio.
-    assert!(wait_for(Duration::from_secs(10), || rx
-        .stats()
-        .audio
-        .payload_bytes
-        >= 6400 * 3 + 3200 * 10));
+    // Chunks after the change carry 200 ms of audio: each one on the wire is 3200 samples
+    // (6400 bytes) with a ts 200 ms after the one before. Before the host's config arrived
+    // they were 100 ms (3200 bytes); nothing else, and seq never skips.
+    let long = || {
+        rec.audio_chunks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, len)| *len == 6400)
+            .count()
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || long() >= 5),
+        "200 ms chunks sent: {}",
+        long()
+    );
     drop(tx);
+    let chunks = rec.audio_chunks.lock().unwrap().clone();
+    let first_long = chunks.iter().position(|(_, len)| *len == 6400).unwrap();
+    for (i, (h, len)) in chunks.iter().enumerate() {
+        let want = if i < first_long { 3200 } else { 6400 };
+        assert_eq!(*len, want, "chunk {i} (seq {}) has {len} bytes", h.seq);
+        assert_eq!(h.seq, i as u64, "seq of chunk {i}");
+        assert_eq!((h.sr, h.ch, h.fmt.as_str()), (16000, 1, "int16"));
+    }
+    for w in chunks[first_long..].windows(2) {
+        let step = w[1].0.ts as i64 - w[0].0.ts as i64;
+        assert!(
+            (199..=201).contains(&step),
+            "ts step {step} ms between seq {} and {}",
+            w[0].0.seq,
+            w[1].0.seq
+        );
+    }
 }
 
 #[test]
