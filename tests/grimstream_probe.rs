@@ -23,30 +23,7 @@ impl Drop for KillOnDrop {
 }
 
 fn probe(retail: &str, engine: &str, secs: &str) -> Value {
-    let out = Command::new(BIN)
-        .args([
-            "probe",
-            "--retail",
-            retail,
-            "--engine",
-            engine,
-            "--duration",
-            secs,
-            "--json",
-        ])
-        .output()
-        .expect("run capdeck probe");
-    assert!(
-        out.status.success(),
-        "probe failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "probe output is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    probe_with(&["--retail", retail, "--engine", engine, "--duration", secs])
 }
 
 #[test]
