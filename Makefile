@@ -8,9 +8,12 @@ CARGO ?= cargo
 run: deps-run
 	$(CARGO) run --release --locked
 
-## Set up (Debian packages, pyzmq in .venv, PulseAudio + Xvfb) and run every test.
+## Set up (Debian packages, pyzmq in .venv, PulseAudio + Xvfb) and run every test: the
+## tests that need that environment are #[ignore]d for a plain `cargo test` and run here
+## (--include-ignored), where a missing piece fails them; then the doctests.
 test: deps-test
-	tests/env/with-test-env.sh $(CARGO) test --locked --all-targets --no-fail-fast
+	tests/env/with-test-env.sh $(CARGO) test --locked --all-targets --no-fail-fast -- --include-ignored
+	$(CARGO) test --locked --doc
 
 deps-run:
 	packaging/linux/install-deps.sh run

@@ -26,7 +26,10 @@ mkdir -p target/wine
 tests/env/with-test-env.sh tests/env/wine/with-wine.sh \
   env CAPDECK_TEST_EXE="$exe" CAPDECK_TEST_RUNNER=wine \
   CAPDECK_TEST_SCREENSHOT="$root/target/wine/capdeck-under-wine.png" \
-  $CARGO test --locked --features wine-tests --test windows_exe --test wire_interop -- --test-threads 1
+  $CARGO test --locked --features wine-tests --test windows_exe --test wire_interop -- --test-threads 1 \
+  --include-ignored --skip default_input_through_wasapi_arrives_as_440_hz
+# (--include-ignored: the interop tests need the test environment and are ignored without
+# it; the WASAPI test stays ignored for the reason in tests/windows_exe.rs.)
 stage_end "wine tests"
 
 stage "install silently under Wine, run, uninstall"

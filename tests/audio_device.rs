@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 mod support;
+use support::require_env;
 use support::{crossing_rate_hz, wait_for as wait_until};
 
 use capdeck::capture::audio::feed::{FeedReader, MonoClock, feed};
@@ -194,13 +195,12 @@ fn unknown_device_fails_clearly_and_listing_never_panics() {
 /// The real capture path: cpal's ALSA `default` device, which is PulseAudio's sine source
 /// (440 Hz, 48 kHz) when CAPDECK_TEST_PULSE=1.
 #[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn pulse_default_device_delivers_the_tone() {
-    if std::env::var("CAPDECK_TEST_PULSE").as_deref() != Ok("1") {
-        eprintln!(
-            "skipped: CAPDECK_TEST_PULSE=1 not set (needs a PulseAudio server with a sine source)"
-        );
-        return;
-    }
+    require_env(
+        "CAPDECK_TEST_PULSE",
+        "a PulseAudio server with a sine source",
+    );
     let devices = list_devices();
     eprintln!("{}", serde_json::to_string_pretty(&devices).unwrap());
     assert!(!devices.is_empty(), "no input devices listed");
@@ -240,11 +240,12 @@ fn pulse_default_device_delivers_the_tone() {
 /// "Sine source at 440 Hz" and marked default, the null sink's monitor is marked a monitor,
 /// no ALSA plugin PCM appears; choosing the sine source by its id captures 440 Hz.
 #[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn pulse_sources_are_listed_by_description_and_one_is_captured_by_id() {
-    if std::env::var("CAPDECK_TEST_PULSE").as_deref() != Ok("1") {
-        eprintln!("skipped: CAPDECK_TEST_PULSE=1 not set (needs a PulseAudio server)");
-        return;
-    }
+    require_env(
+        "CAPDECK_TEST_PULSE",
+        "a PulseAudio server with a sine source",
+    );
     let devices = list_devices();
     eprintln!("{}", capdeck::capture::audio::format_devices(&devices));
     let sine = devices

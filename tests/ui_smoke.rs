@@ -10,21 +10,17 @@ use std::time::{Duration, Instant};
 
 use support::screen::{self, parse_ppm};
 
-fn display_available() -> bool {
-    if std::env::var("CAPDECK_TEST_DISPLAY").as_deref() != Ok("1") {
-        eprintln!(
-            "skipped: set CAPDECK_TEST_DISPLAY=1 with DISPLAY pointing at Xvfb to run the window smoke test"
-        );
-        return false;
-    }
-    true
+fn require_display() {
+    support::require_env(
+        "CAPDECK_TEST_DISPLAY",
+        "Xvfb (DISPLAY) with a window manager",
+    );
 }
 
 #[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn real_window_renders_live_frames_and_exits_zero() {
-    if !display_available() {
-        return;
-    }
+    require_display();
     let err = run_window(&[]);
     assert!(
         !err.contains("running on OpenGL (glow)"),
@@ -48,10 +44,9 @@ fn real_window_renders_live_frames_and_exits_zero() {
 /// When wgpu cannot start (here: asked for a backend Linux does not have), the app falls
 /// back to OpenGL (glow), says so, and still renders live frames.
 #[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn without_wgpu_the_window_falls_back_to_glow() {
-    if !display_available() {
-        return;
-    }
+    require_display();
     let err = run_window(&[("WGPU_BACKEND", "dx12")]);
     assert!(
         err.contains("running on OpenGL (glow)"),
@@ -84,10 +79,9 @@ fn run_window_with(args: &[&str], env: &[(&str, &str)]) -> String {
 /// downscaled (drawn by the render pass, so the arrival-to-screen probe counts them),
 /// says so, logs no GPU error and exits 0.
 #[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn frames_wider_than_the_gpu_limit_are_drawn_downscaled() {
-    if !display_available() {
-        return;
-    }
+    require_display();
     use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
     use capdeck::grimstream::transport::FeedAddr;
     use capdeck::wire::grimstream::{Frame, Hello, Message, PIXEL_FORMAT_RGBA8, StreamConfig};
@@ -188,10 +182,9 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// The app's wgpu error handler on a real device: a texture over the device's limit is
 /// a validation error that is counted and kept, where wgpu's default handler panics.
 #[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn gpu_validation_errors_are_caught_not_panics() {
-    if !display_available() {
-        return;
-    }
+    require_display();
     use capdeck::ui::gpu_errors::GpuErrors;
     use eframe::wgpu;
     let instance =

@@ -88,7 +88,7 @@ fn devices_json_lists_wines_audio_input() {
 #[ignore = "under Wine 8.0 winepulse's capture stream reads 0 bytes from PulseAudio (see the doc comment)"]
 fn default_input_through_wasapi_arrives_as_440_hz() {
     need("CAPDECK_TEST_EXE");
-    let py = python().expect("CAPDECK_PYTHON");
+    let py = python();
     let dir = tempfile::tempdir().unwrap();
     let ports = Ports::free(true);
     let host = PyHost::start(&py, ports, "framed", &dir.path().join("host"), &[]);

@@ -36,16 +36,28 @@ pub fn foreign_exe() -> bool {
     std::env::var_os("CAPDECK_TEST_EXE").is_some()
 }
 
-/// The Python with pyzmq set up by `make test`, or `None` (the caller skips, saying why).
-pub fn python() -> Option<PathBuf> {
+/// Fails the test, naming what is missing, unless `var` is `1`. Tests that need the test
+/// environment are `#[ignore]`d, so a plain `cargo test` lists them as ignored (never as
+/// passed); `make test` runs them (`--include-ignored`) inside tests/env/with-test-env.sh,
+/// where a missing piece is a failure, not a skip.
+pub fn require_env(var: &str, what: &str) {
+    if std::env::var(var).as_deref() != Ok("1") {
+        panic!(
+            "{var}=1 is not set: this test needs {what}; run it through `make test` \
+             (tests/env/with-test-env.sh sets it up)"
+        );
+    }
+}
+
+/// The Python with pyzmq set up by `make test` (see [`require_env`] for what happens
+/// without it).
+pub fn python() -> PathBuf {
     match std::env::var_os("CAPDECK_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            eprintln!(
-                "SKIPPED: CAPDECK_PYTHON is not set (run through `make test` for the libzmq peer)"
-            );
-            None
-        }
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "CAPDECK_PYTHON is not set: this test needs the libzmq (pyzmq) peer; run it \
+             through `make test` (tests/env/with-test-env.sh sets it up)"
+        ),
     }
 }
 
