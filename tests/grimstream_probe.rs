@@ -100,7 +100,6 @@ fn raw_msg(kind: u16, payload: &[u8]) -> Vec<u8> {
 /// the connection, sends viewer_ready, survives garbage and a restart, reads float64.
 #[test]
 fn probe_survives_odd_producers() {
-    let tcp0: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
     let cfg = StreamConfig {
         width: 64,
         height: 8,
@@ -108,20 +107,7 @@ fn probe_survives_odd_producers() {
         stride_bytes: 320,
         nominal_fps: None,
     };
-    let retail = ProducerServer::bind(
-        &tcp0,
-        ServerOptions::retail(Hello::new("retail_capture", None), Some(cfg)),
-    )
-    .unwrap();
-    let engine = ProducerServer::bind(
-        &tcp0,
-        ServerOptions::engine(Hello::new("grim_engine", None)),
-    )
-    .unwrap();
-    let (ra, ea) = (
-        retail.local_addr().to_string(),
-        engine.local_addr().to_string(),
-    );
+    let (retail, engine, ra, ea) = producer_pair(cfg, None);
     let stop = StopFlag::default();
     let (s1, s2) = (stop.clone(), stop.clone());
     let rt = thread::spawn(move || {
@@ -299,7 +285,6 @@ fn probe_answers_movies_from_game_data_and_counts_no_false_gaps() {
     use capdeck::grimstream::{MovieAction, MovieStart, StateUpdate, Telemetry, TimelineMark};
     use std::sync::{Arc, Mutex};
     for found in [true, false] {
-        let tcp0: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
         let cfg = StreamConfig {
             width: 8,
             height: 2,
@@ -307,20 +292,7 @@ fn probe_answers_movies_from_game_data_and_counts_no_false_gaps() {
             stride_bytes: 32,
             nominal_fps: Some(30.0),
         };
-        let retail = ProducerServer::bind(
-            &tcp0,
-            ServerOptions::retail(Hello::new("retail_capture", None), Some(cfg)),
-        )
-        .unwrap();
-        let engine = ProducerServer::bind(
-            &tcp0,
-            ServerOptions::engine(Hello::new("grim_engine", Some("0.1.0".into()))),
-        )
-        .unwrap();
-        let (ra, ea) = (
-            retail.local_addr().to_string(),
-            engine.local_addr().to_string(),
-        );
+        let (retail, engine, ra, ea) = producer_pair(cfg, Some("0.1.0"));
         let stop = StopFlag::default();
         let (s1, s2) = (stop.clone(), stop.clone());
         let rt = thread::spawn(move || {
@@ -475,4 +447,28 @@ fn probe_refuses_a_game_data_folder_that_is_not_there() {
         err.contains("--game-data") && err.contains("not a folder"),
         "{err}"
     );
+}
+
+/// A retail producer with `cfg` and an engine producer (HELLO version `engine_version`) on
+/// free loopback ports, with their addresses.
+fn producer_pair(
+    cfg: StreamConfig,
+    engine_version: Option<&str>,
+) -> (ProducerServer, ProducerServer, String, String) {
+    let tcp0: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
+    let retail = ProducerServer::bind(
+        &tcp0,
+        ServerOptions::retail(Hello::new("retail_capture", None), Some(cfg)),
+    )
+    .unwrap();
+    let engine = ProducerServer::bind(
+        &tcp0,
+        ServerOptions::engine(Hello::new("grim_engine", engine_version.map(str::to_owned))),
+    )
+    .unwrap();
+    let (ra, ea) = (
+        retail.local_addr().to_string(),
+        engine.local_addr().to_string(),
+    );
+    (retail, engine, ra, ea)
 }
