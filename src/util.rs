@@ -95,3 +95,41 @@ mod tests {
         assert!(super::parse_size("ax480").unwrap_err().contains("width"));
     }
 }
+
+/// `YYYYMMDD-HHMMSS` in UTC, for names that sort by time (recording folders).
+pub fn utc_stamp(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // days since 1970-01-01 to a civil date (H. Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn utc_stamps_match_known_dates() {
+        let at = |s| super::utc_stamp(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "19700101-000000");
+        assert_eq!(at(951_782_400), "20000229-000000"); // a leap day
+        assert_eq!(at(1_796_425_204), "20261204-230004");
+        assert_eq!(at(4_102_444_799), "20991231-235959");
+    }
+}

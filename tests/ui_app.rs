@@ -1458,3 +1458,192 @@ fn movie_engine(relative_path: Option<&str>) -> MovieEngine {
         producer,
     }
 }
+
+/// Steps the app (real time passes: the demo producers and the recorder run on their
+/// own threads) until `done` holds, failing after `secs`.
+fn step_until(
+    h: &mut Harness<'static, CapdeckApp>,
+    secs: f64,
+    what: &str,
+    done: impl Fn(&CapdeckApp) -> bool,
+) {
+    let t = std::time::Instant::now();
+    while !done(h.state()) {
+        assert!(
+            t.elapsed().as_secs_f64() < secs,
+            "{what}: not within {secs} s; shown: {:?}",
+            texts(h)
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// One click records the embedded demo (real producers over TCP, 1280x720 at 30 fps);
+/// the recording opens in the live view, where frames beyond the memory budget are read
+/// back from the file: a frame seen live, paged out of memory in the replay, comes back
+/// byte for byte; the whole extent is on the timeline; back to live restarts the demo.
+#[test]
+fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness_with(AppOptions {
+        recordings_dir: Some(dir.path().to_owned()),
+        ..opts()
+    });
+    // 16 MiB holds 4 frames of 1280x720: everything older is paged out in the replay
+    h.state_mut().apply(UiCommand::SetMemoryBudgetMib(16));
+    h.state_mut().apply(UiCommand::UseDemoFeeds(true));
+    step_until(&mut h, 20.0, "demo frames", |a| {
+        a.live
+            .frame
+            .at
+            .frame
+            .as_ref()
+            .is_some_and(|f| f.frame_id > 0)
+    });
+    h.get_by_label("Record").click();
+    step_until(&mut h, 10.0, "recording starts", |a| a.recorder.is_some());
+    // a frame as the live view had it, while recording
+    step_until(&mut h, 10.0, "frames recorded", |a| {
+        a.recorder
+            .as_ref()
+            .is_some_and(|r| r.status().elapsed.as_secs_f64() > 1.0)
+    });
+    let seen = h.state().live.frame.at.frame.clone().unwrap();
+    h.step();
+    assert!(has(&h, |l| l == "REC"));
+    assert!(shown(&h, "00:00:0").contains("dropped"));
+    step_until(&mut h, 20.0, "two seconds recorded", |a| {
+        a.recorder
+            .as_ref()
+            .is_some_and(|r| r.status().elapsed.as_secs_f64() > 2.0)
+    });
+    h.get_by_label("Stop").click();
+    step_until(&mut h, 10.0, "recording stops", |a| a.recorder.is_none());
+    let sessions: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert_eq!(sessions.len(), 1, "one session folder");
+    let session = sessions[0].path();
+    let report = capdeck::record::reader::verify(&session).unwrap();
+    assert!(report.ok(), "{report:?}");
+
+    // the pointer leaves the status bar (a tooltip shown under it would take the click)
+    h.get_by_label("Live view").hover();
+    h.run_steps(2);
+    h.get_by_label("Open recording…").click();
+    h.run_steps(3); // the click, then the new window's sizing pass, then the window
+    let name = session.file_name().unwrap().to_string_lossy().into_owned();
+    let n2 = name.clone();
+    assert!(
+        has(&h, move |l| l == n2),
+        "{name} is listed: {:?}",
+        texts(&h)
+    );
+    // the row's Open (the first Open is the typed path's)
+    h.query_all_by_label("Open").last().unwrap().click();
+    step_until(&mut h, 60.0, "the recording opens", |a| {
+        a.live.recording.is_some()
+    });
+    assert!(
+        !h.state().live.demo_running(),
+        "the demo stopped for the replay"
+    );
+    assert!(shown(&h, "Replaying").starts_with("Replaying"));
+    let (frames, paged, end) = {
+        let app = h.state();
+        let end = app.live.timeline().end_ns.expect("a recording has an end");
+        app.live.core.with_store(|s| {
+            let f = &s.feed(FeedRole::Retail).frames;
+            (f.len(), f.iter().filter(|x| x.paged_out).count(), end)
+        })
+    };
+    assert!(frames > 45, "{frames} frames listed (>= 2 s at 30 fps)");
+    assert!(paged + 5 >= frames, "{paged} of {frames} frames paged out");
+    let range = h.state().live.frame.range;
+    assert!(
+        range.1 == end && range.1 - range.0 > 1_500_000_000,
+        "{range:?}"
+    );
+    // the frame seen live: paged out now, read back from the file byte for byte
+    let t = h.state().live.core.with_store(|s| {
+        let f = s
+            .feed(FeedRole::Retail)
+            .frames
+            .iter()
+            .find(|x| x.frame_id == seen.frame_id && x.host_time_ns == seen.host_time_ns)
+            .expect("the frame seen live is in the recording");
+        assert!(f.paged_out, "paged out of memory");
+        f.t_ns
+    });
+    h.state_mut()
+        .apply(UiCommand::Timeline(Command::Seek { t_ns: t }));
+    h.step();
+    let shown_frame = h.state().live.frame.at.frame.clone().unwrap();
+    assert_eq!(shown_frame.frame_id, seen.frame_id);
+    assert!(!shown_frame.paged_out);
+    assert!(
+        shown_frame.data == seen.data,
+        "the pixels read back are the ones seen live"
+    );
+    assert_eq!(shown_frame_id(&h), seen.frame_id);
+    let loads = h.state().live.recording.as_ref().unwrap().loads;
+    assert!(loads >= 1);
+    // scrub to the start: another frame, read back too
+    h.state_mut()
+        .apply(UiCommand::Timeline(Command::JumpToStart));
+    h.state_mut()
+        .apply(UiCommand::Timeline(Command::StepFrame { forward: true }));
+    h.step();
+    let first = h.state().live.frame.at.frame.clone().unwrap();
+    assert!(
+        first.frame_id < seen.frame_id && first.rgba_geometry().is_ok(),
+        "first {} {:?} (paged {}, {} bytes), seen {}",
+        first.frame_id,
+        first.rgba_geometry(),
+        first.paged_out,
+        first.data.len(),
+        seen.frame_id
+    );
+    assert!(h.state().live.recording.as_ref().unwrap().loads > loads);
+    // play to the end: the cursor stops at the recording's end
+    h.state_mut()
+        .apply(UiCommand::Timeline(Command::SetSpeed(8.0)));
+    h.state_mut().apply(UiCommand::Timeline(Command::Play));
+    step_until(&mut h, 10.0, "playback reaches the end", |a| {
+        a.live.timeline().cursor_ns == end
+    });
+
+    h.get_by_label("Back to live").click();
+    step_until(&mut h, 20.0, "live again", |a| {
+        a.live.recording.is_none() && a.live.demo_running() && a.live.frame.at.frame.is_some()
+    });
+}
+
+/// Opening something that is not a recording says why and leaves the live view as it was.
+#[test]
+fn opening_a_folder_that_is_not_a_recording_is_an_error_not_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness_with(opts());
+    h.state_mut()
+        .apply(UiCommand::OpenRecording(dir.path().join("nothing-here")));
+    let sub = {
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing_subscriber::registry().with(h.state().log_ring().layer())
+    };
+    tracing::subscriber::with_default(sub, || {
+        step_until(&mut h, 10.0, "the open fails", |a| a.live.opening.is_none())
+    });
+    assert!(h.state().live.recording.is_none());
+    let errors: Vec<String> = h
+        .state()
+        .log_ring()
+        .since(0)
+        .iter()
+        .map(|e| e.message.clone())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|m| m.contains("cannot open") && m.contains("nothing-here")),
+        "{errors:?}"
+    );
+}

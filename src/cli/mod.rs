@@ -82,6 +82,13 @@ pub struct AppArgs {
     /// movie policy becomes "play"); saved as a setting.
     #[arg(long, value_name = "DIR")]
     pub game_data: Option<PathBuf>,
+    /// Where the Record button puts recordings (default: the platform's data folder,
+    /// `recordings/`); saved as a setting.
+    #[arg(long, value_name = "DIR")]
+    pub recordings: Option<PathBuf>,
+    /// Open this recording (a session folder or segment) in the live view at start.
+    #[arg(long, value_name = "SESSION")]
+    pub open: Option<PathBuf>,
 }
 
 impl AppArgs {
@@ -105,6 +112,8 @@ impl AppArgs {
                 }
             }),
             game_data: self.game_data.clone(),
+            recordings_dir: self.recordings.clone(),
+            open_recording: self.open.clone(),
             no_autostart: false,
             log_filter: Some(log_filter.to_owned()),
             log_file: LogFileChoice::None,

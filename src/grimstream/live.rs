@@ -352,6 +352,12 @@ impl LiveView {
         lock(&self.shared).store.set_budget(bytes);
     }
 
+    /// Whether the history is also on disk (a replayed recording): over budget the store
+    /// then drops the oldest frames' pixels and keeps them listed ([`Store::set_paging`]).
+    pub fn set_paging(&self, on: bool) {
+        lock(&self.shared).store.set_paging(on);
+    }
+
     /// Ask the engine feed to send MOVIE_CONTROL.
     pub fn send_movie_control(&self, m: MovieControl) -> Result<(), FeedError> {
         self.feeds[FeedRole::Engine.index()]

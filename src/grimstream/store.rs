@@ -17,6 +17,13 @@
 //! Frames are kept as received (their pixel bytes are the receive buffer, shared, not
 //! copied).
 //!
+//! Paging: a store whose history is also on disk (a replayed or live-recorded session)
+//! is told so with [`Store::set_paging`]. Over budget it then drops the *pixels* of the
+//! oldest frames first and keeps their metadata ([`StoredFrame::paged_out`]), so the
+//! timeline still knows every frame and the viewer reads the pixels back from the file
+//! when the cursor lands on one. Metadata is evicted the usual way only when it alone
+//! exceeds the budget.
+//!
 //! Times: all `*_ns: i64` here are viewer-clock nanoseconds since the [`super::live`]
 //! epoch unless named `host_*`. Queries take a feed's manual nudge into account: a
 //! feed's item at stored time `t_ns` is shown at `t_ns + nudge_ns`.
@@ -62,8 +69,12 @@ pub struct StoredFrame {
     pub t_ns: i64,
     /// The STREAM_CONFIG in effect when it arrived.
     pub config: Option<StreamConfig>,
-    /// Pixel rows (`config.stride_bytes` apart), shared with the receive buffer.
+    /// Pixel rows (`config.stride_bytes` apart), shared with the receive buffer; empty
+    /// when the pixels were paged out ([`StoredFrame::paged_out`]).
     pub data: Bytes,
+    /// Pixels dropped to stay within the budget while the frame stays listed (a paging
+    /// store, see [`Store::set_paging`]): read them back from the recording.
+    pub paged_out: bool,
 }
 
 /// Why a stored frame cannot be drawn as RGBA8.
@@ -317,6 +328,9 @@ pub struct FeedStore {
     pub period_ns: Option<f64>,
     /// A fixed stall limit instead of the rate-based one (see [`Store::set_stall_limit`]).
     pub stall_limit_override_ns: Option<i64>,
+    /// Index of the oldest frame whose pixels are in memory (frames before it are paged
+    /// out; always 0 in a store without paging).
+    resident_from: usize,
     last_frame_id: Option<u64>,
     last_state_seq: Option<u64>,
 }
@@ -485,12 +499,24 @@ impl FeedStore {
         .min()
     }
 
+    /// Drops the pixels of the oldest frame that still has them (a paging store); the
+    /// frame stays listed. None when every frame is paged out already.
+    fn page_out_oldest(&mut self) -> Option<usize> {
+        let f = self.frames.get_mut(self.resident_from)?;
+        let freed = f.data.len();
+        f.data = Bytes::new();
+        f.paged_out = true;
+        self.resident_from += 1;
+        self.used_bytes = self.used_bytes.saturating_sub(freed);
+        Some(freed)
+    }
+
     fn evict(&mut self, which: u8) -> usize {
         let freed = match which {
-            0 => self
-                .frames
-                .pop_front()
-                .map(|f| f.data.len() + ITEM_OVERHEAD),
+            0 => self.frames.pop_front().map(|f| {
+                self.resident_from = self.resident_from.saturating_sub(1);
+                f.data.len() + ITEM_OVERHEAD
+            }),
             1 => self.states.pop_front().map(|s| state_size(&s.state)),
             2 => self
                 .marks
@@ -553,6 +579,8 @@ pub struct StoreUsage {
     pub evicted_bytes: u64,
     /// Items evicted so far.
     pub evicted_items: u64,
+    /// Frames whose pixels were paged out (a paging store, [`Store::set_paging`]).
+    pub paged_frames: u64,
 }
 
 /// Both feeds' history under one memory budget.
@@ -560,6 +588,7 @@ pub struct StoreUsage {
 pub struct Store {
     feeds: [FeedStore; 2],
     usage: StoreUsage,
+    paging: bool,
 }
 
 impl Default for Store {
@@ -577,7 +606,15 @@ impl Store {
                 budget_bytes,
                 ..Default::default()
             },
+            paging: false,
         }
+    }
+
+    /// Whether the history is also on disk: over budget, drop the oldest frames' pixels
+    /// first and keep the frames listed ([`StoredFrame::paged_out`]).
+    pub fn set_paging(&mut self, on: bool) {
+        self.paging = on;
+        self.enforce_budget();
     }
 
     /// One feed's history.
@@ -771,12 +808,27 @@ impl Store {
             t_ns: t,
             config: f.config,
             data: fr.data,
+            paged_out: false,
         });
     }
 
     /// Evict the oldest items (across both feeds) until within budget.
     fn enforce_budget(&mut self) {
         while self.feeds[0].used_bytes + self.feeds[1].used_bytes > self.usage.budget_bytes {
+            if self.paging {
+                let oldest_resident = (0..2)
+                    .filter_map(|fi| {
+                        let f = &self.feeds[fi];
+                        f.frames.get(f.resident_from).map(|x| (x.t_ns, fi))
+                    })
+                    .min();
+                if let Some((_, fi)) = oldest_resident
+                    && self.feeds[fi].page_out_oldest().is_some()
+                {
+                    self.usage.paged_frames += 1;
+                    continue;
+                }
+            }
             let a = self.feeds[0].oldest_t();
             let b = self.feeds[1].oldest_t();
             let (fi, which) = match (a, b) {
@@ -812,6 +864,7 @@ mod tests {
             }
         }
         StoredFrame {
+            paged_out: false,
             generation: 1,
             frame_id: 7,
             host_time_ns: 0,
@@ -881,6 +934,55 @@ mod tests {
         );
         assert_eq!(f.frames.back().unwrap().frame_id, 99);
         assert!(s.usage().evicted_items > 80);
+    }
+
+    #[test]
+    fn paging_drops_pixels_first_and_keeps_every_frame_listed() {
+        // room for about 10 frames' pixels plus the metadata of 100
+        let mut s = Store::new(10 * (1000 + ITEM_OVERHEAD) + 100 * ITEM_OVERHEAD);
+        s.set_paging(true);
+        s.begin_generation(FeedRole::Retail, 1, 0);
+        for i in 0..100u64 {
+            let t = (i * 33_000_000) as i64;
+            s.ingest(FeedRole::Retail, t, frame(i, i * 33_000_000, 1000));
+            assert!(s.usage().used_bytes <= s.usage().budget_bytes);
+        }
+        let f = s.feed(FeedRole::Retail);
+        assert_eq!(f.frames.len(), 100, "every frame stays on the timeline");
+        let resident: Vec<u64> = f
+            .frames
+            .iter()
+            .filter(|x| !x.paged_out)
+            .map(|x| x.frame_id)
+            .collect();
+        assert!((8..=11).contains(&resident.len()), "{resident:?}");
+        assert_eq!(
+            resident.last(),
+            Some(&99),
+            "the newest frames keep their pixels"
+        );
+        assert!(resident.windows(2).all(|w| w[1] == w[0] + 1));
+        assert!(f.frames.iter().all(|x| x.paged_out == x.data.is_empty()));
+        assert_eq!(s.usage().paged_frames, 100 - resident.len() as u64);
+        assert_eq!(s.usage().evicted_items, 0);
+        // metadata alone over budget: whole frames go, oldest first
+        s.set_budget(50 * ITEM_OVERHEAD);
+        let f = s.feed(FeedRole::Retail);
+        assert!(f.frames.len() < 100 && f.frames.back().map(|x| x.frame_id) == Some(99));
+        assert!(s.usage().used_bytes <= s.usage().budget_bytes);
+        // and a store without paging drops whole frames (the old rule)
+        let mut plain = Store::new(10 * (1000 + ITEM_OVERHEAD));
+        plain.begin_generation(FeedRole::Retail, 1, 0);
+        for i in 0..20u64 {
+            plain.ingest(FeedRole::Retail, i as i64, frame(i, i, 1000));
+        }
+        assert!(
+            plain
+                .feed(FeedRole::Retail)
+                .frames
+                .iter()
+                .all(|x| !x.paged_out)
+        );
     }
 
     fn kinds(s: &Store, role: FeedRole) -> Vec<EventKind> {

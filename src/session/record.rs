@@ -5,7 +5,7 @@
 //! [`record`]: crate::record
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -31,6 +31,35 @@ impl RecordTap {
     /// ([`crate::grimstream::live::LiveView::epoch`]).
     pub fn new(sink: RecordSink, view_epoch: Instant) -> RecordTap {
         RecordTap { sink, view_epoch }
+    }
+
+    /// Records what a feed's connection said before the recording started (its HELLO and
+    /// STREAM_CONFIG, as the store holds them), at viewer time `at_ns` with the
+    /// connection's `generation`: a recording begun mid-connection then replays with them
+    /// (without STREAM_CONFIG its frames could not be drawn).
+    pub fn prime(&self, role: FeedRole, generation: u64, at_ns: i64, msgs: &[Message]) {
+        let log = self.view_time(at_ns);
+        for m in msgs {
+            let Ok(bytes) = crate::wire::grimstream::encode(m) else {
+                continue;
+            };
+            let Some((head, payload)) = bytes.split_first_chunk::<12>() else {
+                continue;
+            };
+            self.sink.record(Entry {
+                topic: match role {
+                    FeedRole::Retail => Topic::RetailIn,
+                    FeedRole::Engine => Topic::EngineIn,
+                },
+                log_time_ns: log,
+                publish_time_ns: log,
+                sequence: generation.min(u32::MAX as u64) as u32,
+                payload: Payload::GrimStream {
+                    header: *head,
+                    payload: Bytes::copy_from_slice(payload),
+                },
+            });
+        }
     }
 
     fn view_time(&self, at_ns: i64) -> u64 {
@@ -111,6 +140,65 @@ impl MessageTap for RecordTap {
             sequence: generation.min(u32::MAX as u64) as u32,
             payload: Payload::Raw(Bytes::copy_from_slice(bytes)),
         });
+    }
+}
+
+/// A seam installed once on the links and the feeds, which a recording attaches to and
+/// detaches from while they run (the app's Record button): with nothing attached a
+/// message costs one uncontended read lock. The lock is written only at attach and detach,
+/// so link and feed threads never wait on the recorder.
+#[derive(Default)]
+pub struct SwitchTap {
+    current: RwLock<Option<Arc<RecordTap>>>,
+}
+
+impl std::fmt::Debug for SwitchTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.get().is_some() {
+            "SwitchTap(recording)"
+        } else {
+            "SwitchTap(idle)"
+        })
+    }
+}
+
+impl SwitchTap {
+    /// Attaches a recording's tap (or detaches with None).
+    pub fn attach(&self, tap: Option<Arc<RecordTap>>) {
+        match self.current.write() {
+            Ok(mut g) => *g = tap,
+            Err(poisoned) => *poisoned.into_inner() = tap,
+        }
+    }
+
+    fn get(&self) -> Option<Arc<RecordTap>> {
+        self.current.read().ok().and_then(|g| g.clone())
+    }
+}
+
+impl WireTap for SwitchTap {
+    fn outgoing(&self, channel: Channel, parts: &[Bytes], at: SystemTime) {
+        if let Some(t) = self.get() {
+            WireTap::outgoing(&*t, channel, parts, at);
+        }
+    }
+    fn control(&self, direction: Direction, bytes: &[u8], at: SystemTime) {
+        if let Some(t) = self.get() {
+            t.control(direction, bytes, at);
+        }
+    }
+}
+
+impl MessageTap for SwitchTap {
+    fn incoming(&self, ev: &TapEvent<'_>) {
+        if let Some(t) = self.get() {
+            t.incoming(ev);
+        }
+    }
+    fn outgoing(&self, role: FeedRole, generation: u64, at_ns: i64, bytes: &[u8]) {
+        if let Some(t) = self.get() {
+            MessageTap::outgoing(&*t, role, generation, at_ns, bytes);
+        }
     }
 }
 

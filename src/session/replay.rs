@@ -2,15 +2,22 @@
 //! - [`into_view`]: the recorded GrimStream messages through the live view's own ingest
 //!   path (same decoder, same store, same gap and stall rules) on the recording's clock;
 //! - [`to_host`]: the recorded capture messages pushed to an inference host with libzmq,
-//!   the same bytes in the same order, with the original pacing or as fast as it can.
+//!   the same bytes in the same order, with the original pacing or as fast as it can;
+//! - [`load_frame`]: the pixels of a frame the view paged out, read back through the
+//!   recording's chunk index (history bounded by disk, not memory).
 
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use crate::grimstream::FeedRole;
 use crate::grimstream::live::LiveView;
+use crate::grimstream::store::StoredFrame;
 use crate::record::reader::{ReadError, ReadEvent, Recording};
 use crate::record::{Topic, split_parts};
+use crate::wire::grimstream::{HEADER_LEN, Header, Kind, Message, decode_payload};
 
 /// What [`into_view`] fed.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -33,7 +40,19 @@ pub fn into_view(
     view: &mut LiveView,
     max_message_len: u32,
 ) -> Result<ViewReplay, ReadError> {
-    let t0 = rec.time_range().map_or(0, |r| r.0);
+    into_view_with_progress(rec, view, max_message_len, &AtomicU64::new(0))
+}
+
+/// [`into_view`], storing in `progress` how far it got through the recording's time
+/// range, in thousandths (for a progress bar while a large recording opens).
+pub fn into_view_with_progress(
+    rec: &Recording,
+    view: &mut LiveView,
+    max_message_len: u32,
+    progress: &AtomicU64,
+) -> Result<ViewReplay, ReadError> {
+    let (t0, t1) = rec.time_range().unwrap_or((0, 0));
+    let span = t1.saturating_sub(t0).max(1);
     let mut out = ViewReplay::default();
     let mut generation: [Option<u32>; 2] = [None, None];
     let clock = view.clock().clone();
@@ -61,6 +80,10 @@ pub fn into_view(
             }
         };
         let at = (m.log_time_ns.saturating_sub(t0)).min(i64::MAX as u64) as i64;
+        progress.store(
+            (at as u128 * 1000 / span as u128).min(1000) as u64,
+            Ordering::Relaxed,
+        );
         // Messages from different threads may be a few µs out of order: never go back.
         let at = at.max(last_ns);
         last_ns = at;
@@ -81,6 +104,57 @@ pub fn into_view(
         ControlFlow::Continue(())
     })?;
     Ok(out)
+}
+
+/// How far before a frame's replayed arrival its recorded message may lie: [`into_view`]
+/// never lets the clock go back, so a message logged a little out of order arrives a
+/// little late.
+const LOAD_SLACK_NS: u64 = 200_000_000;
+
+/// Reads the pixels of `frame` (a frame [`into_view`] fed from `rec`, now paged out of the
+/// view's memory) back from the recording: the retail message logged at its arrival with
+/// its frame id, found through the chunk index, so a seek reads one chunk, not the file.
+/// `Ok(None)` when the recording no longer has it (a damaged chunk).
+pub fn load_frame(rec: &Recording, frame: &StoredFrame) -> Result<Option<Bytes>, ReadError> {
+    let t0 = rec.time_range().map_or(0, |r| r.0);
+    let at = t0.saturating_add(frame.arrival_ns.max(0) as u64);
+    // Almost always the message was logged exactly at the replayed arrival; only a message
+    // logged out of order needs the wider (and dearer: each candidate is decoded) window.
+    for from in [at, at.saturating_sub(LOAD_SLACK_NS)] {
+        if let Some(data) = find_frame(rec, from, at, frame)? {
+            return Ok(Some(data));
+        }
+    }
+    Ok(None)
+}
+
+fn find_frame(
+    rec: &Recording,
+    from_ns: u64,
+    to_ns: u64,
+    frame: &StoredFrame,
+) -> Result<Option<Bytes>, ReadError> {
+    let mut found = None;
+    rec.read(from_ns, to_ns, &[Topic::RetailIn], &mut |ev| {
+        let ReadEvent::Message(m) = ev else {
+            return ControlFlow::Continue(());
+        };
+        let Some((head, payload)) = m.data.split_first_chunk::<HEADER_LEN>() else {
+            return ControlFlow::Continue(());
+        };
+        if !Header::parse(head).is_ok_and(|h| h.kind == Kind::Frame) {
+            return ControlFlow::Continue(());
+        }
+        if let Ok(Message::Frame(f)) = decode_payload(Kind::Frame, Bytes::copy_from_slice(payload))
+            && f.frame_id == frame.frame_id
+            && f.host_time_ns == frame.host_time_ns
+        {
+            // the last match at or before the arrival is the one that was fed
+            found = Some(f.data);
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(found)
 }
 
 /// How [`to_host`] paces and frames.

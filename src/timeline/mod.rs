@@ -98,6 +98,13 @@ pub enum Command {
     SetSelection(Option<Selection>),
     /// Toggle looping over the selection (no-op without one).
     ToggleLoop,
+    /// Fix the end of the data (a recording opened for replay: its last message), or
+    /// clear it (live feeds): with an end, the live edge is that end, so following
+    /// "live" sits at the recording's end and playing stops there.
+    SetEnd {
+        /// End, ns, or None for live data.
+        end_ns: Option<i64>,
+    },
 }
 
 /// Where the data is: what step commands and clamping need. Implemented for [`Store`]
@@ -213,6 +220,8 @@ pub struct Timeline {
     pub looping: bool,
     /// Viewer clock at the last tick.
     pub now_ns: i64,
+    /// End of the data when it is a recording ([`Command::SetEnd`]).
+    pub end_ns: Option<i64>,
 }
 
 impl Default for Timeline {
@@ -225,6 +234,7 @@ impl Default for Timeline {
             selection: None,
             looping: false,
             now_ns: 0,
+            end_ns: None,
         }
     }
 }
@@ -240,7 +250,7 @@ impl Timeline {
 
     /// The live edge: where follow-live puts the cursor.
     pub fn live_edge_ns(&self) -> i64 {
-        self.now_ns - self.live_delay_ns
+        self.end_ns.unwrap_or(self.now_ns - self.live_delay_ns)
     }
 
     fn clamp_to(&self, t: i64, src: &dyn TimelineSource) -> i64 {
@@ -354,6 +364,12 @@ impl Timeline {
                 });
                 if self.selection.is_none() {
                     self.looping = false;
+                }
+            }
+            Command::SetEnd { end_ns } => {
+                self.end_ns = end_ns;
+                if self.state == PlayState::FollowLive {
+                    self.cursor_ns = self.live_edge_ns();
                 }
             }
             Command::ToggleLoop => {
@@ -670,6 +686,32 @@ mod tests {
         // 1200 + 300*8 = 3600 > live edge 3400: follows live.
         assert_eq!(tl.state, PlayState::FollowLive);
         assert_eq!(tl.cursor_ns, 3400);
+    }
+
+    #[test]
+    fn a_recording_plays_on_the_real_clock_and_stops_at_its_end() {
+        let (f, s) = src();
+        let s = (&f, &s);
+        let mut tl = Timeline::default();
+        // the viewer clock is small (the recording was just opened); the data is 0..3000
+        tl.apply(Command::SetEnd { end_ns: Some(3000) }, &s);
+        tl.apply(Command::Tick { now_ns: 10 }, &s);
+        assert_eq!(tl.cursor_ns, 3000, "following sits at the recording's end");
+        tl.apply(Command::JumpToStart, &s);
+        tl.apply(Command::Pause, &s);
+        tl.apply(Command::Seek { t_ns: 5000 }, &s);
+        assert_eq!(
+            tl.cursor_ns, 3000,
+            "seek clamps to the end, not to the clock"
+        );
+        tl.apply(Command::Seek { t_ns: 1000 }, &s);
+        tl.apply(Command::Play, &s);
+        tl.apply(Command::Tick { now_ns: 510 }, &s);
+        assert_eq!(tl.cursor_ns, 1500, "plays with the clock's steps");
+        tl.apply(Command::Tick { now_ns: 5000 }, &s);
+        assert_eq!((tl.state, tl.cursor_ns), (PlayState::FollowLive, 3000));
+        tl.apply(Command::SetEnd { end_ns: None }, &s);
+        assert_eq!(tl.cursor_ns, 5000 - DEFAULT_LIVE_DELAY_NS, "live again");
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct AppOptions {
     /// Override: the game's data folder; the engine's movies are then played from it
     /// (the "play" movie policy).
     pub game_data: Option<PathBuf>,
+    /// Override: where the Record button puts recordings.
+    pub recordings_dir: Option<PathBuf>,
+    /// Open this recording in the live pane at start.
+    pub open_recording: Option<PathBuf>,
     /// Do not start capture and feeds on launch (tests drive them).
     pub no_autostart: bool,
     /// `tracing` filter (env-filter syntax); default `info` with GPU stacks at `warn`.
@@ -73,6 +77,9 @@ impl AppOptions {
         }
         if let Some(l) = self.layout {
             s.layout = l;
+        }
+        if let Some(d) = &self.recordings_dir {
+            s.recordings_dir = Some(d.clone());
         }
         if let Some(d) = &self.game_data {
             s.game_data_dir = Some(d.clone());
@@ -120,6 +127,15 @@ pub struct CapdeckApp {
     pub ptt: PttRuntime,
     /// The video source picker's list (listed on its own thread).
     pub video_sources: capture::sources::SourceLister,
+    /// The seam every link and feed passes; a recording attaches to it.
+    record_tap: std::sync::Arc<crate::session::record::SwitchTap>,
+    /// The recording in progress.
+    pub recorder: Option<crate::record::recorder::Recorder>,
+    record_indicator: super::recordings::RecordIndicator,
+    /// Why the last recording stopped by itself (a guard or an error), shown by Record.
+    pub record_stopped: Option<String>,
+    /// The open-a-recording window.
+    pub open_window: super::recordings::OpenWindow,
 }
 
 impl CapdeckApp {
@@ -152,12 +168,14 @@ impl CapdeckApp {
             .map(|rs| super::gpu_errors::GpuErrors::install(&rs.device))
             .unwrap_or_default();
         let gpu = cc.wgpu_render_state.as_ref().map(live::overlay::install);
+        let record_tap = std::sync::Arc::new(crate::session::record::SwitchTap::default());
         let mut rt = LiveRuntime::new(
             settings.memory_budget_mib as usize * MIB,
             (settings.follow_delay_s * 1e9) as i64,
             Some(ctx.clone()),
             gpu,
         );
+        rt.set_record_tap(record_tap.clone());
         rt.render_state = cc.wgpu_render_state.clone();
         rt.movie_policy = settings.movie_policy.clone();
         let demo = settings.feed_target == FeedTarget::Demo;
@@ -173,7 +191,12 @@ impl CapdeckApp {
         if !opts.no_autostart && demo {
             rt.start_demo();
         }
-        let capture = start_capture(&settings, Some(ctx.clone()), !opts.no_autostart);
+        let capture = start_capture(
+            &settings,
+            Some(ctx.clone()),
+            !opts.no_autostart,
+            record_tap.clone(),
+        );
         let video_sources = capture::sources::SourceLister::new(Some(cc.egui_ctx.clone()));
         let log_seen = log.next_seq();
         let mut app = Self {
@@ -196,7 +219,15 @@ impl CapdeckApp {
             frames: 0,
             ptt: PttRuntime::new(),
             video_sources,
+            record_tap,
+            recorder: None,
+            record_indicator: Default::default(),
+            record_stopped: None,
+            open_window: Default::default(),
         };
+        if let Some(p) = &opts.open_recording {
+            app.apply(UiCommand::OpenRecording(p.clone()));
+        }
         app.ptt.sync(&app.settings);
         if !demo && !opts.no_autostart {
             for f in FeedRole::ALL {
@@ -248,7 +279,6 @@ impl CapdeckApp {
                 self.settings.memory_budget_mib = *m;
                 self.settings.sanitize();
                 self.live
-                    .core
                     .set_budget(self.settings.memory_budget_mib as usize * MIB);
             }
             UiCommand::SetFeedAddr(f, a) => {
@@ -297,8 +327,48 @@ impl CapdeckApp {
                 }
             }
             UiCommand::RetryCaptureWorker => {
-                self.capture = start_capture(&self.settings, self.waker.clone(), true);
+                self.capture = start_capture(
+                    &self.settings,
+                    self.waker.clone(),
+                    true,
+                    self.record_tap.clone(),
+                );
             }
+            UiCommand::StartRecording => self.start_recording(),
+            UiCommand::StopRecording => self.stop_recording(),
+            UiCommand::ToggleRecording => {
+                if self.recorder.is_some() {
+                    self.stop_recording();
+                } else {
+                    self.start_recording();
+                }
+            }
+            UiCommand::ShowOpenRecording(show) => {
+                self.open_window.open = *show;
+                if *show {
+                    self.open_window.refresh(self.settings.recordings_dir());
+                }
+            }
+            UiCommand::SetOpenPath(p) => self.open_window.path = p.clone(),
+            UiCommand::OpenRecording(p) => {
+                if self.recorder.is_some() {
+                    self.stop_recording();
+                }
+                self.open_window.open = false;
+                self.live
+                    .open_recording(p, crate::wire::grimstream::decoder::DEFAULT_MAX_MESSAGE_LEN);
+            }
+            UiCommand::CloseRecording => {
+                self.live.close_recording();
+                if self.settings.feed_target == FeedTarget::Demo {
+                    self.live.start_demo();
+                } else {
+                    for f in FeedRole::ALL {
+                        self.cmds.push(UiCommand::ConnectFeed(f));
+                    }
+                }
+            }
+            UiCommand::DeleteRecording(p) => self.delete_recording(p),
             UiCommand::UseDemoFeeds(demo) => {
                 v.demo = *demo;
                 self.settings.feed_target = if *demo {
@@ -364,9 +434,113 @@ impl CapdeckApp {
         }
     }
 
+    fn start_recording(&mut self) {
+        if self.recorder.is_some() {
+            return;
+        }
+        if self.live.is_replay() {
+            tracing::warn!("a recording is open: go back to live to record");
+            return;
+        }
+        let Some(root) = self.settings.recordings_dir() else {
+            tracing::error!(
+                "cannot record: this platform has no data folder; set one in the settings file (recordings_dir)"
+            );
+            return;
+        };
+        if let Err(e) = std::fs::create_dir_all(&root) {
+            tracing::error!("cannot record: cannot create {}: {e}", root.display());
+            return;
+        }
+        let dir = root.join(format!(
+            "capdeck-{}",
+            crate::util::utc_stamp(std::time::SystemTime::now())
+        ));
+        let opts = crate::session::record::recorder_options(
+            None,
+            self.settings.record_min_free_mib,
+            256,
+            60,
+        );
+        match crate::session::record::start(&dir, opts, self.live.core.epoch()) {
+            Ok((rec, tap)) => {
+                // what the open connections said at their start, then everything from now
+                let now = self.live.core.now_ns();
+                for role in FeedRole::ALL {
+                    let said = self.live.core.with_store(|s| {
+                        let f = s.feed(role);
+                        let mut msgs = Vec::new();
+                        if f.connected {
+                            msgs.extend(
+                                f.hello.clone().map(crate::wire::grimstream::Message::Hello),
+                            );
+                            msgs.extend(
+                                f.config.map(crate::wire::grimstream::Message::StreamConfig),
+                            );
+                        }
+                        (f.generation, msgs)
+                    });
+                    tap.prime(role, said.0, now, &said.1);
+                }
+                self.record_tap.attach(Some(tap));
+                tracing::info!("recording into {}", dir.display());
+                self.recorder = Some(rec);
+                self.record_stopped = None;
+                self.record_indicator.reset();
+            }
+            Err(e) => tracing::error!("cannot record into {}: {e}", dir.display()),
+        }
+    }
+
+    fn stop_recording(&mut self) {
+        self.record_tap.attach(None);
+        let Some(rec) = self.recorder.take() else {
+            return;
+        };
+        let st = rec.status();
+        match rec.stop() {
+            Some(m) => tracing::info!(
+                "recording saved: {} ({} segments, {:.1} MB, {} messages dropped)",
+                st.dir.display(),
+                m.segments.len(),
+                m.segments.iter().map(|s| s.bytes).sum::<u64>() as f64 / 1e6,
+                m.dropped
+            ),
+            None => tracing::warn!("the recording {} could not be sealed", st.dir.display()),
+        }
+    }
+
+    fn delete_recording(&mut self, p: &std::path::Path) {
+        // only a folder listed in the recordings folder, never a path typed by hand
+        let listed = self.open_window.recent.iter().any(|r| r.path == p);
+        let recording_now = self.recorder.as_ref().is_some_and(|r| r.status().dir == p);
+        let replaying = self.live.recording.as_ref().is_some_and(|r| r.path == p);
+        if !listed || recording_now || replaying {
+            tracing::warn!(
+                "not deleting {}: not a closed recording in the list",
+                p.display()
+            );
+            return;
+        }
+        match std::fs::remove_dir_all(p) {
+            Ok(()) => tracing::info!("deleted the recording {}", p.display()),
+            Err(e) => tracing::error!("cannot delete {}: {e}", p.display()),
+        }
+        self.open_window.refresh(self.settings.recordings_dir());
+    }
+
     /// Runs one frame's work that is not drawing: drain sources, advance the cursor.
     pub fn update_state(&mut self) {
         self.live.refresh();
+        // a guard (disk budget, free space) or a write error stopped the recording
+        if let Some(rec) = &self.recorder
+            && let crate::record::recorder::RecorderState::Stopped { reason, .. } =
+                rec.status().state
+        {
+            tracing::warn!("recording stopped: {reason}");
+            self.record_stopped = Some(format!("recording stopped: {reason}"));
+            self.stop_recording();
+        }
         let now = Instant::now();
         self.capture_snap = self.capture.snapshot();
         for e in self.log.since(self.log_seen) {
@@ -390,7 +564,17 @@ impl CapdeckApp {
     }
 
     fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
+            let status = self.recorder.as_ref().map(|r| r.status());
+            super::recordings::record_controls_ui(
+                ui,
+                status.as_ref(),
+                &mut self.record_indicator,
+                self.record_stopped.as_deref(),
+                self.live.is_replay(),
+                &mut self.cmds,
+            );
+            ui.separator();
             let mut layout = self.settings.layout;
             if ui
                 .selectable_label(layout == Layout::SideBySide, "side by side")
@@ -417,6 +601,7 @@ impl CapdeckApp {
                 super::widgets::status_light_ui(ui, c, &format!("{}: {t}", f.name()));
                 ui.label(f.name());
             }
+
             ui.separator();
             if let Some(n) = &self.renderer_notice {
                 ui.colored_label(super::widgets::YELLOW, n);
@@ -609,6 +794,8 @@ impl CapdeckApp {
         self.panes_ui(ui);
         let ctx = ui.ctx().clone();
         self.ptt.window_keys(&ctx);
+        super::recordings::open_window_ui(&ctx, &self.open_window, &mut self.cmds);
+        self.recording_input(&ctx);
         self.toasts_ui(&ctx);
         for cmd in self.cmds.take() {
             self.apply(cmd);
@@ -628,6 +815,32 @@ impl CapdeckApp {
             } else {
                 ctx.request_repaint_after(Duration::from_secs_f64(left.min(0.5)));
             }
+        }
+    }
+
+    /// Shortcuts (Ctrl+R record, Ctrl+O open) and a recording dropped on the window.
+    fn recording_input(&mut self, ctx: &egui::Context) {
+        let (record, open, dropped) = ctx.input_mut(|i| {
+            (
+                i.consume_key(egui::Modifiers::COMMAND, egui::Key::R),
+                i.consume_key(egui::Modifiers::COMMAND, egui::Key::O),
+                i.raw.dropped_files.first().map(|f| f.path().to_owned()),
+            )
+        });
+        if record {
+            self.cmds.push(UiCommand::ToggleRecording);
+        }
+        if open {
+            self.cmds.push(UiCommand::ShowOpenRecording(true));
+        }
+        if let Some(p) = dropped.filter(|p| !p.as_os_str().is_empty()) {
+            // a dropped segment file or any file inside a session opens the session
+            let p = if p.is_file() && p.extension().is_none_or(|e| e != "mcap") {
+                p.parent().map(|d| d.to_owned()).unwrap_or(p)
+            } else {
+                p
+            };
+            self.cmds.push(UiCommand::OpenRecording(p));
         }
     }
 
@@ -679,8 +892,9 @@ fn start_capture(
     settings: &Settings,
     waker: Option<egui::Context>,
     autostart: bool,
+    record: std::sync::Arc<crate::session::record::SwitchTap>,
 ) -> Box<dyn CaptureBackend> {
-    match capture::real::RealBackend::new(settings, waker, autostart) {
+    match capture::real::RealBackend::new(settings, waker, autostart, Some(record)) {
         Ok(b) => Box::new(b),
         Err(e) => {
             tracing::error!("cannot start the capture worker: {e}");

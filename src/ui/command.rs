@@ -62,6 +62,24 @@ pub enum UiCommand {
     /// Switch both feeds between the built-in demo and the real addresses.
     UseDemoFeeds(bool),
 
+    // ---- recordings
+    /// Start recording everything sent and received into a new session folder.
+    StartRecording,
+    /// Stop recording (the session is sealed).
+    StopRecording,
+    /// Start or stop recording (the shortcut).
+    ToggleRecording,
+    /// Show (true) or hide the open-a-recording window (lists the recent recordings).
+    ShowOpenRecording(bool),
+    /// Edit the path typed in the open-a-recording window.
+    SetOpenPath(String),
+    /// Open a recording (session folder or segment) in the live pane.
+    OpenRecording(std::path::PathBuf),
+    /// Leave the recording: back to the live feeds.
+    CloseRecording,
+    /// Delete a recording folder from the recordings folder.
+    DeleteRecording(std::path::PathBuf),
+
     // ---- capture
     /// Start a channel.
     StartChannel(PushChannel),

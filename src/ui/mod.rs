@@ -18,6 +18,7 @@ pub mod live;
 pub mod log_ring;
 pub mod logging;
 pub mod ptt;
+pub mod recordings;
 pub mod settings;
 pub mod widgets;
 

@@ -139,6 +139,10 @@ pub struct Settings {
     /// The game's data folder, where the "play" movie policy looks the engine's movies up
     /// (kept while another policy is chosen; `--game-data` overrides it).
     pub game_data_dir: Option<PathBuf>,
+    /// Where the Record button puts recordings (None: [`Settings::default_recordings_dir`]).
+    pub recordings_dir: Option<PathBuf>,
+    /// Recording stops when the disk has less than this many MiB free.
+    pub record_min_free_mib: u64,
     /// Pane arrangement.
     pub layout: Layout,
     /// Pane shown in tab layout.
@@ -176,6 +180,8 @@ impl Default for Settings {
             follow_delay_s: 0.0,
             movie_policy: Default::default(),
             game_data_dir: None,
+            recordings_dir: None,
+            record_min_free_mib: 512,
             layout: Layout::SideBySide,
             active_tab: Pane::Capture,
             capture_width: 520.0,
@@ -226,6 +232,19 @@ impl Settings {
     pub fn default_path() -> Option<PathBuf> {
         directories::ProjectDirs::from("org", "capdeck", "capdeck")
             .map(|d| d.config_dir().join("settings.json"))
+    }
+
+    /// `<data dir>/recordings`, if the platform has a data dir.
+    pub fn default_recordings_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("org", "capdeck", "capdeck")
+            .map(|d| d.data_dir().join("recordings"))
+    }
+
+    /// The folder recordings go to and are listed from.
+    pub fn recordings_dir(&self) -> Option<PathBuf> {
+        self.recordings_dir
+            .clone()
+            .or_else(Settings::default_recordings_dir)
     }
 
     /// Loads settings from `path`. A missing file gives defaults; an unreadable or invalid

@@ -74,13 +74,18 @@ struct Published {
 
 /// Observes what leaves the sockets: video JPEGs for the preview, bitrate, control replies.
 struct PreviewTap {
+    /// The recording seam: every message and control exchange is handed on to it.
+    record: Option<Arc<dyn WireTap>>,
     decoder: Option<Arc<PreviewDecoder>>,
     recent: Mutex<VecDeque<(Instant, usize)>>,
     last_reply: Mutex<Option<Instant>>,
 }
 
 impl WireTap for PreviewTap {
-    fn outgoing(&self, channel: tap::Channel, parts: &[Bytes], _at: SystemTime) {
+    fn outgoing(&self, channel: tap::Channel, parts: &[Bytes], at: SystemTime) {
+        if let Some(r) = &self.record {
+            r.outgoing(channel, parts, at);
+        }
         if channel != tap::Channel::Video {
             return;
         }
@@ -103,7 +108,10 @@ impl WireTap for PreviewTap {
             dec.offer(d.header.seq(), d.payload);
         }
     }
-    fn control(&self, direction: Direction, _bytes: &[u8], _at: SystemTime) {
+    fn control(&self, direction: Direction, bytes: &[u8], at: SystemTime) {
+        if let Some(r) = &self.record {
+            r.control(direction, bytes, at);
+        }
         if direction == Direction::In
             && let Ok(mut g) = self.last_reply.try_lock()
         {
@@ -147,14 +155,17 @@ fn desired_from(settings: &Settings, on: [bool; 2], pins: Pins) -> Desired {
 }
 
 impl RealBackend {
-    /// Starts the worker; `autostart` turns both channels on at once.
+    /// Starts the worker; `autostart` turns both channels on at once; `record` sees
+    /// every message the links send and every control exchange (a recording's seam).
     pub fn new(
         settings: &Settings,
         waker: Option<egui::Context>,
         autostart: bool,
+        record: Option<Arc<dyn WireTap>>,
     ) -> std::io::Result<Self> {
         let decoder = PreviewDecoder::spawn(waker.clone()).map(Arc::new).ok();
         let tap = Arc::new(PreviewTap {
+            record,
             decoder,
             recent: Mutex::new(VecDeque::new()),
             last_reply: Mutex::new(None),

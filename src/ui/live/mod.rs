@@ -11,6 +11,7 @@ pub mod engine;
 pub mod hud;
 pub mod latency;
 pub mod overlay;
+pub mod replay;
 pub mod retail;
 pub mod timeline;
 
@@ -150,7 +151,11 @@ fn collect(store: &grimstream::store::Store, t: &Timeline, now_ns: i64) -> LiveF
         }
         recent_events.truncate(RECENT_EVENTS);
     }
-    let live_edge = t.live_edge_ns().max(now_ns.min(t.now_ns));
+    let live_edge = match t.end_ns {
+        // a recording: its end, whatever the clock says
+        Some(end) => end,
+        None => t.live_edge_ns().max(now_ns.min(t.now_ns)),
+    };
     let range = match store.time_range() {
         Some((lo, hi)) => (lo, hi.max(live_edge).max(lo + 1_000_000_000)),
         None => (live_edge - 1_000_000_000, live_edge),
@@ -199,6 +204,13 @@ pub struct LiveRuntime {
     pub latency: latency::PresentLatency,
     /// How the engine feed answers MOVIE_START (used when a feed connects).
     pub movie_policy: grimstream::feed::MoviePolicy,
+    /// The recording shown instead of the feeds, once opened.
+    pub recording: Option<replay::ReplaySource>,
+    /// A recording being opened (progress in the pane; the live data stays until done).
+    pub opening: Option<replay::OpeningRecording>,
+    budget_bytes: usize,
+    follow_delay_ns: i64,
+    record_tap: Option<std::sync::Arc<dyn grimstream::feed::MessageTap>>,
     waker: Option<egui::Context>,
 }
 
@@ -210,23 +222,8 @@ impl LiveRuntime {
         waker: Option<egui::Context>,
         gpu: Option<overlay::UploadCounter>,
     ) -> Self {
-        let mut core = grimstream::LiveView::new(budget_bytes);
-        // new data repaints at once (not at the next 33 ms timer tick)
-        if let Some(ctx) = &waker {
-            let ctx = ctx.clone();
-            core.set_waker(Some(grimstream::feed::Waker(std::sync::Arc::new(
-                move || ctx.request_repaint(),
-            ))));
-        }
-        let mut timeline = Timeline::default();
-        core.with_store(|s| {
-            timeline.apply(
-                Command::SetLiveDelay {
-                    delay_ns: follow_delay_ns,
-                },
-                s,
-            )
-        });
+        let core = new_core(budget_bytes, waker.as_ref());
+        let timeline = live_timeline(&core, follow_delay_ns);
         Self {
             core,
             timeline,
@@ -239,7 +236,109 @@ impl LiveRuntime {
             scale_note: None,
             latency: Default::default(),
             movie_policy: Default::default(),
+            recording: None,
+            opening: None,
+            budget_bytes,
+            follow_delay_ns,
+            record_tap: None,
             waker,
+        }
+    }
+
+    /// The recording seam of every feed connected from now on (and of the live views
+    /// made when a recording is closed): install before connecting.
+    pub fn set_record_tap(&mut self, tap: std::sync::Arc<dyn grimstream::feed::MessageTap>) {
+        self.core.set_tap(Some(tap.clone()));
+        self.record_tap = Some(tap);
+    }
+
+    /// Opens a recording in the pane, off the UI thread: until it is read the pane shows
+    /// progress and the live data stays; then the feeds stop and the recording replaces
+    /// the history (same decoder, store and timeline; frames over the memory budget are
+    /// read back from the file as the cursor needs them).
+    pub fn open_recording(&mut self, path: &std::path::Path, max_message_len: u32) {
+        tracing::info!("opening the recording {}", path.display());
+        self.opening = Some(replay::OpeningRecording::start(
+            path,
+            self.budget_bytes,
+            max_message_len,
+        ));
+    }
+
+    /// Leaves the recording (or stops opening one): an empty live history, feeds idle
+    /// until connected again.
+    pub fn close_recording(&mut self) {
+        self.opening = None;
+        if self.recording.take().is_some() {
+            self.core.stop();
+            self.core = new_core(self.budget_bytes, self.waker.as_ref());
+            self.core.set_tap(self.record_tap.clone());
+            self.timeline = live_timeline(&self.core, self.follow_delay_ns);
+            self.scaled = None;
+        }
+    }
+
+    /// Whether a recording is shown (or being opened).
+    pub fn is_replay(&self) -> bool {
+        self.recording.is_some() || self.opening.is_some()
+    }
+
+    /// Remembers the budget for views made later (a recording, back to live).
+    pub fn set_budget(&mut self, bytes: usize) {
+        self.budget_bytes = bytes;
+        self.core.set_budget(bytes);
+    }
+
+    fn finish_opening(&mut self) {
+        let Some(result) = self.opening.as_ref().and_then(|o| o.poll()) else {
+            return;
+        };
+        let Some(opening) = self.opening.take() else {
+            return;
+        };
+        match result {
+            Err(e) => tracing::error!("{e}"),
+            Ok(o) => {
+                self.stop_demo();
+                self.core.stop();
+                let mut view = o.view;
+                if let Some(ctx) = &self.waker {
+                    let ctx = ctx.clone();
+                    view.set_waker(Some(grimstream::feed::Waker(std::sync::Arc::new(
+                        move || ctx.request_repaint(),
+                    ))));
+                }
+                self.core = view;
+                let mut timeline = Timeline::default();
+                self.core.with_store(|s| {
+                    timeline.apply(
+                        Command::SetEnd {
+                            end_ns: Some(o.end_ns),
+                        },
+                        s,
+                    );
+                    timeline.apply(Command::JumpToStart, s);
+                    timeline.apply(Command::Pause, s);
+                });
+                self.timeline = timeline;
+                self.scaled = None;
+                tracing::info!(
+                    "opened {} in {:.1} s: {} messages, {} refused, {} unreadable stretches",
+                    opening.path.display(),
+                    opening.started.elapsed().as_secs_f32(),
+                    o.replay.messages,
+                    o.replay.refused,
+                    o.replay.gaps.len()
+                );
+                for (a, b, why) in &o.replay.gaps {
+                    tracing::warn!("recording gap {a}..{b} ns: {why}");
+                }
+                self.recording = Some(replay::ReplaySource::new(
+                    opening.path,
+                    o.recording,
+                    o.replay,
+                ));
+            }
         }
     }
 
@@ -256,6 +355,7 @@ impl LiveRuntime {
 
     /// Tick the timeline with the viewer clock and take this frame's data from the core.
     pub fn refresh(&mut self) {
+        self.finish_opening();
         let now = self.core.now_ns();
         let t = &mut self.timeline;
         let mut frame = self.core.with_store(|s| {
@@ -263,6 +363,12 @@ impl LiveRuntime {
             collect(s, t, now)
         });
         frame.snap = Some(self.core.snapshot());
+        // a frame paged out of memory is read back from the recording
+        if let (Some(rec), Some(f)) = (&mut self.recording, &frame.at.frame)
+            && f.paged_out
+        {
+            frame.at.frame = Some(rec.frame_for(f));
+        }
         self.frame = frame;
     }
 
@@ -323,7 +429,33 @@ impl LiveRuntime {
     pub fn is_live(&self) -> bool {
         FeedRole::ALL.iter().any(|r| self.core.has_source(*r))
             || self.timeline.state != tl::PlayState::Paused
+            || self.opening.is_some()
     }
+}
+
+fn new_core(budget_bytes: usize, waker: Option<&egui::Context>) -> grimstream::LiveView {
+    let mut core = grimstream::LiveView::new(budget_bytes);
+    // new data repaints at once (not at the next 33 ms timer tick)
+    if let Some(ctx) = waker {
+        let ctx = ctx.clone();
+        core.set_waker(Some(grimstream::feed::Waker(std::sync::Arc::new(
+            move || ctx.request_repaint(),
+        ))));
+    }
+    core
+}
+
+fn live_timeline(core: &grimstream::LiveView, follow_delay_ns: i64) -> Timeline {
+    let mut timeline = Timeline::default();
+    core.with_store(|s| {
+        timeline.apply(
+            Command::SetLiveDelay {
+                delay_ns: follow_delay_ns,
+            },
+            s,
+        )
+    });
+    timeline
 }
 
 /// Parses a feed address as typed in the pane (`host:port`, `tcp://host:port`, `unix:/path`).
@@ -346,6 +478,7 @@ pub fn live_view_ui(
     view: &LiveDisplay,
     cmds: &mut CommandQueue,
 ) {
+    crate::ui::recordings::replay_banner_ui(ui, rt, cmds);
     feeds_bar_ui(ui, rt, view, cmds);
     ui.separator();
     egui::Panel::bottom("live_bottom")

@@ -1,0 +1,274 @@
+//! Recording in the app: the Record button and its indicator (elapsed time, size, write
+//! rate, drops, disk left), the open-a-recording window (a path, the recent recordings
+//! with open and delete), and the banner the live pane shows while a recording replays.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::command::{CommandQueue, UiCommand};
+use super::live::LiveRuntime;
+use super::widgets::{GREY, RED, YELLOW};
+use crate::record::manifest::Manifest;
+use crate::record::recorder::{RecorderState, RecorderStatus};
+
+/// A recording found in the recordings folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentRecording {
+    /// The session folder.
+    pub path: PathBuf,
+    /// Its name.
+    pub name: String,
+    /// Bytes of its segments (sealed plus the open one's head).
+    pub bytes: u64,
+    /// Span of its messages, s.
+    pub seconds: f64,
+    /// Why its manifest could not be read, if it could not.
+    pub problem: Option<String>,
+}
+
+/// The recordings in `dir`, newest first (folder names are UTC stamps, so they sort).
+pub fn list_recordings(dir: &Path) -> Vec<RecentRecording> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<RecentRecording> = rd
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            match Manifest::read(&path) {
+                Ok(m) => RecentRecording {
+                    bytes: m.segments.iter().map(|s| s.bytes).sum::<u64>()
+                        + m.open.as_ref().map_or(0, |o| o.head_bytes),
+                    seconds: m
+                        .time_range()
+                        .map_or(0.0, |(a, b)| b.saturating_sub(a) as f64 / 1e9),
+                    problem: None,
+                    path,
+                    name,
+                },
+                Err(e) => RecentRecording {
+                    bytes: 0,
+                    seconds: 0.0,
+                    problem: Some(e.to_string()),
+                    path,
+                    name,
+                },
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.name.cmp(&a.name));
+    out
+}
+
+/// State of the open-a-recording window.
+#[derive(Debug, Clone, Default)]
+pub struct OpenWindow {
+    /// Shown.
+    pub open: bool,
+    /// The path typed.
+    pub path: String,
+    /// The recordings folder as listed.
+    pub dir: Option<PathBuf>,
+    /// Its recordings, listed when the window opened (or after a delete).
+    pub recent: Vec<RecentRecording>,
+}
+
+impl OpenWindow {
+    /// Lists the recordings folder again.
+    pub fn refresh(&mut self, dir: Option<PathBuf>) {
+        self.recent = dir.as_deref().map(list_recordings).unwrap_or_default();
+        self.dir = dir;
+    }
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn hms(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The recorder as the status bar shows it, with the write rate measured between frames.
+#[derive(Debug, Default)]
+pub struct RecordIndicator {
+    last: Option<(Instant, u64)>,
+    rate_bps: f64,
+}
+
+impl RecordIndicator {
+    /// Text of the indicator for `st` (and updates the write rate).
+    pub fn text(&mut self, st: &RecorderStatus) -> String {
+        let now = Instant::now();
+        match self.last {
+            Some((t, b)) if now.duration_since(t).as_secs_f64() >= 1.0 => {
+                let dt = now.duration_since(t).as_secs_f64();
+                self.rate_bps = st.bytes_on_disk.saturating_sub(b) as f64 / dt;
+                self.last = Some((now, st.bytes_on_disk));
+            }
+            None => self.last = Some((now, st.bytes_on_disk)),
+            _ => {}
+        }
+        let free = st
+            .disk_free
+            .map_or_else(|| "disk free unknown".into(), |f| format!("{} free", mb(f)));
+        format!(
+            "{} · {} · {:.1} MB/s · {} dropped · {free}",
+            hms(st.elapsed.as_secs_f64()),
+            mb(st.bytes_on_disk),
+            self.rate_bps / 1e6,
+            st.dropped
+        )
+    }
+
+    /// Forget the rate (a new recording).
+    pub fn reset(&mut self) {
+        *self = RecordIndicator::default();
+    }
+}
+
+/// The status bar's recording controls: Record (or the indicator and Stop), Open.
+pub fn record_controls_ui(
+    ui: &mut egui::Ui,
+    status: Option<&RecorderStatus>,
+    indicator: &mut RecordIndicator,
+    last_stop: Option<&str>,
+    replaying: bool,
+    cmds: &mut CommandQueue,
+) {
+    match status {
+        Some(st) if st.state == RecorderState::Recording => {
+            ui.colored_label(RED, "REC");
+            ui.label(indicator.text(st))
+                .on_hover_text(format!("Recording into {}", st.dir.display()));
+            if ui.button("Stop").on_hover_text("Ctrl+R").clicked() {
+                cmds.push(UiCommand::StopRecording);
+            }
+        }
+        _ => {
+            let b = ui.add_enabled(!replaying, egui::Button::new("Record"));
+            let b = if replaying {
+                b.on_disabled_hover_text("Back to live to record")
+            } else {
+                b.on_hover_text("Record everything sent and received (Ctrl+R)")
+            };
+            if b.clicked() {
+                cmds.push(UiCommand::StartRecording);
+            }
+            if let Some(why) = last_stop {
+                ui.colored_label(YELLOW, why);
+            }
+        }
+    }
+    if ui
+        .button("Open recording…")
+        .on_hover_text("Open a recording in the live view (Ctrl+O, or drop its folder here)")
+        .clicked()
+    {
+        cmds.push(UiCommand::ShowOpenRecording(true));
+    }
+}
+
+/// The open-a-recording window.
+pub fn open_window_ui(ctx: &egui::Context, w: &OpenWindow, cmds: &mut CommandQueue) {
+    if !w.open {
+        return;
+    }
+    let mut open = true;
+    egui::Window::new("Open a recording")
+        .open(&mut open)
+        .collapsible(false)
+        .default_width(520.0)
+        .show(ctx, |ui| {
+            ui.horizontal(|ui| {
+                let mut p = w.path.clone();
+                let r = ui.add(
+                    egui::TextEdit::singleline(&mut p)
+                        .hint_text("session folder or .mcap segment")
+                        .desired_width(360.0),
+                );
+                if r.changed() {
+                    cmds.push(UiCommand::SetOpenPath(p.clone()));
+                }
+                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if (ui.button("Open").clicked() || enter) && !p.trim().is_empty() {
+                    cmds.push(UiCommand::OpenRecording(PathBuf::from(p.trim())));
+                }
+            });
+            ui.separator();
+            match &w.dir {
+                Some(d) => ui.label(format!("Recent recordings in {}", d.display())),
+                None => ui.label("No recordings folder on this platform"),
+            };
+            if w.recent.is_empty() {
+                ui.colored_label(GREY, "none yet: the Record button makes one");
+            }
+            egui::ScrollArea::vertical()
+                .max_height(280.0)
+                .show(ui, |ui| {
+                    egui::Grid::new("recent_recordings")
+                        .striped(true)
+                        .show(ui, |ui| {
+                            for r in &w.recent {
+                                ui.label(&r.name);
+                                match &r.problem {
+                                    Some(p) => ui.colored_label(YELLOW, p),
+                                    None => {
+                                        ui.label(format!("{} · {}", hms(r.seconds), mb(r.bytes)))
+                                    }
+                                };
+                                if ui.button("Open").clicked() {
+                                    cmds.push(UiCommand::OpenRecording(r.path.clone()));
+                                }
+                                if ui.button("Delete").clicked() {
+                                    cmds.push(UiCommand::DeleteRecording(r.path.clone()));
+                                }
+                                ui.end_row();
+                            }
+                        });
+                });
+        });
+    if !open {
+        cmds.push(UiCommand::ShowOpenRecording(false));
+    }
+}
+
+/// The live pane's banner while a recording opens or replays.
+pub fn replay_banner_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
+    if let Some(o) = &rt.opening {
+        ui.horizontal(|ui| {
+            ui.label(format!("Opening {} …", o.path.display()));
+            ui.add(
+                egui::ProgressBar::new(o.fraction())
+                    .desired_width(200.0)
+                    .show_percentage(),
+            );
+            if ui.button("Cancel").clicked() {
+                cmds.push(UiCommand::CloseRecording);
+            }
+        });
+    } else if let Some(r) = &rt.recording {
+        ui.horizontal_wrapped(|ui| {
+            ui.strong("Replaying");
+            ui.label(r.path.display().to_string());
+            let mut facts = format!(
+                "{} messages · {} frames read from disk (last {:.1} ms)",
+                r.replay.messages, r.loads, r.last_load_ms
+            );
+            if !r.replay.gaps.is_empty() {
+                facts += &format!(" · {} unreadable stretches", r.replay.gaps.len());
+            }
+            ui.label(facts);
+            for p in r.problems.iter().chain(r.load_error.iter()) {
+                ui.colored_label(YELLOW, p);
+            }
+            if ui.button("Back to live").clicked() {
+                cmds.push(UiCommand::CloseRecording);
+            }
+        });
+        ui.separator();
+    }
+}
