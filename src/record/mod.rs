@@ -16,12 +16,12 @@
 //! open chunk, so after `kill -9` a reader recovers everything up to the last flush from the
 //! unfinished segment with a linear read ([`reader`]).
 //!
-//! Compression: MCAP compresses chunks, not channels, so the choice is per file. Chunks are
-//! stored uncompressed for now. lz4 was measured as the right codec (raw RGBA retail frames
-//! 1.3x on photo-like content, 27x on flat UI, at 330 MB/s to 1.7 GB/s a core; zstd -1 at
-//! 135 MB/s cannot keep up with 720p30), but the `mcap` crate's lz4 is `lz4-sys`, a C build
-//! that the Windows cross-check (no MinGW C compiler there) cannot run. Turning it on needs
-//! the MinGW C toolchain in the Windows stage; files stay standard MCAP either way.
+//! Compression: MCAP compresses chunks, not channels, so the choice is per file: lz4
+//! ([`writer::WriterOptions::lz4`]). It was measured as the right codec: raw RGBA retail
+//! frames 1.3x on photo-like content and 27x on flat UI, at 330 MB/s to 1.7 GB/s a core,
+//! while JPEG and PCM (which do not compress) pass through at GB/s; zstd -1 at 135 MB/s
+//! cannot keep up with 720p30. Files stay standard MCAP (the mcap CLI, Foxglove and PyPI's
+//! `mcap` with `lz4` read them).
 //!
 //! Layers: [`writer`] (segments, manifest, guards), [`recorder`] (the writer thread behind a
 //! bounded queue), [`reader`] (open, recover, seek, verify), [`foxglove`] (export with the

@@ -24,6 +24,9 @@ pub struct WriterOptions {
     pub min_free_bytes: u64,
     /// Target MCAP chunk size (a chunk is also closed at every flush).
     pub chunk_bytes: u64,
+    /// Compress chunks with lz4 (the measured choice: raw RGBA frames shrink 1.3x to
+    /// 27x at 330 MB/s to 1.7 GB/s a core; JPEG and PCM pass through at GB/s).
+    pub lz4: bool,
 }
 
 impl Default for WriterOptions {
@@ -34,6 +37,7 @@ impl Default for WriterOptions {
             disk_budget_bytes: None,
             min_free_bytes: 512 * 1024 * 1024,
             chunk_bytes: 8 * 1024 * 1024,
+            lz4: true,
         }
     }
 }
@@ -370,7 +374,7 @@ impl SessionWriter {
             len: len.clone(),
         };
         let w = mcap::WriteOptions::new()
-            .compression(None)
+            .compression(self.opts.lz4.then_some(mcap::Compression::Lz4))
             .chunk_size(Some(self.opts.chunk_bytes))
             .profile("capdeck")
             .library(format!("capdeck {}", env!("CARGO_PKG_VERSION")))

@@ -11,10 +11,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 
 # Python peer (pyzmq wheels bundle libzmq).
 venv="$root/.venv"
-if ! "$venv/bin/python" -c 'import zmq, mcap' 2>/dev/null; then
-  echo "test-env: creating $venv with pyzmq and mcap"
+if ! "$venv/bin/python" -c 'import zmq, mcap, lz4' 2>/dev/null; then
+  echo "test-env: creating $venv with pyzmq, mcap and lz4"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'pyzmq>=26' 'mcap>=1.2'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'pyzmq>=26' 'mcap>=1.2' 'lz4>=4'
 fi
 export CAPDECK_PYTHON="$venv/bin/python"
 
