@@ -124,6 +124,8 @@ pub struct ReplaySource {
     pub problems: Vec<String>,
     /// The frame last read back from disk (kept so its texture stays cached).
     loaded: Option<StoredFrame>,
+    /// The frame whose read failed last (not tried again every frame).
+    failed: Option<(u64, u64, i64)>,
     /// Frames read back from disk.
     pub loads: u64,
     /// Time the last read took, ms.
@@ -141,6 +143,7 @@ impl ReplaySource {
             recording,
             replay,
             loaded: None,
+            failed: None,
             loads: 0,
             last_load_ms: 0.0,
             load_error: None,
@@ -153,10 +156,14 @@ impl ReplaySource {
         if !f.paged_out {
             return f.clone();
         }
+        let key = (f.generation, f.frame_id, f.arrival_ns);
         if let Some(l) = &self.loaded
-            && (l.generation, l.frame_id, l.arrival_ns) == (f.generation, f.frame_id, f.arrival_ns)
+            && (l.generation, l.frame_id, l.arrival_ns) == key
         {
             return l.clone();
+        }
+        if self.failed == Some(key) {
+            return f.clone();
         }
         let t = Instant::now();
         match replay::load_frame(&self.recording, f) {
@@ -173,6 +180,7 @@ impl ReplaySource {
                 l
             }
             Ok(None) => {
+                self.failed = Some(key);
                 self.load_error = Some(format!(
                     "frame {} is not in the recording (a damaged chunk?)",
                     f.frame_id
@@ -180,6 +188,7 @@ impl ReplaySource {
                 f.clone()
             }
             Err(e) => {
+                self.failed = Some(key);
                 self.load_error = Some(format!("cannot read frame {}: {e}", f.frame_id));
                 f.clone()
             }
