@@ -487,6 +487,21 @@ fn linear_pass(
                 reader.notify_read(n);
             }
             Ok(LinearReadEvent::Record { data, opcode }) => {
+                // Only channels and messages are needed here. Other records are skipped
+                // unparsed, and a channel's length fields are checked against its bytes
+                // first: the mcap crate reserves whatever a string's length prefix says
+                // (a 2 GB allocation from a 60-byte record, found by the reader's fuzz
+                // target).
+                match opcode {
+                    mcap::records::op::CHANNEL if !channel_lengths_fit(data) => {
+                        return Pass {
+                            flow: ControlFlow::Continue(()),
+                            stopped_by: Some("a channel record's lengths exceed it".into()),
+                        };
+                    }
+                    mcap::records::op::CHANNEL | mcap::records::op::MESSAGE => {}
+                    _ => continue,
+                }
                 match mcap::parse_record(opcode, data) {
                     Ok(Record::Channel(c)) => {
                         let topic = Topic::from_name(&c.topic, &c.message_encoding);
@@ -526,6 +541,32 @@ fn linear_pass(
         flow: ControlFlow::Continue(()),
         stopped_by: None,
     }
+}
+
+/// Whether every length prefix of a Channel record (id u16, schema id u16, topic and
+/// message encoding as u32-prefixed strings, metadata as a u32-prefixed map of string
+/// pairs) fits inside the record.
+fn channel_lengths_fit(data: &[u8]) -> bool {
+    fn take_len(b: &[u8]) -> Option<(usize, &[u8])> {
+        let (n, rest) = b.split_first_chunk::<4>()?;
+        let n = u32::from_le_bytes(*n) as usize;
+        (n <= rest.len()).then_some((n, rest))
+    }
+    fn string(b: &[u8]) -> Option<&[u8]> {
+        let (n, rest) = take_len(b)?;
+        Some(&rest[n..])
+    }
+    let check = || -> Option<()> {
+        let b = data.get(4..)?;
+        let b = string(string(b)?)?;
+        let (n, rest) = take_len(b)?;
+        let mut map = &rest[..n];
+        while !map.is_empty() {
+            map = string(string(map)?)?;
+        }
+        Some(())
+    };
+    check().is_some()
 }
 
 /// What `verify` found for one segment.
@@ -608,4 +649,46 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, ReadError> {
         segments,
         manifest_problem: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel_lengths_fit;
+
+    fn channel(topic: &[u8], enc: &[u8], map: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let s = |v: &mut Vec<u8>, b: &[u8]| {
+            v.extend((b.len() as u32).to_le_bytes());
+            v.extend(b);
+        };
+        let mut m = Vec::new();
+        for (k, val) in map {
+            s(&mut m, k);
+            s(&mut m, val);
+        }
+        let mut v = vec![1, 0, 0, 0];
+        s(&mut v, topic);
+        s(&mut v, enc);
+        s(&mut v, &m);
+        v
+    }
+
+    #[test]
+    fn channel_lengths_are_checked_before_the_crate_reserves_them() {
+        let ok = channel(b"/capture/audio", b"capdeck.capture-parts.v1", &[(b"k", b"v")]);
+        assert!(channel_lengths_fit(&ok));
+        assert!(channel_lengths_fit(&channel(b"", b"", &[])));
+        // the topic says 2 GB, the record has 40 bytes
+        let mut big = ok.clone();
+        big[4..8].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+        assert!(!channel_lengths_fit(&big));
+        // a metadata value longer than the map
+        let mut bad_map = channel(b"t", b"e", &[(b"k", b"v")]);
+        let n = bad_map.len();
+        bad_map[n - 5..n - 1].copy_from_slice(&9u32.to_le_bytes());
+        assert!(!channel_lengths_fit(&bad_map));
+        // cut anywhere: never fits, never panics
+        for cut in 0..ok.len() {
+            assert!(!channel_lengths_fit(&ok[..cut]) || cut == ok.len());
+        }
+    }
 }
