@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps-run deps-test build release bench fmt clippy check-windows package
+.PHONY: run test deps-run deps-test build release bench bench-check fmt clippy check-windows package
 
 ## Set up (Debian packages) and open the desktop app with its embedded demo.
 run: deps-run
@@ -31,6 +31,12 @@ release: deps-run
 bench:
 	packaging/linux/install-deps.sh run bench
 	$(CARGO) bench --features bench-ref
+
+## The README's benchmark figures as quotients over references timed in the same run
+## (benches/check.py): fails when one is more than 1.5x worse than the README's.
+bench-check:
+	packaging/linux/install-deps.sh run bench
+	CARGO=$(CARGO) benches/check.py
 
 ## Type-check the Windows build from Linux (scap backend, cfg(windows) code).
 check-windows:

@@ -95,10 +95,23 @@ fn following_the_default_switches_to_the_new_default_source() {
     assert!(switched.is_some(), "still not 880 Hz: {stats:?}");
     assert!(back.is_some(), "not back to 440 Hz: {stats_end:?}");
     assert!(stats_end.state == "running", "{stats_end:?}");
-    // no chunk lost or repeated across the switches (a reopen would show as a seq gap)
+    // No chunk lost or repeated across the switches: seq goes up by exactly one from the
+    // first chunk (a dropped chunk or a reopen would show as a gap), each a full 100 ms.
     let got = got.lock().unwrap();
+    assert_eq!(got.first().map(|c| c.seq), Some(0), "first chunk is seq 0");
     for w in got.windows(2) {
-        assert!(w[1].seq > w[0].seq, "seq {} then {}", w[0].seq, w[1].seq);
+        assert_eq!(
+            w[1].seq,
+            w[0].seq + 1,
+            "seq {} then {}: a chunk lost or repeated",
+            w[0].seq,
+            w[1].seq
+        );
         assert_eq!(w[1].samples.len(), 1600);
     }
+    eprintln!(
+        "{} chunks, seq 0 to {}, contiguous",
+        got.len(),
+        got.last().map_or(0, |c| c.seq)
+    );
 }

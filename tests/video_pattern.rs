@@ -100,7 +100,11 @@ fn size_quality_and_mode_follow_the_control_live() {
 
 #[test]
 fn paced_at_the_target_rate() {
-    // 10 fps for ~1.2 s: about 12 frames; a runaway or stalled source fails this.
+    // 10 fps for 1.2 s. The source is clocked (frame k is due at k x 100 ms after the
+    // first, and a late frame does not shift the ones after it), so frames 0..=12 can
+    // arrive inside the window: 13 at most, 13 measured in 10 of 10 runs. The margin of two
+    // below is for a start-up or scheduling delay on a loaded machine; a source at half
+    // rate (6 or 7) or 20 % fast (15) fails.
     let control = VideoControl::new(160, 120, 10.0, 50);
     let (tx, rx) = mpsc::channel();
     let start = Instant::now();
@@ -119,7 +123,11 @@ fn paced_at_the_target_rate() {
         }
     }
     p.stop();
-    assert!((6..=16).contains(&n), "{n} frames in 1.2 s at 10 fps");
+    eprintln!("paced_at_the_target_rate: {n} frames in 1.2 s at 10 fps");
+    assert!(
+        (11..=13).contains(&n),
+        "{n} frames in 1.2 s at 10 fps (11 to 13 expected)"
+    );
 }
 
 #[test]

@@ -368,28 +368,39 @@ fn host_killed_and_restarted_mid_run() {
     let all: BTreeSet<u64> = a_seqs.iter().chain(&b_seqs).copied().collect();
     let last = *all.iter().next_back().unwrap();
     let missing: Vec<u64> = (0..=last).filter(|s| !all.contains(s)).collect();
-    assert!(
-        missing.len() <= 8,
-        "lost {} chunks: {missing:?}",
-        missing.len()
-    );
-    assert!(
-        b_seqs[0] <= *a_seqs.last().unwrap() + 9,
-        "restart resumed at {} after {}",
-        b_seqs[0],
-        a_seqs.last().unwrap()
-    );
     // Received again within about a second of the restart.
     let ready = b["ready_ms"].as_u64().unwrap();
     let first = b["audio"][0]["arrival_ms"].as_u64().unwrap();
     eprintln!(
-        "restarted host: first chunk {} ms after it was ready; {} chunks lost",
+        "restarted host: first chunk {} ms after it was ready; {} chunks lost {missing:?}; \
+         host A's last seq {}, host B's first {}",
         first - ready,
+        missing.len(),
+        a_seqs.last().unwrap(),
+        b_seqs[0]
+    );
+    // Measured (6 runs, 2 more under Wine): no chunk lost, host B's first seq right after
+    // host A's last. A chunk that was inside the dead host's socket when it was killed is
+    // lost with it: at most one (the kill follows a logged chunk by under 20 ms, and the
+    // next is 100 ms away).
+    assert!(
+        missing.len() <= 1,
+        "lost {} chunks: {missing:?}",
         missing.len()
     );
     assert!(
-        first - ready <= 2500,
-        "first chunk {} ms after the restart",
+        b_seqs[0] <= *a_seqs.last().unwrap() + 2,
+        "restart resumed at {} after {}",
+        b_seqs[0],
+        a_seqs.last().unwrap()
+    );
+    // The README: reconnects with backoff 250 ms doubling to 1 s, so the first retry after
+    // the host is up comes within 1 s; 250 ms more for the connection and the first chunk.
+    // Measured 715 to 721 ms (6 runs; capdeck.exe under Wine 725 and 727 ms): the retry
+    // 2.75 s after the kill. With the backoff raised to 3 s it was 1,695 ms and failed.
+    assert!(
+        first - ready <= 1250,
+        "first chunk {} ms after the restart (at most 1 s of backoff + 250 ms expected)",
         first - ready
     );
     let st = read_json(&stats);
@@ -420,15 +431,24 @@ fn stalled_host_keeps_sender_memory_flat() {
                 "--fps",
                 "30",
                 "--duration",
-                "30",
+                "32",
             ],
         )
         .spawn()
         .unwrap(),
     );
     let pid = sender.id();
-    std::thread::sleep(Duration::from_secs(4));
-    let before = rss_kib(pid).expect("sender RSS");
+    // 6 s of normal streaming; "before" is the largest RSS seen in it, so buffers that are
+    // still growing to their working size (slower when the other tests load the machine:
+    // a single reading at 4 s gave 23 MB there against 29 MB alone) do not count as growth
+    // during the stall.
+    let warm_start = Instant::now();
+    let mut before = 0;
+    while warm_start.elapsed() < Duration::from_secs(6) {
+        std::thread::sleep(Duration::from_millis(250));
+        before = before.max(rss_kib(pid).unwrap_or(0));
+    }
+    assert!(before > 0, "sender RSS readable");
     // The host stops reading for 20 s (suspended: its libzmq I/O thread stops too).
     signal(host.pid(), "STOP");
     let stall_start = Instant::now();
@@ -444,10 +464,24 @@ fn stalled_host_keeps_sender_memory_flat() {
     signal(host.pid(), "CONT");
     assert!(sender.wait_success());
     let s = host.finish();
-    eprintln!("sender RSS before the stall {before} KiB, peak during it {peak} KiB");
+    eprintln!(
+        "sender RSS before the stall {before} KiB, peak during it {peak} KiB (+{} KiB)",
+        peak.saturating_sub(before)
+    );
+    // What the queues hold: 3 video frames in the outbox and a few messages in libzmq (its
+    // send high-water mark), 5 s of audio (160 KB). Measured growth of the Linux binary:
+    // 6,656, 680 and 588 KiB alone; 668, 6,668 and 948 KiB beside the other tests of this
+    // file; bound 16 MiB. With the video queue unbounded (the outbox cap raised to 100,000
+    // frames) it grew 55,720 KiB. .ci/windows-wine.sh runs this test
+    // against capdeck.exe under Wine (the pid is then the exe's own process, Wine's DLLs
+    // included); there it measured 628, 12,780, 6,464, 6,720 and 3,296 KiB in 5 runs with a
+    // single "before" reading at 4 s, 492 and 688 KiB with the warm-up maximum (Wine maps
+    // DLLs and grows its heap lazily while running), so that run has its own bound,
+    // 32 MiB, still under what the unbounded queue grows.
+    let bound_kib = if foreign_exe() { 32 * 1024 } else { 16 * 1024 };
     assert!(
-        peak.saturating_sub(before) < 64 * 1024,
-        "RSS grew {} KiB during the stall",
+        peak.saturating_sub(before) < bound_kib,
+        "RSS grew {} KiB during the stall ({bound_kib} KiB at most expected)",
         peak - before
     );
     let st = read_json(&stats);

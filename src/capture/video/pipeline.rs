@@ -373,14 +373,12 @@ fn capture_loop(
                 }
                 let black = looks_black(&frame);
                 let (size, format) = ((frame.width(), frame.height()), frame.format());
-                let replaced = slot.put(frame);
+                // The stats describe the frame before it is handed on: the encoder thread
+                // may deliver it before this thread would get the lock again.
                 let mut s = lock(stats);
                 if failing || s.state == VideoState::Starting {
                     s.state = VideoState::Running;
                     failing = false;
-                }
-                if replaced {
-                    s.dropped_stale += 1;
                 }
                 s.source_size = Some(size);
                 s.source_format = Some(format);
@@ -389,6 +387,10 @@ fn capture_loop(
                      minimised window or protected content?)"
                         .to_owned()
                 });
+                drop(s);
+                if slot.put(frame) {
+                    lock(stats).dropped_stale += 1;
+                }
             }
             Err(SourceError::Transient(msg)) => {
                 tracing::debug!(%msg, "video frame failed");
