@@ -119,7 +119,7 @@ impl Script {
                 grim(&Message::Hello(Hello::new("grim_engine", None))),
             ));
         }
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             let id = i / 2;
             let frame = Message::Frame(Frame {
                 frame_id: id,
@@ -138,13 +138,13 @@ impl Script {
             ..Default::default()
         });
         f(e(Topic::EngineIn, grim(&state)));
-        if i % 6 == 0 {
+        if i.is_multiple_of(6) {
             f(e(
                 Topic::CaptureAudio,
                 Payload::Parts(vec![self.audio.clone()]),
             ));
         }
-        if i % 12 == 0 {
+        if i.is_multiple_of(12) {
             f(e(
                 Topic::CaptureVideo,
                 Payload::Parts(vec![self.jpeg.clone()]),
