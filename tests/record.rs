@@ -317,11 +317,132 @@ fn disk_budget_stops_the_recording_not_the_view() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("left on the disk"), "{err}");
+    assert!(
+        !dir.with_file_name("refused").exists(),
+        "a refused recording leaves no folder behind"
+    );
 
     // A folder that already holds a recording is never overwritten.
     let out = short_probe().arg("--record").arg(&dir).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a recording"));
+}
+
+/// `replay --serve-retail --serve-engine` serves a probe recording as two producers; a
+/// second viewer (`probe`) watches it and sees what was recorded: the same producers, frame
+/// size, every frame and state, no gap, with the recorded pacing.
+#[test]
+fn a_recording_served_as_producers_shows_what_was_recorded() {
+    let (_demo, ra, ea) = demo(20);
+    let dir = tmp("serve").join("session");
+    probe_record(&ra, &ea, 3.0, &dir, &[]);
+    let rec = replay_json(&dir);
+    let mut server = capdeck();
+    server
+        .arg("replay")
+        .arg(&dir)
+        .args([
+            "--serve-retail",
+            "127.0.0.1:0",
+            "--serve-engine",
+            "127.0.0.1:0",
+        ])
+        .args(["--duration", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = ChildGuard(server.spawn().unwrap());
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(child.0.stdout.take().unwrap()));
+    let mut addr = |role: &str| {
+        let l = lines.next().unwrap().unwrap();
+        l.strip_prefix(&format!("{role} "))
+            .unwrap_or_else(|| panic!("{l:?}"))
+            .to_owned()
+    };
+    let (sr, se) = (addr("retail"), addr("engine"));
+    let out = capdeck()
+        .args([
+            "probe",
+            "--retail",
+            &sr,
+            "--engine",
+            &se,
+            "--json",
+            "--duration",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for role in ["retail", "engine"] {
+        let (r, s) = (&rec["feeds"][role], &seen[role]);
+        assert_eq!(s["producer"], r["producer"], "{role}: {s}");
+        assert_eq!(s["gaps"], 0, "{role}: {s}");
+        assert_eq!(s["decode_errors"], 0, "{role}: {s}");
+    }
+    let (r, s) = (&rec["feeds"]["retail"], &seen["retail"]);
+    assert_eq!(
+        (s["width"].clone(), s["height"].clone()),
+        (r["width"].clone(), r["height"].clone())
+    );
+    assert_eq!(s["frames"], r["frames"], "every recorded frame: {s} vs {r}");
+    assert!(r["frames"].as_u64().unwrap() > 60, "{r}");
+    assert_eq!(
+        seen["engine"]["messages"]["STATE_UPDATE"],
+        rec["feeds"]["engine"]["messages"]["STATE_UPDATE"],
+        "every recorded state"
+    );
+}
+
+/// A disk that really fills: a 4 MiB tmpfs with 192 KiB left and the free-space guard off.
+/// The recording stops with the disk's own error, the probe goes on to its end and exits
+/// 0 with every frame seen, and what reached the disk opens and replays.
+#[test]
+#[ignore = "mounts a tmpfs (root): `make test` runs it"]
+fn a_full_disk_stops_the_recording_cleanly() {
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let mnt = tmp("fulldisk");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&mnt)
+        .status();
+    assert!(
+        mounted.as_ref().is_ok_and(|s| s.success()),
+        "cannot mount a tmpfs at {} (this test needs root): {mounted:?}",
+        mnt.display()
+    );
+    let _unmount = Unmount(mnt.clone());
+    std::fs::write(mnt.join("filler"), vec![0u8; 4 * 1024 * 1024 - 192 * 1024]).unwrap();
+    let (_demo, ra, ea) = demo(20);
+    let dir = mnt.join("session");
+    let out = capdeck()
+        .args(["probe", "--retail", &ra, "--engine", &ea, "--json"])
+        .args(["--duration", "4", "--record-min-free-mib", "0", "--record"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the probe goes on: {err}");
+    assert!(
+        err.contains("stopped early") && err.contains("No space left"),
+        "{err}"
+    );
+    let live: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = live["retail"]["frames"].as_u64().unwrap();
+    assert!(seen >= 60, "{seen} frames seen live in 4 s at 30 fps");
+    let rep = replay_json(&dir);
+    let recorded = rep["feeds"]["retail"]["frames"].as_u64().unwrap_or(0);
+    assert!(recorded < seen, "recorded {recorded} of {seen}");
 }
 
 /// `send --record` against the pyzmq host, then `replay --to-host` to a second pyzmq host:

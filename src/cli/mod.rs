@@ -138,8 +138,8 @@ pub enum CliCommand {
     ServeRetail(serve_retail::ServeRetailArgs),
     /// Check every sealed segment of a recording against its BLAKE3 seal.
     Verify(record::VerifyArgs),
-    /// Replay a recording: a summary through the live view's decoders, or its capture side
-    /// pushed to an inference host.
+    /// Replay a recording: a summary through the live view's decoders, its capture side
+    /// pushed to an inference host, or its feeds served as GrimStream producers.
     Replay(record::ReplayArgs),
     /// Export a recording with Foxglove's standard schemas (opens in Foxglove and Rerun).
     Export(record::ExportArgs),

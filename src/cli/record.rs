@@ -160,6 +160,17 @@ pub struct ReplayArgs {
     /// Pacing speed (2 = twice as fast as recorded).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+    /// Serve the recorded retail feed as a GrimStream producer here (host:port,
+    /// tcp://host:port or unix:/path; port 0 picks one, printed as `retail <addr>`): each
+    /// viewer gets the recording from its start, with its pacing.
+    #[arg(long, value_name = "ADDR")]
+    pub serve_retail: Option<String>,
+    /// Serve the recorded engine feed the same way (`engine <addr>` on stdout).
+    #[arg(long, value_name = "ADDR")]
+    pub serve_engine: Option<String>,
+    /// With --serve-*: stop serving after this many seconds (default: until interrupted).
+    #[arg(long)]
+    pub duration: Option<f64>,
 }
 
 /// The summary of a recording as JSON.
@@ -198,12 +209,72 @@ pub fn summary_json(rec: &Recording) -> anyhow::Result<Value> {
     }))
 }
 
+/// `replay --serve-retail/--serve-engine`: each recorded feed as a producer on its own
+/// named thread, until `--duration` or interrupted.
+fn serve(a: &ReplayArgs) -> anyhow::Result<()> {
+    use crate::grimstream::server::StopFlag;
+    use crate::grimstream::transport::FeedAddr;
+    use crate::session::replay::FeedServer;
+    if let Some(d) = a.duration {
+        anyhow::ensure!(d.is_finite() && d >= 0.0, "--duration must be seconds >= 0");
+    }
+    let mut servers = Vec::new();
+    for (role, addr) in [
+        (FeedRole::Retail, &a.serve_retail),
+        (FeedRole::Engine, &a.serve_engine),
+    ] {
+        let Some(addr) = addr else { continue };
+        let at: FeedAddr = addr
+            .parse()
+            .with_context(|| format!("--serve-{} {addr}", role.name()))?;
+        // each server reads the recording on its own
+        let rec = Recording::open(&a.session)
+            .with_context(|| format!("opening {}", a.session.display()))?;
+        let server = FeedServer::bind(&rec, role, &at, a.speed)?;
+        println!("{} {}", role.name(), server.local_addr());
+        servers.push((role, rec, server));
+    }
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    let stop = StopFlag::default();
+    if let Some(d) = a.duration {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("replay-serve-timer".into())
+            .spawn(move || {
+                std::thread::sleep(Duration::from_secs_f64(d));
+                stop.stop();
+            })?;
+    }
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let mut handles = Vec::new();
+        for (role, rec, server) in &servers {
+            let stop = &stop;
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("replay-serve-{}", role.name()))
+                    .spawn_scoped(s, move || server.run(rec, stop))?,
+            );
+        }
+        for h in handles {
+            match h.join() {
+                Ok(r) => r?,
+                Err(_) => anyhow::bail!("a replay server thread panicked"),
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Runs `capdeck replay` (headless modes).
 pub fn run_replay(a: ReplayArgs) -> anyhow::Result<()> {
     let rec =
         Recording::open(&a.session).with_context(|| format!("opening {}", a.session.display()))?;
     for p in &rec.problems {
         tracing::warn!("{p}");
+    }
+    if a.serve_retail.is_some() || a.serve_engine.is_some() {
+        return serve(&a);
     }
     if let Some(host) = &a.to_host {
         let r = to_host(

@@ -674,7 +674,11 @@ mod tests {
 
     #[test]
     fn channel_lengths_are_checked_before_the_crate_reserves_them() {
-        let ok = channel(b"/capture/audio", b"capdeck.capture-parts.v1", &[(b"k", b"v")]);
+        let ok = channel(
+            b"/capture/audio",
+            b"capdeck.capture-parts.v1",
+            &[(b"k", b"v")],
+        );
         assert!(channel_lengths_fit(&ok));
         assert!(channel_lengths_fit(&channel(b"", b"", &[])));
         // the topic says 2 GB, the record has 40 bytes

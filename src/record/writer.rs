@@ -42,6 +42,19 @@ impl Default for WriterOptions {
     }
 }
 
+/// Refuses when the disk holding `dir` has less than `min_free_bytes` free.
+fn check_free(dir: &Path, min_free_bytes: u64) -> Result<(), WriteError> {
+    if let Ok(free) = fs4::available_space(dir)
+        && free < min_free_bytes
+    {
+        return Err(WriteError::DiskLow {
+            free_mib: free / (1024 * 1024),
+            min_mib: min_free_bytes / (1024 * 1024),
+        });
+    }
+    Ok(())
+}
+
 /// Why writing stopped. Each is final: the recording ends with it (the live view goes on).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
@@ -159,21 +172,31 @@ pub struct SessionWriter {
 
 impl SessionWriter {
     /// Creates the session folder (or takes an empty one) and writes an empty manifest.
+    /// A refusal (the folder holds a recording, the disk is too full) leaves nothing
+    /// behind: a folder it created is removed again.
     pub fn create(
         dir: &Path,
         started_unix_ns: u64,
         opts: WriterOptions,
     ) -> Result<SessionWriter, WriteError> {
+        let existed = dir.exists();
         fs::create_dir_all(dir)
             .map_err(|e| WriteError::io(format!("creating {}", dir.display()), e))?;
         if dir.join(MANIFEST).exists() {
             return Err(WriteError::Exists(dir.to_owned()));
         }
+        if let Err(e) = check_free(dir, opts.min_free_bytes) {
+            if !existed {
+                // empty: we just made it
+                let _ = fs::remove_dir(dir);
+            }
+            return Err(e);
+        }
         let manifest = Manifest::new(started_unix_ns);
         manifest
             .write_atomic(dir)
             .map_err(|e| WriteError::io(format!("writing {}", dir.join(MANIFEST).display()), e))?;
-        let mut me = SessionWriter {
+        Ok(SessionWriter {
             dir: dir.to_owned(),
             opts,
             manifest,
@@ -181,9 +204,7 @@ impl SessionWriter {
             next_segment: 1,
             sealed_bytes: 0,
             buf: Vec::new(),
-        };
-        me.check_free()?;
-        Ok(me)
+        })
     }
 
     /// The session folder.
@@ -338,15 +359,7 @@ impl SessionWriter {
     }
 
     fn check_free(&mut self) -> Result<(), WriteError> {
-        if let Some(free) = self.free_bytes()
-            && free < self.opts.min_free_bytes
-        {
-            return Err(WriteError::DiskLow {
-                free_mib: free / (1024 * 1024),
-                min_mib: self.opts.min_free_bytes / (1024 * 1024),
-            });
-        }
-        Ok(())
+        check_free(&self.dir, self.opts.min_free_bytes)
     }
 
     fn write_manifest(&self) -> Result<(), WriteError> {

@@ -4,7 +4,10 @@
 //! - [`to_host`]: the recorded capture messages pushed to an inference host with libzmq,
 //!   the same bytes in the same order, with the original pacing or as fast as it can;
 //! - [`load_frame`]: the pixels of a frame the view paged out, read back through the
-//!   recording's chunk index (history bounded by disk, not memory).
+//!   recording's chunk index (history bounded by disk, not memory);
+//! - [`FeedServer`]: a recorded GrimStream feed served as a producer (the recorded HELLO
+//!   and STREAM_CONFIG, then the recorded bytes with their pacing), so another viewer can
+//!   watch a recording.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,10 +17,12 @@ use bytes::Bytes;
 
 use crate::grimstream::FeedRole;
 use crate::grimstream::live::LiveView;
+use crate::grimstream::server::{ProducerServer, ServerOptions, Session, StopFlag};
 use crate::grimstream::store::StoredFrame;
+use crate::grimstream::transport::FeedAddr;
 use crate::record::reader::{ReadError, ReadEvent, Recording};
 use crate::record::{Topic, split_parts};
-use crate::wire::grimstream::{HEADER_LEN, Header, Kind, Message, decode_payload};
+use crate::wire::grimstream::{HEADER_LEN, Header, Hello, Kind, Message, decode_payload};
 
 /// What [`into_view`] fed.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -298,5 +303,185 @@ pub fn to_host(rec: &Recording, o: &ToHostOptions) -> Result<HostReplay, ToHostE
     match failure {
         Some(e) => Err(e),
         None => Ok(out),
+    }
+}
+
+/// Why a recorded feed cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Reading the recording.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The recording has nothing of that feed.
+    #[error("the recording has no {0} feed messages")]
+    NoFeed(&'static str),
+    /// Binding the listener.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Where.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A recorded GrimStream feed served as a producer: one viewer at a time, each from the
+/// recording's start, with the recorded pacing divided by the speed. At the recording's
+/// end the connection stays open with a HEARTBEAT a second (the viewer sees the end, not a
+/// reconnect), until the viewer leaves and the next one is served.
+pub struct FeedServer {
+    server: ProducerServer,
+    role: FeedRole,
+    speed: f64,
+}
+
+fn topic_of(role: FeedRole) -> Topic {
+    match role {
+        FeedRole::Retail => Topic::RetailIn,
+        FeedRole::Engine => Topic::EngineIn,
+    }
+}
+
+fn kind_of(data: &[u8]) -> Option<Kind> {
+    let (head, _) = data.split_first_chunk::<HEADER_LEN>()?;
+    Header::parse(head).ok().map(|h| h.kind)
+}
+
+impl FeedServer {
+    /// Binds `addr` for `role` of `rec`: the feed's first recorded HELLO and STREAM_CONFIG
+    /// are what the server says first on every connection (an engine then waits for the
+    /// viewer's `viewer_ready`, as the real engine does).
+    pub fn bind(
+        rec: &Recording,
+        role: FeedRole,
+        addr: &FeedAddr,
+        speed: f64,
+    ) -> Result<FeedServer, ServeError> {
+        let mut hello = None;
+        let mut config = None;
+        let mut any = false;
+        rec.read(0, u64::MAX, &[topic_of(role)], &mut |ev| {
+            let ReadEvent::Message(m) = ev else {
+                return ControlFlow::Continue(());
+            };
+            any = true;
+            let payload = m.data.get(HEADER_LEN..).unwrap_or_default();
+            match kind_of(m.data) {
+                Some(Kind::Hello) if hello.is_none() => {
+                    if let Ok(Message::Hello(h)) =
+                        decode_payload(Kind::Hello, Bytes::copy_from_slice(payload))
+                    {
+                        hello = Some(h);
+                    }
+                }
+                Some(Kind::StreamConfig) if config.is_none() => {
+                    if let Ok(Message::StreamConfig(c)) =
+                        decode_payload(Kind::StreamConfig, Bytes::copy_from_slice(payload))
+                    {
+                        config = Some(c);
+                    }
+                }
+                // what a producer says first comes before its data
+                Some(Kind::Frame | Kind::StateUpdate) => return ControlFlow::Break(()),
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        })?;
+        if !any {
+            return Err(ServeError::NoFeed(role.name()));
+        }
+        let hello = hello.unwrap_or_else(|| Hello::new("capdeck-replay", None));
+        let opts = match role {
+            FeedRole::Retail => ServerOptions::retail(hello, config),
+            FeedRole::Engine => ServerOptions::engine(hello),
+        };
+        let server = ProducerServer::bind(addr, opts).map_err(|source| ServeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        Ok(FeedServer {
+            server,
+            role,
+            speed,
+        })
+    }
+
+    /// The bound address (the real port when bound to port 0).
+    pub fn local_addr(&self) -> &FeedAddr {
+        self.server.local_addr()
+    }
+
+    /// Serves viewers one after another until `stop`.
+    pub fn run(&self, rec: &Recording, stop: &StopFlag) -> std::io::Result<()> {
+        self.server
+            .run(stop, |session| self.serve_viewer(rec, session))
+    }
+
+    fn serve_viewer(&self, rec: &Recording, session: &mut Session<'_>) -> std::io::Result<()> {
+        let role = self.role.name();
+        tracing::info!(
+            connection = session.connection,
+            "{role} viewer connected to the replay"
+        );
+        let started = Instant::now();
+        let (mut said_hello, mut said_config) = (false, false);
+        let mut first: Option<u64> = None;
+        let mut sent = 0u64;
+        let mut result = Ok(());
+        let read = rec.read(0, u64::MAX, &[topic_of(self.role)], &mut |ev| {
+            let ReadEvent::Message(m) = ev else {
+                return ControlFlow::Continue(());
+            };
+            // the server said the first HELLO and STREAM_CONFIG already
+            match kind_of(m.data) {
+                Some(Kind::Hello) if !said_hello => {
+                    said_hello = true;
+                    return ControlFlow::Continue(());
+                }
+                Some(Kind::StreamConfig) if !said_config => {
+                    said_config = true;
+                    return ControlFlow::Continue(());
+                }
+                None => return ControlFlow::Continue(()),
+                _ => {}
+            }
+            let t0 = *first.get_or_insert(m.log_time_ns);
+            let due =
+                Duration::from_secs_f64(m.log_time_ns.saturating_sub(t0) as f64 / 1e9 / self.speed);
+            while let Some(wait) = due.checked_sub(started.elapsed()) {
+                if session.stopped() {
+                    return ControlFlow::Break(());
+                }
+                std::thread::sleep(wait.min(Duration::from_millis(50)));
+            }
+            if let Err(e) = session.send_raw(m.data) {
+                result = Err(e);
+                return ControlFlow::Break(());
+            }
+            sent += 1;
+            ControlFlow::Continue(())
+        });
+        tracing::info!(
+            connection = session.connection,
+            messages = sent,
+            "{role} replay to this viewer reached the recording's end"
+        );
+        read.map_err(std::io::Error::other)?;
+        result?;
+        // the end: stay, and notice the viewer leaving when a heartbeat cannot be written
+        let mut beat = Instant::now();
+        while !session.stopped() {
+            if beat.elapsed() >= Duration::from_secs(1) {
+                session.send(&Message::Heartbeat)?;
+                beat = Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
     }
 }
