@@ -11,7 +11,7 @@ triple=x86_64-unknown-linux-gnu
 export RUSTC_BOOTSTRAP=1
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
--Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address -Cdebug-assertions -Coverflow-checks"
+-Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address"
 targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^capdeck-fuzz$')
 ${CARGO:-cargo} build --locked --release --target "$triple" --target-dir ../target/fuzz $(printf -- '--bin %s ' $targets)
 mkdir -p ../target/fuzz/artifacts

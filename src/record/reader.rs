@@ -422,6 +422,8 @@ fn open_segment(
 }
 
 fn read_summary(f: &mut File) -> Result<Option<mcap::Summary>, String> {
+    summary_lengths_fit(f)?;
+    f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
     let mut reader = SummaryReader::new();
     while let Some(ev) = reader.next_event() {
         match ev.map_err(|e| e.to_string())? {
@@ -540,6 +542,106 @@ fn linear_pass(
     Pass {
         flow: ControlFlow::Continue(()),
         stopped_by: None,
+    }
+}
+
+/// Largest summary section read (a segment's summary is a few KiB: channels, one chunk
+/// index per 8 MiB chunk, statistics).
+const MAX_SUMMARY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Checks the summary section before the `mcap` crate parses it: the crate reserves what a
+/// string's length prefix says before it checks it against the record (a 3.5 GB allocation
+/// from a crafted file, found by the reader's fuzz target). Only the records a summary
+/// holds are accepted, each with its length fields inside its bytes; anything else is
+/// an error, and the segment is then read by the (checked) linear pass.
+fn summary_lengths_fit(f: &mut File) -> Result<(), String> {
+    use mcap::records::op;
+    const TAIL: u64 = 1 + 8 + 20 + 8; // footer record and end magic
+    let size = f.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+    if size < TAIL {
+        return Ok(()); // the crate reports a short file without parsing records
+    }
+    let mut tail = [0u8; TAIL as usize];
+    f.seek(SeekFrom::Start(size - TAIL))
+        .map_err(|e| e.to_string())?;
+    f.read_exact(&mut tail).map_err(|e| e.to_string())?;
+    let start = u64::from_le_bytes(tail[9..17].try_into().map_err(|_| "footer")?);
+    if tail[0] != op::FOOTER || start == 0 {
+        return Ok(()); // no summary, or a footer the crate refuses itself
+    }
+    let end = size - 8;
+    if start >= end || end - start > MAX_SUMMARY_BYTES {
+        return Err(format!("summary section at {start} of a {size}-byte file"));
+    }
+    let mut buf = vec![0u8; (end - start) as usize];
+    f.seek(SeekFrom::Start(start)).map_err(|e| e.to_string())?;
+    f.read_exact(&mut buf).map_err(|e| e.to_string())?;
+    let mut rest = &buf[..];
+    while !rest.is_empty() {
+        let (&opcode, after) = rest.split_first().ok_or("record")?;
+        let (len, after) = after.split_first_chunk::<8>().ok_or("record length")?;
+        let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| "record length")?;
+        if len > after.len() {
+            return Err(format!(
+                "summary record 0x{opcode:02x} longer than the section"
+            ));
+        }
+        let (body, next) = after.split_at(len);
+        let ok = match opcode {
+            op::CHANNEL => channel_lengths_fit(body),
+            op::SCHEMA => Fields::of(body).skip(2).str().str().str().done(),
+            op::CHUNK_INDEX => Fields::of(body)
+                .skip(32)
+                .str()
+                .skip(8)
+                .str()
+                .skip(16)
+                .done(),
+            op::ATTACHMENT_INDEX => Fields::of(body).skip(40).str().str().done(),
+            op::STATISTICS => Fields::of(body).skip(42).str().done(),
+            op::METADATA_INDEX => Fields::of(body).skip(16).str().done(),
+            op::SUMMARY_OFFSET => body.len() >= 17,
+            op::FOOTER => body.len() >= 20,
+            // records that have no place in a summary, and that the crate would parse
+            op::HEADER
+            | op::MESSAGE
+            | op::CHUNK
+            | op::MESSAGE_INDEX
+            | op::ATTACHMENT
+            | op::METADATA
+            | op::DATA_END => false,
+            _ => true, // unknown records are skipped unparsed
+        };
+        if !ok {
+            return Err(format!(
+                "summary record 0x{opcode:02x} does not hold its lengths"
+            ));
+        }
+        rest = next;
+    }
+    Ok(())
+}
+
+/// Walks fixed fields and u32-length-prefixed ones (strings, byte arrays, maps) of a
+/// record body; `done` says whether all of them fit.
+struct Fields<'a>(Option<&'a [u8]>);
+
+impl<'a> Fields<'a> {
+    fn of(body: &'a [u8]) -> Fields<'a> {
+        Fields(Some(body))
+    }
+    fn skip(self, n: usize) -> Fields<'a> {
+        Fields(self.0.and_then(|b| b.get(n..)))
+    }
+    /// A u32 length and that many bytes.
+    fn str(self) -> Fields<'a> {
+        Fields(self.0.and_then(|b| {
+            let (n, rest) = b.split_first_chunk::<4>()?;
+            rest.get(u32::from_le_bytes(*n) as usize..)
+        }))
+    }
+    fn done(self) -> bool {
+        self.0.is_some()
     }
 }
 
