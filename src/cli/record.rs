@@ -238,13 +238,7 @@ fn serve(a: &ReplayArgs) -> anyhow::Result<()> {
     std::io::stdout().flush()?;
     let stop = StopFlag::default();
     if let Some(d) = a.duration {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name("replay-serve-timer".into())
-            .spawn(move || {
-                std::thread::sleep(Duration::from_secs_f64(d));
-                stop.stop();
-            })?;
+        stop.stop_after(Duration::from_secs_f64(d), "replay-serve-timer")?;
     }
     std::thread::scope(|s| -> anyhow::Result<()> {
         let mut handles = Vec::new();

@@ -75,13 +75,7 @@ pub fn run(args: ServeRetailArgs) -> anyhow::Result<()> {
     );
     let stop = StopFlag::default();
     if let Some(d) = args.duration {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name("serve-retail-timer".into())
-            .spawn(move || {
-                std::thread::sleep(Duration::from_secs_f64(d));
-                stop.stop();
-            })?;
+        stop.stop_after(Duration::from_secs_f64(d), "serve-retail-timer")?;
     }
     service.run(&stop)?;
     Ok(())

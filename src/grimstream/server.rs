@@ -58,6 +58,18 @@ impl StopFlag {
     pub fn is_stopped(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Asks to stop after `after`, from a named timer thread (a command's `--duration`).
+    pub fn stop_after(&self, after: Duration, thread_name: &str) -> io::Result<()> {
+        let stop = self.clone();
+        std::thread::Builder::new()
+            .name(thread_name.into())
+            .spawn(move || {
+                std::thread::sleep(after);
+                stop.stop();
+            })
+            .map(|_| ())
+    }
 }
 
 /// Which producer behaviour to imitate.
