@@ -22,7 +22,7 @@ use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::sources::SourceLister;
 use capdeck::ui::capture::{
     AudioStatus, CaptureBackend, CaptureSnapshot, ConfigSource, ControlStatus, LinkLight,
-    PushCounters, ReceiverSummary, VideoStatus,
+    PushChannel, PushCounters, ReceiverSummary, VideoStatus,
 };
 use capdeck::ui::command::UiCommand;
 use capdeck::ui::live::OverlayMode;
@@ -1576,6 +1576,15 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
     });
     h.state_mut()
         .apply(UiCommand::Timeline(Command::Seek { t_ns: t }));
+    // read on the loader thread: the UI goes on drawing until it is there
+    step_until(&mut h, 10.0, "the frame is read back", |a| {
+        a.live
+            .frame
+            .at
+            .frame
+            .as_ref()
+            .is_some_and(|f| f.frame_id == seen.frame_id && !f.paged_out)
+    });
     h.step();
     let shown_frame = h.state().live.frame.at.frame.clone().unwrap();
     assert_eq!(shown_frame.frame_id, seen.frame_id);
@@ -1592,7 +1601,15 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
         .apply(UiCommand::Timeline(Command::JumpToStart));
     h.state_mut()
         .apply(UiCommand::Timeline(Command::StepFrame { forward: true }));
-    h.step();
+    step_until(&mut h, 10.0, "the first frame is read back", |a| {
+        let cursor = a.live.frame.at.frame.as_ref();
+        let listed = a.live.core.with_store(|s| {
+            s.feed(FeedRole::Retail)
+                .frame_at(a.live.timeline().cursor_ns)
+                .map(|f| f.frame_id)
+        });
+        cursor.is_some_and(|f| !f.paged_out && Some(f.frame_id) == listed)
+    });
     let first = h.state().live.frame.at.frame.clone().unwrap();
     assert!(
         first.frame_id < seen.frame_id && first.rgba_geometry().is_ok(),
@@ -1616,6 +1633,186 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
     step_until(&mut h, 20.0, "live again", |a| {
         a.live.recording.is_none() && a.live.demo_running() && a.live.frame.at.frame.is_some()
     });
+}
+
+/// A recording with the capture side on (a -6 dBFS tone and the pattern, sent to the
+/// built-in receiver), an operator mark and a gain change: in the replay the capture pane
+/// shows what was sent at the cursor (the JPEG read back from the file and decoded, the
+/// audio chunk's level before and after the gain change, the waveform, the counters), the
+/// mark is on the timeline, the setting change is in the recording; then the recording is
+/// deleted from the recent list.
+#[test]
+fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness_with(AppOptions {
+        recordings_dir: Some(dir.path().to_owned()),
+        ..opts()
+    });
+    {
+        let app = h.state_mut();
+        app.apply(UiCommand::UseEmbeddedHost);
+        app.apply(UiCommand::SetAudioSource("tone:440".into()));
+        app.apply(UiCommand::SetVideoSource("pattern".into()));
+        app.apply(UiCommand::StartChannel(PushChannel::Audio));
+        app.apply(UiCommand::StartChannel(PushChannel::Video));
+    }
+    step_until(&mut h, 20.0, "audio and video sent", |a| {
+        a.capture_snap.channels.iter().all(|c| c.sent >= 3)
+    });
+    h.state_mut().apply(UiCommand::StartRecording);
+    let elapsed = |a: &CapdeckApp| {
+        a.recorder
+            .as_ref()
+            .map_or(0.0, |r| r.status().elapsed.as_secs_f64())
+    };
+    step_until(&mut h, 10.0, "1.5 s recorded", |a| elapsed(a) > 1.5);
+    // the M key marks the cursor; then the gain goes down 6 dB
+    h.key_press(Key::M);
+    h.step();
+    h.state_mut().apply(UiCommand::SetGain(-6.0));
+    step_until(&mut h, 10.0, "3.5 s recorded", |a| elapsed(a) > 3.5);
+    h.state_mut().apply(UiCommand::StopRecording);
+    for ch in PushChannel::ALL {
+        h.state_mut().apply(UiCommand::StopChannel(ch));
+    }
+    let session = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .expect("a session folder")
+        .path();
+    h.state_mut()
+        .apply(UiCommand::OpenRecording(session.clone()));
+    step_until(&mut h, 30.0, "the recording opens", |a| {
+        a.live.recording.is_some()
+    });
+
+    let (end, audio, video, settings, marks) = {
+        let app = h.state();
+        let rec = app.live.recording.as_ref().unwrap();
+        let c = &rec.capture;
+        (
+            app.live.timeline().end_ns.expect("an end"),
+            c.audio.clone(),
+            c.video.clone(),
+            c.settings.clone(),
+            app.live.core.with_store(|s| s.operator_marks().to_vec()),
+        )
+    };
+    // 100 ms chunks for about 3.5 s (the first may be cut by the start)
+    assert!(audio.len() >= 30, "{} audio chunks", audio.len());
+    assert!(video.len() >= 5, "{} video frames", video.len());
+    assert!(
+        audio.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+        "every chunk, in order"
+    );
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(marks[0].label, "mark 1");
+    assert!(
+        marks[0].t_ns > 0 && marks[0].t_ns < end,
+        "{marks:?} end {end}"
+    );
+    assert!(
+        settings[0].1.starts_with(r#"{"settings":"#),
+        "the settings in force first: {settings:?}"
+    );
+    let gain = settings
+        .iter()
+        .find(|(_, j)| j.contains(r#""gain_db":-6.0"#))
+        .unwrap_or_else(|| panic!("the gain change is recorded: {settings:?}"));
+    // the tone's level as sent: -6 dBFS before the change, -12 after (a chunk already in
+    // the pipeline when it changed may be between)
+    let before: Vec<f32> = audio
+        .iter()
+        .filter(|a| a.t_ns < gain.0 - 300_000_000)
+        .map(|a| a.peak_dbfs)
+        .collect();
+    let after: Vec<f32> = audio
+        .iter()
+        .filter(|a| a.t_ns > gain.0 + 500_000_000)
+        .map(|a| a.peak_dbfs)
+        .collect();
+    assert!(
+        before.len() >= 5 && after.len() >= 5,
+        "{before:?} {after:?}"
+    );
+    assert!(before.iter().all(|p| (p + 6.0).abs() < 0.5), "{before:?}");
+    assert!(after.iter().all(|p| (p + 12.0).abs() < 0.5), "{after:?}");
+
+    // the cursor on the third video frame: its JPEG is read back and decoded
+    let v = video[2];
+    h.state_mut()
+        .apply(UiCommand::Timeline(Command::Seek { t_ns: v.t_ns }));
+    step_until(&mut h, 10.0, "the sent JPEG is read back", |a| {
+        a.live
+            .recording
+            .as_ref()
+            .and_then(|r| r.jpeg.as_ref())
+            .is_some_and(|p| p.seq == v.seq)
+    });
+    h.step();
+    {
+        let app = h.state();
+        let p = app.live.recording.as_ref().unwrap().jpeg.clone().unwrap();
+        assert_eq!(
+            p.image.size,
+            [v.size[0] as usize, v.size[1] as usize],
+            "decoded at the size sent"
+        );
+        assert_eq!(p.jpeg_bytes, v.jpeg_bytes as usize);
+    }
+    assert!(has(&h, |l| l == "Sent at the cursor (recording)"));
+    let n_audio = audio.iter().filter(|a| a.t_ns <= v.t_ns).count();
+    let line = shown(&h, "audio ");
+    assert!(
+        line.starts_with(&format!("audio {n_audio} of {} chunks", audio.len())),
+        "{line}"
+    );
+    let line = shown(&h, "video ");
+    assert!(
+        line.starts_with(&format!(
+            "video 3 of {} frames (seq {}, {}x{}",
+            video.len(),
+            v.seq,
+            v.size[0],
+            v.size[1]
+        )),
+        "{line}"
+    );
+    // the waveform of the two seconds before the cursor has the tone in it
+    let wave = h.state().live.recording.as_ref().unwrap().capture.waveform(
+        v.t_ns - 2_000_000_000,
+        v.t_ns,
+        200,
+    );
+    let loud = wave
+        .iter()
+        .flatten()
+        .filter(|(lo, hi)| *hi > 0.45 && *lo < -0.45)
+        .count();
+    assert!(loud > 20, "{loud} columns with the tone in them: {wave:?}");
+    // the mark is on the timeline, at its time
+    assert!(
+        h.state()
+            .live
+            .frame
+            .marks
+            .iter()
+            .any(|m| m.label == "mark 1"),
+        "the mark is drawn"
+    );
+
+    // back to live, then delete the recording from the recent list
+    h.state_mut().apply(UiCommand::CloseRecording);
+    h.state_mut().apply(UiCommand::ShowOpenRecording(true));
+    h.run_steps(3);
+    let name = session.file_name().unwrap().to_string_lossy().into_owned();
+    let n2 = name.clone();
+    assert!(has(&h, move |l| l == n2), "{name} listed: {:?}", texts(&h));
+    h.get_by_label("Delete").click();
+    h.run_steps(2);
+    assert!(!session.exists(), "the folder is gone");
+    assert!(!has(&h, move |l| l == name), "and no longer listed");
 }
 
 /// Opening something that is not a recording says why and leaves the live view as it was.

@@ -358,6 +358,11 @@ impl LiveView {
         lock(&self.shared).store.set_paging(on);
     }
 
+    /// Adds an operator's mark to the history ([`Store::add_operator_mark`]).
+    pub fn add_operator_mark(&self, m: super::store::OperatorMark) {
+        lock(&self.shared).store.add_operator_mark(m);
+    }
+
     /// Ask the engine feed to send MOVIE_CONTROL.
     pub fn send_movie_control(&self, m: MovieControl) -> Result<(), FeedError> {
         self.feeds[FeedRole::Engine.index()]

@@ -201,6 +201,20 @@ pub struct StoredState {
     pub state: StateUpdate,
 }
 
+/// A point the operator flagged on the timeline (the app's Mark button or `M`): not from
+/// a feed, so it belongs to neither lane. Recorded with a session ([`crate::record`]'s
+/// marks topic) and read back when the recording is replayed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OperatorMark {
+    /// Viewer-clock time of the point flagged.
+    pub t_ns: i64,
+    /// What the operator called it.
+    pub label: String,
+}
+
+/// Operator marks kept at most (the oldest go first; a mark is a few dozen bytes).
+pub const OPERATOR_MARKS_MAX: usize = 10_000;
+
 /// A stored timeline mark.
 #[derive(Clone, Debug)]
 pub struct StoredMark {
@@ -589,6 +603,7 @@ pub struct Store {
     feeds: [FeedStore; 2],
     usage: StoreUsage,
     paging: bool,
+    operator_marks: Vec<OperatorMark>,
 }
 
 impl Default for Store {
@@ -607,7 +622,23 @@ impl Store {
                 ..Default::default()
             },
             paging: false,
+            operator_marks: Vec::new(),
         }
+    }
+
+    /// Adds an operator's mark (kept in time order; at most [`OPERATOR_MARKS_MAX`], the
+    /// oldest dropped first).
+    pub fn add_operator_mark(&mut self, m: OperatorMark) {
+        let at = self.operator_marks.partition_point(|x| x.t_ns <= m.t_ns);
+        self.operator_marks.insert(at, m);
+        if self.operator_marks.len() > OPERATOR_MARKS_MAX {
+            self.operator_marks.remove(0);
+        }
+    }
+
+    /// The operator's marks, oldest first.
+    pub fn operator_marks(&self) -> &[OperatorMark] {
+        &self.operator_marks
     }
 
     /// Whether the history is also on disk: over budget, drop the oldest frames' pixels

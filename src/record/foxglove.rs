@@ -244,14 +244,15 @@ pub fn export(session: &Path, out: &Path) -> Result<ExportSummary, ExportError> 
                     }
                 }
             }
-            Some(topic @ (Topic::ControlRequest | Topic::ControlReply | Topic::Marks)) => {
-                let name = match topic {
-                    Topic::ControlRequest => "/capture/control/request",
-                    Topic::ControlReply => "/capture/control/reply",
-                    _ => "/marks",
-                };
+            Some(
+                topic @ (Topic::ControlRequest
+                | Topic::ControlReply
+                | Topic::Marks
+                | Topic::Settings),
+            ) => {
+                // JSON records keep their topic names
                 match serde_json::from_slice::<Value>(m.data) {
-                    Ok(v) => o.put(name, None, t, m.publish_time_ns, &v),
+                    Ok(v) => o.put(topic.name(), None, t, m.publish_time_ns, &v),
                     Err(_) => {
                         o.summary.skipped += 1;
                         Ok(())

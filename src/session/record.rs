@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use crate::grimstream::FeedRole;
 use crate::grimstream::feed::{MessageTap, TapEvent};
+use crate::grimstream::store::OperatorMark;
 use crate::net::tap::{Channel, Direction, WireTap};
 use crate::record::recorder::{RecordSink, Recorder, RecorderOptions};
 use crate::record::writer::{WriteError, WriterOptions};
@@ -60,6 +61,30 @@ impl RecordTap {
                 },
             });
         }
+    }
+
+    /// Records an operator's mark, made now, flagging viewer time `m.t_ns`: JSON
+    /// `{"label", "t_ns"}` with `t_ns` on the session clock (the marked point; also the
+    /// message's publish time), logged at the time it was made.
+    pub fn mark(&self, m: &OperatorMark) {
+        let at = self.view_time(m.t_ns);
+        let body = serde_json::json!({ "label": m.label, "t_ns": at });
+        let Ok(bytes) = serde_json::to_vec(&body) else {
+            return;
+        };
+        self.sink.record(Entry {
+            topic: Topic::Marks,
+            log_time_ns: self.sink.now_ns(),
+            publish_time_ns: at,
+            sequence: 0,
+            payload: Payload::Raw(Bytes::from(bytes)),
+        });
+    }
+
+    /// Records setting changes made now: `{"changed": {key: value, ...}}` (or the whole
+    /// settings as `{"settings": ...}` when a recording starts).
+    pub fn settings(&self, body: &serde_json::Value) {
+        self.sink.record_json(Topic::Settings, body);
     }
 
     fn view_time(&self, at_ns: i64) -> u64 {
@@ -169,6 +194,25 @@ impl SwitchTap {
             Ok(mut g) => *g = tap,
             Err(poisoned) => *poisoned.into_inner() = tap,
         }
+    }
+
+    /// Records an operator's mark when a recording is attached ([`RecordTap::mark`]).
+    pub fn mark(&self, m: &OperatorMark) {
+        if let Some(t) = self.get() {
+            t.mark(m);
+        }
+    }
+
+    /// Records setting changes when a recording is attached ([`RecordTap::settings`]).
+    pub fn settings(&self, body: &serde_json::Value) {
+        if let Some(t) = self.get() {
+            t.settings(body);
+        }
+    }
+
+    /// Whether a recording is attached.
+    pub fn is_attached(&self) -> bool {
+        self.get().is_some()
     }
 
     fn get(&self) -> Option<Arc<RecordTap>> {

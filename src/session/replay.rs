@@ -9,6 +9,8 @@
 //!   and STREAM_CONFIG, then the recorded bytes with their pacing), so another viewer can
 //!   watch a recording.
 
+pub mod capture_track;
+
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use bytes::Bytes;
 use crate::grimstream::FeedRole;
 use crate::grimstream::live::LiveView;
 use crate::grimstream::server::{ProducerServer, ServerOptions, Session, StopFlag};
-use crate::grimstream::store::StoredFrame;
+use crate::grimstream::store::{OperatorMark, StoredFrame};
 use crate::grimstream::transport::FeedAddr;
 use crate::record::reader::{ReadError, ReadEvent, Recording};
 use crate::record::{Topic, split_parts};
@@ -35,6 +37,11 @@ pub struct ViewReplay {
     pub gaps: Vec<(u64, u64, String)>,
     /// Messages on topics this version does not know (skipped).
     pub unknown_topics: u64,
+    /// Operator marks read (added to the view's store).
+    pub marks: u64,
+    /// What the capture side sent, setting changes included.
+    #[serde(skip)]
+    pub capture: capture_track::CaptureTrack,
 }
 
 /// Feeds every recorded GrimStream message of `rec` into `view` at its recorded arrival
@@ -75,16 +82,26 @@ pub fn into_view_with_progress(
             }
             ReadEvent::Message(m) => m,
         };
+        let at = (m.log_time_ns.saturating_sub(t0)).min(i64::MAX as u64) as i64;
         let role = match m.topic {
             Some(Topic::RetailIn) => FeedRole::Retail,
             Some(Topic::EngineIn) => FeedRole::Engine,
-            Some(_) => return ControlFlow::Continue(()),
+            Some(Topic::Marks) => {
+                if let Some(mark) = operator_mark(m.data, t0) {
+                    view.add_operator_mark(mark);
+                    out.marks += 1;
+                }
+                return ControlFlow::Continue(());
+            }
+            Some(_) => {
+                out.capture.push(&m, at);
+                return ControlFlow::Continue(());
+            }
             None => {
                 out.unknown_topics += 1;
                 return ControlFlow::Continue(());
             }
         };
-        let at = (m.log_time_ns.saturating_sub(t0)).min(i64::MAX as u64) as i64;
         progress.store(
             (at as u128 * 1000 / span as u128).min(1000) as u64,
             Ordering::Relaxed,
@@ -109,6 +126,21 @@ pub fn into_view_with_progress(
         ControlFlow::Continue(())
     })?;
     Ok(out)
+}
+
+/// An operator mark as [`crate::session::record::RecordTap::mark`] wrote it, on the
+/// replay's clock (`t0` = the recording's start). `None` for a record that does not parse.
+fn operator_mark(json: &[u8], t0: u64) -> Option<OperatorMark> {
+    #[derive(serde::Deserialize)]
+    struct Recorded {
+        label: String,
+        t_ns: u64,
+    }
+    let r: Recorded = serde_json::from_slice(json).ok()?;
+    Some(OperatorMark {
+        t_ns: r.t_ns.saturating_sub(t0).min(i64::MAX as u64) as i64,
+        label: r.label,
+    })
 }
 
 /// How far before a frame's replayed arrival its recorded message may lie: [`into_view`]

@@ -136,6 +136,8 @@ pub struct CapdeckApp {
     pub record_stopped: Option<String>,
     /// The open-a-recording window.
     pub open_window: super::recordings::OpenWindow,
+    /// The settings as the recording in progress last recorded them.
+    settings_recorded: Option<Settings>,
 }
 
 impl CapdeckApp {
@@ -224,6 +226,7 @@ impl CapdeckApp {
             record_indicator: Default::default(),
             record_stopped: None,
             open_window: Default::default(),
+            settings_recorded: None,
         };
         if let Some(p) = &opts.open_recording {
             app.apply(UiCommand::OpenRecording(p.clone()));
@@ -265,6 +268,17 @@ impl CapdeckApp {
                     self.settings.follow_delay_s = ((*delay_ns).max(0) as f64 / 1e9) as f32;
                 }
                 self.live.command(*c);
+            }
+            UiCommand::AddMark => {
+                let t_ns = self.live.timeline().cursor_ns;
+                let n = self.live.core.with_store(|s| s.operator_marks().len()) + 1;
+                let m = crate::grimstream::store::OperatorMark {
+                    t_ns,
+                    label: format!("mark {n}"),
+                };
+                self.record_tap.mark(&m);
+                tracing::info!("{} at {:.2} s", m.label, t_ns as f64 / 1e9);
+                self.live.core.add_operator_mark(m);
             }
             UiCommand::SetOverlay(m) => v.overlay = *m,
             UiCommand::PinReference => v.reference = self.live.frame.at.frame.clone(),
@@ -483,6 +497,12 @@ impl CapdeckApp {
                     tap.prime(role, said.0, now, &said.1);
                 }
                 self.record_tap.attach(Some(tap));
+                // the settings in force, then each change as it is made
+                if let Ok(v) = serde_json::to_value(&self.settings) {
+                    self.record_tap
+                        .settings(&serde_json::json!({ "settings": v }));
+                }
+                self.settings_recorded = Some(self.settings.clone());
                 tracing::info!("recording into {}", dir.display());
                 self.recorder = Some(rec);
                 self.record_stopped = None;
@@ -494,6 +514,7 @@ impl CapdeckApp {
 
     fn stop_recording(&mut self) {
         self.record_tap.attach(None);
+        self.settings_recorded = None;
         let Some(rec) = self.recorder.take() else {
             return;
         };
@@ -529,9 +550,37 @@ impl CapdeckApp {
         self.open_window.refresh(self.settings.recordings_dir());
     }
 
+    /// Records the settings changed since the recording last recorded them:
+    /// `{"changed": {key: new value}}` (the pane widths, which move with the mouse, left
+    /// out).
+    fn record_setting_changes(&mut self) {
+        let Some(before) = &self.settings_recorded else {
+            return;
+        };
+        if *before == self.settings {
+            return;
+        }
+        let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (
+            serde_json::to_value(before),
+            serde_json::to_value(&self.settings),
+        ) else {
+            return;
+        };
+        let changed: serde_json::Map<String, serde_json::Value> = b
+            .into_iter()
+            .filter(|(k, v)| k != "capture_width" && a.get(k) != Some(v))
+            .collect();
+        if !changed.is_empty() {
+            self.record_tap
+                .settings(&serde_json::json!({ "changed": changed }));
+        }
+        self.settings_recorded = Some(self.settings.clone());
+    }
+
     /// Runs one frame's work that is not drawing: drain sources, advance the cursor.
     pub fn update_state(&mut self) {
         self.live.refresh();
+        self.record_setting_changes();
         // a guard (disk budget, free space) or a write error stopped the recording
         if let Some(rec) = &self.recorder
             && let crate::record::recorder::RecorderState::Stopped { reason, .. } =
@@ -763,6 +812,10 @@ impl CapdeckApp {
     }
 
     fn capture_pane_ui(&mut self, ui: &mut egui::Ui) {
+        let cursor = self.live.timeline().cursor_ns;
+        if let Some(rec) = &mut self.live.recording {
+            super::recordings::sent_at_cursor_ui(ui, rec, cursor);
+        }
         let preview = self.capture.preview();
         capture::capture_ui(
             ui,

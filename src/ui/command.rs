@@ -25,6 +25,9 @@ pub enum UiCommand {
     /// delay, selection, loop): applied to the core timeline, nowhere else.
     Timeline(crate::timeline::Command),
 
+    /// Mark the cursor (an operator mark, recorded when recording).
+    AddMark,
+
     // ---- live view: display
     /// Overlay mode of the retail view.
     SetOverlay(OverlayMode),

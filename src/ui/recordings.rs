@@ -1,13 +1,16 @@
 //! Recording in the app: the Record button and its indicator (elapsed time, size, write
 //! rate, drops, disk left), the open-a-recording window (a path, the recent recordings
-//! with open and delete), and the banner the live pane shows while a recording replays.
+//! with open and delete), the banner the live pane shows while a recording replays, and
+//! the capture pane's view of what was sent at the replay's cursor.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::capture::{human_bytes, preview_image_ui};
 use super::command::{CommandQueue, UiCommand};
 use super::live::LiveRuntime;
-use super::widgets::{GREY, RED, YELLOW};
+use super::live::replay::ReplaySource;
+use super::widgets::{GREEN, GREY, RED, YELLOW, level_meter_ui};
 use crate::record::manifest::Manifest;
 use crate::record::recorder::{RecorderState, RecorderStatus};
 
@@ -271,4 +274,123 @@ pub fn replay_banner_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQ
         });
         ui.separator();
     }
+}
+
+/// Audio shown around the cursor in the capture pane during a replay, ns.
+const WAVEFORM_NS: i64 = 2_000_000_000;
+
+/// The capture pane's section while a recording replays: what the capture side had sent
+/// at the cursor: the JPEG decoded back (read from the recording off the UI thread), the
+/// audio chunk's level, the waveform of the two seconds before the cursor, the counters,
+/// the control channel's last reply and the last setting change.
+pub fn sent_at_cursor_ui(ui: &mut egui::Ui, rec: &mut ReplaySource, cursor_ns: i64) {
+    ui.heading("Sent at the cursor (recording)");
+    let at = rec.capture.at(cursor_ns);
+    rec.want_jpeg(at.video.as_ref());
+    if rec.capture.is_empty() {
+        ui.weak("Nothing was sent while this was recorded: the capture side was off.");
+        ui.separator();
+        return;
+    }
+    ui.horizontal(|ui| {
+        ui.label("audio");
+        match &at.audio {
+            Some(a) => {
+                level_meter_ui(ui, a.peak_dbfs, a.rms_dbfs, a.peak_dbfs > -0.1);
+                ui.monospace(format!(
+                    "peak {:.1} dBFS  rms {:.1} dBFS",
+                    a.peak_dbfs, a.rms_dbfs
+                ));
+            }
+            None => {
+                ui.weak("nothing sent yet here");
+            }
+        }
+    });
+    let cols = (ui.available_width().min(400.0) / 2.0).max(1.0) as usize;
+    waveform_ui(
+        ui,
+        &rec.capture
+            .waveform(cursor_ns - WAVEFORM_NS, cursor_ns, cols),
+    );
+    let seq = |s: Option<u64>| s.map_or("–".into(), |s| s.to_string());
+    ui.monospace(format!(
+        "audio {} of {} chunks (seq {})  {}",
+        at.audio_sent.0,
+        at.audio_sent.1,
+        seq(at.audio.as_ref().map(|a| a.seq)),
+        human_bytes(at.audio_bytes)
+    ));
+    let empty = match (&at.video, &rec.jpeg_error) {
+        (None, _) => "no frame sent yet here",
+        (Some(_), Some(_)) => "cannot show this frame",
+        (Some(_), None) => "reading the frame…",
+    };
+    let shown = rec.jpeg.clone().filter(|_| at.video.is_some());
+    preview_image_ui(ui, shown.as_ref(), &mut rec.jpeg_tex, empty);
+    ui.monospace(match &at.video {
+        Some(v) => format!(
+            "video {} of {} frames (seq {}, {}x{}, {:.1} KB)  {}",
+            at.video_sent.0,
+            at.video_sent.1,
+            v.seq,
+            v.size[0],
+            v.size[1],
+            v.jpeg_bytes as f32 / 1024.0,
+            human_bytes(at.video_bytes)
+        ),
+        None => format!("video 0 of {} frames", at.video_sent.1),
+    });
+    if let Some(e) = &rec.jpeg_error {
+        ui.colored_label(YELLOW, e);
+    }
+    ui.monospace(format!(
+        "control {} requests, {} replies",
+        at.control.0, at.control.1
+    ));
+    let ago = |t: i64| (cursor_ns - t) as f64 / 1e9;
+    if let Some(r) = &at.last_reply {
+        ui.weak(format!(
+            "last reply {:.1} s before: {}",
+            ago(r.t_ns),
+            r.text
+        ));
+    }
+    if let Some((t, s)) = &at.last_setting {
+        ui.weak(format!("last setting change {:.1} s before: {s}", ago(*t)));
+    }
+    if rec.capture.damaged > 0 {
+        ui.colored_label(
+            YELLOW,
+            format!(
+                "{} recorded capture messages did not decode",
+                rec.capture.damaged
+            ),
+        );
+    }
+    ui.separator();
+}
+
+/// A min/max waveform, one column per value (`None`: nothing sent then); the right edge
+/// is the cursor.
+fn waveform_ui(ui: &mut egui::Ui, cols: &[Option<(f32, f32)>]) {
+    let w = ui.available_width().min(400.0);
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(w, 48.0), egui::Sense::hover());
+    let p = ui.painter_at(rect);
+    p.rect_filled(rect, 2.0, egui::Color32::from_gray(20));
+    let mid = rect.center().y;
+    let half = rect.height() / 2.0 - 1.0;
+    let dx = rect.width() / cols.len().max(1) as f32;
+    let stroke = egui::Stroke::new(dx.max(1.0), GREEN);
+    for (i, c) in cols.iter().enumerate() {
+        if let Some((lo, hi)) = c {
+            let x = rect.left() + (i as f32 + 0.5) * dx;
+            let (y0, y1) = (
+                mid - hi.clamp(-1.0, 1.0) * half,
+                mid - lo.clamp(-1.0, 1.0) * half,
+            );
+            p.line_segment([egui::pos2(x, y0), egui::pos2(x, y1.max(y0 + 1.0))], stroke);
+        }
+    }
+    resp.on_hover_text("audio sent in the two seconds before the cursor");
 }

@@ -608,6 +608,18 @@ fn video_ui(
             snap.video.fps
         ));
     });
+    preview_image_ui(ui, preview.as_ref(), tex, "no frame sent yet");
+    channel_row_ui(ui, PushChannel::Video, &snap.channels[1], cmds);
+}
+
+/// A sent JPEG decoded back, fitted in 400 points wide at most (uploaded once per frame
+/// through `tex`), or a dark box saying `empty`.
+pub fn preview_image_ui(
+    ui: &mut egui::Ui,
+    preview: Option<&Preview>,
+    tex: &mut PreviewTexture,
+    empty: &str,
+) {
     let w = ui.available_width().min(400.0);
     let h = w * 3.0 / 4.0;
     match preview {
@@ -645,13 +657,12 @@ fn video_ui(
             ui.painter().text(
                 r.center(),
                 egui::Align2::CENTER_CENTER,
-                "no frame sent yet",
+                empty,
                 egui::FontId::proportional(14.0),
                 Color32::GRAY,
             );
         }
     }
-    channel_row_ui(ui, PushChannel::Video, &snap.channels[1], cmds);
 }
 
 fn control_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, cmds: &mut CommandQueue) {

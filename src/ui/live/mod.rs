@@ -105,6 +105,8 @@ pub struct LiveFrame {
     pub recent_events: Vec<(i64, String)>,
     /// Per-feed figures.
     pub figures: [FeedFigures; 2],
+    /// The operator's marks within [`LiveFrame::range`].
+    pub marks: Vec<grimstream::store::OperatorMark>,
 }
 
 impl LiveFrame {
@@ -156,9 +158,11 @@ fn collect(store: &grimstream::store::Store, t: &Timeline, now_ns: i64) -> LiveF
         Some(end) => end,
         None => t.live_edge_ns().max(now_ns.min(t.now_ns)),
     };
-    let range = match store.time_range() {
-        Some((lo, hi)) => (lo, hi.max(live_edge).max(lo + 1_000_000_000)),
-        None => (live_edge - 1_000_000_000, live_edge),
+    let range = match (store.time_range(), t.end_ns) {
+        // a recording: from its start (replay time 0) to its end
+        (r, Some(end)) => (r.map_or(0, |r| r.0.min(0)), end.max(1)),
+        (Some((lo, hi)), None) => (lo, hi.max(live_edge).max(lo + 1_000_000_000)),
+        (None, None) => (live_edge - 1_000_000_000, live_edge),
     };
     let figures = [r, e].map(|f| FeedFigures {
         rate: f.rate_per_s(now_ns),
@@ -166,8 +170,15 @@ fn collect(store: &grimstream::store::Store, t: &Timeline, now_ns: i64) -> LiveF
         dropped: f.evicted_items,
         gaps: f.gaps,
     });
+    let marks = store
+        .operator_marks()
+        .iter()
+        .filter(|m| m.t_ns >= range.0 && m.t_ns <= range.1)
+        .cloned()
+        .collect();
     LiveFrame {
         snap: None,
+        marks,
         at,
         previous,
         lanes: FeedRole::ALL.map(|role| tl::lane(store, role, now_ns)),
@@ -337,6 +348,7 @@ impl LiveRuntime {
                     opening.path,
                     o.recording,
                     o.replay,
+                    self.waker.clone(),
                 ));
             }
         }
@@ -363,11 +375,14 @@ impl LiveRuntime {
             collect(s, t, now)
         });
         frame.snap = Some(self.core.snapshot());
-        // a frame paged out of memory is read back from the recording
-        if let (Some(rec), Some(f)) = (&mut self.recording, &frame.at.frame)
-            && f.paged_out
-        {
-            frame.at.frame = Some(rec.frame_for(f));
+        // a frame paged out of memory is read back from the recording (off this thread)
+        if let Some(rec) = &mut self.recording {
+            rec.poll();
+            if let Some(f) = &frame.at.frame
+                && f.paged_out
+            {
+                frame.at.frame = Some(rec.frame_for(f));
+            }
         }
         self.frame = frame;
     }

@@ -1,20 +1,26 @@
 //! A recording as the live pane's data source: opened off the UI thread (with progress)
 //! through the live view's own ingest path ([`session::replay::into_view_with_progress`]),
 //! then held with its frames' pixels paged to disk: the store keeps every frame listed
-//! and [`ReplaySource::frame_for`] reads a paged-out frame back through the chunk index
-//! when the cursor lands on it.
+//! and [`ReplaySource::frame_for`] has a paged-out frame read back through the chunk index
+//! when the cursor lands on it, on the loader thread (the UI never waits on the disk).
+//! The capture side's track ([`CaptureTrack`]) says what was sent at the cursor; its JPEG
+//! is read back the same way.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use crate::grimstream::FeedRole;
 use crate::grimstream::live::LiveView;
 use crate::grimstream::store::StoredFrame;
 use crate::record::reader::Recording;
+use crate::session::replay::capture_track::{CaptureTrack, VideoSent, load_jpeg};
 use crate::session::replay::{self, ViewReplay};
+use crate::ui::capture::PreviewTexture;
+use crate::ui::capture::preview::{self, Preview};
+use crate::util::lock;
 
 /// A recording being opened on its own thread.
 pub struct OpeningRecording {
@@ -96,7 +102,11 @@ fn open(
     view.set_paging(true);
     let replay = replay::into_view_with_progress(&recording, &mut view, max_message_len, progress)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let end_ns = view.with_store(|s| s.time_range().map_or(0, |r| r.1));
+    // the whole extent: the feeds' data, or what the capture side sent after it
+    let span = recording
+        .time_range()
+        .map_or(0, |(a, b)| b.saturating_sub(a).min(i64::MAX as u64) as i64);
+    let end_ns = view.with_store(|s| s.time_range().map_or(span, |r| r.1.max(span)));
     for role in FeedRole::ALL {
         if view.has_source(role) {
             view.close_source(role, end_ns, "end of the recording");
@@ -113,85 +123,297 @@ fn open(
     })
 }
 
+/// A paged-out frame's identity.
+type FrameKey = (u64, u64, i64);
+
+fn key(f: &StoredFrame) -> FrameKey {
+    (f.generation, f.frame_id, f.arrival_ns)
+}
+
+/// A sent video frame's identity (log time and seq: seq restarts with a new sender).
+type JpegKey = (u64, u64);
+
+fn jpeg_key(v: &VideoSent) -> JpegKey {
+    (v.log_time_ns, v.seq)
+}
+
+/// What the loader thread is asked for: the newest request of each kind wins (a request
+/// not yet started is replaced, so fast scrubbing never queues reads).
+#[derive(Default)]
+struct Wants {
+    frame: Option<StoredFrame>,
+    jpeg: Option<VideoSent>,
+    stop: bool,
+}
+
+/// What the loader thread read.
+#[derive(Default)]
+struct Gots {
+    frame: Option<(FrameKey, Result<Option<bytes::Bytes>, String>, f32)>,
+    jpeg: Option<(JpegKey, Result<Preview, String>)>,
+}
+
+struct LoaderShared {
+    want: Mutex<Wants>,
+    wake: Condvar,
+    got: Mutex<Gots>,
+}
+
+/// The thread that reads paged-out frames and sent JPEGs back from the recording, so the
+/// UI thread never waits on the disk: one slot per kind, newest wins; the UI keeps
+/// drawing what it has until the read is done.
+struct Loader {
+    shared: Arc<LoaderShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Loader {
+    fn spawn(recording: Arc<Recording>, waker: Option<egui::Context>) -> std::io::Result<Loader> {
+        let shared = Arc::new(LoaderShared {
+            want: Mutex::new(Wants::default()),
+            wake: Condvar::new(),
+            got: Mutex::new(Gots::default()),
+        });
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("capdeck-replay-loader".into())
+            .spawn(move || loader_loop(&sh, &recording, waker.as_ref()))?;
+        Ok(Loader {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn ask(&self, f: impl FnOnce(&mut Wants)) {
+        f(&mut lock(&self.shared.want));
+        self.shared.wake.notify_one();
+    }
+
+    fn take(&self) -> Gots {
+        std::mem::take(&mut *lock(&self.shared.got))
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        self.ask(|w| w.stop = true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn loader_loop(sh: &LoaderShared, rec: &Recording, waker: Option<&egui::Context>) {
+    loop {
+        let (frame, jpeg) = {
+            let mut w = lock(&sh.want);
+            while !w.stop && w.frame.is_none() && w.jpeg.is_none() {
+                w = match sh.wake.wait(w) {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+            }
+            if w.stop {
+                return;
+            }
+            (w.frame.take(), w.jpeg.take())
+        };
+        if let Some(f) = frame {
+            let t = Instant::now();
+            let r = replay::load_frame(rec, &f).map_err(|e| e.to_string());
+            let ms = t.elapsed().as_secs_f32() * 1000.0;
+            lock(&sh.got).frame = Some((key(&f), r, ms));
+        }
+        if let Some(v) = jpeg {
+            let r = match load_jpeg(rec, &v) {
+                Ok(Some(jpeg)) => preview::decode(&jpeg).map(|image| Preview {
+                    seq: v.seq,
+                    image: Arc::new(image),
+                    jpeg_bytes: jpeg.len(),
+                }),
+                Ok(None) => Err(format!("video frame {} is not in the recording", v.seq)),
+                Err(e) => Err(e.to_string()),
+            };
+            lock(&sh.got).jpeg = Some((jpeg_key(&v), r));
+        }
+        if let Some(w) = waker {
+            w.request_repaint();
+        }
+    }
+}
+
 /// An opened recording: the file behind the pane's history.
 pub struct ReplaySource {
     /// The folder (or segment) opened.
     pub path: PathBuf,
-    recording: Recording,
+    loader: Option<Loader>,
     /// What opening fed (messages, refused, gaps, unknown topics).
     pub replay: ViewReplay,
+    /// What the capture side sent, by time.
+    pub capture: CaptureTrack,
     /// Problems found while opening (recovered segments, damaged manifest, …).
     pub problems: Vec<String>,
-    /// The frame last read back from disk (kept so its texture stays cached).
+    /// The frame last read back from disk (drawn until the next one is read).
     loaded: Option<StoredFrame>,
+    /// The frame being read (as listed, paged out).
+    pending: Option<StoredFrame>,
     /// The frame whose read failed last (not tried again every frame).
-    failed: Option<(u64, u64, i64)>,
+    failed: Option<FrameKey>,
     /// Frames read back from disk.
     pub loads: u64,
     /// Time the last read took, ms.
     pub last_load_ms: f32,
     /// Why the last read failed, if it did.
     pub load_error: Option<String>,
+    /// The sent JPEG at the cursor, decoded.
+    pub jpeg: Option<Preview>,
+    jpeg_shown: Option<JpegKey>,
+    jpeg_pending: Option<JpegKey>,
+    jpeg_failed: Option<JpegKey>,
+    /// Why the last JPEG could not be shown.
+    pub jpeg_error: Option<String>,
+    /// Texture of [`ReplaySource::jpeg`].
+    pub jpeg_tex: PreviewTexture,
 }
 
 impl ReplaySource {
-    /// Wraps what [`OpeningRecording`] opened (the view goes to the caller).
-    pub fn new(path: PathBuf, recording: Recording, replay: ViewReplay) -> ReplaySource {
+    /// Wraps what [`OpeningRecording`] opened (the view goes to the caller) and starts
+    /// its loader thread (`waker` repaints when a read is done).
+    pub fn new(
+        path: PathBuf,
+        recording: Recording,
+        mut replay: ViewReplay,
+        waker: Option<egui::Context>,
+    ) -> ReplaySource {
+        let problems = recording.problems.clone();
+        let (loader, load_error) = match Loader::spawn(Arc::new(recording), waker) {
+            Ok(l) => (Some(l), None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "cannot start the reader thread: {e}; frames paged out stay blank"
+                )),
+            ),
+        };
         ReplaySource {
             path,
-            problems: recording.problems.clone(),
-            recording,
+            loader,
+            capture: std::mem::take(&mut replay.capture),
             replay,
+            problems,
             loaded: None,
+            pending: None,
             failed: None,
             loads: 0,
             last_load_ms: 0.0,
-            load_error: None,
+            load_error,
+            jpeg: None,
+            jpeg_shown: None,
+            jpeg_pending: None,
+            jpeg_failed: None,
+            jpeg_error: None,
+            jpeg_tex: PreviewTexture::default(),
         }
     }
 
-    /// The frame to draw for `f`: itself when its pixels are in memory, else the same
-    /// frame with its pixels read back from the recording (cached while the cursor stays).
+    /// Takes what the loader thread read since the last call (once a frame).
+    pub fn poll(&mut self) {
+        let Some(l) = &self.loader else {
+            return;
+        };
+        let got = l.take();
+        // a read for an older request (the cursor moved on) is dropped: the newer one is
+        // already asked for
+        if let Some((k, r, ms)) = got.frame
+            && let Some(f) = self.pending.take_if(|p| key(p) == k)
+        {
+            match r {
+                Ok(Some(data)) => {
+                    self.loads += 1;
+                    self.last_load_ms = ms;
+                    self.load_error = None;
+                    self.loaded = Some(StoredFrame {
+                        data,
+                        paged_out: false,
+                        ..f
+                    });
+                }
+                Ok(None) => {
+                    self.failed = Some(k);
+                    self.load_error = Some(format!(
+                        "frame {} is not in the recording (a damaged chunk?)",
+                        f.frame_id
+                    ));
+                }
+                Err(e) => {
+                    self.failed = Some(k);
+                    self.load_error = Some(format!("cannot read frame {}: {e}", f.frame_id));
+                }
+            }
+        }
+        if let Some((k, r)) = got.jpeg
+            && self.jpeg_pending.take_if(|p| *p == k).is_some()
+        {
+            match r {
+                Ok(p) => {
+                    self.jpeg = Some(p);
+                    self.jpeg_shown = Some(k);
+                    self.jpeg_error = None;
+                }
+                Err(e) => {
+                    self.jpeg_failed = Some(k);
+                    self.jpeg_error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// The frame to draw for `f`: itself when its pixels are in memory; else, once read
+    /// back from the recording on the loader thread, the same frame with its pixels. Until
+    /// then the frame read last stays on screen (or `f`, blank, when none was).
     pub fn frame_for(&mut self, f: &StoredFrame) -> StoredFrame {
         if !f.paged_out {
             return f.clone();
         }
-        let key = (f.generation, f.frame_id, f.arrival_ns);
+        let k = key(f);
         if let Some(l) = &self.loaded
-            && (l.generation, l.frame_id, l.arrival_ns) == key
+            && key(l) == k
         {
             return l.clone();
         }
-        if self.failed == Some(key) {
+        if self.failed == Some(k) {
             return f.clone();
         }
-        let t = Instant::now();
-        match replay::load_frame(&self.recording, f) {
-            Ok(Some(data)) => {
-                self.loads += 1;
-                self.last_load_ms = t.elapsed().as_secs_f32() * 1000.0;
-                self.load_error = None;
-                let l = StoredFrame {
-                    data,
-                    paged_out: false,
-                    ..f.clone()
-                };
-                self.loaded = Some(l.clone());
-                l
-            }
-            Ok(None) => {
-                self.failed = Some(key);
-                self.load_error = Some(format!(
-                    "frame {} is not in the recording (a damaged chunk?)",
-                    f.frame_id
-                ));
-                f.clone()
-            }
-            Err(e) => {
-                self.failed = Some(key);
-                self.load_error = Some(format!("cannot read frame {}: {e}", f.frame_id));
-                f.clone()
-            }
+        if let Some(loader) = &self.loader
+            && self.pending.as_ref().map(key) != Some(k)
+        {
+            loader.ask(|w| w.frame = Some(f.clone()));
+            self.pending = Some(f.clone());
         }
+        self.loaded.clone().unwrap_or_else(|| f.clone())
+    }
+
+    /// Asks for the JPEG sent at the cursor (`None`: nothing sent yet there); it appears
+    /// in [`ReplaySource::jpeg`] once read and decoded.
+    pub fn want_jpeg(&mut self, v: Option<&VideoSent>) {
+        let Some(v) = v else {
+            self.jpeg = None;
+            self.jpeg_shown = None;
+            return;
+        };
+        let k = jpeg_key(v);
+        if self.jpeg_shown == Some(k) || self.jpeg_pending == Some(k) || self.jpeg_failed == Some(k)
+        {
+            return;
+        }
+        if let Some(loader) = &self.loader {
+            loader.ask(|w| w.jpeg = Some(*v));
+            self.jpeg_pending = Some(k);
+        }
+    }
+
+    /// Whether a frame is being read from disk.
+    pub fn loading(&self) -> bool {
+        self.pending.is_some()
     }
 }

@@ -20,6 +20,9 @@ pub const GAP: Color32 = Color32::from_rgb(190, 60, 60);
 /// Reconnect marker colour.
 pub const RECONNECT: Color32 = Color32::from_rgb(90, 160, 255);
 
+/// Operator mark colour.
+pub const OPERATOR_MARK: Color32 = Color32::from_rgb(255, 120, 220);
+
 /// Seek step of the arrow keys (ns); Shift multiplies by 10.
 pub const ARROW_SEEK_NS: i64 = 1_000_000_000;
 /// Speeds offered by the buttons (all within [`MIN_SPEED`]..[`MAX_SPEED`]).
@@ -94,6 +97,13 @@ pub fn controls_ui(ui: &mut egui::Ui, t: &Timeline, _frame: &LiveFrame, cmds: &m
             .clicked()
         {
             push(cmds, Command::JumpToLive);
+        }
+        if ui
+            .button("Mark")
+            .on_hover_text("Mark the cursor (M); a recording keeps the marks")
+            .clicked()
+        {
+            cmds.push(UiCommand::AddMark);
         }
         let mut follow = t.state == PlayState::FollowLive;
         if ui.checkbox(&mut follow, "follow live (F)").changed() {
@@ -296,6 +306,24 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
             }
         }
     }
+    // the operator's marks: across both lanes
+    for m in frame.marks.iter().filter(|m| m.t_ns >= lo && m.t_ns <= hi) {
+        let x = x_of(m.t_ns);
+        painter.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+            Stroke::new(1.5, OPERATOR_MARK),
+        );
+        painter.text(
+            Pos2::new(x + 2.0, rect.bottom() - 2.0),
+            Align2::LEFT_BOTTOM,
+            &m.label,
+            FontId::proportional(10.0),
+            OPERATOR_MARK,
+        );
+        if pointer.is_some_and(|p| (p.x - x).abs() < 3.0) {
+            hover_label = Some(format!("{} @ {:.2} s (M adds one)", m.label, secs(m.t_ns)));
+        }
+    }
     // cursor
     let cx = x_of(t.cursor_ns);
     painter.line_segment(
@@ -325,7 +353,7 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
 }
 
 /// Keyboard: Space play/pause, `.`/`,` step a frame, `]`/`[` step a state, arrows seek
-/// (Shift ×10), Home/End, F follow. Ignored while a text field has focus.
+/// (Shift ×10), Home/End, F follow, M mark the cursor. Ignored while a text field has focus.
 pub fn keys_ui(ui: &mut egui::Ui, t: &Timeline, cmds: &mut CommandQueue) {
     if ui.ctx().text_edit_focused() {
         return;
@@ -358,6 +386,9 @@ pub fn keys_ui(ui: &mut egui::Ui, t: &Timeline, cmds: &mut CommandQueue) {
             if i.key_pressed(k) {
                 push(cmds, c);
             }
+        }
+        if i.key_pressed(Key::M) {
+            cmds.push(UiCommand::AddMark);
         }
     });
 }
