@@ -1594,7 +1594,7 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
         "the pixels read back are the ones seen live"
     );
     assert_eq!(shown_frame_id(&h), seen.frame_id);
-    let loads = h.state().live.recording.as_ref().unwrap().loads;
+    let loads = h.state().live.recording.as_ref().unwrap().pager.loads;
     assert!(loads >= 1);
     // scrub to the start: another frame, read back too
     h.state_mut()
@@ -1620,7 +1620,7 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
         first.data.len(),
         seen.frame_id
     );
-    assert!(h.state().live.recording.as_ref().unwrap().loads > loads);
+    assert!(h.state().live.recording.as_ref().unwrap().pager.loads > loads);
     // play to the end: the cursor stops at the recording's end
     h.state_mut()
         .apply(UiCommand::Timeline(Command::SetSpeed(8.0)));
@@ -1813,6 +1813,92 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
     h.run_steps(2);
     assert!(!session.exists(), "the folder is gone");
     assert!(!has(&h, move |l| l == name), "and no longer listed");
+}
+
+/// While recording live, history is bounded by the disk: with a 16 MiB budget (4 frames of
+/// 1280x720) a frame seen a second into the recording is soon paged out of memory, still
+/// listed, and going back to it reads it from the session being written, byte for byte,
+/// while the recording goes on.
+#[test]
+fn while_recording_scrubbing_back_past_the_budget_reads_from_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness_with(AppOptions {
+        recordings_dir: Some(dir.path().to_owned()),
+        ..opts()
+    });
+    h.state_mut().apply(UiCommand::SetMemoryBudgetMib(16));
+    h.state_mut().apply(UiCommand::UseDemoFeeds(true));
+    step_until(&mut h, 20.0, "demo frames", |a| {
+        a.live
+            .frame
+            .at
+            .frame
+            .as_ref()
+            .is_some_and(|f| f.frame_id > 0)
+    });
+    h.state_mut().apply(UiCommand::StartRecording);
+    let elapsed = |a: &CapdeckApp| {
+        a.recorder
+            .as_ref()
+            .map_or(0.0, |r| r.status().elapsed.as_secs_f64())
+    };
+    step_until(&mut h, 10.0, "a second recorded", |a| elapsed(a) > 1.0);
+    let seen = h.state().live.frame.at.frame.clone().unwrap();
+    assert!(!seen.paged_out);
+    step_until(&mut h, 20.0, "the frame seen is paged out", |a| {
+        a.live.core.with_store(|s| {
+            s.feed(FeedRole::Retail)
+                .frames
+                .iter()
+                .any(|f| f.frame_id == seen.frame_id && f.paged_out)
+        })
+    });
+    let t = h.state().live.core.with_store(|s| {
+        s.feed(FeedRole::Retail)
+            .frames
+            .iter()
+            .find(|f| f.frame_id == seen.frame_id)
+            .unwrap()
+            .t_ns
+    });
+    h.state_mut().apply(UiCommand::Timeline(Command::Pause));
+    h.state_mut()
+        .apply(UiCommand::Timeline(Command::Seek { t_ns: t }));
+    step_until(
+        &mut h,
+        10.0,
+        "the frame is read back from the recording",
+        |a| {
+            a.live
+                .frame
+                .at
+                .frame
+                .as_ref()
+                .is_some_and(|f| f.frame_id == seen.frame_id && !f.paged_out)
+        },
+    );
+    let back = h.state().live.frame.at.frame.clone().unwrap();
+    assert!(
+        back.data == seen.data,
+        "the pixels read back are the ones seen live"
+    );
+    assert!(h.state().live.live_pager.as_ref().unwrap().loads >= 1);
+    let st = h
+        .state()
+        .recorder
+        .as_ref()
+        .expect("still recording")
+        .status();
+    assert!(
+        matches!(
+            st.state,
+            capdeck::record::recorder::RecorderState::Recording
+        ),
+        "{:?}",
+        st.state
+    );
+    assert_eq!(st.dropped, 0);
+    h.state_mut().apply(UiCommand::StopRecording);
 }
 
 /// Opening something that is not a recording says why and leaves the live view as it was.

@@ -358,6 +358,12 @@ impl LiveView {
         lock(&self.shared).store.set_paging(on);
     }
 
+    /// Paging for the frames arriving from `since` on (a recording started then), or off
+    /// ([`Store::set_paging_since`]).
+    pub fn set_paging_since(&self, since: Option<i64>) {
+        lock(&self.shared).store.set_paging_since(since);
+    }
+
     /// Adds an operator's mark to the history ([`Store::add_operator_mark`]).
     pub fn add_operator_mark(&self, m: super::store::OperatorMark) {
         lock(&self.shared).store.add_operator_mark(m);

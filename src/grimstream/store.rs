@@ -602,7 +602,9 @@ pub struct StoreUsage {
 pub struct Store {
     feeds: [FeedStore; 2],
     usage: StoreUsage,
-    paging: bool,
+    /// Frames arriving at or after this (viewer clock) are on disk: over budget their
+    /// pixels are dropped first ([`Store::set_paging`]); `None`: no paging.
+    paging_since: Option<i64>,
     operator_marks: Vec<OperatorMark>,
 }
 
@@ -621,7 +623,7 @@ impl Store {
                 budget_bytes,
                 ..Default::default()
             },
-            paging: false,
+            paging_since: None,
             operator_marks: Vec::new(),
         }
     }
@@ -644,7 +646,14 @@ impl Store {
     /// Whether the history is also on disk: over budget, drop the oldest frames' pixels
     /// first and keep the frames listed ([`StoredFrame::paged_out`]).
     pub fn set_paging(&mut self, on: bool) {
-        self.paging = on;
+        self.set_paging_since(on.then_some(i64::MIN));
+    }
+
+    /// Paging for the frames arriving from `since` (viewer clock) on: a recording started
+    /// then holds them, older frames are not on disk and are evicted whole as before.
+    /// `None` turns paging off (frames already paged out stay listed).
+    pub fn set_paging_since(&mut self, since: Option<i64>) {
+        self.paging_since = since;
         self.enforce_budget();
     }
 
@@ -846,14 +855,17 @@ impl Store {
     /// Evict the oldest items (across both feeds) until within budget.
     fn enforce_budget(&mut self) {
         while self.feeds[0].used_bytes + self.feeds[1].used_bytes > self.usage.budget_bytes {
-            if self.paging {
+            if let Some(since) = self.paging_since {
                 let oldest_resident = (0..2)
                     .filter_map(|fi| {
                         let f = &self.feeds[fi];
-                        f.frames.get(f.resident_from).map(|x| (x.t_ns, fi))
+                        f.frames
+                            .get(f.resident_from)
+                            .map(|x| (x.t_ns, x.arrival_ns, fi))
                     })
                     .min();
-                if let Some((_, fi)) = oldest_resident
+                if let Some((_, arrival, fi)) = oldest_resident
+                    && arrival >= since
                     && self.feeds[fi].page_out_oldest().is_some()
                 {
                     self.usage.paged_frames += 1;

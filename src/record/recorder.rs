@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::manifest::Manifest;
-use super::writer::{SessionWriter, WriteError, WriterOptions};
+use super::writer::{SessionWriter, WriteError, WriterOptions, WrittenSpans};
 use super::{Entry, Payload, Topic};
 use crate::util::lock;
 
@@ -177,6 +177,7 @@ impl RecordSink {
 pub struct Recorder {
     sink: RecordSink,
     thread: Option<JoinHandle<Manifest>>,
+    written: WrittenSpans,
 }
 
 impl Recorder {
@@ -205,6 +206,7 @@ impl Recorder {
             }),
         });
         let s2 = shared.clone();
+        let written = writer.written();
         let flush_every = opts.flush_every;
         let thread = std::thread::Builder::new()
             .name("capdeck-recorder".into())
@@ -223,7 +225,14 @@ impl Recorder {
                 started_unix_ns,
             },
             thread: Some(thread),
+            written,
         })
+    }
+
+    /// What the writer has made readable so far (one span a flush), for reading the
+    /// session while it is recorded ([`super::reader::read_span`]).
+    pub fn written(&self) -> WrittenSpans {
+        self.written.clone()
     }
 
     /// A handle to record through.

@@ -142,6 +142,10 @@ impl Seek for Counting {
 
 struct Segment {
     file: String,
+    /// Where the bytes not yet in a [`FlushedSpan`] start.
+    span_from: u64,
+    /// Log times of the messages written since the last flush.
+    span_t: Option<(u64, u64)>,
     w: mcap::Writer<Counting>,
     /// Bytes in the file (shared with the counting writer under `w`).
     len: Arc<AtomicU64>,
@@ -168,6 +172,7 @@ pub struct SessionWriter {
     next_segment: u32,
     sealed_bytes: u64,
     buf: Vec<u8>,
+    written: WrittenSpans,
 }
 
 impl SessionWriter {
@@ -204,6 +209,7 @@ impl SessionWriter {
             next_segment: 1,
             sealed_bytes: 0,
             buf: Vec::new(),
+            written: WrittenSpans::default(),
         })
     }
 
@@ -273,6 +279,9 @@ impl SessionWriter {
         .map_err(mcap_err)?;
         s.messages += 1;
         *s.per_topic.entry(e.topic).or_default() += 1;
+        s.span_t = Some(s.span_t.map_or((e.log_time_ns, e.log_time_ns), |(a, b)| {
+            (a.min(e.log_time_ns), b.max(e.log_time_ns))
+        }));
         s.start_ns = Some(s.start_ns.map_or(e.log_time_ns, |t| t.min(e.log_time_ns)));
         s.end_ns = Some(s.end_ns.map_or(e.log_time_ns, |t| t.max(e.log_time_ns)));
         // Keep the write buffer from holding on to one huge message forever.
@@ -292,12 +301,18 @@ impl SessionWriter {
             s.sync.sync_data().map_err(|e| WriteError::io(what, e))?;
             self.manifest.open = Some(s.head());
             self.write_manifest()?;
+            self.publish_span();
         }
         self.check_free()
     }
 
     /// Seals the open segment (summary, fsync, hash) and lists it in the manifest.
     pub fn seal(&mut self) -> Result<(), WriteError> {
+        // the last chunk as a span first (the summary after it is no span)
+        if let Some(s) = self.seg.as_mut() {
+            s.w.flush().map_err(mcap_err)?;
+        }
+        self.publish_span();
         let Some(mut s) = self.seg.take() else {
             return Ok(());
         };
@@ -399,17 +414,73 @@ impl SessionWriter {
             w,
             len,
             sync,
+            span_from: 0,
+            span_t: None,
             channels: HashMap::new(),
             messages: 0,
             per_topic: BTreeMap::new(),
             start_ns: None,
             end_ns: None,
         };
+        let mut seg = seg;
+        seg.span_from = seg.w_len();
         self.manifest.open = Some(seg.head());
         self.seg = Some(seg);
         self.write_manifest()
     }
+
+    /// The stretches made readable so far, shared with readers of the session while it is
+    /// being written ([`super::reader::read_span`]).
+    pub fn written(&self) -> WrittenSpans {
+        self.written.clone()
+    }
+
+    /// After the open segment's chunk was closed and flushed: its new bytes as a span.
+    fn publish_span(&mut self) {
+        let Some(s) = self.seg.as_mut() else {
+            return;
+        };
+        let end = s.w_len();
+        let Some((start_ns, end_ns)) = s.span_t.take() else {
+            s.span_from = end;
+            return;
+        };
+        let span = FlushedSpan {
+            file: s.file.clone(),
+            offset: s.span_from,
+            len: end.saturating_sub(s.span_from),
+            start_ns,
+            end_ns,
+            channels: s.channels.iter().map(|(t, id)| (*id, *t)).collect(),
+        };
+        s.span_from = end;
+        if let Ok(mut g) = self.written.lock() {
+            g.push(span);
+        }
+    }
 }
+
+/// A stretch of a segment that a flush made readable: whole MCAP records (no magic) holding
+/// the messages logged in `start_ns..=end_ns`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlushedSpan {
+    /// Segment file name.
+    pub file: String,
+    /// Byte offset in the file.
+    pub offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// First log time in it.
+    pub start_ns: u64,
+    /// Last log time in it.
+    pub end_ns: u64,
+    /// Channel ids of the segment's topics (a channel record may lie in an earlier span).
+    pub channels: Vec<(u16, Topic)>,
+}
+
+/// The spans a session's writer has made readable, in order (one a flush, about one a
+/// second: 3,600 an hour).
+pub type WrittenSpans = Arc<std::sync::Mutex<Vec<FlushedSpan>>>;
 
 impl Segment {
     fn w_len(&self) -> u64 {

@@ -87,6 +87,11 @@ impl RecordTap {
         self.sink.record_json(Topic::Settings, body);
     }
 
+    /// Viewer time `at_ns` (of the view whose feeds this taps) on the session clock.
+    pub fn session_time(&self, at_ns: i64) -> u64 {
+        self.view_time(at_ns)
+    }
+
     fn view_time(&self, at_ns: i64) -> u64 {
         let t = self.view_epoch + Duration::from_nanos(at_ns.max(0) as u64);
         self.sink.at_instant(t)

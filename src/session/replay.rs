@@ -22,7 +22,8 @@ use crate::grimstream::live::LiveView;
 use crate::grimstream::server::{ProducerServer, ServerOptions, Session, StopFlag};
 use crate::grimstream::store::{OperatorMark, StoredFrame};
 use crate::grimstream::transport::FeedAddr;
-use crate::record::reader::{ReadError, ReadEvent, Recording};
+use crate::record::reader::{ReadError, ReadEvent, Recording, read_span};
+use crate::record::writer::FlushedSpan;
 use crate::record::{Topic, split_parts};
 use crate::wire::grimstream::{HEADER_LEN, Header, Hello, Kind, Message, decode_payload};
 
@@ -146,7 +147,7 @@ fn operator_mark(json: &[u8], t0: u64) -> Option<OperatorMark> {
 /// How far before a frame's replayed arrival its recorded message may lie: [`into_view`]
 /// never lets the clock go back, so a message logged a little out of order arrives a
 /// little late.
-const LOAD_SLACK_NS: u64 = 200_000_000;
+pub const LOAD_SLACK_NS: u64 = 200_000_000;
 
 /// Reads the pixels of `frame` (a frame [`into_view`] fed from `rec`, now paged out of the
 /// view's memory) back from the recording: the retail message logged at its arrival with
@@ -155,10 +156,44 @@ const LOAD_SLACK_NS: u64 = 200_000_000;
 pub fn load_frame(rec: &Recording, frame: &StoredFrame) -> Result<Option<Bytes>, ReadError> {
     let t0 = rec.time_range().map_or(0, |r| r.0);
     let at = t0.saturating_add(frame.arrival_ns.max(0) as u64);
+    load_frame_with(at, frame, &mut |from, to, f| {
+        rec.read(from, to, &[Topic::RetailIn], f)
+    })
+}
+
+/// [`load_frame`] for a session still being recorded: `frame` (paged out of the live
+/// view) read back from the spans its writer has flushed ([`FlushedSpan`]), `at_ns` being
+/// its arrival on the session clock. History while recording is then bounded by the disk,
+/// not by memory.
+pub fn load_frame_written(
+    dir: &std::path::Path,
+    spans: &[FlushedSpan],
+    at_ns: u64,
+    frame: &StoredFrame,
+) -> Result<Option<Bytes>, ReadError> {
+    load_frame_with(at_ns, frame, &mut |from, to, f| {
+        // spans are in time order, but a span's times may overlap the next one's a little
+        let first = spans.partition_point(|s| s.end_ns < from);
+        for s in spans[first..].iter().take_while(|s| s.start_ns <= to) {
+            read_span(dir, s, from, to, &[Topic::RetailIn], f)?;
+        }
+        Ok(())
+    })
+}
+
+/// A read of the retail messages logged in `from..=to`.
+type ReadRange<'a> = dyn FnMut(u64, u64, &mut dyn FnMut(ReadEvent<'_>) -> ControlFlow<()>) -> Result<(), ReadError>
+    + 'a;
+
+fn load_frame_with(
+    at: u64,
+    frame: &StoredFrame,
+    read: &mut ReadRange<'_>,
+) -> Result<Option<Bytes>, ReadError> {
     // Almost always the message was logged exactly at the replayed arrival; only a message
     // logged out of order needs the wider (and dearer: each candidate is decoded) window.
     for from in [at, at.saturating_sub(LOAD_SLACK_NS)] {
-        if let Some(data) = find_frame(rec, from, at, frame)? {
+        if let Some(data) = find_frame(read, from, at, frame)? {
             return Ok(Some(data));
         }
     }
@@ -166,13 +201,13 @@ pub fn load_frame(rec: &Recording, frame: &StoredFrame) -> Result<Option<Bytes>,
 }
 
 fn find_frame(
-    rec: &Recording,
+    read: &mut ReadRange<'_>,
     from_ns: u64,
     to_ns: u64,
     frame: &StoredFrame,
 ) -> Result<Option<Bytes>, ReadError> {
     let mut found = None;
-    rec.read(from_ns, to_ns, &[Topic::RetailIn], &mut |ev| {
+    read(from_ns, to_ns, &mut |ev| {
         let ReadEvent::Message(m) = ev else {
             return ControlFlow::Continue(());
         };

@@ -496,6 +496,12 @@ impl CapdeckApp {
                     });
                     tap.prime(role, said.0, now, &said.1);
                 }
+                // frames over the memory budget from now on are read back from the file
+                self.live.page_to(crate::ui::live::replay::WrittenSession {
+                    dir: dir.clone(),
+                    spans: rec.written(),
+                    tap: tap.clone(),
+                });
                 self.record_tap.attach(Some(tap));
                 // the settings in force, then each change as it is made
                 if let Ok(v) = serde_json::to_value(&self.settings) {
@@ -515,6 +521,7 @@ impl CapdeckApp {
     fn stop_recording(&mut self) {
         self.record_tap.attach(None);
         self.settings_recorded = None;
+        self.live.stop_paging();
         let Some(rec) = self.recorder.take() else {
             return;
         };

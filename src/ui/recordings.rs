@@ -259,13 +259,13 @@ pub fn replay_banner_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQ
             ui.label(r.path.display().to_string());
             let mut facts = format!(
                 "{} messages · {} frames read from disk (last {:.1} ms)",
-                r.replay.messages, r.loads, r.last_load_ms
+                r.replay.messages, r.pager.loads, r.pager.last_load_ms
             );
             if !r.replay.gaps.is_empty() {
                 facts += &format!(" · {} unreadable stretches", r.replay.gaps.len());
             }
             ui.label(facts);
-            for p in r.problems.iter().chain(r.load_error.iter()) {
+            for p in r.problems.iter().chain(r.pager.load_error.iter()) {
                 ui.colored_label(YELLOW, p);
             }
             if ui.button("Back to live").clicked() {

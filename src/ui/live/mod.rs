@@ -219,6 +219,9 @@ pub struct LiveRuntime {
     pub recording: Option<replay::ReplaySource>,
     /// A recording being opened (progress in the pane; the live data stays until done).
     pub opening: Option<replay::OpeningRecording>,
+    /// While recording (and after, for what was recorded): the live history's frames over
+    /// the memory budget, read back from the session being written.
+    pub live_pager: Option<replay::FramePager>,
     budget_bytes: usize,
     follow_delay_ns: i64,
     record_tap: Option<std::sync::Arc<dyn grimstream::feed::MessageTap>>,
@@ -249,6 +252,7 @@ impl LiveRuntime {
             movie_policy: Default::default(),
             recording: None,
             opening: None,
+            live_pager: None,
             budget_bytes,
             follow_delay_ns,
             record_tap: None,
@@ -274,6 +278,23 @@ impl LiveRuntime {
             self.budget_bytes,
             max_message_len,
         ));
+    }
+
+    /// Recording started: from now on the live history's frames over the memory budget
+    /// keep their place and are read back from `session` when the cursor needs them.
+    pub fn page_to(&mut self, session: replay::WrittenSession) {
+        let since = self.core.now_ns();
+        self.live_pager = Some(replay::FramePager::new(
+            std::sync::Arc::new(session),
+            self.waker.clone(),
+        ));
+        self.core.set_paging_since(Some(since));
+    }
+
+    /// Recording stopped: frames arriving from now on are not on disk, so the memory
+    /// rule applies to them again (frames already paged out stay readable).
+    pub fn stop_paging(&mut self) {
+        self.core.set_paging_since(None);
     }
 
     /// Leaves the recording (or stops opening one): an empty live history, feeds idle
@@ -312,6 +333,7 @@ impl LiveRuntime {
             Ok(o) => {
                 self.stop_demo();
                 self.core.stop();
+                self.live_pager = None;
                 let mut view = o.view;
                 if let Some(ctx) = &self.waker {
                     let ctx = ctx.clone();
@@ -375,14 +397,23 @@ impl LiveRuntime {
             collect(s, t, now)
         });
         frame.snap = Some(self.core.snapshot());
-        // a frame paged out of memory is read back from the recording (off this thread)
-        if let Some(rec) = &mut self.recording {
-            rec.poll();
-            if let Some(f) = &frame.at.frame
-                && f.paged_out
-            {
-                frame.at.frame = Some(rec.frame_for(f));
+        // a frame paged out of memory is read back from the disk (off this thread)
+        let pager = match &mut self.recording {
+            Some(rec) => {
+                rec.poll();
+                Some(&mut rec.pager)
             }
+            None => {
+                if let Some(p) = &mut self.live_pager {
+                    p.poll_frames();
+                }
+                self.live_pager.as_mut()
+            }
+        };
+        if let (Some(p), Some(f)) = (pager, &frame.at.frame)
+            && f.paged_out
+        {
+            frame.at.frame = Some(p.frame_for(f));
         }
         self.frame = frame;
     }

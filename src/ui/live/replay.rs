@@ -12,10 +12,14 @@ use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::grimstream::FeedRole;
 use crate::grimstream::live::LiveView;
 use crate::grimstream::store::StoredFrame;
 use crate::record::reader::Recording;
+use crate::record::writer::{FlushedSpan, WrittenSpans};
+use crate::session::record::RecordTap;
 use crate::session::replay::capture_track::{CaptureTrack, VideoSent, load_jpeg};
 use crate::session::replay::{self, ViewReplay};
 use crate::ui::capture::PreviewTexture;
@@ -137,6 +141,61 @@ fn jpeg_key(v: &VideoSent) -> JpegKey {
     (v.log_time_ns, v.seq)
 }
 
+/// Where paged-out pixels and sent JPEGs are read back from (on the loader thread).
+pub trait PageSource: Send + Sync + 'static {
+    /// The pixels of a paged-out frame (`Ok(None)`: not there).
+    fn frame(&self, f: &StoredFrame) -> Result<Option<Bytes>, String>;
+    /// The JPEG of a sent video frame (`Ok(None)`: not there).
+    fn jpeg(&self, v: &VideoSent) -> Result<Option<Bytes>, String>;
+}
+
+impl PageSource for Recording {
+    fn frame(&self, f: &StoredFrame) -> Result<Option<Bytes>, String> {
+        replay::load_frame(self, f).map_err(|e| e.to_string())
+    }
+    fn jpeg(&self, v: &VideoSent) -> Result<Option<Bytes>, String> {
+        load_jpeg(self, v).map_err(|e| e.to_string())
+    }
+}
+
+/// The session being recorded, read back through the spans its writer has flushed: the
+/// live view's history while recording is bounded by the disk, not by memory.
+pub struct WrittenSession {
+    /// The session folder.
+    pub dir: PathBuf,
+    /// What the writer has flushed so far.
+    pub spans: WrittenSpans,
+    /// The tap that puts the view's times on the session clock.
+    pub tap: Arc<RecordTap>,
+}
+
+impl PageSource for WrittenSession {
+    fn frame(&self, f: &StoredFrame) -> Result<Option<Bytes>, String> {
+        let at = self.tap.session_time(f.arrival_ns);
+        let from = at.saturating_sub(replay::LOAD_SLACK_NS);
+        // the spans that may hold it, copied out: the writer is never kept waiting
+        let spans: Vec<FlushedSpan> = {
+            let g = lock(&self.spans);
+            let first = g.partition_point(|s| s.end_ns < from);
+            g[first..]
+                .iter()
+                .take_while(|s| s.start_ns <= at)
+                .cloned()
+                .collect()
+        };
+        if spans.is_empty() {
+            return Err(format!(
+                "frame {} is not on disk (it came before the recording started)",
+                f.frame_id
+            ));
+        }
+        replay::load_frame_written(&self.dir, &spans, at, f).map_err(|e| e.to_string())
+    }
+    fn jpeg(&self, _v: &VideoSent) -> Result<Option<Bytes>, String> {
+        Ok(None)
+    }
+}
+
 /// What the loader thread is asked for: the newest request of each kind wins (a request
 /// not yet started is replaced, so fast scrubbing never queues reads).
 #[derive(Default)]
@@ -149,7 +208,7 @@ struct Wants {
 /// What the loader thread read.
 #[derive(Default)]
 struct Gots {
-    frame: Option<(FrameKey, Result<Option<bytes::Bytes>, String>, f32)>,
+    frame: Option<(FrameKey, Result<Option<Bytes>, String>, f32)>,
     jpeg: Option<(JpegKey, Result<Preview, String>)>,
 }
 
@@ -159,16 +218,16 @@ struct LoaderShared {
     got: Mutex<Gots>,
 }
 
-/// The thread that reads paged-out frames and sent JPEGs back from the recording, so the
-/// UI thread never waits on the disk: one slot per kind, newest wins; the UI keeps
-/// drawing what it has until the read is done.
+/// The thread that reads paged-out frames and sent JPEGs back, so the UI thread never
+/// waits on the disk: one slot per kind, newest wins; the UI keeps drawing what it has
+/// until the read is done.
 struct Loader {
     shared: Arc<LoaderShared>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Loader {
-    fn spawn(recording: Arc<Recording>, waker: Option<egui::Context>) -> std::io::Result<Loader> {
+    fn spawn(source: Arc<dyn PageSource>, waker: Option<egui::Context>) -> std::io::Result<Loader> {
         let shared = Arc::new(LoaderShared {
             want: Mutex::new(Wants::default()),
             wake: Condvar::new(),
@@ -176,8 +235,8 @@ impl Loader {
         });
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
-            .name("capdeck-replay-loader".into())
-            .spawn(move || loader_loop(&sh, &recording, waker.as_ref()))?;
+            .name("capdeck-page-loader".into())
+            .spawn(move || loader_loop(&sh, &*source, waker.as_ref()))?;
         Ok(Loader {
             shared,
             thread: Some(thread),
@@ -203,7 +262,7 @@ impl Drop for Loader {
     }
 }
 
-fn loader_loop(sh: &LoaderShared, rec: &Recording, waker: Option<&egui::Context>) {
+fn loader_loop(sh: &LoaderShared, source: &dyn PageSource, waker: Option<&egui::Context>) {
     loop {
         let (frame, jpeg) = {
             let mut w = lock(&sh.want);
@@ -220,19 +279,19 @@ fn loader_loop(sh: &LoaderShared, rec: &Recording, waker: Option<&egui::Context>
         };
         if let Some(f) = frame {
             let t = Instant::now();
-            let r = replay::load_frame(rec, &f).map_err(|e| e.to_string());
+            let r = source.frame(&f);
             let ms = t.elapsed().as_secs_f32() * 1000.0;
             lock(&sh.got).frame = Some((key(&f), r, ms));
         }
         if let Some(v) = jpeg {
-            let r = match load_jpeg(rec, &v) {
+            let r = match source.jpeg(&v) {
                 Ok(Some(jpeg)) => preview::decode(&jpeg).map(|image| Preview {
                     seq: v.seq,
                     image: Arc::new(image),
                     jpeg_bytes: jpeg.len(),
                 }),
                 Ok(None) => Err(format!("video frame {} is not in the recording", v.seq)),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e),
             };
             lock(&sh.got).jpeg = Some((jpeg_key(&v), r));
         }
@@ -242,18 +301,11 @@ fn loader_loop(sh: &LoaderShared, rec: &Recording, waker: Option<&egui::Context>
     }
 }
 
-/// An opened recording: the file behind the pane's history.
-pub struct ReplaySource {
-    /// The folder (or segment) opened.
-    pub path: PathBuf,
+/// Frames paged out of the view's memory, read back from disk on a loader thread as the
+/// cursor lands on them: for a replayed recording and for the live view while recording.
+pub struct FramePager {
     loader: Option<Loader>,
-    /// What opening fed (messages, refused, gaps, unknown topics).
-    pub replay: ViewReplay,
-    /// What the capture side sent, by time.
-    pub capture: CaptureTrack,
-    /// Problems found while opening (recovered segments, damaged manifest, …).
-    pub problems: Vec<String>,
-    /// The frame last read back from disk (drawn until the next one is read).
+    /// The frame last read back (drawn until the next one is read).
     loaded: Option<StoredFrame>,
     /// The frame being read (as listed, paged out).
     pending: Option<StoredFrame>,
@@ -265,28 +317,13 @@ pub struct ReplaySource {
     pub last_load_ms: f32,
     /// Why the last read failed, if it did.
     pub load_error: Option<String>,
-    /// The sent JPEG at the cursor, decoded.
-    pub jpeg: Option<Preview>,
-    jpeg_shown: Option<JpegKey>,
-    jpeg_pending: Option<JpegKey>,
-    jpeg_failed: Option<JpegKey>,
-    /// Why the last JPEG could not be shown.
-    pub jpeg_error: Option<String>,
-    /// Texture of [`ReplaySource::jpeg`].
-    pub jpeg_tex: PreviewTexture,
 }
 
-impl ReplaySource {
-    /// Wraps what [`OpeningRecording`] opened (the view goes to the caller) and starts
-    /// its loader thread (`waker` repaints when a read is done).
-    pub fn new(
-        path: PathBuf,
-        recording: Recording,
-        mut replay: ViewReplay,
-        waker: Option<egui::Context>,
-    ) -> ReplaySource {
-        let problems = recording.problems.clone();
-        let (loader, load_error) = match Loader::spawn(Arc::new(recording), waker) {
+impl FramePager {
+    /// A pager reading from `source` on its own thread (`waker` repaints when a read is
+    /// done).
+    pub fn new(source: Arc<dyn PageSource>, waker: Option<egui::Context>) -> FramePager {
+        let (loader, load_error) = match Loader::spawn(source, waker) {
             Ok(l) => (Some(l), None),
             Err(e) => (
                 None,
@@ -295,33 +332,21 @@ impl ReplaySource {
                 )),
             ),
         };
-        ReplaySource {
-            path,
+        FramePager {
             loader,
-            capture: std::mem::take(&mut replay.capture),
-            replay,
-            problems,
             loaded: None,
             pending: None,
             failed: None,
             loads: 0,
             last_load_ms: 0.0,
             load_error,
-            jpeg: None,
-            jpeg_shown: None,
-            jpeg_pending: None,
-            jpeg_failed: None,
-            jpeg_error: None,
-            jpeg_tex: PreviewTexture::default(),
         }
     }
 
-    /// Takes what the loader thread read since the last call (once a frame).
-    pub fn poll(&mut self) {
-        let Some(l) = &self.loader else {
-            return;
-        };
-        let got = l.take();
+    /// Takes what the loader read since the last call (once a frame); hands back a JPEG
+    /// result for the caller.
+    fn poll(&mut self) -> Option<(JpegKey, Result<Preview, String>)> {
+        let got = self.loader.as_ref()?.take();
         // a read for an older request (the cursor moved on) is dropped: the newer one is
         // already asked for
         if let Some((k, r, ms)) = got.frame
@@ -341,7 +366,7 @@ impl ReplaySource {
                 Ok(None) => {
                     self.failed = Some(k);
                     self.load_error = Some(format!(
-                        "frame {} is not in the recording (a damaged chunk?)",
+                        "frame {} is not on disk (a damaged chunk?)",
                         f.frame_id
                     ));
                 }
@@ -351,26 +376,12 @@ impl ReplaySource {
                 }
             }
         }
-        if let Some((k, r)) = got.jpeg
-            && self.jpeg_pending.take_if(|p| *p == k).is_some()
-        {
-            match r {
-                Ok(p) => {
-                    self.jpeg = Some(p);
-                    self.jpeg_shown = Some(k);
-                    self.jpeg_error = None;
-                }
-                Err(e) => {
-                    self.jpeg_failed = Some(k);
-                    self.jpeg_error = Some(e);
-                }
-            }
-        }
+        got.jpeg
     }
 
     /// The frame to draw for `f`: itself when its pixels are in memory; else, once read
-    /// back from the recording on the loader thread, the same frame with its pixels. Until
-    /// then the frame read last stays on screen (or `f`, blank, when none was).
+    /// back on the loader thread, the same frame with its pixels. Until then the frame read
+    /// last stays on screen (or `f`, blank, when none was).
     pub fn frame_for(&mut self, f: &StoredFrame) -> StoredFrame {
         if !f.paged_out {
             return f.clone();
@@ -393,6 +404,84 @@ impl ReplaySource {
         self.loaded.clone().unwrap_or_else(|| f.clone())
     }
 
+    /// Takes what was read for a live view's pager (no JPEGs are asked for there).
+    pub fn poll_frames(&mut self) {
+        let _ = self.poll();
+    }
+
+    /// Whether a frame is being read from disk.
+    pub fn loading(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
+/// An opened recording: the file behind the pane's history.
+pub struct ReplaySource {
+    /// The folder (or segment) opened.
+    pub path: PathBuf,
+    /// Paged-out frames, read back from the recording.
+    pub pager: FramePager,
+    /// What opening fed (messages, refused, gaps, unknown topics).
+    pub replay: ViewReplay,
+    /// What the capture side sent, by time.
+    pub capture: CaptureTrack,
+    /// Problems found while opening (recovered segments, damaged manifest, …).
+    pub problems: Vec<String>,
+    /// The sent JPEG at the cursor, decoded.
+    pub jpeg: Option<Preview>,
+    jpeg_shown: Option<JpegKey>,
+    jpeg_pending: Option<JpegKey>,
+    jpeg_failed: Option<JpegKey>,
+    /// Why the last JPEG could not be shown.
+    pub jpeg_error: Option<String>,
+    /// Texture of [`ReplaySource::jpeg`].
+    pub jpeg_tex: PreviewTexture,
+}
+
+impl ReplaySource {
+    /// Wraps what [`OpeningRecording`] opened (the view goes to the caller) and starts
+    /// its loader thread (`waker` repaints when a read is done).
+    pub fn new(
+        path: PathBuf,
+        recording: Recording,
+        mut replay: ViewReplay,
+        waker: Option<egui::Context>,
+    ) -> ReplaySource {
+        let problems = recording.problems.clone();
+        ReplaySource {
+            path,
+            pager: FramePager::new(Arc::new(recording), waker),
+            capture: std::mem::take(&mut replay.capture),
+            replay,
+            problems,
+            jpeg: None,
+            jpeg_shown: None,
+            jpeg_pending: None,
+            jpeg_failed: None,
+            jpeg_error: None,
+            jpeg_tex: PreviewTexture::default(),
+        }
+    }
+
+    /// Takes what the loader thread read since the last call (once a frame).
+    pub fn poll(&mut self) {
+        if let Some((k, r)) = self.pager.poll()
+            && self.jpeg_pending.take_if(|p| *p == k).is_some()
+        {
+            match r {
+                Ok(p) => {
+                    self.jpeg = Some(p);
+                    self.jpeg_shown = Some(k);
+                    self.jpeg_error = None;
+                }
+                Err(e) => {
+                    self.jpeg_failed = Some(k);
+                    self.jpeg_error = Some(e);
+                }
+            }
+        }
+    }
+
     /// Asks for the JPEG sent at the cursor (`None`: nothing sent yet there); it appears
     /// in [`ReplaySource::jpeg`] once read and decoded.
     pub fn want_jpeg(&mut self, v: Option<&VideoSent>) {
@@ -406,14 +495,9 @@ impl ReplaySource {
         {
             return;
         }
-        if let Some(loader) = &self.loader {
+        if let Some(loader) = &self.pager.loader {
             loader.ask(|w| w.jpeg = Some(*v));
             self.jpeg_pending = Some(k);
         }
-    }
-
-    /// Whether a frame is being read from disk.
-    pub fn loading(&self) -> bool {
-        self.pending.is_some()
     }
 }
