@@ -1156,6 +1156,7 @@ impl CaptureBackend for FixedCapture {
             },
             receiver: Some(ReceiverSummary {
                 endpoint: "tcp://127.0.0.1:40001".into(),
+                ports: Some((40001, 40002)),
                 audio_msgs: 120,
                 video_msgs: 42,
                 bytes: 1_484_000,
@@ -1800,6 +1801,58 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
             .iter()
             .any(|m| m.label == "mark 1"),
         "the mark is drawn"
+    );
+
+    // its capture side sent again to the built-in receiver, paced as recorded
+    let rx = |a: &CapdeckApp| {
+        a.capture_snap
+            .receiver
+            .as_ref()
+            .map_or((0, 0), |r| (r.audio_msgs, r.video_msgs))
+    };
+    let before = rx(h.state());
+    h.get_by_label("Send capture to host").click();
+    let job_done = |a: &CapdeckApp| {
+        a.live
+            .recording
+            .as_ref()
+            .and_then(|r| r.job.as_ref())
+            .and_then(|j| j.outcome.clone())
+    };
+    step_until(&mut h, 20.0, "the send ends", |a| job_done(a).is_some());
+    let said = job_done(h.state()).unwrap().expect("sent");
+    assert!(
+        said.starts_with(&format!(
+            "sent {} audio and {} video messages",
+            audio.len(),
+            video.len()
+        )),
+        "{said}"
+    );
+    step_until(&mut h, 10.0, "the receiver has them all", |a| {
+        let now = rx(a);
+        now.0 >= before.0 + audio.len() as u64 && now.1 >= before.1 + video.len() as u64
+    });
+    // and exported for Foxglove, beside the folder: the marks and settings are in it
+    h.get_by_label("Export for Foxglove").click();
+    step_until(&mut h, 20.0, "the export ends", |a| {
+        let export = a.live.recording.as_ref().and_then(|r| r.job.as_ref());
+        export.is_some_and(|j| j.what.starts_with("exporting") && j.outcome.is_some())
+    });
+    let said = job_done(h.state()).unwrap().expect("exported");
+    let out = dir.path().join(format!(
+        "{}.foxglove.mcap",
+        session.file_name().unwrap().to_string_lossy()
+    ));
+    assert!(said.contains(&out.display().to_string()), "{said}");
+    let per_topic = capdeck::record::reader::Recording::open(&out)
+        .unwrap()
+        .per_topic();
+    assert_eq!(per_topic.get("/marks"), Some(&1), "{per_topic:?}");
+    assert_eq!(
+        per_topic.get("/settings").copied(),
+        Some(settings.len() as u64),
+        "{per_topic:?}"
     );
 
     // back to live, then delete the recording from the recent list

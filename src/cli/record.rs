@@ -280,6 +280,7 @@ pub fn run_replay(a: ReplayArgs) -> anyhow::Result<()> {
                 paced: !a.as_fast,
                 speed: a.speed,
                 send_timeout: Duration::from_secs(10),
+                progress: Default::default(),
             },
         )?;
         eprintln!(

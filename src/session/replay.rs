@@ -12,7 +12,8 @@
 pub mod capture_track;
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -244,6 +245,17 @@ pub struct ToHostOptions {
     pub speed: f64,
     /// Give up on a message the host does not take within this long.
     pub send_timeout: Duration,
+    /// Shared with the caller: messages sent so far, and a stop request.
+    pub progress: Arc<ToHostProgress>,
+}
+
+/// How far a running [`to_host`] got, and a way to stop it (the app's Stop button).
+#[derive(Debug, Default)]
+pub struct ToHostProgress {
+    /// Messages sent so far.
+    pub sent: AtomicU64,
+    /// Set to stop after the message being sent (a paced wait ends within 100 ms).
+    pub stop: AtomicBool,
 }
 
 /// What [`to_host`] sent.
@@ -261,6 +273,8 @@ pub struct HostReplay {
     pub gaps: u64,
     /// Wall time taken, s.
     pub seconds: f64,
+    /// Stopped on request before the end.
+    pub stopped: bool,
 }
 
 /// Why a replay to a host failed.
@@ -330,9 +344,17 @@ pub fn to_host(rec: &Recording, o: &ToHostOptions) -> Result<HostReplay, ToHostE
             if o.paced {
                 let due =
                     Duration::from_secs_f64(m.log_time_ns.saturating_sub(t0) as f64 / 1e9 / speed);
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    std::thread::sleep(wait);
+                // waits in slices, so a stop request is seen within 100 ms
+                while let Some(wait) = due.checked_sub(started.elapsed()) {
+                    if o.progress.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(wait.min(Duration::from_millis(100)));
                 }
+            }
+            if o.progress.stop.load(Ordering::Relaxed) {
+                out.stopped = true;
+                return ControlFlow::Break(());
             }
             let (sock, name) = if m.topic == Some(Topic::CaptureAudio) {
                 (&audio, "audio")
@@ -341,6 +363,7 @@ pub fn to_host(rec: &Recording, o: &ToHostOptions) -> Result<HostReplay, ToHostE
             };
             match sock.send_multipart(parts.iter().copied(), 0) {
                 Ok(()) => {
+                    o.progress.sent.fetch_add(1, Ordering::Relaxed);
                     out.bytes += parts.iter().map(|p| p.len() as u64).sum::<u64>();
                     if name == "audio" {
                         out.audio += 1;

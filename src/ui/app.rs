@@ -383,6 +383,30 @@ impl CapdeckApp {
                 }
             }
             UiCommand::DeleteRecording(p) => self.delete_recording(p),
+            UiCommand::SendRecordingToHost => self.send_recording_to_host(),
+            UiCommand::ExportRecording => {
+                if let Some(r) = &mut self.live.recording {
+                    let name = r.path.file_name().map_or_else(
+                        || "recording".to_owned(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
+                    let out = r
+                        .path
+                        .parent()
+                        .unwrap_or(std::path::Path::new("."))
+                        .join(format!("{name}.foxglove.mcap"));
+                    r.job = Some(super::recordings::RecordingJob::export(
+                        &r.path,
+                        out,
+                        self.waker.clone(),
+                    ));
+                }
+            }
+            UiCommand::StopRecordingJob => {
+                if let Some(j) = self.live.recording.as_ref().and_then(|r| r.job.as_ref()) {
+                    j.stop();
+                }
+            }
             UiCommand::UseDemoFeeds(demo) => {
                 v.demo = *demo;
                 self.settings.feed_target = if *demo {
@@ -535,6 +559,46 @@ impl CapdeckApp {
                 m.dropped
             ),
             None => tracing::warn!("the recording {} could not be sealed", st.dir.display()),
+        }
+    }
+
+    /// Sends the open recording's capture side where the capture pane sends: the built-in
+    /// receiver (which must be running) or the chosen host profile.
+    fn send_recording_to_host(&mut self) {
+        let target = match self.settings.capture_target {
+            CaptureTarget::Embedded => self
+                .capture_snap
+                .receiver
+                .as_ref()
+                .and_then(|r| r.ports)
+                .map(|p| ("127.0.0.1".to_owned(), p))
+                .ok_or_else(|| {
+                    "the built-in receiver is not running: start a capture channel, or choose \
+                     a host in the capture pane"
+                        .to_owned()
+                }),
+            CaptureTarget::Profile(i) => self
+                .settings
+                .host_profiles
+                .get(i)
+                .map(|p| (p.address.clone(), (p.audio_port, p.video_port)))
+                .ok_or_else(|| "the chosen host profile is gone".to_owned()),
+        };
+        let Some(r) = &mut self.live.recording else {
+            return;
+        };
+        match target {
+            Ok((host, ports)) => {
+                let total = (r.capture.audio.len() + r.capture.video.len()) as u64;
+                r.job = Some(super::recordings::RecordingJob::send_to_host(
+                    &r.path,
+                    &host,
+                    ports,
+                    total,
+                    self.waker.clone(),
+                ));
+            }
+            Err(e) => tracing::error!("cannot send the recording: {e}"),
         }
     }
 

@@ -80,6 +80,12 @@ pub enum UiCommand {
     OpenRecording(std::path::PathBuf),
     /// Leave the recording: back to the live feeds.
     CloseRecording,
+    /// Send the open recording's capture side to the capture pane's target, paced.
+    SendRecordingToHost,
+    /// Export the open recording for Foxglove (beside its folder).
+    ExportRecording,
+    /// Stop the open recording's send.
+    StopRecordingJob,
     /// Delete a recording folder from the recordings folder.
     DeleteRecording(std::path::PathBuf),
 

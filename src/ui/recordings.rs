@@ -4,6 +4,9 @@
 //! the capture pane's view of what was sent at the replay's cursor.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 use std::time::Instant;
 
 use super::capture::{human_bytes, preview_image_ui};
@@ -12,7 +15,9 @@ use super::live::LiveRuntime;
 use super::live::replay::ReplaySource;
 use super::widgets::{GREEN, GREY, RED, YELLOW, level_meter_ui};
 use crate::record::manifest::Manifest;
+use crate::record::reader::Recording;
 use crate::record::recorder::{RecorderState, RecorderStatus};
+use crate::session::replay::{ToHostOptions, ToHostProgress, to_host};
 
 /// A recording found in the recordings folder.
 #[derive(Debug, Clone, PartialEq)]
@@ -272,6 +277,40 @@ pub fn replay_banner_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQ
                 cmds.push(UiCommand::CloseRecording);
             }
         });
+        ui.horizontal_wrapped(|ui| {
+            let busy = r.job.as_ref().is_some_and(RecordingJob::running);
+            let sent = r.capture.audio.len() + r.capture.video.len();
+            if ui
+                .add_enabled(!busy && sent > 0, egui::Button::new("Send capture to host"))
+                .on_hover_text(
+                    "Push the recorded audio and video to the capture pane's target (the \
+                     built-in receiver or the host profile chosen there), paced as recorded: \
+                     the same bytes in the same order",
+                )
+                .on_disabled_hover_text(if busy {
+                    "A job is running"
+                } else {
+                    "Nothing was sent while this was recorded"
+                })
+                .clicked()
+            {
+                cmds.push(UiCommand::SendRecordingToHost);
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("Export for Foxglove"))
+                .on_hover_text(
+                    "Write <name>.foxglove.mcap beside the recording with the standard \
+                     schemas (CompressedImage, RawAudio, RawImage, JSON): it opens in \
+                     Foxglove, Rerun and the mcap CLI",
+                )
+                .clicked()
+            {
+                cmds.push(UiCommand::ExportRecording);
+            }
+            if let Some(j) = &r.job {
+                job_ui(ui, j, cmds);
+            }
+        });
         ui.separator();
     }
 }
@@ -393,4 +432,177 @@ fn waveform_ui(ui: &mut egui::Ui, cols: &[Option<(f32, f32)>]) {
         }
     }
     resp.on_hover_text("audio sent in the two seconds before the cursor");
+}
+
+/// Work on an opened recording, on its own thread: sending its capture side to a host
+/// (paced as recorded), or exporting it with the standard schemas for Foxglove and Rerun.
+pub struct RecordingJob {
+    /// What it does, for the banner.
+    pub what: String,
+    /// Messages sent so far and the stop request (the send; unused by an export).
+    pub progress: Arc<ToHostProgress>,
+    /// Messages it will send (0: not counted).
+    pub total: u64,
+    /// When it started.
+    pub started: Instant,
+    rx: Receiver<Result<String, String>>,
+    /// How it ended, once it did.
+    pub outcome: Option<Result<String, String>>,
+}
+
+impl RecordingJob {
+    /// Sends the capture side of `session` to `host` (audio and video PULL ports), paced
+    /// as recorded, the same bytes in the same order ([`to_host`]).
+    pub fn send_to_host(
+        session: &Path,
+        host: &str,
+        ports: (u16, u16),
+        total: u64,
+        waker: Option<egui::Context>,
+    ) -> RecordingJob {
+        let progress = Arc::new(ToHostProgress::default());
+        let opts = ToHostOptions {
+            host: host.to_owned(),
+            audio_port: ports.0,
+            video_port: ports.1,
+            paced: true,
+            speed: 1.0,
+            send_timeout: std::time::Duration::from_secs(10),
+            progress: progress.clone(),
+        };
+        let what = format!(
+            "sending the capture side to {host} (audio {}, video {})",
+            ports.0, ports.1
+        );
+        let session = session.to_owned();
+        RecordingJob::spawn(what, progress, total, waker, move || {
+            let rec = Recording::open(&session).map_err(|e| e.to_string())?;
+            let r = to_host(&rec, &opts).map_err(|e| e.to_string())?;
+            Ok(format!(
+                "{} {} audio and {} video messages ({}) in {:.1} s{}",
+                if r.stopped { "stopped after" } else { "sent" },
+                r.audio,
+                r.video,
+                human_bytes(r.bytes),
+                r.seconds,
+                if r.gaps + r.damaged > 0 {
+                    format!(
+                        "; {} unreadable stretches, {} damaged messages left out",
+                        r.gaps, r.damaged
+                    )
+                } else {
+                    String::new()
+                }
+            ))
+        })
+    }
+
+    /// Exports `session` to `out` with the standard schemas ([`crate::record::foxglove`]).
+    pub fn export(session: &Path, out: PathBuf, waker: Option<egui::Context>) -> RecordingJob {
+        let what = format!("exporting to {}", out.display());
+        let session = session.to_owned();
+        RecordingJob::spawn(what, Default::default(), 0, waker, move || {
+            let s = crate::record::foxglove::export(&session, &out).map_err(|e| e.to_string())?;
+            Ok(format!(
+                "exported {} messages to {} ({} left out); it opens in Foxglove, Rerun and `mcap info`",
+                s.per_topic.values().sum::<u64>(),
+                out.display(),
+                s.skipped
+            ))
+        })
+    }
+
+    fn spawn(
+        what: String,
+        progress: Arc<ToHostProgress>,
+        total: u64,
+        waker: Option<egui::Context>,
+        job: impl FnOnce() -> Result<String, String> + Send + 'static,
+    ) -> RecordingJob {
+        let (tx, rx) = sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("capdeck-recording-job".into())
+            .spawn(move || {
+                let r = job();
+                match &r {
+                    Ok(t) => tracing::info!("{t}"),
+                    Err(e) => tracing::error!("{e}"),
+                }
+                let _ = tx.send(r);
+                if let Some(w) = waker {
+                    w.request_repaint();
+                }
+            });
+        let mut j = RecordingJob {
+            what,
+            progress,
+            total,
+            started: Instant::now(),
+            rx,
+            outcome: None,
+        };
+        if let Err(e) = spawned {
+            j.outcome = Some(Err(format!("cannot start the job's thread: {e}")));
+        }
+        j
+    }
+
+    /// Takes the outcome once the thread is done.
+    pub fn poll(&mut self) {
+        if self.outcome.is_none() {
+            match self.rx.try_recv() {
+                Ok(r) => self.outcome = Some(r),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    self.outcome = Some(Err("the job's thread ended".into()))
+                }
+            }
+        }
+    }
+
+    /// Whether it still runs.
+    pub fn running(&self) -> bool {
+        self.outcome.is_none()
+    }
+
+    /// Asks a send to stop (it ends within 100 ms, after the message being sent).
+    pub fn stop(&self) {
+        self.progress.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for RecordingJob {
+    fn drop(&mut self) {
+        // a send stops with the replay it belongs to; an export finishes its file
+        self.stop();
+    }
+}
+
+/// The job's line in the replay banner.
+fn job_ui(ui: &mut egui::Ui, j: &RecordingJob, cmds: &mut CommandQueue) {
+    match &j.outcome {
+        None => {
+            ui.add(egui::Spinner::new());
+            let sent = j.progress.sent.load(Ordering::Relaxed);
+            ui.label(if j.total > 0 {
+                format!(
+                    "{}: {sent} of {} messages, {:.0} s",
+                    j.what,
+                    j.total,
+                    j.started.elapsed().as_secs_f32()
+                )
+            } else {
+                format!("{} …", j.what)
+            });
+            if j.total > 0 && ui.button("Stop sending").clicked() {
+                cmds.push(UiCommand::StopRecordingJob);
+            }
+        }
+        Some(Ok(t)) => {
+            ui.label(t);
+        }
+        Some(Err(e)) => {
+            ui.colored_label(RED, e);
+        }
+    }
 }

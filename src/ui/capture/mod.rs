@@ -161,6 +161,8 @@ pub struct ControlStatus {
 pub struct ReceiverSummary {
     /// Where it listens.
     pub endpoint: String,
+    /// Its audio and video PULL ports (on 127.0.0.1).
+    pub ports: Option<(u16, u16)>,
     /// Audio messages received.
     pub audio_msgs: u64,
     /// Video messages received.

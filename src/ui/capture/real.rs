@@ -62,6 +62,7 @@ struct Published {
     sender: Option<SenderStats>,
     receiver: Option<crate::net::receiver::ReceiverStats>,
     receiver_endpoint: Option<String>,
+    receiver_ports: Option<(u16, u16)>,
     controls: Option<(Arc<AudioControl>, Arc<VideoControl>)>,
     /// Why the session (the target) could not open.
     error: Option<String>,
@@ -452,6 +453,10 @@ fn worker(
                     b.control.map_or("-".into(), |c| c.to_string())
                 )
             });
+            p.receiver_ports = st.receiver.as_ref().map(|r| {
+                let b = r.ports();
+                (b.audio, b.video)
+            });
             p.receiver = rstats;
         }
         if let Some(w) = &waker {
@@ -684,6 +689,7 @@ impl CaptureBackend for RealBackend {
         let receiver = if self.desired.host.is_none() {
             p.receiver.as_ref().map(|r| ReceiverSummary {
                 endpoint: p.receiver_endpoint.clone().unwrap_or_default(),
+                ports: p.receiver_ports,
                 audio_msgs: r.audio.messages,
                 video_msgs: r.video.messages,
                 bytes: r.audio.payload_bytes + r.video.payload_bytes,

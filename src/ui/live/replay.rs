@@ -436,6 +436,8 @@ pub struct ReplaySource {
     pub jpeg_error: Option<String>,
     /// Texture of [`ReplaySource::jpeg`].
     pub jpeg_tex: PreviewTexture,
+    /// A send to a host or an export running (or done) on this recording.
+    pub job: Option<crate::ui::recordings::RecordingJob>,
 }
 
 impl ReplaySource {
@@ -460,11 +462,15 @@ impl ReplaySource {
             jpeg_failed: None,
             jpeg_error: None,
             jpeg_tex: PreviewTexture::default(),
+            job: None,
         }
     }
 
     /// Takes what the loader thread read since the last call (once a frame).
     pub fn poll(&mut self) {
+        if let Some(j) = &mut self.job {
+            j.poll();
+        }
         if let Some((k, r)) = self.pager.poll()
             && self.jpeg_pending.take_if(|p| *p == k).is_some()
         {
