@@ -488,6 +488,45 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
             >= 1
     );
     assert!(rep["channels"]["/capture/control/reply"].as_u64().unwrap() >= 1);
+    // the links' state changes, each once: audio and video streaming (a loopback connect
+    // is done before the first state is taken) and stopped at the end, the control
+    // channel connecting, then ok
+    let rec = capdeck::record::reader::Recording::open(&dir).unwrap();
+    let mut links: Vec<(String, String)> = Vec::new();
+    rec.read(0, u64::MAX, &[capdeck::record::Topic::Links], &mut |ev| {
+        if let capdeck::record::reader::ReadEvent::Message(m) = ev {
+            let v: Value = serde_json::from_slice(m.data).unwrap();
+            links.push((
+                v["channel"].as_str().unwrap().to_owned(),
+                v["state"]["state"].as_str().unwrap().to_owned(),
+            ));
+        }
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    for (ch, states) in [
+        ("audio", &["streaming", "stopped"][..]),
+        ("video", &["streaming", "stopped"][..]),
+        ("control", &["connecting", "ok"][..]),
+    ] {
+        let seen: Vec<&str> = links
+            .iter()
+            .filter(|(c, _)| c == ch)
+            .map(|(_, s)| s.as_str())
+            .collect();
+        let mut want = states.iter();
+        let mut next = want.next();
+        for s in &seen {
+            if Some(s) == next {
+                next = want.next();
+            }
+        }
+        assert!(next.is_none(), "{ch}: {seen:?} lacks {states:?} in order");
+        assert!(
+            seen.windows(2).all(|w| w[0] != w[1]),
+            "{ch}: only changes are recorded: {seen:?}"
+        );
+    }
 
     let ports2 = Ports::free(false);
     let seq_log = base.join("again.seq");

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::backoff::Backoff;
-use super::tap::{Direction, TapPoint};
+use super::tap::{Channel, Direction, TapPoint};
 use crate::wire::capture::{ControlReply, ControlRequest, HostConfig};
 
 /// Largest control reply accepted (a config reply is a few hundred bytes). libzmq drops
@@ -262,6 +262,7 @@ impl ControlLink {
             stats: stats.clone(),
             stop: stop.clone(),
             started: Instant::now(),
+            reported: None,
         };
         let thread = std::thread::Builder::new()
             .name("capdeck-control".into())
@@ -402,6 +403,8 @@ struct Worker {
     stop: Arc<AtomicBool>,
     backoff: Backoff,
     started: Instant,
+    /// The kind of state last reported to the tap.
+    reported: Option<std::mem::Discriminant<ControlState>>,
 }
 
 /// A wait ended because the link was stopped.
@@ -410,6 +413,20 @@ struct Stopped;
 impl Worker {
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Tells the tap of a change of state kind (a request and its reply, every heartbeat,
+    /// are not changes of the link's state and are not reported).
+    fn report(&mut self) {
+        let st = lock(&self.stats).state.clone();
+        if matches!(st, ControlState::WaitingForReply { .. }) {
+            return;
+        }
+        let kind = std::mem::discriminant(&st);
+        if self.reported != Some(kind) {
+            self.reported = Some(kind);
+            self.tap.link_state(Channel::Control, &st);
+        }
     }
 
     fn run(mut self) {
@@ -445,6 +462,7 @@ impl Worker {
                     next_retry_ms: delay.as_millis() as u64,
                 };
             }
+            self.report();
             // Keep the countdown in the state fresh while waiting.
             while Instant::now() < until {
                 if self.stopping() {
@@ -468,6 +486,7 @@ impl Worker {
             s.connects += 1;
             s.state = ControlState::Connecting;
         }
+        self.report();
         let mut conn = match Conn::open(&self.ctx, &self.cfg.endpoint) {
             Ok(c) => c,
             Err(e) => {
@@ -646,6 +665,8 @@ impl Worker {
                 tracing::warn!("host answered {name} with error: {e}");
             }
         }
+        drop(s);
+        self.report();
         Ok(None)
     }
 }

@@ -260,6 +260,7 @@ impl PushLink {
             next_retry_at: None,
             disconnect_reason: None,
             blocked_since: None,
+            reported: None,
         };
         let thread = std::thread::Builder::new()
             .name(format!("capdeck-push-{}", channel_name(channel)))
@@ -359,6 +360,8 @@ struct Worker {
     next_retry_at: Option<Instant>,
     disconnect_reason: Option<String>,
     blocked_since: Option<Instant>,
+    /// The kind of state last reported to the tap.
+    reported: Option<std::mem::Discriminant<LinkState>>,
 }
 
 impl Worker {
@@ -426,6 +429,7 @@ impl Worker {
                 }
             }
         }
+        self.tap.link_state(self.channel, &LinkState::Stopped);
         tracing::debug!(channel = channel_name(self.channel), "push link stopped");
     }
 
@@ -488,7 +492,7 @@ impl Worker {
         }
     }
 
-    fn update_state(&self, queued: usize) {
+    fn update_state(&mut self, queued: usize) {
         let next_retry_ms = self
             .next_retry_at
             .map(|t| t.saturating_duration_since(Instant::now()).as_millis() as u64);
@@ -523,6 +527,10 @@ impl Worker {
         } else {
             LinkState::Streaming
         };
+        if self.reported != Some(std::mem::discriminant(&state)) {
+            self.reported = Some(std::mem::discriminant(&state));
+            self.tap.link_state(self.channel, &state);
+        }
         lock(&self.shared.counters).state = state;
     }
 }

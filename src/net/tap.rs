@@ -1,8 +1,9 @@
 //! The seam every outgoing wire message passes, so that session recording (a later
 //! feature) can capture the exact bytes and when they left, without touching the links.
 //!
-//! Links call [`TapPoint::outgoing`] right after a message was accepted by the socket, and
-//! [`TapPoint::control`] for each control request and reply.
+//! Links call [`TapPoint::outgoing`] right after a message was accepted by the socket,
+//! [`TapPoint::control`] for each control request and reply, and [`TapPoint::link_state`]
+//! when a link's state changes kind.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -37,6 +38,12 @@ pub trait WireTap: Send + Sync {
     fn outgoing(&self, channel: Channel, parts: &[Bytes], at: SystemTime);
     /// A control request (`Out`) or reply (`In`).
     fn control(&self, direction: Direction, bytes: &[u8], at: SystemTime);
+    /// The link of `channel` changed state (connecting, streaming, buffering,
+    /// disconnected, ...; `state` as the link's status serializes it). Called on a change
+    /// of kind only, not on every countdown tick.
+    fn link_state(&self, channel: Channel, state: &serde_json::Value, at: SystemTime) {
+        let _ = (channel, state, at);
+    }
 }
 
 /// A cloneable handle to an optional tap; the no-tap case costs one branch.
@@ -68,6 +75,14 @@ impl TapPoint {
     pub fn control(&self, direction: Direction, bytes: &[u8]) {
         if let Some(t) = &self.0 {
             t.control(direction, bytes, SystemTime::now());
+        }
+    }
+    /// Reports a link state change (serialized only when a tap is attached).
+    pub fn link_state(&self, channel: Channel, state: &impl serde::Serialize) {
+        if let Some(t) = &self.0
+            && let Ok(v) = serde_json::to_value(state)
+        {
+            t.link_state(channel, &v, SystemTime::now());
         }
     }
 }

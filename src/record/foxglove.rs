@@ -248,7 +248,8 @@ pub fn export(session: &Path, out: &Path) -> Result<ExportSummary, ExportError> 
                 topic @ (Topic::ControlRequest
                 | Topic::ControlReply
                 | Topic::Marks
-                | Topic::Settings),
+                | Topic::Settings
+                | Topic::Links),
             ) => {
                 // JSON records keep their topic names
                 match serde_json::from_slice::<Value>(m.data) {

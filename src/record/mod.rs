@@ -24,10 +24,12 @@
 //! `mcap` with `lz4` read them).
 //!
 //! Layers: [`writer`] (segments, manifest, guards), [`recorder`] (the writer thread behind a
-//! bounded queue), [`reader`] (open, recover, seek, verify), [`foxglove`] (export with the
+//! bounded queue), [`reader`] (open, recover, seek, verify), [`capture_track`] (what the
+//! capture side sent, indexed by time for a replay), [`foxglove`] (export with the
 //! standard schemas). This module knows files and bytes only; the taps that feed it live in
 //! `session`.
 
+pub mod capture_track;
 pub mod foxglove;
 pub mod manifest;
 pub mod reader;
@@ -68,11 +70,13 @@ pub enum Topic {
     Marks,
     /// Setting changes (JSON).
     Settings,
+    /// Capture link state changes (JSON: channel and state).
+    Links,
 }
 
 impl Topic {
     /// Every topic this version writes and reads.
-    pub const ALL: [Topic; 10] = [
+    pub const ALL: [Topic; 11] = [
         Topic::CaptureAudio,
         Topic::CaptureVideo,
         Topic::ControlRequest,
@@ -83,6 +87,7 @@ impl Topic {
         Topic::EngineOut,
         Topic::Marks,
         Topic::Settings,
+        Topic::Links,
     ];
 
     /// The MCAP topic name.
@@ -98,6 +103,7 @@ impl Topic {
             Topic::EngineOut => "/grimstream/engine/sent",
             Topic::Marks => "/marks",
             Topic::Settings => "/settings",
+            Topic::Links => "/capture/links",
         }
     }
 
@@ -108,9 +114,11 @@ impl Topic {
             Topic::RetailIn | Topic::EngineIn | Topic::RetailOut | Topic::EngineOut => {
                 GRIMSTREAM_ENCODING
             }
-            Topic::ControlRequest | Topic::ControlReply | Topic::Marks | Topic::Settings => {
-                JSON_ENCODING
-            }
+            Topic::ControlRequest
+            | Topic::ControlReply
+            | Topic::Marks
+            | Topic::Settings
+            | Topic::Links => JSON_ENCODING,
         }
     }
 

@@ -119,6 +119,20 @@ impl WireTap for RecordTap {
         });
     }
 
+    fn link_state(&self, channel: Channel, state: &serde_json::Value, at: SystemTime) {
+        let log = self.sink.at_system_time(at);
+        let Ok(bytes) = serde_json::to_vec(&link_record(channel, state)) else {
+            return;
+        };
+        self.sink.record(Entry {
+            topic: Topic::Links,
+            log_time_ns: log,
+            publish_time_ns: log,
+            sequence: 0,
+            payload: Payload::Raw(Bytes::from(bytes)),
+        });
+    }
+
     fn control(&self, direction: Direction, bytes: &[u8], at: SystemTime) {
         let log = self.sink.at_system_time(at);
         self.sink.record(Entry {
@@ -132,6 +146,11 @@ impl WireTap for RecordTap {
             payload: Payload::Raw(Bytes::copy_from_slice(bytes)),
         });
     }
+}
+
+/// The JSON a link state change is recorded as: `{"channel": "audio", "state": {...}}`.
+fn link_record(channel: Channel, state: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "channel": channel, "state": state })
 }
 
 impl MessageTap for RecordTap {
@@ -234,6 +253,11 @@ impl WireTap for SwitchTap {
     fn control(&self, direction: Direction, bytes: &[u8], at: SystemTime) {
         if let Some(t) = self.get() {
             t.control(direction, bytes, at);
+        }
+    }
+    fn link_state(&self, channel: Channel, state: &serde_json::Value, at: SystemTime) {
+        if let Some(t) = self.get() {
+            WireTap::link_state(&*t, channel, state, at);
         }
     }
 }

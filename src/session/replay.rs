@@ -9,8 +9,6 @@
 //!   and STREAM_CONFIG, then the recorded bytes with their pacing), so another viewer can
 //!   watch a recording.
 
-pub mod capture_track;
-
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,7 +41,7 @@ pub struct ViewReplay {
     pub marks: u64,
     /// What the capture side sent, setting changes included.
     #[serde(skip)]
-    pub capture: capture_track::CaptureTrack,
+    pub capture: crate::record::capture_track::CaptureTrack,
 }
 
 /// Feeds every recorded GrimStream message of `rec` into `view` at its recorded arrival

@@ -387,6 +387,10 @@ pub fn sent_at_cursor_ui(ui: &mut egui::Ui, rec: &mut ReplaySource, cursor_ns: i
         "control {} requests, {} replies",
         at.control.0, at.control.1
     ));
+    if !at.links.is_empty() {
+        let text: Vec<String> = at.links.iter().map(|(c, s)| format!("{c} {s}")).collect();
+        ui.monospace(format!("links: {}", text.join(" · ")));
+    }
     let ago = |t: i64| (cursor_ns - t) as f64 / 1e9;
     if let Some(r) = &at.last_reply {
         ui.weak(format!(

@@ -2,7 +2,7 @@
 //! a small min/max envelope (so the waveform at any cursor is drawn from memory), per video
 //! frame where it is in the recording (so the JPEG at the cursor is read back through the
 //! chunk index, never held), and the control exchanges. Built while a recording opens
-//! ([`super::into_view_with_progress`]), in the same pass over the file.
+//! (`session::replay::into_view_with_progress`), in the same pass over the file.
 //!
 //! Memory: an audio chunk costs about 100 bytes (36,000 chunks an hour of 100 ms chunks:
 //! 3.6 MB), a video frame 40 bytes; control replies keep at most [`REPLY_KEEP`] bytes each.
@@ -78,6 +78,8 @@ pub struct CaptureTrack {
     pub control: Vec<ControlSent>,
     /// Setting changes (replay time, the JSON cut at [`REPLY_KEEP`] bytes) in time order.
     pub settings: Vec<(i64, String)>,
+    /// Link state changes: replay time, channel, state (with its reason when it has one).
+    pub links: Vec<(i64, String, String)>,
     /// Recorded capture messages that did not decode (left out).
     pub damaged: u64,
     audio_bytes_before: Vec<u64>,
@@ -105,6 +107,8 @@ pub struct SentAt {
     pub last_reply: Option<ControlSent>,
     /// The last setting change (replay time, JSON).
     pub last_setting: Option<(i64, String)>,
+    /// Each link's state at that point: channel and state, in the order first seen.
+    pub links: Vec<(String, String)>,
 }
 
 impl CaptureTrack {
@@ -125,6 +129,11 @@ impl CaptureTrack {
                 });
             }
             Some(Topic::Settings) => self.settings.push((t_ns, kept_text(m.data))),
+            Some(Topic::Links) => {
+                if let Some((channel, state)) = link_state(m.data) {
+                    self.links.push((t_ns, channel, state));
+                }
+            }
             _ => {}
         }
     }
@@ -199,6 +208,16 @@ impl CaptureTrack {
             last_setting: self.settings[..self.settings.partition_point(|s| s.0 <= t_ns)]
                 .last()
                 .cloned(),
+            links: {
+                let mut now: Vec<(String, String)> = Vec::new();
+                for (_, ch, st) in &self.links[..self.links.partition_point(|l| l.0 <= t_ns)] {
+                    match now.iter_mut().find(|(c, _)| c == ch) {
+                        Some(slot) => slot.1.clone_from(st),
+                        None => now.push((ch.clone(), st.clone())),
+                    }
+                }
+                now
+            },
         }
     }
 
@@ -236,6 +255,19 @@ impl CaptureTrack {
         }
         out
     }
+}
+
+/// A recorded link state change (`{"channel": "audio", "state": {"state": "streaming",
+/// ...}}`) as channel and a short label: the state, and its reason when it has one.
+fn link_state(json: &[u8]) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
+    let channel = v.get("channel")?.as_str()?.to_owned();
+    let st = v.get("state")?;
+    let mut label = st.get("state")?.as_str()?.replace('_', " ");
+    if let Some(r) = st.get("reason").and_then(|r| r.as_str()) {
+        label = format!("{label}: {r}");
+    }
+    Some((channel, label))
 }
 
 /// A JSON record as text, cut at [`REPLY_KEEP`] bytes on a character boundary.
@@ -415,6 +447,40 @@ mod tests {
             300_000_000,
         );
         assert_eq!(track.at(299_999_999).last_setting, None);
+        track.push(
+            &msg(
+                Topic::Links,
+                br#"{"channel":"audio","state":{"state":"connecting"}}"#,
+                1,
+            ),
+            10,
+        );
+        track.push(
+            &msg(
+                Topic::Links,
+                br#"{"channel":"control","state":{"state":"ok"}}"#,
+                1,
+            ),
+            20,
+        );
+        track.push(
+            &msg(
+                Topic::Links,
+                br#"{"channel":"audio","state":{"state":"disconnected","reason":"gone"}}"#,
+                1,
+            ),
+            30,
+        );
+        let links = |t| track.at(t).links;
+        assert_eq!(links(5), vec![]);
+        assert_eq!(
+            links(25),
+            vec![
+                ("audio".into(), "connecting".into()),
+                ("control".into(), "ok".into())
+            ]
+        );
+        assert_eq!(links(30)[0], ("audio".into(), "disconnected: gone".into()));
         assert_eq!(
             track.at(300_000_000).last_setting,
             Some((300_000_000, r#"{"changed":{"gain_db":3.0}}"#.into()))
