@@ -14,6 +14,19 @@
 //!   60-ish segments of a one-hour recording (60 s segments) are matched in count.
 //!
 //! `cargo bench --bench record` (`SECS` env var, default 30).
+//!
+//! `SYNTH_SECS=3600 cargo bench --bench record` runs instead the synthetic mode ([`synthetic`]):
+//! `SYNTH_SECS` seconds of the same messages, stamped on the session clock as if they came
+//! in real time, written through the real recorder with its default options (60 s
+//! segments, 8 MiB chunks, lz4) as fast as the writer takes them (the producer waits while
+//! half the recorder's queue is in flight, so nothing is dropped; the chunks are the same as
+//! in real time: 8 MiB fill in 76 ms of session, well before the 1 s flush that would close
+//! one early); then the folder opened
+//! and 200 random frames read back through the chunk index, then opened into a live view
+//! with a 256 MiB budget. The folder is made under `TMPDIR` (an hour is about 5 GB) and
+//! removed at the end. `DROP_CACHES=1` (root) drops the page cache before opening, so the
+//! first pass of seeks is cold; `SYNTH_VIEW_SEGMENTS=N` opens only the first N segments
+//! into the view (the rest of the run still uses all of them).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code states expectations by panicking
 
 use std::time::{Duration, Instant};
@@ -22,8 +35,9 @@ use bytes::Bytes;
 use capdeck::grimstream::FeedRole;
 use capdeck::grimstream::demo::{SceneRenderer, pose_at};
 use capdeck::grimstream::live::LiveView;
+use capdeck::grimstream::store::StoredFrame;
 use capdeck::record::reader::Recording;
-use capdeck::record::recorder::{Recorder, RecorderOptions};
+use capdeck::record::recorder::{Recorder, RecorderOptions, RecorderState};
 use capdeck::record::writer::WriterOptions;
 use capdeck::record::{Entry, Payload, Topic};
 use capdeck::wire::grimstream::{
@@ -164,7 +178,268 @@ fn options(dir_segment_secs: u64) -> RecorderOptions {
     }
 }
 
+/// A point of a percentile of sorted `v` (nearest rank).
+fn pct(v: &[f64], p: f64) -> f64 {
+    let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i]
+}
+
+/// Bytes of the files in `dir`: (lengths, allocated blocks).
+fn dir_bytes(dir: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap())
+        .filter(|m| m.is_file())
+        .fold((0, 0), |(l, b), m| (l + m.len(), b + m.blocks() * 512))
+}
+
+/// Session time of tick `i` (of 60 a second) since the recording's first message.
+fn tick_ns(i: u64) -> u64 {
+    i * 1_000_000_000 / 60
+}
+
+/// The synthetic mode: `secs` of session written as fast as the recorder takes it, then
+/// opened, seeked and replayed into a view (see the module docs).
+fn synthetic(script: Script, secs: u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("synthetic");
+    println!(
+        "synthetic {secs} s of session into {} (TMPDIR), recorder defaults",
+        dir.display()
+    );
+
+    // ---- write: session-clock stamps spaced as in real time, paced by the writer
+    let opts = RecorderOptions::default();
+    let max_in_flight_msgs = (opts.queue_messages / 2) as u64;
+    let max_in_flight_bytes = (opts.queue_bytes / 2) as u64;
+    let rec = Recorder::start(&dir, opts).unwrap();
+    let sink = rec.sink();
+    let base = sink.now_ns();
+    let t0 = Instant::now();
+    let (mut sent, mut sent_bytes, mut waits) = (0u64, 0u64, 0u64);
+    for i in 0..secs * 60 {
+        // back-pressure: wait while half the queue (messages or bytes) is not yet written
+        loop {
+            let st = rec.status();
+            assert_eq!(st.state, RecorderState::Recording, "{st:?}");
+            if sent - st.messages < max_in_flight_msgs
+                && sent_bytes - st.bytes_in < max_in_flight_bytes
+            {
+                break;
+            }
+            waits += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        script.tick(i, base + tick_ns(i), |e| {
+            sent += 1;
+            sent_bytes += e.payload.len() as u64;
+            assert!(sink.record(e), "queue full: the pacing let a message drop");
+        });
+        if i > 0 && i % (600 * 60) == 0 {
+            println!(
+                "  {} min of session written in {:.0} s",
+                i / 3600,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let dropped = rec.status().dropped;
+    let manifest = rec.stop().expect("sealed");
+    let write_s = t0.elapsed().as_secs_f64();
+    let on_disk: u64 = manifest.segments.iter().map(|s| s.bytes).sum();
+    let (files, blocks) = dir_bytes(&dir);
+    println!(
+        "write: {sent} messages, {:.1} GB in, in {write_s:.1} s ({:.1}x real time, {:.0} MB/s in), \
+         {waits} waits of 1 ms for the writer, dropped {}; {} segments, {:.2} GB on disk \
+         (segments {on_disk} B, folder {files} B, {blocks} B allocated), lz4 {:.1}x, \
+         {:.2} GB per hour of session",
+        sent_bytes as f64 / 1e9,
+        secs as f64 / write_s,
+        sent_bytes as f64 / write_s / 1e6,
+        dropped + manifest.dropped,
+        manifest.segments.len(),
+        files as f64 / 1e9,
+        sent_bytes as f64 / on_disk.max(1) as f64,
+        blocks as f64 / 1e9 * 3600.0 / secs as f64,
+    );
+    assert_eq!(dropped + manifest.dropped, 0, "nothing dropped");
+
+    // ---- open (cold when the page cache was dropped)
+    let cold = std::env::var("DROP_CACHES").is_ok_and(|v| v == "1");
+    if cold {
+        assert!(
+            std::process::Command::new("sync")
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::fs::write("/proc/sys/vm/drop_caches", "3\n")
+            .expect("DROP_CACHES=1 needs root (writes /proc/sys/vm/drop_caches)");
+    }
+    let cache = if cold { "cold" } else { "warm" };
+    let t = Instant::now();
+    let recording = Recording::open(&dir).unwrap();
+    let open_s = t.elapsed().as_secs_f64();
+    assert!(recording.problems.is_empty(), "{:?}", recording.problems);
+    let t = Instant::now();
+    let again = Recording::open(&dir).unwrap();
+    let reopen_s = t.elapsed().as_secs_f64();
+    drop(again);
+    println!(
+        "Recording::open: {:.0} ms ({cache} page cache), {:.0} ms again (warm); {} segments",
+        open_s * 1000.0,
+        reopen_s * 1000.0,
+        recording.segments.len()
+    );
+
+    // ---- seek: 200 random frames over the whole session. The StoredFrames are made from
+    // what the script wrote (frame k: tick 2k, host time = log time, arrival = log time -
+    // the first message's), not from a replay of the whole session; the view below checks
+    // that its frames agree.
+    let frames_total = secs * 30;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let points: Vec<u64> = (0..200)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % frames_total
+        })
+        .collect();
+    let stored = |k: u64| StoredFrame {
+        generation: 0,
+        frame_id: k,
+        host_time_ns: base + tick_ns(2 * k),
+        telemetry_time_ns: None,
+        arrival_ns: tick_ns(2 * k) as i64,
+        t_ns: tick_ns(2 * k) as i64,
+        config: None,
+        data: Bytes::new(),
+        paged_out: true,
+    };
+    assert_eq!(
+        recording.time_range().unwrap().0,
+        base,
+        "t0 is the first message"
+    );
+    for pass in [cache, "warm"] {
+        let mut ms = Vec::new();
+        for &k in &points {
+            let t = Instant::now();
+            let data = capdeck::session::replay::load_frame(&recording, &stored(k))
+                .unwrap()
+                .expect("the frame is in the recording");
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(data, script.frames[(k % 90) as usize], "frame {k}");
+        }
+        let slowest = (0..ms.len())
+            .max_by(|&a, &b| ms[a].total_cmp(&ms[b]))
+            .unwrap();
+        let first = ms[0];
+        ms.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "seek ({pass} page cache) over {} frames: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms \
+             over {} (the slowest was seek {slowest}, frame {}; the first took {first:.1} ms)",
+            frames_total,
+            pct(&ms, 0.5),
+            pct(&ms, 0.99),
+            ms[ms.len() - 1],
+            ms.len(),
+            points[slowest],
+        );
+    }
+    drop(script);
+
+    // ---- open into a live view with a 256 MiB budget, paging
+    let mut recording = recording;
+    if let Some(n) = std::env::var("SYNTH_VIEW_SEGMENTS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        recording.segments.truncate(n);
+    }
+    let view_secs = recording
+        .time_range()
+        .map_or(0.0, |(a, b)| (b - a) as f64 / 1e9);
+    let rss0 = rss_mb();
+    let mut view = LiveView::new(256 * 1024 * 1024);
+    view.set_paging(true);
+    let progress = std::sync::atomic::AtomicU64::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let t = Instant::now();
+    let fed = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut next = Duration::from_secs(30);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if t.elapsed() >= next {
+                    println!(
+                        "  into_view {:.0} s: {:.1} % of the time range, RSS +{:.0} MB",
+                        t.elapsed().as_secs_f64(),
+                        progress.load(std::sync::atomic::Ordering::Relaxed) as f64 / 10.0,
+                        rss_mb() - rss0
+                    );
+                    next += Duration::from_secs(30);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let fed = capdeck::session::replay::into_view_with_progress(
+            &recording,
+            &mut view,
+            64 * 1024 * 1024,
+            &progress,
+        );
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        fed.unwrap()
+    });
+    let view_s = t.elapsed().as_secs_f64();
+    let rss_after = rss_mb() - rss0;
+    let (listed, paged, mismatched) = view.with_store(|s| {
+        let f = &s.feed(FeedRole::Retail).frames;
+        let mismatched = f
+            .iter()
+            .filter(|g| {
+                let want = stored(g.frame_id);
+                g.host_time_ns != want.host_time_ns || g.arrival_ns != want.arrival_ns
+            })
+            .count();
+        (
+            f.len(),
+            f.iter().filter(|g| g.paged_out).count(),
+            mismatched,
+        )
+    });
+    println!(
+        "into_view: {:.0} s of session ({} segments), {} messages in {view_s:.1} s \
+         ({:.1}x real time), RSS +{rss_after:.0} MB with a 256 MiB budget (paging); \
+         {listed} frames listed, {paged} paged out, {mismatched} differing from the seek's \
+         StoredFrames; gaps {}, refused {}",
+        view_secs,
+        recording.segments.len(),
+        fed.messages,
+        view_secs / view_s,
+        fed.gaps.len(),
+        fed.refused,
+    );
+    drop(view);
+    drop(recording);
+    let t = Instant::now();
+    tmp.close().unwrap();
+    println!(
+        "removed the recording in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+}
+
 fn main() {
+    if let Some(secs) = std::env::var("SYNTH_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        synthetic(Script::new(), secs);
+        return;
+    }
     let secs: u64 = std::env::var("SECS")
         .ok()
         .and_then(|s| s.parse().ok())
