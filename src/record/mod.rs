@@ -31,6 +31,7 @@
 
 pub mod capture_track;
 pub mod foxglove;
+pub mod lz4_chunk;
 pub mod manifest;
 pub mod reader;
 pub mod recorder;

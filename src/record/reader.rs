@@ -514,6 +514,13 @@ fn linear_pass(
             .with_prevalidate_chunk_crcs(bare)
             .with_record_length_limit(MAX_RECORD_BYTES),
     );
+    // lz4 chunks without the redundant XXH32 check (the chunk's CRC is checked above)
+    if let Err(e) = reader.add_decompressor(super::lz4_chunk::Lz4Chunks::new()) {
+        return Pass {
+            flow: ControlFlow::Continue(()),
+            stopped_by: Some(e.to_string()),
+        };
+    }
     while let Some(ev) = reader.next_event() {
         match ev {
             Err(e) => {
