@@ -1480,18 +1480,14 @@ fn step_until(
     }
 }
 
-/// One click records the embedded demo (real producers over TCP, 1280x720 at 30 fps);
-/// the recording opens in the live view, where frames beyond the memory budget are read
-/// back from the file: a frame seen live, paged out of memory in the replay, comes back
-/// byte for byte; the whole extent is on the timeline; back to live restarts the demo.
-#[test]
-fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
+/// The app recording into a fresh folder, the built-in demo running (1280x720 at 30 fps)
+/// with a 16 MiB memory budget: 4 frames, so everything older is paged out.
+fn demo_with_small_budget() -> (tempfile::TempDir, Harness<'static, CapdeckApp>) {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness_with(AppOptions {
         recordings_dir: Some(dir.path().to_owned()),
         ..opts()
     });
-    // 16 MiB holds 4 frames of 1280x720: everything older is paged out in the replay
     h.state_mut().apply(UiCommand::SetMemoryBudgetMib(16));
     h.state_mut().apply(UiCommand::UseDemoFeeds(true));
     step_until(&mut h, 20.0, "demo frames", |a| {
@@ -1502,6 +1498,16 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
             .as_ref()
             .is_some_and(|f| f.frame_id > 0)
     });
+    (dir, h)
+}
+
+/// One click records the embedded demo (real producers over TCP, 1280x720 at 30 fps);
+/// the recording opens in the live view, where frames beyond the memory budget are read
+/// back from the file: a frame seen live, paged out of memory in the replay, comes back
+/// byte for byte; the whole extent is on the timeline; back to live restarts the demo.
+#[test]
+fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
+    let (dir, mut h) = demo_with_small_budget();
     h.get_by_label("Record").click();
     step_until(&mut h, 10.0, "recording starts", |a| a.recorder.is_some());
     // a frame as the live view had it, while recording
@@ -1874,21 +1880,7 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
 /// while the recording goes on.
 #[test]
 fn while_recording_scrubbing_back_past_the_budget_reads_from_the_recording() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = harness_with(AppOptions {
-        recordings_dir: Some(dir.path().to_owned()),
-        ..opts()
-    });
-    h.state_mut().apply(UiCommand::SetMemoryBudgetMib(16));
-    h.state_mut().apply(UiCommand::UseDemoFeeds(true));
-    step_until(&mut h, 20.0, "demo frames", |a| {
-        a.live
-            .frame
-            .at
-            .frame
-            .as_ref()
-            .is_some_and(|f| f.frame_id > 0)
-    });
+    let (_dir, mut h) = demo_with_small_budget();
     h.state_mut().apply(UiCommand::StartRecording);
     let elapsed = |a: &CapdeckApp| {
         a.recorder

@@ -283,21 +283,7 @@ pub fn run_replay(a: ReplayArgs) -> anyhow::Result<()> {
                 progress: Default::default(),
             },
         )?;
-        eprintln!(
-            "sent {} audio and {} video messages ({:.1} MiB) to {host} in {:.1} s{}",
-            r.audio,
-            r.video,
-            r.bytes as f64 / 1048576.0,
-            r.seconds,
-            if r.gaps + r.damaged > 0 {
-                format!(
-                    "; {} unreadable stretches, {} damaged messages left out",
-                    r.gaps, r.damaged
-                )
-            } else {
-                String::new()
-            }
-        );
+        eprintln!("{r} to {host}");
         if a.json {
             println!("{}", serde_json::to_string_pretty(&r)?);
         }

@@ -275,6 +275,33 @@ pub struct HostReplay {
     pub stopped: bool,
 }
 
+impl std::fmt::Display for HostReplay {
+    /// `sent 35 audio and 18 video messages (0.3 MiB) in 3.5 s`, with what was left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} audio and {} video messages ({:.1} MiB) in {:.1} s",
+            if self.stopped {
+                "stopped after"
+            } else {
+                "sent"
+            },
+            self.audio,
+            self.video,
+            self.bytes as f64 / 1048576.0,
+            self.seconds
+        )?;
+        if self.gaps + self.damaged > 0 {
+            write!(
+                f,
+                "; {} unreadable stretches, {} damaged messages left out",
+                self.gaps, self.damaged
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a replay to a host failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ToHostError {

@@ -482,22 +482,7 @@ impl RecordingJob {
         RecordingJob::spawn(what, progress, total, waker, move || {
             let rec = Recording::open(&session).map_err(|e| e.to_string())?;
             let r = to_host(&rec, &opts).map_err(|e| e.to_string())?;
-            Ok(format!(
-                "{} {} audio and {} video messages ({}) in {:.1} s{}",
-                if r.stopped { "stopped after" } else { "sent" },
-                r.audio,
-                r.video,
-                human_bytes(r.bytes),
-                r.seconds,
-                if r.gaps + r.damaged > 0 {
-                    format!(
-                        "; {} unreadable stretches, {} damaged messages left out",
-                        r.gaps, r.damaged
-                    )
-                } else {
-                    String::new()
-                }
-            ))
+            Ok(r.to_string())
         })
     }
 
