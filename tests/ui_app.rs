@@ -1480,6 +1480,13 @@ fn step_until(
     }
 }
 
+/// Seconds the app's recording has run (0 when not recording).
+fn recorded_secs(a: &CapdeckApp) -> f64 {
+    a.recorder
+        .as_ref()
+        .map_or(0.0, |r| r.status().elapsed.as_secs_f64())
+}
+
 /// The app recording into a fresh folder, the built-in demo running (1280x720 at 30 fps)
 /// with a 16 MiB memory budget: 4 frames, so everything older is paged out.
 fn demo_with_small_budget() -> (tempfile::TempDir, Harness<'static, CapdeckApp>) {
@@ -1667,17 +1674,12 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
         a.capture_snap.channels.iter().all(|c| c.sent >= 3)
     });
     h.state_mut().apply(UiCommand::StartRecording);
-    let elapsed = |a: &CapdeckApp| {
-        a.recorder
-            .as_ref()
-            .map_or(0.0, |r| r.status().elapsed.as_secs_f64())
-    };
-    step_until(&mut h, 10.0, "1.5 s recorded", |a| elapsed(a) > 1.5);
+    step_until(&mut h, 10.0, "1.5 s recorded", |a| recorded_secs(a) > 1.5);
     // the M key marks the cursor; then the gain goes down 6 dB
     h.key_press(Key::M);
     h.step();
     h.state_mut().apply(UiCommand::SetGain(-6.0));
-    step_until(&mut h, 10.0, "3.5 s recorded", |a| elapsed(a) > 3.5);
+    step_until(&mut h, 10.0, "3.5 s recorded", |a| recorded_secs(a) > 3.5);
     h.state_mut().apply(UiCommand::StopRecording);
     for ch in PushChannel::ALL {
         h.state_mut().apply(UiCommand::StopChannel(ch));
@@ -1882,12 +1884,9 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
 fn while_recording_scrubbing_back_past_the_budget_reads_from_the_recording() {
     let (_dir, mut h) = demo_with_small_budget();
     h.state_mut().apply(UiCommand::StartRecording);
-    let elapsed = |a: &CapdeckApp| {
-        a.recorder
-            .as_ref()
-            .map_or(0.0, |r| r.status().elapsed.as_secs_f64())
-    };
-    step_until(&mut h, 10.0, "a second recorded", |a| elapsed(a) > 1.0);
+    step_until(&mut h, 10.0, "a second recorded", |a| {
+        recorded_secs(a) > 1.0
+    });
     let seen = h.state().live.frame.at.frame.clone().unwrap();
     assert!(!seen.paged_out);
     step_until(&mut h, 20.0, "the frame seen is paged out", |a| {
