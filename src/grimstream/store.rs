@@ -202,8 +202,8 @@ pub struct StoredState {
 }
 
 /// A point the operator flagged on the timeline (the app's Mark button or `M`): not from
-/// a feed, so it belongs to neither lane. Recorded with a session ([`crate::record`]'s
-/// marks topic) and read back when the recording is replayed.
+/// a feed, so it belongs to neither lane. A recording keeps it (its marks topic) and a
+/// replay reads it back.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OperatorMark {
     /// Viewer-clock time of the point flagged.
