@@ -1480,6 +1480,22 @@ fn step_until(
     }
 }
 
+/// Steps until the frame at the cursor is `seen` with its pixels (read back from disk).
+fn step_until_read_back(
+    h: &mut Harness<'static, CapdeckApp>,
+    seen: &capdeck::grimstream::store::StoredFrame,
+    what: &str,
+) {
+    step_until(h, 10.0, what, |a| {
+        a.live
+            .frame
+            .at
+            .frame
+            .as_ref()
+            .is_some_and(|f| f.frame_id == seen.frame_id && !f.paged_out)
+    });
+}
+
 /// Seconds the app's recording has run (0 when not recording).
 fn recorded_secs(a: &CapdeckApp) -> f64 {
     a.recorder
@@ -1591,14 +1607,7 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
     h.state_mut()
         .apply(UiCommand::Timeline(Command::Seek { t_ns: t }));
     // read on the loader thread: the UI goes on drawing until it is there
-    step_until(&mut h, 10.0, "the frame is read back", |a| {
-        a.live
-            .frame
-            .at
-            .frame
-            .as_ref()
-            .is_some_and(|f| f.frame_id == seen.frame_id && !f.paged_out)
-    });
+    step_until_read_back(&mut h, &seen, "the frame is read back");
     h.step();
     let shown_frame = h.state().live.frame.at.frame.clone().unwrap();
     assert_eq!(shown_frame.frame_id, seen.frame_id);
@@ -1908,19 +1917,7 @@ fn while_recording_scrubbing_back_past_the_budget_reads_from_the_recording() {
     h.state_mut().apply(UiCommand::Timeline(Command::Pause));
     h.state_mut()
         .apply(UiCommand::Timeline(Command::Seek { t_ns: t }));
-    step_until(
-        &mut h,
-        10.0,
-        "the frame is read back from the recording",
-        |a| {
-            a.live
-                .frame
-                .at
-                .frame
-                .as_ref()
-                .is_some_and(|f| f.frame_id == seen.frame_id && !f.paged_out)
-        },
-    );
+    step_until_read_back(&mut h, &seen, "the frame is read back from the recording");
     let back = h.state().live.frame.at.frame.clone().unwrap();
     assert!(
         back.data == seen.data,

@@ -11,7 +11,7 @@
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -252,8 +252,8 @@ pub struct ToHostOptions {
 pub struct ToHostProgress {
     /// Messages sent so far.
     pub sent: AtomicU64,
-    /// Set to stop after the message being sent (a paced wait ends within 100 ms).
-    pub stop: AtomicBool,
+    /// Stops after the message being sent (a paced wait ends within 100 ms).
+    pub stop: StopFlag,
 }
 
 /// What [`to_host`] sent.
@@ -371,13 +371,13 @@ pub fn to_host(rec: &Recording, o: &ToHostOptions) -> Result<HostReplay, ToHostE
                     Duration::from_secs_f64(m.log_time_ns.saturating_sub(t0) as f64 / 1e9 / speed);
                 // waits in slices, so a stop request is seen within 100 ms
                 while let Some(wait) = due.checked_sub(started.elapsed()) {
-                    if o.progress.stop.load(Ordering::Relaxed) {
+                    if o.progress.stop.is_stopped() {
                         break;
                     }
                     std::thread::sleep(wait.min(Duration::from_millis(100)));
                 }
             }
-            if o.progress.stop.load(Ordering::Relaxed) {
+            if o.progress.stop.is_stopped() {
                 out.stopped = true;
                 return ControlFlow::Break(());
             }

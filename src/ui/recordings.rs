@@ -556,7 +556,7 @@ impl RecordingJob {
 
     /// Asks a send to stop (it ends within 100 ms, after the message being sent).
     pub fn stop(&self) {
-        self.progress.stop.store(true, Ordering::Relaxed);
+        self.progress.stop.stop();
     }
 }
 
