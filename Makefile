@@ -12,8 +12,8 @@ run: deps-run
 ## tests that need that environment are #[ignore]d for a plain `cargo test` and run here
 ## (--include-ignored), where a missing piece fails them; then the doctests.
 test: deps-test
-	tests/env/with-test-env.sh $(CARGO) test --locked --all-targets --no-fail-fast -- --include-ignored
-	$(CARGO) test --locked --doc
+	tests/env/with-test-env.sh $(CARGO) test --locked --workspace --all-targets --no-fail-fast -- --include-ignored
+	$(CARGO) test --locked --workspace --doc
 
 deps-run:
 	packaging/linux/install-deps.sh run
@@ -49,7 +49,7 @@ fmt:
 ## Lints as CI runs them: no warnings (unwrap/expect/panic outside tests, missing docs).
 clippy:
 	rustup component add clippy
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 ## Every package that builds on Linux, into target/package/ (packaging/package.sh).
 package:

@@ -16,5 +16,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 target=x86_64-pc-windows-gnu
-exec ${CARGO:-cargo} check --target "$target" --lib --bins \
+exec ${CARGO:-cargo} check --target "$target" --workspace --lib --bins \
   --config "target.$target.zmq.rustc-link-lib=[\"zmq\"]" "$@"

@@ -8,10 +8,10 @@
 //! Each timed iteration converts one second of audio: x real time = 1 s / time per iteration.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-use capdeck::capture::audio::AudioControl;
+use capdeck_capture::audio::AudioControl;
 #[cfg(feature = "bench-soxr")]
-use capdeck::capture::audio::convert::to_i16;
-use capdeck::capture::audio::convert::{Converter, ConverterConfig};
+use capdeck_capture::audio::convert::to_i16;
+use capdeck_capture::audio::convert::{Converter, ConverterConfig};
 use criterion::{Criterion, criterion_group};
 use std::f64::consts::TAU;
 use std::hint::black_box;
@@ -212,7 +212,7 @@ fn thd_n(x: &[f64], f: f64) -> (f64, f64) {
 /// The drift stage alone at a relative ratio of 1.0002 (a device 200 ppm slow): THD+N of a
 /// 1 kHz, a 6 kHz and a 7 kHz tone, and their levels, on its f32 output.
 fn drift_stage_report() {
-    use capdeck::capture::audio::drift::DriftResampler;
+    use capdeck_capture::audio::drift::DriftResampler;
     let ratio = 1.0002;
     let mut line = String::new();
     for hz in [1000.0, 6000.0, 7000.0] {
@@ -354,9 +354,9 @@ fn run_chain_soxr(chain: &mut reference::SoxrChain, input: &[f32]) -> usize {
 /// Reports the excess over the chunk length of the worst sample of each chunk (its first:
 /// emit - first entry - chunk length, the measure) and emit - last entry.
 fn latency_mode(args: &[String]) {
-    use capdeck::capture::audio::feed::{FeedReader, MonoClock, feed};
-    use capdeck::capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
-    use capdeck::capture::audio::{AudioError, AudioOptions, start_source};
+    use capdeck_capture::audio::feed::{FeedReader, MonoClock, feed};
+    use capdeck_capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
+    use capdeck_capture::audio::{AudioError, AudioOptions, start_source};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
@@ -419,7 +419,7 @@ fn latency_mode(args: &[String]) {
         let stamps: Stamps = Arc::new((0..blocks).map(|_| AtomicU64::new(0)).collect());
         let emitted: Arc<Mutex<Vec<(u64, usize, u64)>>> = Arc::new(Mutex::new(Vec::new()));
         let e2 = emitted.clone();
-        let sink = Box::new(move |c: capdeck::capture::audio::AudioChunk| {
+        let sink = Box::new(move |c: capdeck_capture::audio::AudioChunk| {
             let t = base.elapsed().as_nanos() as u64;
             if let Ok(mut v) = e2.lock() {
                 v.push((c.seq, c.samples.len(), t));

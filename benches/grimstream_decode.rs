@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use capdeck::grimstream::Decoder;
-use capdeck::grimstream::store::Store;
-use capdeck::grimstream::{FeedRole, Frame, Message};
-use capdeck::wire::grimstream::encode;
+use capdeck_grimstream::Decoder;
+use capdeck_grimstream::store::Store;
+use capdeck_grimstream::{FeedRole, Frame, Message};
+use capdeck_wire::grimstream::encode;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 struct Counting;

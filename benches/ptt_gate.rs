@@ -3,9 +3,9 @@
 //! with the key pressed and released every second. Chunks are recycled: nothing allocates.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-use capdeck::capture::audio::AudioChunk;
-use capdeck::capture::audio::PttMode;
-use capdeck::capture::audio::gate::{Gate, GateConfig, KeyEdge};
+use capdeck_capture::audio::AudioChunk;
+use capdeck_capture::audio::PttMode;
+use capdeck_capture::audio::gate::{Gate, GateConfig, KeyEdge};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 

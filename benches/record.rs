@@ -10,7 +10,7 @@
 //!   writer's ceiling in MB/s.
 //! - `seek`: the recording opened through the live view's ingest path with a 256 MiB budget
 //!   (frames paged out), then 50 random paged-out frames read back through the chunk index
-//!   ([`capdeck::session::replay::load_frame`]): ms per seek. Segments are 2 s here, so the
+//!   ([`capdeck_session::replay::load_frame`]): ms per seek. Segments are 2 s here, so the
 //!   60-ish segments of a one-hour recording (60 s segments) are matched in count.
 //!
 //! `cargo bench --bench record` (`SECS` env var, default 30).
@@ -32,15 +32,15 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use capdeck::grimstream::FeedRole;
-use capdeck::grimstream::demo::{SceneRenderer, pose_at};
-use capdeck::grimstream::live::LiveView;
-use capdeck::grimstream::store::StoredFrame;
-use capdeck::record::reader::Recording;
-use capdeck::record::recorder::{Recorder, RecorderOptions, RecorderState};
-use capdeck::record::writer::WriterOptions;
-use capdeck::record::{Entry, Payload, Topic};
-use capdeck::wire::grimstream::{
+use capdeck_grimstream::FeedRole;
+use capdeck_grimstream::demo::{SceneRenderer, pose_at};
+use capdeck_grimstream::live::LiveView;
+use capdeck_grimstream::store::StoredFrame;
+use capdeck_record::reader::Recording;
+use capdeck_record::recorder::{Recorder, RecorderOptions, RecorderState};
+use capdeck_record::writer::WriterOptions;
+use capdeck_record::{Entry, Payload, Topic};
+use capdeck_wire::grimstream::{
     Frame, Hello, Message, PIXEL_FORMAT_RGBA8, StateUpdate, StreamConfig, encode,
 };
 
@@ -327,7 +327,7 @@ fn synthetic(script: Script, secs: u64) {
         let mut ms = Vec::new();
         for &k in &points {
             let t = Instant::now();
-            let data = capdeck::session::replay::load_frame(&recording, &stored(k))
+            let data = capdeck_session::replay::load_frame(&recording, &stored(k))
                 .unwrap()
                 .expect("the frame is in the recording");
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -384,7 +384,7 @@ fn synthetic(script: Script, secs: u64) {
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        let fed = capdeck::session::replay::into_view_with_progress(
+        let fed = capdeck_session::replay::into_view_with_progress(
             &recording,
             &mut view,
             64 * 1024 * 1024,
@@ -517,7 +517,7 @@ fn main() {
     let recording = Recording::open(&dir).unwrap();
     let mut view = LiveView::new(256 * 1024 * 1024);
     view.set_paging(true);
-    let fed = capdeck::session::replay::into_view(&recording, &mut view, 64 * 1024 * 1024).unwrap();
+    let fed = capdeck_session::replay::into_view(&recording, &mut view, 64 * 1024 * 1024).unwrap();
     let open_s = t2.elapsed().as_secs_f64();
     let frames: Vec<_> = view.with_store(|s| {
         s.feed(FeedRole::Retail)
@@ -536,7 +536,7 @@ fn main() {
             .wrapping_add(1442695040888963407);
         let f = &frames[(x >> 33) as usize % frames.len()];
         let t = Instant::now();
-        let data = capdeck::session::replay::load_frame(&recording, f)
+        let data = capdeck_session::replay::load_frame(&recording, f)
             .unwrap()
             .expect("the frame is in the recording");
         ms.push(t.elapsed().as_secs_f64() * 1000.0);

@@ -16,9 +16,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use capdeck::capture::video::pattern;
-use capdeck::grimstream::FeedAddr;
-use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
+use capdeck_capture::video::pattern;
+use capdeck_grimstream::FeedAddr;
+use capdeck_grimstream::demo::{DemoOptions, ScriptedFeeds};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::{CaptureBackend, CaptureSnapshot, LinkLight, PushCounters};

@@ -18,9 +18,9 @@
 
 use std::hint::black_box;
 
-use capdeck::capture::video::encode::{JpegSettings, encode_jpeg};
-use capdeck::capture::video::scale::{PixelOrder, Prepared, ScaleMode, Scaler};
-use capdeck::capture::video::{PixelFormat, RawFrame};
+use capdeck_capture::video::encode::{JpegSettings, encode_jpeg};
+use capdeck_capture::video::scale::{PixelOrder, Prepared, ScaleMode, Scaler};
+use capdeck_capture::video::{PixelFormat, RawFrame};
 use criterion::{Criterion, criterion_group};
 use fast_image_resize::ResizeAlg;
 use jpeg_encoder::ChromaSubsamplingMethod;

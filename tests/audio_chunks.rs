@@ -4,8 +4,8 @@
 mod support;
 use support::crossing_rate_hz;
 
-use capdeck::capture::audio::convert::{Converter, ConverterConfig, to_i16};
-use capdeck::capture::audio::{
+use capdeck_capture::audio::convert::{Converter, ConverterConfig, to_i16};
+use capdeck_capture::audio::{
     AudioChunk, AudioControl, AudioError, AudioOptions, AudioSourceSpec, start, start_with,
 };
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,7 @@ mod support;
 use support::crossing_rate_hz;
 use support::require_env;
 
-use capdeck::capture::audio::{AudioChunk, AudioControl, AudioSourceSpec, start};
+use capdeck_capture::audio::{AudioChunk, AudioControl, AudioSourceSpec, start};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

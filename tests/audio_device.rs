@@ -6,9 +6,9 @@ mod support;
 use support::require_env;
 use support::{crossing_rate_hz, wait_for as wait_until};
 
-use capdeck::capture::audio::feed::{FeedReader, MonoClock, feed};
-use capdeck::capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
-use capdeck::capture::audio::{
+use capdeck_capture::audio::feed::{FeedReader, MonoClock, feed};
+use capdeck_capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
+use capdeck_capture::audio::{
     AudioChunk, AudioControl, AudioError, AudioOptions, AudioPipeline, AudioSourceSpec,
     list_devices, start, start_source,
 };
@@ -247,7 +247,7 @@ fn pulse_sources_are_listed_by_description_and_one_is_captured_by_id() {
         "a PulseAudio server with a sine source",
     );
     let devices = list_devices();
-    eprintln!("{}", capdeck::capture::audio::format_devices(&devices));
+    eprintln!("{}", capdeck_capture::audio::format_devices(&devices));
     let sine = devices
         .iter()
         .find(|d| d.id == "pulse:sine")
@@ -306,7 +306,7 @@ fn pulse_sources_are_listed_by_description_and_one_is_captured_by_id() {
 /// followed default is reopened when the default id changes.
 #[test]
 fn a_chosen_device_stays_chosen_and_the_default_is_followed() {
-    use capdeck::capture::audio::{DeviceSelector, default_change};
+    use capdeck_capture::audio::{DeviceSelector, default_change};
     let chosen = DeviceSelector::IdOrName("wasapi:{mic-a}".into());
     assert_eq!(
         default_change(&chosen, Some("wasapi:{mic-a}"), Some("wasapi:{mic-b}")),

@@ -3,8 +3,8 @@
 //! within ±6 ms of the wall-clock time of their samples (measured 4.4 ms), with no gap or overlap.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-use capdeck::capture::audio::convert::{Converter, ConverterConfig};
-use capdeck::capture::audio::{AudioChunk, AudioControl};
+use capdeck_capture::audio::convert::{Converter, ConverterConfig};
+use capdeck_capture::audio::{AudioChunk, AudioControl};
 
 const RATE: u32 = 48_000;
 const BLOCK: usize = 480;

@@ -2,8 +2,8 @@
 //! worker keeping the timeline when it fell behind.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-use capdeck::capture::audio::feed::{MonoClock, NativeSample, feed};
-use capdeck::capture::audio::{AudioChunk, AudioControl, start};
+use capdeck_capture::audio::feed::{MonoClock, NativeSample, feed};
+use capdeck_capture::audio::{AudioChunk, AudioControl, start};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

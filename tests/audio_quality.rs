@@ -2,8 +2,8 @@
 //! DC, full scale, level meter, gain.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-use capdeck::capture::audio::convert::{Converter, ConverterConfig, SILENCE_DBFS};
-use capdeck::capture::audio::{AudioChunk, AudioControl};
+use capdeck_capture::audio::convert::{Converter, ConverterConfig, SILENCE_DBFS};
+use capdeck_capture::audio::{AudioChunk, AudioControl};
 use std::f64::consts::TAU;
 
 fn sine(rate: u32, channels: usize, secs: f64, hz: f64, amp: f64) -> Vec<f32> {
@@ -238,7 +238,7 @@ fn level_meter_and_gain() {
 /// and stay clean; the output does not depend on how the input is split into blocks.
 #[test]
 fn drift_stage_is_clean_at_a_moving_ratio() {
-    use capdeck::capture::audio::drift::DriftResampler;
+    use capdeck_capture::audio::drift::DriftResampler;
     for ratio in [1.0002, 0.9998, 1.004] {
         // measured -130.9, -106.5 and -93.2 dB at every ratio; bounds 3 to 6 dB under
         for (hz, max_thdn) in [(1000.0, -125.0), (6000.0, -103.0), (7000.0, -90.0)] {

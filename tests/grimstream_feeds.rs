@@ -7,14 +7,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use capdeck::grimstream::feed::{FeedOptions, FeedState, MessageTap, MoviePolicy, TapEvent};
-use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
-use capdeck::grimstream::store::{EventKind, GapReason};
-use capdeck::grimstream::{
+use capdeck_grimstream::feed::{FeedOptions, FeedState, MessageTap, MoviePolicy, TapEvent};
+use capdeck_grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+use capdeck_grimstream::store::{EventKind, GapReason};
+use capdeck_grimstream::{
     FeedAddr, FeedRole, Frame, Hello, LiveOptions, LiveView, Message, MovieAction, MovieControl,
     StreamConfig,
 };
-use capdeck::wire::grimstream::{Header, Kind};
+use capdeck_wire::grimstream::{Header, Kind};
 
 /// Wait for a condition with a deadline (no fixed sleeps hiding races).
 fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
@@ -109,7 +109,7 @@ fn retail_tcp_split_writes_unknown_kind_heartbeat_wide_stride() {
         server
             .run(&stop2, |s| {
                 for id in 0..5u64 {
-                    let mut bytes = capdeck::wire::grimstream::encode(&frame(
+                    let mut bytes = capdeck_wire::grimstream::encode(&frame(
                         id,
                         id * 33_000_000,
                         vec![id as u8; (stride * h) as usize],
@@ -166,7 +166,7 @@ fn retail_tcp_split_writes_unknown_kind_heartbeat_wide_stride() {
 /// An engine after MOVIE_START: waits for the viewer's MOVIE_CONTROL (the real engine has
 /// no timeout; the test gives up at 10 s), then holds the connection until the end.
 fn answer_then_hold(
-    s: &mut capdeck::grimstream::server::Session<'_>,
+    s: &mut capdeck_grimstream::server::Session<'_>,
     on_answer: impl FnOnce(MovieControl),
 ) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -234,7 +234,7 @@ fn movie_start_is_answered_by_the_policy() {
         let producer = thread::spawn(move || {
             server
                 .run(&stop2, |s| {
-                    s.send(&Message::MovieStart(capdeck::grimstream::MovieStart {
+                    s.send(&Message::MovieStart(capdeck_grimstream::MovieStart {
                         name: "logos".into(),
                         relative_path: Some("MoviesHD/logos.ogv".into()),
                     }))?;
@@ -325,7 +325,7 @@ fn engine_unix_waits_for_viewer_ready_and_reads_movie_control() {
                     ]);
                     s.send_raw(&raw_msg(0x0005, &mp(&v)))?;
                 }
-                s.send(&Message::MovieStart(capdeck::grimstream::MovieStart {
+                s.send(&Message::MovieStart(capdeck_grimstream::MovieStart {
                     name: "logos".into(),
                     relative_path: None,
                 }))?;
@@ -399,7 +399,7 @@ fn engine_restart_reconnects_with_new_generation() {
             server
                 .run(&stop2, |s| {
                     for seq in 0..n {
-                        s.send(&Message::StateUpdate(capdeck::grimstream::StateUpdate {
+                        s.send(&Message::StateUpdate(capdeck_grimstream::StateUpdate {
                             seq,
                             host_time_ns: seq * 10_000_000,
                             position: Some([seq as f32, 0.0, 0.0]),
@@ -696,7 +696,7 @@ fn flood_with_slow_reader_stays_within_budget() {
 /// gap, a dropped frame still is one.
 #[test]
 fn jumping_mark_seqs_are_no_gap_but_a_dropped_frame_is() {
-    use capdeck::wire::grimstream::{Telemetry, TimelineMark};
+    use capdeck_wire::grimstream::{Telemetry, TimelineMark};
     let server = ProducerServer::bind(
         &tcp0(),
         ServerOptions::retail(Hello::new("retail_capture", None), None),
@@ -777,8 +777,8 @@ fn jumping_mark_seqs_are_no_gap_but_a_dropped_frame_is() {
 /// the viewer writes during a session with a movie and a skip from the caller.
 #[test]
 fn the_viewer_sends_an_engine_only_control_and_movie_control() {
-    use capdeck::wire::grimstream::decoder::Decoder;
-    use capdeck::wire::grimstream::{MovieStart, encode};
+    use capdeck_wire::grimstream::decoder::Decoder;
+    use capdeck_wire::grimstream::{MovieStart, encode};
     use std::io::Write;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr: FeedAddr = format!("tcp://{}", l.local_addr().unwrap())
@@ -853,8 +853,8 @@ fn the_viewer_sends_an_engine_only_control_and_movie_control() {
 /// and when the engine restarts (the silent connection ends) it connects again by itself.
 #[test]
 fn a_silent_engine_is_its_own_state_and_not_retried() {
-    use capdeck::grimstream::feed::no_hello_text;
-    use capdeck::wire::grimstream::encode;
+    use capdeck_grimstream::feed::no_hello_text;
+    use capdeck_wire::grimstream::encode;
     use std::io::{Read, Write};
     use std::sync::mpsc::channel;
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -6,9 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
-use capdeck::grimstream::{FeedAddr, Frame, Hello, Message, StreamConfig};
-use capdeck::wire::grimstream::{Header, Kind, encode};
+use capdeck_grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+use capdeck_grimstream::{FeedAddr, Frame, Hello, Message, StreamConfig};
+use capdeck_wire::grimstream::{Header, Kind, encode};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_capdeck");
@@ -282,7 +282,7 @@ fn probe_names_a_silent_engine() {
 /// within half a second, reports the answer and its time, and counts no false gaps.
 #[test]
 fn probe_answers_movies_from_game_data_and_counts_no_false_gaps() {
-    use capdeck::grimstream::{MovieAction, MovieStart, StateUpdate, Telemetry, TimelineMark};
+    use capdeck_grimstream::{MovieAction, MovieStart, StateUpdate, Telemetry, TimelineMark};
     use std::sync::{Arc, Mutex};
     for found in [true, false] {
         let cfg = StreamConfig {

@@ -3,12 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use bytes::Bytes;
-use capdeck::grimstream::{
+use capdeck_grimstream::{
     Control, CoverageEntry, Frame, Hello, Message, MovieAction, MovieControl, MovieStart,
     StateUpdate, StreamConfig, Telemetry, TimelineMark,
 };
-use capdeck::grimstream::{Decoder, DecoderConfig};
-use capdeck::wire::grimstream::{HEADER_LEN, Header, Kind, decode_payload, encode};
+use capdeck_grimstream::{Decoder, DecoderConfig};
+use capdeck_wire::grimstream::{HEADER_LEN, Header, Kind, decode_payload, encode};
 use proptest::prelude::*;
 
 fn value() -> impl Strategy<Value = rmpv::Value> {

@@ -9,9 +9,9 @@
 mod support;
 use support::require_env;
 
-use capdeck::capture::audio::{self, AudioChunk, AudioControl, AudioSourceSpec, PttMode, PttState};
-use capdeck::capture::hotkey::x11::X11Probe;
-use capdeck::capture::hotkey::{HotkeyStatus, PttHotkey, PttKey};
+use capdeck_capture::audio::{self, AudioChunk, AudioControl, AudioSourceSpec, PttMode, PttState};
+use capdeck_capture::hotkey::x11::X11Probe;
+use capdeck_capture::hotkey::{HotkeyStatus, PttHotkey, PttKey};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};

@@ -491,10 +491,10 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
     // the links' state changes, each once: audio and video streaming (a loopback connect
     // is done before the first state is taken) and stopped at the end, the control
     // channel connecting, then ok
-    let rec = capdeck::record::reader::Recording::open(&dir).unwrap();
+    let rec = capdeck_record::reader::Recording::open(&dir).unwrap();
     let mut links: Vec<(String, String)> = Vec::new();
-    rec.read(0, u64::MAX, &[capdeck::record::Topic::Links], &mut |ev| {
-        if let capdeck::record::reader::ReadEvent::Message(m) = ev {
+    rec.read(0, u64::MAX, &[capdeck_record::Topic::Links], &mut |ev| {
+        if let capdeck_record::reader::ReadEvent::Message(m) = ev {
             let v: Value = serde_json::from_slice(m.data).unwrap();
             links.push((
                 v["channel"].as_str().unwrap().to_owned(),

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use capdeck::capture::audio::AudioSourceSpec;
-use capdeck::capture::video::VideoSourceSpec;
-use capdeck::net::receiver::{Receiver, ReceiverConfig};
-use capdeck::net::tap::{Channel, Direction, TapPoint, WireTap};
-use capdeck::session::sender::{Sender, SenderConfig};
-use capdeck::wire::capture::{self, AudioHeader, Framing, Header, HostConfig};
+use capdeck_capture::audio::AudioSourceSpec;
+use capdeck_capture::video::VideoSourceSpec;
+use capdeck_net::receiver::{Receiver, ReceiverConfig};
+use capdeck_net::tap::{Channel, Direction, TapPoint, WireTap};
+use capdeck_session::sender::{Sender, SenderConfig};
+use capdeck_wire::capture::{self, AudioHeader, Framing, Header, HostConfig};
 use support::wait_for;
 
 #[derive(Default)]
@@ -359,7 +359,7 @@ fn pins_change_live_and_unpinned_values_return_to_the_host_config() {
         .quality
         .value
         == 50));
-    tx.set_pins(capdeck::session::sender::Pins {
+    tx.set_pins(capdeck_session::sender::Pins {
         quality: Some(90),
         chunk_ms: Some(50),
         ..Default::default()

@@ -10,13 +10,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use capdeck::capture::audio::PttMode;
-use capdeck::capture::video::pattern;
-use capdeck::grimstream::demo::{DemoOptions, ScriptedFeeds};
-use capdeck::grimstream::{
+use capdeck_capture::audio::PttMode;
+use capdeck_capture::video::pattern;
+use capdeck_grimstream::demo::{DemoOptions, ScriptedFeeds};
+use capdeck_grimstream::{
     FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
 };
-use capdeck::timeline::{Command, PlayState, TickKind};
+use capdeck_timeline::{Command, PlayState, TickKind};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::sources::SourceLister;
@@ -28,7 +28,7 @@ use capdeck::ui::command::UiCommand;
 use capdeck::ui::live::OverlayMode;
 use capdeck::ui::log_ring::LogRing;
 use capdeck::ui::settings::{Layout, Pane, Settings};
-use capdeck::wire::grimstream::{PIXEL_FORMAT_RGBA8, encode};
+use capdeck_wire::grimstream::{PIXEL_FORMAT_RGBA8, encode};
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -452,7 +452,7 @@ fn a_silent_engine_is_named_as_such() {
 
 #[test]
 fn engine_movies_are_answered_as_the_user_chose() {
-    use capdeck::grimstream::MovieAction;
+    use capdeck_grimstream::MovieAction;
     // a real engine-side server: HELLO, waits for viewer_ready, then MOVIE_START and waits
     let MovieEngine {
         addr,
@@ -466,7 +466,7 @@ fn engine_movies_are_answered_as_the_user_chose() {
     h.run_steps(2);
     assert_eq!(
         h.state().settings.movie_policy,
-        capdeck::grimstream::feed::MoviePolicy::Skip
+        capdeck_grimstream::feed::MoviePolicy::Skip
     );
     connect(&mut h, FeedRole::Engine, addr.trim_start_matches("tcp://"));
     assert!(
@@ -487,7 +487,7 @@ fn engine_movies_are_answered_as_the_user_chose() {
 /// timeline.
 #[test]
 fn a_waiting_movie_is_shown_and_skipped_by_the_button() {
-    use capdeck::grimstream::MovieAction;
+    use capdeck_grimstream::MovieAction;
     let MovieEngine {
         addr,
         stop,
@@ -529,7 +529,7 @@ fn a_waiting_movie_is_shown_and_skipped_by_the_button() {
         "no skip button once answered"
     );
     let ticks = h.state().live.core.with_store(|s| {
-        capdeck::timeline::lane(s, FeedRole::Engine, i64::MAX)
+        capdeck_timeline::lane(s, FeedRole::Engine, i64::MAX)
             .ticks
             .into_iter()
             .map(|t| t.kind)
@@ -1246,8 +1246,8 @@ fn video_picker_lists_off_the_ui_thread_and_explains_failures() {
     assert!(has(&h, |l| l == "no windows found"));
     // refresh lists again, with a working lister this time
     h.state_mut().video_sources = SourceLister::with_fn(
-        Arc::new(|| capdeck::capture::video::VideoSources {
-            screens: vec![capdeck::capture::video::screen::ScreenInfo {
+        Arc::new(|| capdeck_capture::video::VideoSources {
+            screens: vec![capdeck_capture::video::screen::ScreenInfo {
                 index: 0,
                 name: "Xvfb".into(),
                 width: 1280,
@@ -1323,8 +1323,8 @@ fn push_to_talk_row_settings_and_talking_indicator() {
 /// HUD shows the answer; the folder persists, and `--game-data` overrides it.
 #[test]
 fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
-    use capdeck::grimstream::MovieAction;
-    use capdeck::grimstream::feed::MoviePolicy;
+    use capdeck_grimstream::MovieAction;
+    use capdeck_grimstream::feed::MoviePolicy;
     let game = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(game.path().join("MoviesHD")).unwrap();
     std::fs::write(game.path().join("MoviesHD/logos.ogv"), b"OggS").unwrap();
@@ -1417,14 +1417,14 @@ fn the_game_data_folder_is_a_setting_and_play_answers_from_it() {
 /// `relative_path`) and keeps the last MOVIE_CONTROL it gets, until stopped.
 struct MovieEngine {
     addr: String,
-    stop: capdeck::grimstream::server::StopFlag,
-    got: Arc<std::sync::Mutex<Option<capdeck::grimstream::MovieControl>>>,
+    stop: capdeck_grimstream::server::StopFlag,
+    got: Arc<std::sync::Mutex<Option<capdeck_grimstream::MovieControl>>>,
     producer: std::thread::JoinHandle<()>,
 }
 
 fn movie_engine(relative_path: Option<&str>) -> MovieEngine {
-    use capdeck::grimstream::MovieStart;
-    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+    use capdeck_grimstream::MovieStart;
+    use capdeck_grimstream::server::{ProducerServer, ServerOptions, StopFlag};
     let any: FeedAddr = "tcp://127.0.0.1:0".parse().unwrap();
     let server =
         ProducerServer::bind(&any, ServerOptions::engine(Hello::new("grim_engine", None))).unwrap();
@@ -1483,7 +1483,7 @@ fn step_until(
 /// Steps until the frame at the cursor is `seen` with its pixels (read back from disk).
 fn step_until_read_back(
     h: &mut Harness<'static, CapdeckApp>,
-    seen: &capdeck::grimstream::store::StoredFrame,
+    seen: &capdeck_grimstream::store::StoredFrame,
     what: &str,
 ) {
     step_until(h, 10.0, what, |a| {
@@ -1553,7 +1553,7 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
     let sessions: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
     assert_eq!(sessions.len(), 1, "one session folder");
     let session = sessions[0].path();
-    let report = capdeck::record::reader::verify(&session).unwrap();
+    let report = capdeck_record::reader::verify(&session).unwrap();
     assert!(report.ok(), "{report:?}");
 
     // the pointer leaves the status bar (a tooltip shown under it would take the click)
@@ -1862,7 +1862,7 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
         session.file_name().unwrap().to_string_lossy()
     ));
     assert!(said.contains(&out.display().to_string()), "{said}");
-    let per_topic = capdeck::record::reader::Recording::open(&out)
+    let per_topic = capdeck_record::reader::Recording::open(&out)
         .unwrap()
         .per_topic();
     assert_eq!(per_topic.get("/marks"), Some(&1), "{per_topic:?}");
@@ -1933,7 +1933,7 @@ fn while_recording_scrubbing_back_past_the_budget_reads_from_the_recording() {
     assert!(
         matches!(
             st.state,
-            capdeck::record::recorder::RecorderState::Recording
+            capdeck_record::recorder::RecorderState::Recording
         ),
         "{:?}",
         st.state

@@ -82,9 +82,9 @@ fn run_window_with(args: &[&str], env: &[(&str, &str)]) -> String {
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn frames_wider_than_the_gpu_limit_are_drawn_downscaled() {
     require_display();
-    use capdeck::grimstream::server::{ProducerServer, ServerOptions, StopFlag};
-    use capdeck::grimstream::transport::FeedAddr;
-    use capdeck::wire::grimstream::{Frame, Hello, Message, PIXEL_FORMAT_RGBA8, StreamConfig};
+    use capdeck_grimstream::server::{ProducerServer, ServerOptions, StopFlag};
+    use capdeck_grimstream::transport::FeedAddr;
+    use capdeck_wire::grimstream::{Frame, Hello, Message, PIXEL_FORMAT_RGBA8, StreamConfig};
     let (w, h) = (12000u32, 1000u32);
     let config = StreamConfig {
         width: w,

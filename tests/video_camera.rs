@@ -12,14 +12,14 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use capdeck::capture::video::RawFrame;
-use capdeck::capture::video::camera::{
+use capdeck_capture::video::RawFrame;
+use capdeck_capture::video::camera::{
     CameraDevice, CameraFourcc, CameraMode, CameraSource, cameras,
 };
-use capdeck::capture::video::scale::{PixelOrder, Prepared, Scaler};
-use capdeck::capture::video::source::SourceError;
-use capdeck::capture::video::yuv::rgb_to_yuv;
-use capdeck::capture::video::{
+use capdeck_capture::video::scale::{PixelOrder, Prepared, Scaler};
+use capdeck_capture::video::source::SourceError;
+use capdeck_capture::video::yuv::rgb_to_yuv;
+use capdeck_capture::video::{
     self, FrameSource, ScaleMode, VideoControl, VideoError, VideoFrame, VideoSourceSpec,
 };
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use capdeck::capture::video::{
+use capdeck_capture::video::{
     self, ScaleMode, VideoControl, VideoError, VideoFrame, VideoSourceSpec, VideoState, pattern,
 };
 

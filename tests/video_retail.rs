@@ -8,9 +8,9 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use capdeck::capture::video::pattern;
-use capdeck::grimstream::Decoder;
-use capdeck::wire::grimstream::{Frame, Message, StreamConfig};
+use capdeck_capture::video::pattern;
+use capdeck_grimstream::Decoder;
+use capdeck_wire::grimstream::{Frame, Message, StreamConfig};
 
 struct Server(Child);
 

@@ -9,7 +9,7 @@
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use capdeck::capture::video::{
+use capdeck_capture::video::{
     self, ScaleMode, VideoControl, VideoError, VideoFrame, VideoSourceSpec, VideoState,
 };
 use xcb::x;

@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use capdeck::wire::grimstream::decoder::{Decoder, DecoderConfig};
-use capdeck::wire::grimstream::{HEADER_LEN, Kind, decode_payload};
+use capdeck_wire::grimstream::decoder::{Decoder, DecoderConfig};
+use capdeck_wire::grimstream::{HEADER_LEN, Kind, decode_payload};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {

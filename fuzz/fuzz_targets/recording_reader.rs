@@ -9,8 +9,8 @@ use std::ops::ControlFlow;
 
 use libfuzzer_sys::fuzz_target;
 
-use capdeck::record::capture_track::CaptureTrack;
-use capdeck::record::reader::{ReadEvent, Recording, verify};
+use capdeck_record::capture_track::CaptureTrack;
+use capdeck_record::reader::{ReadEvent, Recording, verify};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(dir) = tempdir() else {

@@ -1,11 +1,11 @@
-//! `capdeck demo-feeds`: the demo producers ([`crate::grimstream::demo`]) on real sockets.
+//! `capdeck demo-feeds`: the demo producers ([`capdeck_grimstream::demo`]) on real sockets.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::grimstream::demo::{DemoOptions, spawn_demo_feeds_with};
-use crate::grimstream::transport::{DEFAULT_ENGINE_ADDR, DEFAULT_RETAIL_ADDR, FeedAddr};
+use capdeck_grimstream::demo::{DemoOptions, spawn_demo_feeds_with};
+use capdeck_grimstream::transport::{DEFAULT_ENGINE_ADDR, DEFAULT_RETAIL_ADDR, FeedAddr};
 
 /// `capdeck demo-feeds` arguments.
 #[derive(clap::Args, Debug, Clone)]

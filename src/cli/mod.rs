@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::capture::audio::AudioSourceSpec;
-use crate::capture::video::VideoSourceSpec;
-use crate::net::receiver::{Receiver, ReceiverConfig};
-use crate::net::tap::TapPoint;
-use crate::session::sender::{Sender, SenderConfig, defaults};
+use capdeck_capture::audio::AudioSourceSpec;
+use capdeck_capture::video::VideoSourceSpec;
+use capdeck_net::receiver::{Receiver, ReceiverConfig};
+use capdeck_net::tap::TapPoint;
+use capdeck_session::sender::{Sender, SenderConfig, defaults};
 use crate::ui::logging::LogFileChoice;
-use crate::wire::capture::{Framing, HostConfig};
+use capdeck_wire::capture::{Framing, HostConfig};
 
 /// capdeck: desktop capture pushed to an inference host, and a live GrimStream viewer.
 #[derive(Debug, Parser)]
@@ -197,7 +197,7 @@ pub struct SendArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=1000))]
     pub chunk_ms: Option<u32>,
     /// Video size WxH (default 640x480; pins it).
-    #[arg(long, value_parser = crate::util::parse_size)]
+    #[arg(long, value_parser = capdeck_util::parse_size)]
     pub video_size: Option<(u32, u32)>,
     /// Video frames per second (default 5; pins it).
     #[arg(long, value_parser = parse_fps)]
@@ -511,7 +511,7 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
             let st = sender.stats();
             live_stats.tick(|| &st);
             let host_known = st.control.host_config.is_some()
-                || st.control.state == crate::net::control_link::ControlState::Disabled;
+                || st.control.state == capdeck_net::control_link::ControlState::Disabled;
             let now_warning = st.framing_warning.filter(|_| host_known);
             if now_warning.is_some() && now_warning != warned {
                 tracing::warn!("framing: {}", now_warning.as_deref().unwrap_or_default());
@@ -602,8 +602,8 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
 }
 
 fn run_devices(a: DevicesArgs) -> anyhow::Result<()> {
-    let audio = crate::capture::audio::list_devices();
-    let video = crate::capture::video::list_sources();
+    let audio = capdeck_capture::audio::list_devices();
+    let video = capdeck_capture::video::list_sources();
     if a.json {
         let synthetic = serde_json::json!({
             "audio": ["tone:<hz>", "wav:<path>", "none"],
@@ -614,7 +614,7 @@ fn run_devices(a: DevicesArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("Audio inputs (--audio default | device:<id or name>):");
-    for line in crate::capture::audio::format_devices(&audio).lines() {
+    for line in capdeck_capture::audio::format_devices(&audio).lines() {
         println!("  {line}");
     }
     println!("Cameras (--video camera:N):");

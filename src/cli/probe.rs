@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use crate::grimstream::FeedRole;
-use crate::grimstream::feed::{FeedStatus, MoviePolicy};
-use crate::grimstream::live::{LiveOptions, LiveSnapshot, LiveView};
-use crate::grimstream::transport::{DEFAULT_ENGINE_ADDR, DEFAULT_RETAIL_ADDR, FeedAddr};
+use capdeck_grimstream::FeedRole;
+use capdeck_grimstream::feed::{FeedStatus, MoviePolicy};
+use capdeck_grimstream::live::{LiveOptions, LiveSnapshot, LiveView};
+use capdeck_grimstream::transport::{DEFAULT_ENGINE_ADDR, DEFAULT_RETAIL_ADDR, FeedAddr};
 
 /// `capdeck probe` arguments.
 #[derive(clap::Args, Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct ProbeArgs {
     pub stall_ms: Option<u64>,
     /// A connection that receives nothing for this long is reported as
     /// "connected, no HELLO" (a one-viewer engine that must be restarted), ms.
-    #[arg(long, default_value_t = crate::grimstream::feed::HELLO_TIMEOUT.as_millis() as u64)]
+    #[arg(long, default_value_t = capdeck_grimstream::feed::HELLO_TIMEOUT.as_millis() as u64)]
     pub hello_timeout_ms: u64,
     /// The game's data folder: the engine's movies are looked up under it and answered
     /// from there (without it: answered `error` at once, "this viewer does not play

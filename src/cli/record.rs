@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use crate::grimstream::FeedRole;
-use crate::grimstream::live::LiveView;
-use crate::record::reader::{Recording, Verdict, verify};
-use crate::record::recorder::{Recorder, RecorderState, RecorderStatus};
-use crate::session::record::recorder_options;
-use crate::session::replay::{ToHostOptions, into_view, to_host};
+use capdeck_grimstream::FeedRole;
+use capdeck_grimstream::live::LiveView;
+use capdeck_record::reader::{Recording, Verdict, verify};
+use capdeck_record::recorder::{Recorder, RecorderState, RecorderStatus};
+use capdeck_session::record::recorder_options;
+use capdeck_session::replay::{ToHostOptions, into_view, to_host};
 
 /// Where and how a headless command records.
 #[derive(clap::Args, Debug, Clone)]
@@ -40,7 +40,7 @@ impl RecordArgs {
     pub fn start(
         &self,
         view_epoch: std::time::Instant,
-    ) -> anyhow::Result<Option<(Recorder, std::sync::Arc<crate::session::record::RecordTap>)>> {
+    ) -> anyhow::Result<Option<(Recorder, std::sync::Arc<capdeck_session::record::RecordTap>)>> {
         let Some(dir) = &self.record else {
             return Ok(None);
         };
@@ -50,7 +50,7 @@ impl RecordArgs {
             self.segment_mib,
             self.segment_secs,
         );
-        let r = crate::session::record::start(dir, opts, view_epoch)
+        let r = capdeck_session::record::start(dir, opts, view_epoch)
             .with_context(|| format!("cannot record into {}", dir.display()))?;
         tracing::info!(dir = %dir.display(), "recording");
         Ok(Some(r))
@@ -149,10 +149,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "HOST")]
     pub to_host: Option<String>,
     /// Audio PULL port of the host.
-    #[arg(long, default_value_t = crate::session::sender::defaults::AUDIO_PORT)]
+    #[arg(long, default_value_t = capdeck_session::sender::defaults::AUDIO_PORT)]
     pub audio_port: u16,
     /// Video PULL port of the host.
-    #[arg(long, default_value_t = crate::session::sender::defaults::VIDEO_PORT)]
+    #[arg(long, default_value_t = capdeck_session::sender::defaults::VIDEO_PORT)]
     pub video_port: u16,
     /// Send as fast as the host takes them instead of with the recorded pacing.
     #[arg(long)]
@@ -212,9 +212,9 @@ pub fn summary_json(rec: &Recording) -> anyhow::Result<Value> {
 /// `replay --serve-retail/--serve-engine`: each recorded feed as a producer on its own
 /// named thread, until `--duration` or interrupted.
 fn serve(a: &ReplayArgs) -> anyhow::Result<()> {
-    use crate::grimstream::server::StopFlag;
-    use crate::grimstream::transport::FeedAddr;
-    use crate::session::replay::FeedServer;
+    use capdeck_grimstream::server::StopFlag;
+    use capdeck_grimstream::transport::FeedAddr;
+    use capdeck_session::replay::FeedServer;
     if let Some(d) = a.duration {
         anyhow::ensure!(d.is_finite() && d >= 0.0, "--duration must be seconds >= 0");
     }
@@ -318,7 +318,7 @@ pub struct ExportArgs {
 
 /// Runs `capdeck export`.
 pub fn run_export(a: ExportArgs) -> anyhow::Result<()> {
-    let s = crate::record::foxglove::export(&a.session, &a.foxglove)
+    let s = capdeck_record::foxglove::export(&a.session, &a.foxglove)
         .with_context(|| format!("exporting {}", a.session.display()))?;
     println!("{}", serde_json::to_string_pretty(&s)?);
     Ok(())

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::capture::video::VideoSourceSpec;
-use crate::grimstream::server::StopFlag;
-use crate::grimstream::transport::FeedAddr;
-use crate::session::serve_retail::{RetailService, RetailServiceOptions};
+use capdeck_capture::video::VideoSourceSpec;
+use capdeck_grimstream::server::StopFlag;
+use capdeck_grimstream::transport::FeedAddr;
+use capdeck_session::serve_retail::{RetailService, RetailServiceOptions};
 
 fn parse_fps(s: &str) -> Result<f32, String> {
     let v: f32 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
@@ -40,7 +40,7 @@ pub struct ServeRetailArgs {
     pub fps: f32,
     /// Frame size WxH; the source is fitted inside it keeping its aspect ratio (a new
     /// STREAM_CONFIG is sent when the fitted size changes).
-    #[arg(long, default_value = "1280x720", value_parser = crate::util::parse_size)]
+    #[arg(long, default_value = "1280x720", value_parser = capdeck_util::parse_size)]
     pub size: (u32, u32),
     /// Stretch to exactly --size instead of fitting inside it.
     #[arg(long)]

@@ -13,8 +13,8 @@ use super::live::{self, LiveDisplay, LiveRuntime};
 use super::log_ring::{LogEntry, LogRing};
 use super::ptt::PttRuntime;
 use super::settings::{CaptureTarget, FeedTarget, Layout, Pane, Settings};
-use crate::grimstream::FeedRole;
-use crate::timeline::Command;
+use capdeck_grimstream::FeedRole;
+use capdeck_timeline::Command;
 
 /// Options of [`run_app`], from the command line.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +83,7 @@ impl AppOptions {
         }
         if let Some(d) = &self.game_data {
             s.game_data_dir = Some(d.clone());
-            s.movie_policy = crate::grimstream::feed::MoviePolicy::Play {
+            s.movie_policy = capdeck_grimstream::feed::MoviePolicy::Play {
                 game_data: d.clone(),
             };
         }
@@ -128,9 +128,9 @@ pub struct CapdeckApp {
     /// The video source picker's list (listed on its own thread).
     pub video_sources: capture::sources::SourceLister,
     /// The seam every link and feed passes; a recording attaches to it.
-    record_tap: std::sync::Arc<crate::session::record::SwitchTap>,
+    record_tap: std::sync::Arc<capdeck_session::record::SwitchTap>,
     /// The recording in progress.
-    pub recorder: Option<crate::record::recorder::Recorder>,
+    pub recorder: Option<capdeck_record::recorder::Recorder>,
     record_indicator: super::recordings::RecordIndicator,
     /// Why the last recording stopped by itself (a guard or an error), shown by Record.
     pub record_stopped: Option<String>,
@@ -170,7 +170,7 @@ impl CapdeckApp {
             .map(|rs| super::gpu_errors::GpuErrors::install(&rs.device))
             .unwrap_or_default();
         let gpu = cc.wgpu_render_state.as_ref().map(live::overlay::install);
-        let record_tap = std::sync::Arc::new(crate::session::record::SwitchTap::default());
+        let record_tap = std::sync::Arc::new(capdeck_session::record::SwitchTap::default());
         let mut rt = LiveRuntime::new(
             settings.memory_budget_mib as usize * MIB,
             (settings.follow_delay_s * 1e9) as i64,
@@ -272,7 +272,7 @@ impl CapdeckApp {
             UiCommand::AddMark => {
                 let t_ns = self.live.timeline().cursor_ns;
                 let n = self.live.core.with_store(|s| s.operator_marks().len()) + 1;
-                let m = crate::grimstream::store::OperatorMark {
+                let m = capdeck_grimstream::store::OperatorMark {
                     t_ns,
                     label: format!("mark {n}"),
                 };
@@ -321,7 +321,7 @@ impl CapdeckApp {
                 self.live.movie_policy = p.clone();
             }
             UiCommand::SetGameDataDir(dir) => {
-                use crate::grimstream::feed::MoviePolicy;
+                use capdeck_grimstream::feed::MoviePolicy;
                 v.game_data = dir.clone();
                 let dir = dir.trim();
                 let dir = (!dir.is_empty()).then(|| PathBuf::from(dir));
@@ -370,7 +370,7 @@ impl CapdeckApp {
                 }
                 self.open_window.open = false;
                 self.live
-                    .open_recording(p, crate::wire::grimstream::decoder::DEFAULT_MAX_MESSAGE_LEN);
+                    .open_recording(p, capdeck_wire::grimstream::decoder::DEFAULT_MAX_MESSAGE_LEN);
             }
             UiCommand::CloseRecording => {
                 self.live.close_recording();
@@ -439,13 +439,13 @@ impl CapdeckApp {
             UiCommand::SetGain(g) => self.settings.gain_db = g.clamp(-60.0, 40.0),
             UiCommand::SetPushToTalk(p) => self.settings.push_to_talk = *p,
             UiCommand::SetPttKey(k) => {
-                if k.parse::<crate::capture::hotkey::PttKey>().is_ok() {
+                if k.parse::<capdeck_capture::hotkey::PttKey>().is_ok() {
                     self.settings.ptt_key = k.clone();
                 }
             }
             UiCommand::SetPttPreroll(ms) => {
                 self.settings.ptt_preroll_ms =
-                    (*ms).min(crate::capture::audio::gate::MAX_PREROLL_MS)
+                    (*ms).min(capdeck_capture::audio::gate::MAX_PREROLL_MS)
             }
             UiCommand::SetPttMode(m) => self.settings.ptt_mode = *m,
             UiCommand::RefreshVideoSources => self.video_sources.refresh(),
@@ -492,15 +492,15 @@ impl CapdeckApp {
         }
         let dir = root.join(format!(
             "capdeck-{}",
-            crate::util::utc_stamp(std::time::SystemTime::now())
+            capdeck_util::utc_stamp(std::time::SystemTime::now())
         ));
-        let opts = crate::session::record::recorder_options(
+        let opts = capdeck_session::record::recorder_options(
             None,
             self.settings.record_min_free_mib,
             256,
             60,
         );
-        match crate::session::record::start(&dir, opts, self.live.core.epoch()) {
+        match capdeck_session::record::start(&dir, opts, self.live.core.epoch()) {
             Ok((rec, tap)) => {
                 // what the open connections said at their start, then everything from now
                 let now = self.live.core.now_ns();
@@ -510,10 +510,10 @@ impl CapdeckApp {
                         let mut msgs = Vec::new();
                         if f.connected {
                             msgs.extend(
-                                f.hello.clone().map(crate::wire::grimstream::Message::Hello),
+                                f.hello.clone().map(capdeck_wire::grimstream::Message::Hello),
                             );
                             msgs.extend(
-                                f.config.map(crate::wire::grimstream::Message::StreamConfig),
+                                f.config.map(capdeck_wire::grimstream::Message::StreamConfig),
                             );
                         }
                         (f.generation, msgs)
@@ -654,7 +654,7 @@ impl CapdeckApp {
         self.record_setting_changes();
         // a guard (disk budget, free space) or a write error stopped the recording
         if let Some(rec) = &self.recorder
-            && let crate::record::recorder::RecorderState::Stopped { reason, .. } =
+            && let capdeck_record::recorder::RecorderState::Stopped { reason, .. } =
                 rec.status().state
         {
             tracing::warn!("recording stopped: {reason}");
@@ -1016,7 +1016,7 @@ fn start_capture(
     settings: &Settings,
     waker: Option<egui::Context>,
     autostart: bool,
-    record: std::sync::Arc<crate::session::record::SwitchTap>,
+    record: std::sync::Arc<capdeck_session::record::SwitchTap>,
 ) -> Box<dyn CaptureBackend> {
     match capture::real::RealBackend::new(settings, waker, autostart, Some(record)) {
         Ok(b) => Box::new(b),

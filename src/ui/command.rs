@@ -5,7 +5,7 @@
 use super::capture::PushChannel;
 use super::live::OverlayMode;
 use super::settings::{Layout, Pane};
-use crate::grimstream::FeedRole;
+use capdeck_grimstream::FeedRole;
 
 /// A user request.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +23,7 @@ pub enum UiCommand {
     // ---- live view: time
     /// A time-control command for the timeline (play, pause, step, seek, speed, follow,
     /// delay, selection, loop): applied to the core timeline, nowhere else.
-    Timeline(crate::timeline::Command),
+    Timeline(capdeck_timeline::Command),
 
     /// Mark the cursor (an operator mark, recorded when recording).
     AddMark,
@@ -56,12 +56,12 @@ pub enum UiCommand {
     /// The user kept the feed connected.
     CancelDisconnect,
     /// How the engine feed answers MOVIE_START (applies from the next connection).
-    SetMoviePolicy(crate::grimstream::feed::MoviePolicy),
+    SetMoviePolicy(capdeck_grimstream::feed::MoviePolicy),
     /// Edit the game's data folder (the "play" movie policy looks movies up under it; an
     /// empty text clears it).
     SetGameDataDir(String),
     /// Answer the engine's current movie `skipped` (the engine pane's skip button).
-    SkipMovie(crate::wire::grimstream::MovieControl),
+    SkipMovie(capdeck_wire::grimstream::MovieControl),
     /// Switch both feeds between the built-in demo and the real addresses.
     UseDemoFeeds(bool),
 
@@ -108,12 +108,12 @@ pub enum UiCommand {
     SetMuted(bool),
     /// Push-to-talk on/off.
     SetPushToTalk(bool),
-    /// Push-to-talk key (a [`crate::capture::hotkey::PttKey`] name).
+    /// Push-to-talk key (a [`capdeck_capture::hotkey::PttKey`] name).
     SetPttKey(String),
     /// Push-to-talk pre-roll (ms).
     SetPttPreroll(u32),
     /// What is sent while not talking.
-    SetPttMode(crate::capture::audio::PttMode),
+    SetPttMode(capdeck_capture::audio::PttMode),
     /// Choose the video source (`pattern`, `camera[:N]`, `screen[:N]`, `window:<title>`).
     SetVideoSource(String),
     /// List cameras, screens and windows again (off the UI thread).

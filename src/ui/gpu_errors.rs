@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use eframe::wgpu;
 
-use crate::util::lock;
+use capdeck_util::lock;
 
 /// GPU errors seen since start: shared by the handler and the status bar.
 #[derive(Debug, Clone, Default)]

@@ -5,9 +5,9 @@
 use super::command::{CommandQueue, UiCommand};
 use super::settings::Settings;
 use super::widgets::{GREEN, YELLOW};
-use crate::capture::audio::gate::{self, MAX_PREROLL_MS};
-use crate::capture::audio::{PttMode, PttState};
-use crate::capture::hotkey::{HotkeyStatus, PttHotkey, PttKey, unix_now_us};
+use capdeck_capture::audio::gate::{self, MAX_PREROLL_MS};
+use capdeck_capture::audio::{PttMode, PttState};
+use capdeck_capture::hotkey::{HotkeyStatus, PttHotkey, PttKey, unix_now_us};
 use std::sync::Arc;
 
 /// What the push-to-talk row shows.

@@ -14,10 +14,10 @@ use super::command::{CommandQueue, UiCommand};
 use super::live::LiveRuntime;
 use super::live::replay::ReplaySource;
 use super::widgets::{GREEN, GREY, RED, YELLOW, level_meter_ui};
-use crate::record::manifest::Manifest;
-use crate::record::reader::Recording;
-use crate::record::recorder::{RecorderState, RecorderStatus};
-use crate::session::replay::{ToHostOptions, ToHostProgress, to_host};
+use capdeck_record::manifest::Manifest;
+use capdeck_record::reader::Recording;
+use capdeck_record::recorder::{RecorderState, RecorderStatus};
+use capdeck_session::replay::{ToHostOptions, ToHostProgress, to_host};
 
 /// A recording found in the recordings folder.
 #[derive(Debug, Clone, PartialEq)]
@@ -486,12 +486,12 @@ impl RecordingJob {
         })
     }
 
-    /// Exports `session` to `out` with the standard schemas ([`crate::record::foxglove`]).
+    /// Exports `session` to `out` with the standard schemas ([`capdeck_record::foxglove`]).
     pub fn export(session: &Path, out: PathBuf, waker: Option<egui::Context>) -> RecordingJob {
         let what = format!("exporting to {}", out.display());
         let session = session.to_owned();
         RecordingJob::spawn(what, Default::default(), 0, waker, move || {
-            let s = crate::record::foxglove::export(&session, &out).map_err(|e| e.to_string())?;
+            let s = capdeck_record::foxglove::export(&session, &out).map_err(|e| e.to_string())?;
             Ok(format!(
                 "exported {} messages to {} ({} left out); it opens in Foxglove, Rerun and `mcap info`",
                 s.per_topic.values().sum::<u64>(),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::wire::capture::Framing;
+pub use capdeck_wire::capture::Framing;
 
 /// Where the capture pane pushes to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,7 +123,7 @@ pub struct Settings {
     /// Push-to-talk pre-roll (ms).
     pub ptt_preroll_ms: u32,
     /// What is sent while not talking.
-    pub ptt_mode: crate::capture::audio::PttMode,
+    pub ptt_mode: capdeck_capture::audio::PttMode,
     /// Live view feed source.
     pub feed_target: FeedTarget,
     /// Retail feed address (`host:port`).
@@ -135,7 +135,7 @@ pub struct Settings {
     /// Follow-live delay in seconds.
     pub follow_delay_s: f32,
     /// How the engine feed answers MOVIE_START.
-    pub movie_policy: crate::grimstream::feed::MoviePolicy,
+    pub movie_policy: capdeck_grimstream::feed::MoviePolicy,
     /// The game's data folder, where the "play" movie policy looks the engine's movies up
     /// (kept while another policy is chosen; `--game-data` overrides it).
     pub game_data_dir: Option<PathBuf>,
@@ -170,9 +170,9 @@ impl Default for Settings {
             video_fps: 5.0,
             video_quality: 70,
             push_to_talk: false,
-            ptt_key: crate::capture::hotkey::PttKey::default().to_string(),
-            ptt_preroll_ms: crate::capture::audio::gate::DEFAULT_PREROLL_MS,
-            ptt_mode: crate::capture::audio::PttMode::SendSilence,
+            ptt_key: capdeck_capture::hotkey::PttKey::default().to_string(),
+            ptt_preroll_ms: capdeck_capture::audio::gate::DEFAULT_PREROLL_MS,
+            ptt_mode: capdeck_capture::audio::PttMode::SendSilence,
             feed_target: FeedTarget::Demo,
             retail_addr: "127.0.0.1:17400".into(),
             engine_addr: "127.0.0.1:17500".into(),
@@ -312,16 +312,16 @@ impl Settings {
             self.capture_target = CaptureTarget::Embedded;
         }
         self.chunk_ms = self.chunk_ms.clamp(10, 1000);
-        self.ptt_key = match self.ptt_key.parse::<crate::capture::hotkey::PttKey>() {
+        self.ptt_key = match self.ptt_key.parse::<capdeck_capture::hotkey::PttKey>() {
             Ok(k) => k.to_string(),
             Err(e) => {
                 tracing::warn!("{e}; using the default");
-                crate::capture::hotkey::PttKey::default().to_string()
+                capdeck_capture::hotkey::PttKey::default().to_string()
             }
         };
         self.ptt_preroll_ms = self
             .ptt_preroll_ms
-            .min(crate::capture::audio::gate::MAX_PREROLL_MS);
+            .min(capdeck_capture::audio::gate::MAX_PREROLL_MS);
         self.gain_db = if self.gain_db.is_finite() {
             self.gain_db.clamp(-60.0, 40.0)
         } else {
@@ -344,7 +344,7 @@ impl Settings {
             0.0
         };
         // the play policy and the folder setting name the same folder
-        use crate::grimstream::feed::MoviePolicy;
+        use capdeck_grimstream::feed::MoviePolicy;
         if self
             .game_data_dir
             .as_ref()
@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn the_play_policy_and_the_game_data_folder_agree() {
-        use crate::grimstream::feed::MoviePolicy;
+        use capdeck_grimstream::feed::MoviePolicy;
         let play = |d: &str| MoviePolicy::Play {
             game_data: d.into(),
         };

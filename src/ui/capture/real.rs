@@ -1,6 +1,6 @@
-//! The real capture backend: a [`crate::session::sender::Sender`] session (audio and video
+//! The real capture backend: a [`capdeck_session::sender::Sender`] session (audio and video
 //! pipelines → PUSH links, control channel) and, in embedded mode, an in-process
-//! [`crate::net::receiver::Receiver`] bound to 127.0.0.1 ephemeral ports.
+//! [`capdeck_net::receiver::Receiver`] bound to 127.0.0.1 ephemeral ports.
 //!
 //! Sessions start, stop and restart on a named worker thread (opening devices and
 //! sockets can take time; the UI never waits). The UI sends the desired configuration
@@ -9,7 +9,7 @@
 //! `AudioControl`/`VideoControl`. What is sent is observed through the wire tap: the
 //! preview decodes the exact JPEG payload that left the video socket.
 
-use crate::util::lock;
+use capdeck_util::lock;
 use std::collections::VecDeque;
 use std::sync::mpsc::{
     Receiver as ChanRx, RecvTimeoutError, SyncSender, TrySendError, sync_channel,
@@ -25,16 +25,16 @@ use super::{
     AudioStatus, CaptureBackend, CaptureSnapshot, ConfigSource, ControlStatus, LinkLight,
     PushCounters, ReceiverSummary, VideoStatus,
 };
-use crate::capture::audio::{AudioControl, AudioSourceSpec};
-use crate::capture::video::{VideoControl, VideoSourceSpec};
-use crate::net::control_link::ControlState;
-use crate::net::push_link::{LinkState, LinkStats};
-use crate::net::receiver::{Receiver, ReceiverConfig};
-use crate::net::tap::{self, Direction, TapPoint, WireTap};
-use crate::session::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
+use capdeck_capture::audio::{AudioControl, AudioSourceSpec};
+use capdeck_capture::video::{VideoControl, VideoSourceSpec};
+use capdeck_net::control_link::ControlState;
+use capdeck_net::push_link::{LinkState, LinkStats};
+use capdeck_net::receiver::{Receiver, ReceiverConfig};
+use capdeck_net::tap::{self, Direction, TapPoint, WireTap};
+use capdeck_session::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
 use crate::ui::command::UiCommand;
 use crate::ui::settings::{CaptureTarget, Settings};
-use crate::wire::capture::{Framing, HostConfig};
+use capdeck_wire::capture::{Framing, HostConfig};
 
 /// What the operator wants running.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +60,7 @@ enum Ctl {
 #[derive(Default)]
 struct Published {
     sender: Option<SenderStats>,
-    receiver: Option<crate::net::receiver::ReceiverStats>,
+    receiver: Option<capdeck_net::receiver::ReceiverStats>,
     receiver_endpoint: Option<String>,
     receiver_ports: Option<(u16, u16)>,
     controls: Option<(Arc<AudioControl>, Arc<VideoControl>)>,
@@ -90,7 +90,7 @@ impl WireTap for PreviewTap {
         if channel != tap::Channel::Video {
             return;
         }
-        let Ok(d) = crate::wire::capture::decode(parts) else {
+        let Ok(d) = capdeck_wire::capture::decode(parts) else {
             return;
         };
         if let Ok(mut r) = self.recent.try_lock() {
@@ -366,7 +366,7 @@ fn start_audio_or_tone(
     sender: &mut Sender,
     spec: &str,
     note: &mut Option<String>,
-) -> Result<(), crate::session::sender::SenderError> {
+) -> Result<(), capdeck_session::sender::SenderError> {
     *note = None;
     let spec: AudioSourceSpec = spec.parse().unwrap_or(AudioSourceSpec::Tone(440.0));
     match sender.start_audio(&spec) {
@@ -385,7 +385,7 @@ fn worker(
     tap: Arc<PreviewTap>,
     waker: Option<egui::Context>,
 ) {
-    let devices: Vec<(String, String)> = crate::capture::audio::list_devices()
+    let devices: Vec<(String, String)> = capdeck_capture::audio::list_devices()
         .into_iter()
         .map(|d| (format!("device:{}", d.id), d.label()))
         .collect();

@@ -1,9 +1,9 @@
 //! The video source picker's list: real cameras, screens and windows from
-//! [`crate::capture::video::list_sources`], listed on a `capdeck-video-list` thread (device
+//! [`capdeck_capture::video::list_sources`], listed on a `capdeck-video-list` thread (device
 //! and window-manager queries can take seconds: never on the UI thread). The UI asks for a
 //! refresh and picks the result up with a non-blocking poll.
 
-use crate::capture::video::VideoSources;
+use capdeck_capture::video::VideoSources;
 use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 use std::time::Instant;
 
@@ -112,10 +112,10 @@ pub struct SourceLister {
 }
 
 impl SourceLister {
-    /// Lists with [`crate::capture::video::list_sources`]; starts a first listing.
+    /// Lists with [`capdeck_capture::video::list_sources`]; starts a first listing.
     pub fn new(waker: Option<egui::Context>) -> Self {
         Self::with_fn(
-            std::sync::Arc::new(crate::capture::video::list_sources),
+            std::sync::Arc::new(capdeck_capture::video::list_sources),
             waker,
         )
     }
@@ -203,8 +203,8 @@ impl SourceLister {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::video::camera::CameraInfo;
-    use crate::capture::video::screen::{ScreenInfo, WindowInfo};
+    use capdeck_capture::video::camera::CameraInfo;
+    use capdeck_capture::video::screen::{ScreenInfo, WindowInfo};
 
     fn wait(l: &mut SourceLister) -> SourceListView {
         let t = Instant::now();
@@ -265,7 +265,7 @@ mod tests {
         for e in v.cameras.iter().chain(&v.screens).chain(&v.windows) {
             assert!(
                 e.spec
-                    .parse::<crate::capture::video::VideoSourceSpec>()
+                    .parse::<capdeck_capture::video::VideoSourceSpec>()
                     .is_ok(),
                 "{} parses",
                 e.spec

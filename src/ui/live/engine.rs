@@ -5,8 +5,8 @@
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Vec2};
 
 use super::LiveFrame;
-use crate::grimstream::FeedRole;
-use crate::grimstream::demo::heading;
+use capdeck_grimstream::FeedRole;
+use capdeck_grimstream::demo::heading;
 use crate::ui::command::{CommandQueue, UiCommand};
 
 /// The engine side of the live pane.

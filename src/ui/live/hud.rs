@@ -4,7 +4,7 @@
 //! from the core.
 
 use super::LiveRuntime;
-use crate::grimstream::FeedRole;
+use capdeck_grimstream::FeedRole;
 use crate::ui::command::{CommandQueue, UiCommand};
 
 /// Largest manual nudge, ms either way.

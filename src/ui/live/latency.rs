@@ -6,8 +6,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::grimstream::feed::ViewClock;
-use crate::util::lock;
+use capdeck_grimstream::feed::ViewClock;
+use capdeck_util::lock;
 
 /// Samples kept for the summary (about 8 s at 30 fps).
 const WINDOW: usize = 256;

@@ -5,7 +5,7 @@
 //! feeds, one clock, one store under the budget from the settings) and the core
 //! [`Timeline`]; every frame [`LiveRuntime::refresh`] ticks the timeline and takes what the
 //! pane draws out of the store in one short lock ([`LiveFrame`]). Time control changes
-//! only through [`crate::timeline::Command`]s carried inside the UI's commands.
+//! only through [`capdeck_timeline::Command`]s carried inside the UI's commands.
 
 pub mod engine;
 pub mod hud;
@@ -18,12 +18,12 @@ pub mod timeline;
 pub use overlay::OverlayMode;
 
 use super::command::{CommandQueue, UiCommand};
-use crate::grimstream::demo::{DemoHandle, spawn_demo_feeds};
-use crate::grimstream::feed::{FeedOptions, FeedState};
-use crate::grimstream::live::LiveSnapshot;
-use crate::grimstream::store::{StoredFrame, StoredState};
-use crate::grimstream::{self, FeedAddr, FeedRole};
-use crate::timeline::{self as tl, Command, CursorView, Lane, Timeline};
+use capdeck_grimstream::demo::{DemoHandle, spawn_demo_feeds};
+use capdeck_grimstream::feed::{FeedOptions, FeedState};
+use capdeck_grimstream::live::LiveSnapshot;
+use capdeck_grimstream::store::{StoredFrame, StoredState};
+use capdeck_grimstream::{self as grimstream, FeedAddr, FeedRole};
+use capdeck_timeline::{self as tl, Command, CursorView, Lane, Timeline};
 
 /// Display state of the live pane: what the user chose to look at. Data and time live in
 /// the core.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, RenderState, ScreenDescriptor};
 use eframe::wgpu;
 
-use crate::grimstream::store::StoredFrame;
+use capdeck_grimstream::store::StoredFrame;
 
 /// Overlay mode of the retail view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

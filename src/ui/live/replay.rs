@@ -14,17 +14,17 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::grimstream::FeedRole;
-use crate::grimstream::live::LiveView;
-use crate::grimstream::store::StoredFrame;
-use crate::record::capture_track::{CaptureTrack, VideoSent, load_jpeg};
-use crate::record::reader::Recording;
-use crate::record::writer::{FlushedSpan, WrittenSpans};
-use crate::session::record::RecordTap;
-use crate::session::replay::{self, ViewReplay};
+use capdeck_grimstream::FeedRole;
+use capdeck_grimstream::live::LiveView;
+use capdeck_grimstream::store::StoredFrame;
+use capdeck_record::capture_track::{CaptureTrack, VideoSent, load_jpeg};
+use capdeck_record::reader::Recording;
+use capdeck_record::writer::{FlushedSpan, WrittenSpans};
+use capdeck_session::record::RecordTap;
+use capdeck_session::replay::{self, ViewReplay};
 use crate::ui::capture::PreviewTexture;
 use crate::ui::capture::preview::{self, Preview};
-use crate::util::lock;
+use capdeck_util::lock;
 
 /// A recording being opened on its own thread.
 pub struct OpeningRecording {

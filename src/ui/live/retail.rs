@@ -3,12 +3,12 @@
 //! fallback the frame goes through an egui texture (plain mode only).
 
 use super::latency::PresentProbe;
-use crate::timeline::PlayState;
+use capdeck_timeline::PlayState;
 use egui::{Align2, Color32, FontId, Rect, Sense, Vec2, pos2};
 
 use super::overlay::{self, OverlayMode, RetailCallback};
 use super::{LiveDisplay, LiveRuntime};
-use crate::grimstream::store::StoredFrame;
+use capdeck_grimstream::store::StoredFrame;
 use crate::ui::command::{CommandQueue, UiCommand};
 
 /// CPU-side texture used when the wgpu renderer is not available.

@@ -1,12 +1,12 @@
 //! Timeline bar (one lane per feed: data, stalls, disconnections, gaps, reconnects,
 //! marks), transport controls and the keyboard shortcuts. Everything drawn comes from the
-//! core's lanes ([`crate::timeline::lane`]); every change is a timeline [`Command`].
+//! core's lanes ([`capdeck_timeline::lane`]); every change is a timeline [`Command`].
 
 use egui::{Align2, Color32, FontId, Key, Pos2, Rect, Sense, Stroke, Vec2};
 
 use super::LiveFrame;
-use crate::grimstream::FeedRole;
-use crate::timeline::{
+use capdeck_grimstream::FeedRole;
+use capdeck_timeline::{
     Command, MAX_SPEED, MIN_SPEED, PlayState, SegmentKind, Selection, TickKind, Timeline,
 };
 use crate::ui::command::{CommandQueue, UiCommand};
