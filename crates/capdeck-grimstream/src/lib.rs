@@ -10,28 +10,7 @@
 //! - [`live`]: [`live::LiveView`], the handle the UI polls each frame.
 //! - [`demo`]: the demo world and its producers (`capdeck demo-feeds`).
 //!
-//! # For the desktop pane
-//!
-//! ```no_run
-//! use capdeck_grimstream::{LiveOptions, LiveView, demo::spawn_demo_feeds};
-//! use capdeck_timeline::{Command, Timeline, query};
-//! // Default source: the in-process demo (port 0 picks free ports).
-//! let demo = spawn_demo_feeds(&"tcp://127.0.0.1:0".parse()?, &"tcp://127.0.0.1:0".parse()?)?;
-//! let view = LiveView::start(LiveOptions::new(
-//!     Some(demo.retail_addr.clone()),
-//!     Some(demo.engine_addr.clone()),
-//! ))?;
-//! let mut timeline = Timeline::default();
-//! // Every UI frame:
-//! let snap = view.snapshot(); // states, counters, clocks, memory use
-//! let shown = view.with_store(|store| {
-//!     timeline.apply(Command::Tick { now_ns: snap.now_ns }, store);
-//!     query(store, timeline.cursor_ns, 2_000_000_000) // frame, state, skew, marks
-//! });
-//! // user input: view.with_store(|s| timeline.apply(Command::TogglePlay, s));
-//! # let _ = shown;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! How the desktop pane drives a [`LiveView`] with the timeline: `capdeck-timeline`.
 //!
 //! Threads: one named thread per feed (`grim-feed-retail`, `grim-feed-engine`) writes into
 //! the shared store behind a mutex; the UI takes that lock briefly each frame. Every
