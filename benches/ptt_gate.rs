@@ -24,6 +24,7 @@ fn run(c: &mut Criterion, name: &str, mode: PttMode) {
             peak_dbfs: 0.0,
             rms_dbfs: 0.0,
             clipped: 0,
+            voice: None,
         })
         .collect();
     let mut i: u64 = 0;
@@ -50,6 +51,7 @@ fn run(c: &mut Criterion, name: &str, mode: PttMode) {
                     peak_dbfs: 0.0,
                     rms_dbfs: 0.0,
                     clipped: 0,
+                    voice: None,
                 });
             }
         })

@@ -16,15 +16,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use capdeck_capture::video::pattern;
-use capdeck_grimstream::FeedAddr;
-use capdeck_grimstream::demo::{DemoOptions, ScriptedFeeds};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::{CaptureBackend, CaptureSnapshot, LinkLight, PushCounters};
 use capdeck::ui::command::UiCommand;
 use capdeck::ui::log_ring::LogRing;
 use capdeck::ui::settings::Settings;
+use capdeck_capture::video::pattern;
+use capdeck_grimstream::FeedAddr;
+use capdeck_grimstream::demo::{DemoOptions, ScriptedFeeds};
 use criterion::{Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;
 

@@ -10,13 +10,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use capdeck_capture::audio::PttMode;
-use capdeck_capture::video::pattern;
-use capdeck_grimstream::demo::{DemoOptions, ScriptedFeeds};
-use capdeck_grimstream::{
-    FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
-};
-use capdeck_timeline::{Command, PlayState, TickKind};
 use capdeck::ui::app::{AppOptions, CapdeckApp};
 use capdeck::ui::capture::preview::{Preview, decode};
 use capdeck::ui::capture::sources::SourceLister;
@@ -28,6 +21,13 @@ use capdeck::ui::command::UiCommand;
 use capdeck::ui::live::OverlayMode;
 use capdeck::ui::log_ring::LogRing;
 use capdeck::ui::settings::{Layout, Pane, Settings};
+use capdeck_capture::audio::PttMode;
+use capdeck_capture::video::pattern;
+use capdeck_grimstream::demo::{DemoOptions, ScriptedFeeds};
+use capdeck_grimstream::{
+    FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
+};
+use capdeck_timeline::{Command, PlayState, TickKind};
 use capdeck_wire::grimstream::{PIXEL_FORMAT_RGBA8, encode};
 use egui::Key;
 use egui_kittest::Harness;
@@ -1931,10 +1931,7 @@ fn while_recording_scrubbing_back_past_the_budget_reads_from_the_recording() {
         .expect("still recording")
         .status();
     assert!(
-        matches!(
-            st.state,
-            capdeck_record::recorder::RecorderState::Recording
-        ),
+        matches!(st.state, capdeck_record::recorder::RecorderState::Recording),
         "{:?}",
         st.state
     );

@@ -3,7 +3,8 @@
 #   install-deps.sh build   -> to build (ALSA, PipeWire, libclang for bindgen, xcap's Wayland/EGL)
 #   install-deps.sh run     -> to run the app (X11/Wayland, Vulkan via Mesa)
 #   install-deps.sh test    -> everything the test suite needs (Xvfb, PulseAudio, Python venv,
-#                              ffmpeg: the independent converter of tests/video_camera.rs)
+#                              ffmpeg: the independent converter of tests/video_camera.rs,
+#                              espeak-ng and sox: the speech test set of tests/voice/)
 #   install-deps.sh bench   -> the benchmarks' reference libraries (libsoxr, libjpeg-turbo's build)
 #   install-deps.sh windows -> cross-build and run capdeck.exe: MinGW (posix threads), Wine, NSIS
 #   install-deps.sh package -> Linux packages: desktop-file-validate, dpkg tools, icon rendering
@@ -19,7 +20,7 @@ windows=(gcc-mingw-w64-x86-64-posix g++-mingw-w64-x86-64-posix mingw-w64-x86-64-
          imagemagick pulseaudio pulseaudio-utils python3 python3-venv)
 package=(desktop-file-utils dpkg-dev fakeroot imagemagick xz-utils)
 test=(xvfb xauth openbox imagemagick pulseaudio pulseaudio-utils libasound2-plugins python3 python3-venv
-      ffmpeg)
+      ffmpeg espeak-ng sox)
 
 want=("${build[@]}")
 for what in "$@"; do

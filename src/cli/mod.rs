@@ -10,6 +10,7 @@ pub mod demo_feeds;
 pub mod probe;
 pub mod record;
 pub mod serve_retail;
+pub mod voice;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -21,12 +22,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::ui::logging::LogFileChoice;
 use capdeck_capture::audio::AudioSourceSpec;
+use capdeck_capture::audio::voice::{GameAudioSpec, VoiceConfig};
 use capdeck_capture::video::VideoSourceSpec;
 use capdeck_net::receiver::{Receiver, ReceiverConfig};
 use capdeck_net::tap::TapPoint;
 use capdeck_session::sender::{Sender, SenderConfig, defaults};
-use crate::ui::logging::LogFileChoice;
 use capdeck_wire::capture::{Framing, HostConfig};
 
 /// capdeck: desktop capture pushed to an inference host, and a live GrimStream viewer.
@@ -143,6 +145,9 @@ pub enum CliCommand {
     Replay(record::ReplayArgs),
     /// Export a recording with Foxglove's standard schemas (opens in Foxglove and Rerun).
     Export(record::ExportArgs),
+    /// Remove the game's sound from a microphone file offline, as `send --game-audio` does
+    /// live: what would be sent, and how much of it is speech.
+    Voice(voice::VoiceArgs),
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -190,6 +195,15 @@ pub struct SendArgs {
     /// Audio source: default | device:<id or name> | tone:<hz> | wav:<path> | none.
     #[arg(long, default_value = "default")]
     pub audio: AudioSourceSpec,
+    /// The game's sound, removed from the microphone by echo cancellation: output (what the
+    /// default output device plays) | device:<id or name> (e.g. a `.monitor` source) |
+    /// process:<name or pid> | wav:<path> (starts with a wav: microphone) | none.
+    #[arg(long, default_value = "none")]
+    pub game_audio: GameAudioSpec,
+    /// WebRTC noise suppression on the microphone: on | off. Off by default: it helps steady
+    /// fan noise but can hurt a recogniser on speech over speech (README).
+    #[arg(long, default_value = "off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    pub noise_suppression: bool,
     /// Video source: camera[:N] | screen[:N] | window:<title> | pattern | none.
     #[arg(long, default_value = "none")]
     pub video: VideoSourceSpec,
@@ -310,6 +324,7 @@ pub fn main() -> ExitCode {
         Some(CliCommand::Verify(a)) => record::run_verify(a),
         Some(CliCommand::Replay(a)) => record::run_replay(a),
         Some(CliCommand::Export(a)) => record::run_export(a),
+        Some(CliCommand::Voice(a)) => voice::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -474,6 +489,15 @@ fn status(line: &str) {
     let _ = err.flush();
 }
 
+/// `on` or `off` (also true/false, yes/no, 1/0).
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("{s:?}: expected on or off")),
+    }
+}
+
 fn run_send(a: SendArgs) -> anyhow::Result<()> {
     let cfg = SenderConfig {
         host: a.host,
@@ -482,6 +506,10 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
         control_port: a.control_port,
         framing: a.framing,
         audio: a.audio,
+        voice: VoiceConfig {
+            game_audio: a.game_audio,
+            noise_suppression: a.noise_suppression,
+        },
         video: a.video,
         chunk_ms: a.chunk_ms,
         video_size: a.video_size,

@@ -40,7 +40,8 @@ impl RecordArgs {
     pub fn start(
         &self,
         view_epoch: std::time::Instant,
-    ) -> anyhow::Result<Option<(Recorder, std::sync::Arc<capdeck_session::record::RecordTap>)>> {
+    ) -> anyhow::Result<Option<(Recorder, std::sync::Arc<capdeck_session::record::RecordTap>)>>
+    {
         let Some(dir) = &self.record else {
             return Ok(None);
         };

@@ -369,8 +369,10 @@ impl CapdeckApp {
                     self.stop_recording();
                 }
                 self.open_window.open = false;
-                self.live
-                    .open_recording(p, capdeck_wire::grimstream::decoder::DEFAULT_MAX_MESSAGE_LEN);
+                self.live.open_recording(
+                    p,
+                    capdeck_wire::grimstream::decoder::DEFAULT_MAX_MESSAGE_LEN,
+                );
             }
             UiCommand::CloseRecording => {
                 self.live.close_recording();
@@ -510,10 +512,13 @@ impl CapdeckApp {
                         let mut msgs = Vec::new();
                         if f.connected {
                             msgs.extend(
-                                f.hello.clone().map(capdeck_wire::grimstream::Message::Hello),
+                                f.hello
+                                    .clone()
+                                    .map(capdeck_wire::grimstream::Message::Hello),
                             );
                             msgs.extend(
-                                f.config.map(capdeck_wire::grimstream::Message::StreamConfig),
+                                f.config
+                                    .map(capdeck_wire::grimstream::Message::StreamConfig),
                             );
                         }
                         (f.generation, msgs)

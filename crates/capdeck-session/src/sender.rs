@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::Serialize;
 
+use capdeck_capture::audio::voice::VoiceConfig;
 use capdeck_capture::audio::{self, AudioChunk, AudioControl, AudioSourceSpec};
 use capdeck_capture::video::{self, VideoControl, VideoFrame, VideoSourceSpec};
 use capdeck_net::control_link::{ControlConfig, ControlLink, ControlStats};
 use capdeck_net::outbox::OutboxPolicy;
 use capdeck_net::push_link::{LinkStats, PushLink, PushLinkConfig};
 use capdeck_net::tap::{Channel, TapPoint};
+use capdeck_wire::capture::Fraction;
 use capdeck_wire::capture::{self as wire, AudioHeader, Framing, Header, HostConfig, VideoHeader};
 
 /// Defaults of the capture wire (`shared/spec/capture-wire.md`).
@@ -57,6 +59,8 @@ pub struct SenderConfig {
     pub framing: Framing,
     /// Audio source.
     pub audio: AudioSourceSpec,
+    /// The voice stage: the game's sound removed from the microphone, noise suppression.
+    pub voice: VoiceConfig,
     /// Video source.
     pub video: VideoSourceSpec,
     /// Pinned chunk length.
@@ -86,6 +90,7 @@ impl Default for SenderConfig {
             control_port: defaults::CONTROL_PORT,
             framing: Framing::Framed,
             audio: AudioSourceSpec::Tone(440.0),
+            voice: VoiceConfig::default(),
             video: VideoSourceSpec::Pattern,
             chunk_ms: None,
             video_size: None,
@@ -514,14 +519,24 @@ impl Sender {
         let (sink, base) = lane.sink(move |chunk: AudioChunk, base| {
             let seq = base + chunk.seq;
             let payload = Bytes::from(chunk.pcm_le_bytes());
-            let header = Header::Audio(AudioHeader::new(chunk.ts_ms, seq));
+            let mut h = AudioHeader::new(chunk.ts_ms, seq);
+            if let Some(v) = chunk.voice {
+                h.speech = Some(Fraction::new(v.speech));
+                h.game = v.game.map(Fraction::new);
+            }
+            let header = Header::Audio(h);
             (seq, payload.len(), wire::encode(&header, payload, framing))
         });
-        let p = audio::start(spec, self.audio_ctl.clone(), sink).map_err(|source| {
-            SenderError::Audio {
-                spec: spec.to_string(),
-                source,
-            }
+        let p = audio::start_voice(
+            spec,
+            self.audio_ctl.clone(),
+            sink,
+            audio::AudioOptions::default(),
+            &self.cfg.voice,
+        )
+        .map_err(|source| SenderError::Audio {
+            spec: spec.to_string(),
+            source,
         })?;
         lane.started(p, spec.to_string(), base);
         Ok(())

@@ -663,8 +663,8 @@ pub fn lane(store: &Store, role: FeedRole, now_ns: i64) -> Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use capdeck_wire::grimstream::{Frame, Message, StateUpdate, TimelineMark};
     use bytes::Bytes;
+    use capdeck_wire::grimstream::{Frame, Message, StateUpdate, TimelineMark};
 
     fn src() -> (TimeList, TimeList) {
         (

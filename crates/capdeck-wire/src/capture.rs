@@ -79,6 +79,15 @@ pub struct AudioHeader {
     pub ch: u32,
     /// Sample format: always `"int16"`.
     pub fmt: String,
+    /// The fraction of the chunk judged to be the operator's speech after the game's sound
+    /// was removed (present when the voice stage runs). The host ignores keys it does not
+    /// read (docs/capture-wire.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech: Option<Fraction>,
+    /// The fraction of the chunk during which the game's sound (the echo reference) was
+    /// playing (present when a reference is captured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub game: Option<Fraction>,
 }
 
 impl AudioHeader {
@@ -90,6 +99,43 @@ impl AudioHeader {
             sr: AUDIO_SAMPLE_RATE,
             ch: 1,
             fmt: "int16".to_owned(),
+            speech: None,
+            game: None,
+        }
+    }
+}
+
+/// A number in [0, 1] kept in thousandths, so headers stay comparable (`Eq`) and their JSON
+/// short (`0.85`). Serialised as a JSON number; anything outside [0, 1] or not a number is
+/// refused when decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Fraction(u16);
+
+impl Fraction {
+    /// The fraction nearest to `v`, clamped to [0, 1] (NaN is 0).
+    pub fn new(v: f32) -> Self {
+        let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+        Self((v * 1000.0).round() as u16)
+    }
+    /// The value in [0, 1].
+    pub fn get(self) -> f32 {
+        f32::from(self.0) / 1000.0
+    }
+}
+
+impl Serialize for Fraction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(f64::from(self.0) / 1000.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fraction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(Self((v * 1000.0).round() as u16))
+        } else {
+            Err(serde::de::Error::custom(format!("{v} is not in [0, 1]")))
         }
     }
 }

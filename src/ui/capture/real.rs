@@ -25,6 +25,8 @@ use super::{
     AudioStatus, CaptureBackend, CaptureSnapshot, ConfigSource, ControlStatus, LinkLight,
     PushCounters, ReceiverSummary, VideoStatus,
 };
+use crate::ui::command::UiCommand;
+use crate::ui::settings::{CaptureTarget, Settings};
 use capdeck_capture::audio::{AudioControl, AudioSourceSpec};
 use capdeck_capture::video::{VideoControl, VideoSourceSpec};
 use capdeck_net::control_link::ControlState;
@@ -32,8 +34,6 @@ use capdeck_net::push_link::{LinkState, LinkStats};
 use capdeck_net::receiver::{Receiver, ReceiverConfig};
 use capdeck_net::tap::{self, Direction, TapPoint, WireTap};
 use capdeck_session::sender::{Origin, Pins, Sender, SenderConfig, SenderStats};
-use crate::ui::command::UiCommand;
-use crate::ui::settings::{CaptureTarget, Settings};
 use capdeck_wire::capture::{Framing, HostConfig};
 
 /// What the operator wants running.

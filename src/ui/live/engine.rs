@@ -5,9 +5,9 @@
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Vec2};
 
 use super::LiveFrame;
+use crate::ui::command::{CommandQueue, UiCommand};
 use capdeck_grimstream::FeedRole;
 use capdeck_grimstream::demo::heading;
-use crate::ui::command::{CommandQueue, UiCommand};
 
 /// The engine side of the live pane.
 pub fn engine_ui(ui: &mut egui::Ui, frame: &LiveFrame, cmds: &mut CommandQueue) {

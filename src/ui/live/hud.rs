@@ -4,8 +4,8 @@
 //! from the core.
 
 use super::LiveRuntime;
-use capdeck_grimstream::FeedRole;
 use crate::ui::command::{CommandQueue, UiCommand};
+use capdeck_grimstream::FeedRole;
 
 /// Largest manual nudge, ms either way.
 pub const MAX_NUDGE_MS: f32 = 5000.0;

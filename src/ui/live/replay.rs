@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::ui::capture::PreviewTexture;
+use crate::ui::capture::preview::{self, Preview};
 use capdeck_grimstream::FeedRole;
 use capdeck_grimstream::live::LiveView;
 use capdeck_grimstream::store::StoredFrame;
@@ -22,8 +24,6 @@ use capdeck_record::reader::Recording;
 use capdeck_record::writer::{FlushedSpan, WrittenSpans};
 use capdeck_session::record::RecordTap;
 use capdeck_session::replay::{self, ViewReplay};
-use crate::ui::capture::PreviewTexture;
-use crate::ui::capture::preview::{self, Preview};
 use capdeck_util::lock;
 
 /// A recording being opened on its own thread.

@@ -8,8 +8,8 @@ use egui::{Align2, Color32, FontId, Rect, Sense, Vec2, pos2};
 
 use super::overlay::{self, OverlayMode, RetailCallback};
 use super::{LiveDisplay, LiveRuntime};
-use capdeck_grimstream::store::StoredFrame;
 use crate::ui::command::{CommandQueue, UiCommand};
+use capdeck_grimstream::store::StoredFrame;
 
 /// CPU-side texture used when the wgpu renderer is not available.
 #[derive(Default)]

@@ -5,11 +5,11 @@
 use egui::{Align2, Color32, FontId, Key, Pos2, Rect, Sense, Stroke, Vec2};
 
 use super::LiveFrame;
+use crate::ui::command::{CommandQueue, UiCommand};
 use capdeck_grimstream::FeedRole;
 use capdeck_timeline::{
     Command, MAX_SPEED, MIN_SPEED, PlayState, SegmentKind, Selection, TickKind, Timeline,
 };
-use crate::ui::command::{CommandQueue, UiCommand};
 
 /// Lane colours.
 pub const DATA: Color32 = Color32::from_rgb(60, 150, 90);

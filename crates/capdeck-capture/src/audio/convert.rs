@@ -590,6 +590,7 @@ impl Converter {
             peak_dbfs: peak,
             rms_dbfs: rms,
             clipped,
+            voice: None,
         });
     }
 }

@@ -173,6 +173,10 @@ pub enum DeviceSelector {
     /// A device by stable id (e.g. `alsa:hw:CARD=…`, or the id without its host prefix), or by
     /// exact name, or by a case-insensitive part of the name matching one device only.
     IdOrName(String),
+    /// What the default output device plays: a loopback capture (WASAPI on Windows, the
+    /// default sink's `.monitor` source on PulseAudio/PipeWire). The echo reference of the
+    /// voice stage; macOS has no such capture here and says so.
+    Output,
 }
 
 /// Whether a source opened with `selector` on device `open_id` must be reopened because the
@@ -259,6 +263,9 @@ enum Target {
     },
     /// A device of a cpal host.
     Cpal(cpal::Device),
+    /// A render device captured as a loopback (WASAPI).
+    #[cfg(target_os = "windows")]
+    CpalLoopback(cpal::Device),
 }
 
 /// A device of `host` by id, with or without its host prefix.
@@ -292,6 +299,7 @@ fn find_target(host: &cpal::Host, sel: &DeviceSelector) -> Result<Target, AudioE
                 .ok_or_else(|| AudioError::Device("no default input device".into()));
         }
         DeviceSelector::IdOrName(want) => want,
+        DeviceSelector::Output => return output_target(host),
     };
     let listed = list_devices();
     if let Some(d) = match_listed(&listed, want)? {
@@ -314,6 +322,40 @@ fn find_target(host: &cpal::Host, sel: &DeviceSelector) -> Result<Target, AudioE
             "no input device with id or name {want:?} (see `capdeck devices`)"
         ))
     })
+}
+
+/// The loopback of the default output device.
+#[cfg(target_os = "linux")]
+fn output_target(_host: &cpal::Host) -> Result<Target, AudioError> {
+    let monitor = super::pulse::default_monitor().map_err(|e| {
+        AudioError::Device(format!(
+            "the default output's sound (its PulseAudio monitor) cannot be found: {e}"
+        ))
+    })?;
+    let listed = list_devices();
+    let d = listed
+        .iter()
+        .find(|d| d.id.strip_prefix(super::pulse::ID_PREFIX) == Some(monitor.as_str()));
+    Ok(pulse_target(&monitor, d))
+}
+
+/// The loopback of the default output device: cpal 0.18 opens a WASAPI loopback when an
+/// input stream is built on a render device.
+#[cfg(target_os = "windows")]
+fn output_target(host: &cpal::Host) -> Result<Target, AudioError> {
+    host.default_output_device()
+        .map(Target::CpalLoopback)
+        .ok_or_else(|| AudioError::Device("no default output device".into()))
+}
+
+/// No loopback capture of the output on this system.
+#[cfg(not(any(target_os = "linux", target_os = "windows")))]
+fn output_target(_host: &cpal::Host) -> Result<Target, AudioError> {
+    Err(AudioError::Device(
+        "capturing what the output device plays is not available on this system; \
+         choose a loopback input device (device:<id>) or none"
+            .into(),
+    ))
 }
 
 struct CpalRunning {
@@ -375,6 +417,8 @@ impl Source for CpalSource {
             (DeviceSelector::Default, None) => "default input".into(),
             (DeviceSelector::IdOrName(s), Some(n)) if s != n => format!("device {s} ({n})"),
             (DeviceSelector::IdOrName(s), _) => format!("device {s}"),
+            (DeviceSelector::Output, Some(n)) => format!("output loopback ({n})"),
+            (DeviceSelector::Output, None) => "output loopback".into(),
         }
     }
 
@@ -393,7 +437,9 @@ impl Source for CpalSource {
                 self.open_id = Some(format!("{}{source}", super::pulse::ID_PREFIX));
                 Ok((Box::new(running), reader))
             }
-            Target::Cpal(device) => self.open_cpal(&device, clock),
+            Target::Cpal(device) => self.open_cpal(&device, false, clock),
+            #[cfg(target_os = "windows")]
+            Target::CpalLoopback(device) => self.open_cpal(&device, true, clock),
         }
     }
 }
@@ -402,14 +448,22 @@ impl CpalSource {
     fn open_cpal(
         &mut self,
         device: &cpal::Device,
+        loopback: bool,
         clock: MonoClock,
     ) -> Result<(Box<dyn Running>, FeedReader), AudioError> {
         let name = device_name(device);
         let dev_err =
             |what: &str, e: cpal::Error| AudioError::Device(format!("{name}: {what}: {e}"));
-        let supported = device
-            .default_input_config()
-            .map_err(|e| dev_err("no input configuration", e))?;
+        // a loopback captures the render device in the format it plays
+        let supported = if loopback {
+            device
+                .default_output_config()
+                .map_err(|e| dev_err("no output configuration", e))?
+        } else {
+            device
+                .default_input_config()
+                .map_err(|e| dev_err("no input configuration", e))?
+        };
         let format = NativeFormat {
             rate: supported.sample_rate(),
             channels: supported.channels(),

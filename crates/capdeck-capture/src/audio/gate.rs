@@ -487,6 +487,7 @@ mod tests {
             peak_dbfs: 0.0,
             rms_dbfs: 0.0,
             clipped: 0,
+            voice: None,
         }
     }
 

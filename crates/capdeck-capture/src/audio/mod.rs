@@ -53,6 +53,8 @@ pub struct AudioChunk {
     pub rms_dbfs: f32,
     /// Samples clipped to the int16 range in this chunk.
     pub clipped: u32,
+    /// What the voice stage found in the chunk (None: no voice stage).
+    pub voice: Option<voice::VoiceMeta>,
 }
 
 impl AudioChunk {
@@ -77,6 +79,9 @@ pub enum AudioSourceSpec {
     Tone(f32),
     /// A WAV file of any rate and channel count, paced by the real clock.
     Wav(PathBuf),
+    /// What the default output device plays (the game's sound for the voice stage; not a
+    /// microphone choice, so `--audio` does not parse it).
+    Output,
     /// No audio.
     None,
 }
@@ -121,6 +126,7 @@ impl fmt::Display for AudioSourceSpec {
             Self::Device(d) => write!(f, "device:{d}"),
             Self::Tone(hz) => write!(f, "tone:{hz}"),
             Self::Wav(p) => write!(f, "wav:{}", p.display()),
+            Self::Output => write!(f, "output"),
             Self::None => write!(f, "none"),
         }
     }
@@ -212,6 +218,7 @@ pub mod pipeline;
 #[cfg(target_os = "linux")]
 pub mod pulse;
 pub mod source;
+pub mod voice;
 
 pub use device::{
     AudioDeviceInfo, DeviceSelector, default_change, format_devices, list_devices, match_listed,
@@ -262,14 +269,55 @@ pub fn start_with(
     sink: Box<dyn FnMut(AudioChunk) + Send>,
     options: AudioOptions,
 ) -> Result<AudioPipeline, AudioError> {
-    let source: Box<dyn source::Source> = match spec {
+    start_source(source_for(spec)?, control, sink, options)
+}
+
+fn source_for(spec: &AudioSourceSpec) -> Result<Box<dyn source::Source>, AudioError> {
+    Ok(match spec {
         AudioSourceSpec::None => return Err(AudioError::NoSource),
         AudioSourceSpec::Tone(hz) => Box::new(source::ToneSource::new(*hz)),
         AudioSourceSpec::Wav(p) => Box::new(source::WavSource::new(p)?),
         AudioSourceSpec::Default => Box::new(device::CpalSource::new(DeviceSelector::Default)),
+        AudioSourceSpec::Output => Box::new(device::CpalSource::new(DeviceSelector::Output)),
         AudioSourceSpec::Device(d) => {
             Box::new(device::CpalSource::new(DeviceSelector::IdOrName(d.clone())))
         }
+    })
+}
+
+/// [`start_with`] with a voice stage ([`voice`]): the game's sound captured from
+/// `voice.game_audio` (its own pipeline, started first so a `wav:` reference and a `wav:`
+/// microphone start together) is removed from the microphone, and each chunk says how much
+/// of it is speech. Without anything to do (`voice.active()` false) this is [`start_with`].
+/// A reference that cannot open is an error here; one lost later pauses removal (the
+/// status says why) while the microphone keeps streaming, and is reopened every second.
+pub fn start_voice(
+    spec: &AudioSourceSpec,
+    control: Arc<AudioControl>,
+    sink: Box<dyn FnMut(AudioChunk) + Send>,
+    options: AudioOptions,
+    cfg: &voice::VoiceConfig,
+) -> Result<AudioPipeline, AudioError> {
+    if !cfg.active() {
+        return start_with(spec, control, sink, options);
+    }
+    let mic = source_for(spec)?;
+    let (stage, sender) = voice::stage(cfg);
+    let reference = match (cfg.game_audio.source()?, sender) {
+        (Some(ref_spec), Some(tx)) => {
+            let p = start_with(
+                &ref_spec,
+                AudioControl::new(10),
+                Box::new(move |c| tx.send(c)),
+                options,
+            )
+            .map_err(|e| match e {
+                AudioError::Device(m) => AudioError::Device(format!("game audio: {m}")),
+                other => other,
+            })?;
+            Some(p)
+        }
+        _ => None,
     };
-    start_source(source, control, sink, options)
+    pipeline::start_source_voice(mic, control, sink, options, Some(stage), reference)
 }

@@ -5,6 +5,7 @@ use super::convert::{Converter, ConverterConfig, SILENCE_DBFS};
 use super::feed::{FeedReader, MonoClock};
 use super::gate::PttGate;
 use super::source::{NativeFormat, Running, Source};
+use super::voice::{VoiceStage, VoiceStatus};
 use super::{AudioChunk, AudioControl, AudioError, OUTPUT_RATE};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,6 +75,8 @@ pub struct AudioStats {
     pub chunk_ms: u32,
     /// Times the source was lost.
     pub losses: u64,
+    /// The voice stage (game audio removal, speech detection), when there is one.
+    pub voice: Option<VoiceStatus>,
 }
 
 struct Shared {
@@ -87,6 +90,9 @@ pub struct AudioPipeline {
     shared: Arc<Shared>,
     control: Arc<AudioControl>,
     thread: Option<JoinHandle<()>>,
+    /// The voice stage's status and the pipeline capturing its reference (stopped with this).
+    voice: Option<Arc<Mutex<VoiceStatus>>>,
+    reference: Option<Box<AudioPipeline>>,
 }
 
 impl AudioPipeline {
@@ -96,6 +102,16 @@ impl AudioPipeline {
         s.muted = self.control.muted();
         s.gain_db = self.control.gain_db();
         s.chunk_ms = self.control.chunk_ms();
+        if let Some(v) = &self.voice {
+            let mut v = capdeck_util::lock(v).clone();
+            if let Some(r) = &self.reference {
+                let rs = r.stats();
+                if rs.state != "running" {
+                    v.state = format!("paused: game audio {}", rs.state);
+                }
+            }
+            s.voice = Some(v);
+        }
         s
     }
 
@@ -110,6 +126,9 @@ impl AudioPipeline {
     }
 
     fn stop_inner(&mut self) {
+        if let Some(r) = self.reference.take() {
+            r.stop();
+        }
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             if let Some(w) = t.thread().name() {
@@ -130,10 +149,23 @@ impl Drop for AudioPipeline {
 /// The source is opened once here, so a wrong path or device fails at once; later losses
 /// are retried every second.
 pub fn start_source(
+    source: Box<dyn Source>,
+    control: Arc<AudioControl>,
+    sink: Box<dyn FnMut(AudioChunk) + Send>,
+    options: AudioOptions,
+) -> Result<AudioPipeline, AudioError> {
+    start_source_voice(source, control, sink, options, None, None)
+}
+
+/// [`start_source`] with a voice stage between the converter and the push-to-talk gate,
+/// and the pipeline that feeds the stage its reference (owned and stopped with this one).
+pub fn start_source_voice(
     mut source: Box<dyn Source>,
     control: Arc<AudioControl>,
     sink: Box<dyn FnMut(AudioChunk) + Send>,
     options: AudioOptions,
+    voice: Option<VoiceStage>,
+    reference: Option<AudioPipeline>,
 ) -> Result<AudioPipeline, AudioError> {
     let clock = MonoClock::new();
     let unix_offset_ns = unix_now_ns() - clock.now_ns() as i128;
@@ -164,12 +196,14 @@ pub fn start_source(
         gain_db: control.gain_db(),
         chunk_ms: control.chunk_ms(),
         losses: 0,
+        voice: None,
     };
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         finished: AtomicBool::new(false),
         stats: Mutex::new(stats),
     });
+    let voice_status = voice.as_ref().map(VoiceStage::status);
     let mut worker = Worker {
         source,
         control: control.clone(),
@@ -189,6 +223,7 @@ pub fn start_source(
         next_change_check_ns: 0,
         latency_ms: 0.0,
         gate: PttGate::default(),
+        voice,
     };
     let thread = std::thread::Builder::new()
         .name("capdeck-audio-worker".into())
@@ -198,6 +233,8 @@ pub fn start_source(
         shared,
         control,
         thread: Some(thread),
+        voice: voice_status,
+        reference: reference.map(Box::new),
     })
 }
 
@@ -229,6 +266,7 @@ struct Worker {
     next_change_check_ns: u64,
     latency_ms: f64,
     gate: PttGate,
+    voice: Option<VoiceStage>,
 }
 
 impl Worker {
@@ -281,7 +319,12 @@ impl Worker {
         let clock = self.clock;
         let sink = &mut self.sink;
         let (gate, control) = (&mut self.gate, &*self.control);
-        let mut emit = |c: AudioChunk| {
+        let voice = &mut self.voice;
+        let mut emit = |mut c: AudioChunk| {
+            // the game's sound removed, speech measured (voice.rs)
+            if let Some(v) = voice.as_mut() {
+                v.process(&mut c);
+            }
             // push-to-talk (gate.rs): may hold chunks back by the pre-roll
             gate.push(c, control, &mut |c: AudioChunk| {
                 let end_ns = c.ts_ms as i128 * 1_000_000

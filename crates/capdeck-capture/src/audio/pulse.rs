@@ -43,6 +43,9 @@ pub enum PulseListError {
     /// The listing thread could not be started.
     #[error("cannot spawn the PulseAudio listing thread: {0}")]
     Thread(String),
+    /// The server has no default sink (nothing plays anywhere).
+    #[error("the PulseAudio server has no default output (sink)")]
+    NoDefaultSink,
     /// The server refused or the connection failed.
     #[error("PulseAudio: {0}")]
     Client(#[from] pulseaudio::ClientError),
@@ -64,6 +67,35 @@ pub fn list_sources() -> Result<Vec<AudioDeviceInfo>, PulseListError> {
     // A hung server leaves the thread blocked on its socket; it ends when the server does.
     rx.recv_timeout(LIST_TIMEOUT)
         .map_err(|_| PulseListError::Timeout(LIST_TIMEOUT))?
+}
+
+/// The monitor source of the server's default sink (`<sink>.monitor`): what the desktop
+/// plays. Never waits more than about two seconds.
+pub fn default_monitor() -> Result<String, PulseListError> {
+    if pulseaudio::socket_path_from_env().is_none() {
+        return Err(PulseListError::NoServer);
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("capdeck-pulse-default-sink".into())
+        .spawn(move || {
+            let _ = tx.send(query_default_sink());
+        })
+        .map_err(|e| PulseListError::Thread(e.to_string()))?;
+    rx.recv_timeout(LIST_TIMEOUT)
+        .map_err(|_| PulseListError::Timeout(LIST_TIMEOUT))?
+}
+
+fn query_default_sink() -> Result<String, PulseListError> {
+    let name = CString::new(format!("capdeck-{}", std::process::id()))
+        .unwrap_or_else(|_| c"capdeck".to_owned());
+    let client = pulseaudio::Client::from_env(name)?;
+    let server = block_on(client.server_info())?;
+    let sink = server
+        .default_sink_name
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or(PulseListError::NoDefaultSink)?;
+    Ok(format!("{sink}.monitor"))
 }
 
 fn query_sources() -> Result<Vec<AudioDeviceInfo>, PulseListError> {

