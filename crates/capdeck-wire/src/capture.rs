@@ -657,6 +657,41 @@ mod tests {
     }
 
     #[test]
+    fn voice_keys_are_numbers_in_0_1_and_absent_without_a_voice_stage() {
+        let plain = Header::Audio(AudioHeader::new(5, 6)).to_json();
+        assert_eq!(
+            plain,
+            br#"{"type":"audio","ts":5,"seq":6,"sr":16000,"ch":1,"fmt":"int16"}"#
+        );
+        let mut h = AudioHeader::new(5, 6);
+        h.speech = Some(Fraction::new(0.8754));
+        h.game = Some(Fraction::new(1.5));
+        let j = Header::Audio(h).to_json();
+        assert_eq!(
+            j,
+            br#"{"type":"audio","ts":5,"seq":6,"sr":16000,"ch":1,"fmt":"int16","speech":0.875,"game":1.0}"#
+        );
+        let back: Header = serde_json::from_slice(&j).unwrap();
+        assert_eq!(back, Header::Audio(h_with(0.875, 1.0)));
+        let with = |v: &str| {
+            format!(
+                r#"{{"type":"audio","ts":5,"seq":6,"sr":16000,"ch":1,"fmt":"int16","speech":{v}}}"#
+            )
+        };
+        assert!(serde_json::from_str::<Header>(&with("0.5")).is_ok());
+        for bad in ["1.5", "-0.1", "\"x\""] {
+            assert!(serde_json::from_str::<Header>(&with(bad)).is_err(), "{bad}");
+        }
+    }
+
+    fn h_with(speech: f32, game: f32) -> AudioHeader {
+        let mut h = AudioHeader::new(5, 6);
+        h.speech = Some(Fraction::new(speech));
+        h.game = Some(Fraction::new(game));
+        h
+    }
+
+    #[test]
     fn decode_accepts_any_field_order_and_ignores_extra_fields() {
         let json = br#"{"fmt":"int16","ch":1,"sr":16000,"seq":3,"ts":10,"type":"audio","x":1}"#;
         let d = decode(&[Bytes::from_static(json), Bytes::from_static(&[0, 0])]).unwrap();
