@@ -178,3 +178,118 @@ fn whisper_hears_the_operator_not_the_game() {
         "speech {bleed_speech} vs game only {only_speech}"
     );
 }
+
+fn pactl(args: &[&str]) -> String {
+    let out = Command::new("pactl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "pactl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Unloads a PulseAudio module when dropped.
+struct Module(String);
+impl Drop for Module {
+    fn drop(&mut self) {
+        let _ = Command::new("pactl")
+            .args(["unload-module", &self.0])
+            .status();
+    }
+}
+
+fn rms_db(x: &[f64]) -> f64 {
+    let e = x.iter().map(|v| v * v).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * (e.max(1e-3)).log10() - 20.0 * 32768f64.log10()
+}
+
+/// The game's file played into the default sink (the speakers); a loopback carries the
+/// speakers' monitor into a second null sink, the room, whose monitor is the microphone.
+/// `capdeck send --game-audio output` finds the default sink's monitor and removes it.
+fn room_level(game: &Path, remove: bool, dir: &Path) -> f64 {
+    let py = python();
+    let ports = Ports::free(false);
+    let name = if remove { "removed" } else { "raw" };
+    let host = PyHost::start(&py, ports, "framed", &dir.join(format!("room-{name}")), &[]);
+    let mut play = Command::new("paplay")
+        .arg(game)
+        .spawn()
+        .expect("paplay (pulseaudio-utils)");
+    let out = capdeck()
+        .arg("send")
+        .args(["--host", "127.0.0.1"])
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", "0"])
+        .args(["--audio", "device:pulse:capdeck_room.monitor"])
+        .args(["--game-audio", if remove { "output" } else { "none" }])
+        .args(["--video", "none", "--duration", "20"])
+        .output()
+        .unwrap();
+    let _ = play.kill();
+    let _ = play.wait();
+    assert!(
+        out.status.success(),
+        "capdeck send: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let s = host.finish();
+    assert!(
+        s["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        s["errors"]
+    );
+    if remove {
+        // the reference was live: the game played during most chunks
+        let g = mean(&fractions(&s, "game"));
+        assert!(g > 0.5, "game fraction {g}");
+    }
+    let x = read_i16le(&dir.join(format!("room-{name}/audio.raw")));
+    assert!(x.len() > 16_000 * 15, "{} samples", x.len());
+    // after 10 s of convergence
+    rms_db(&x[16_000 * 10..])
+}
+
+#[test]
+#[ignore = "needs the test PulseAudio server and the test venv (make test)"]
+fn the_default_outputs_sound_is_removed_through_pulseaudio() {
+    require_env("CAPDECK_TEST_PULSE", "a PulseAudio server with no hardware");
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    make_testset(&set);
+    let room = Module(pactl(&[
+        "load-module",
+        "module-null-sink",
+        "sink_name=capdeck_room",
+        "rate=48000",
+        "channels=1",
+    ]));
+    let sink = pactl(&["get-default-sink"]);
+    let loopback = Module(pactl(&[
+        "load-module",
+        "module-loopback",
+        &format!("source={sink}.monitor"),
+        "sink=capdeck_room",
+        "latency_msec=60",
+    ]));
+    let game = set.join("game.wav");
+    let raw = room_level(&game, false, dir.path());
+    let removed = room_level(&game, true, dir.path());
+    drop(loopback);
+    drop(room);
+    eprintln!(
+        "the game in the microphone: {raw:.1} dBFS, after removal {removed:.1} dBFS ({:.1} dB removed)",
+        raw - removed
+    );
+    assert!(
+        raw > -45.0,
+        "the game did not reach the microphone: {raw:.1} dBFS"
+    );
+    assert!(
+        raw - removed >= 20.0,
+        "only {:.1} dB removed",
+        raw - removed
+    );
+}
