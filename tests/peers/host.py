@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An independent inference host for capdeck's interop tests, on libzmq (pyzmq).
 
-Behaves like the real host (shared/spec/capture-wire.md): PULL audio, PULL video, optional
+Behaves like the real host (docs/capture-wire.md): PULL audio, PULL video, optional
 REP control answering hello/heartbeat/get_config. It records everything it receives and
 writes a JSON summary (and the audio samples and JPEG payloads) when it gets SIGTERM or
 its --duration ends.

@@ -1,6 +1,6 @@
 //! The demo world: a synthetic retail feed (an animated top-down scene with a moving hero)
 //! and a matching engine feed (the same hero's position, yaw, hotspots, coverage), in the
-//! real producers' dialect (`shared/spec/grimstream-v1.md`: the hero walks the x/y plane,
+//! real producers' dialect (`docs/grimstream-v1.md`: the hero walks the x/y plane,
 //! yaw in degrees from `atan2(-dx, dy)`, marks only from retail telemetry, engine `seq`
 //! never reset), so the live view can be shown and tested without the game.
 //!

@@ -8,7 +8,7 @@
 //! One gap rule and one stall rule, for every source (socket, recording, script):
 //! - A **gap** is a FRAME `frame_id` or STATE_UPDATE `seq` that does not follow the
 //!   previous one, or a reconnect. Nothing else (mark seqs are not contiguous, and a
-//!   producer's clock may jump): see `shared/spec/grimstream-v1.md`.
+//!   producer's clock may jump): see `docs/grimstream-v1.md`.
 //! - A **stall** is a connected feed silent for longer than [`FeedStore::stall_limit_ns`]
 //!   ([`STALL_PERIODS`] nominal periods, clamped to 0.5..10 s). A live feed thread calls
 //!   [`Store::tick`] so an ongoing stall shows at once; a source that only delivers

@@ -21,7 +21,7 @@ use capdeck_net::tap::{Channel, TapPoint};
 use capdeck_wire::capture::Fraction;
 use capdeck_wire::capture::{self as wire, AudioHeader, Framing, Header, HostConfig, VideoHeader};
 
-/// Defaults of the capture wire (`shared/spec/capture-wire.md`).
+/// Defaults of the capture wire (`docs/capture-wire.md`).
 pub mod defaults {
     /// Audio PUSH port.
     pub const AUDIO_PORT: u16 = 5555;

@@ -1,5 +1,5 @@
 //! The capture wire (desktop → inference host), byte-exact with
-//! `shared/spec/capture-wire.md`.
+//! `docs/capture-wire.md`.
 //!
 //! Pure code: headers and payloads in, ZeroMQ message parts out, and back. Two framings
 //! exist and both are supported: [`Framing::Multipart`] (part 0 = JSON header, part 1 =
@@ -512,7 +512,7 @@ impl HostConfig {
         }
     }
 
-    /// The reference host's config, as `shared/spec/capture-wire.md` gives it.
+    /// The reference host's config, as `docs/capture-wire.md` gives it.
     pub fn reference() -> Self {
         Self {
             audio_chunk_ms: Some(100),

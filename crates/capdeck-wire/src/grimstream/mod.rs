@@ -1,6 +1,6 @@
 //! GrimStream v1 codec: pure code, bytes in and values out, no I/O.
 //!
-//! Wire format (see `shared/spec/grimstream-v1.md`): a 12-byte big-endian header
+//! Wire format (see `docs/grimstream-v1.md`): a 12-byte big-endian header
 //! (`"GRIM"`, version u16, kind u16, payload length u32) followed by a MessagePack payload
 //! written with `rmp_serde::to_vec_named` (structs are maps keyed by field name).
 //!
