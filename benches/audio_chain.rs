@@ -277,6 +277,56 @@ fn bench(c: &mut Criterion) {
         }
     }
     {
+        // the voice stage on top (--game-audio): the reference converted by a second chain
+        // (its own pipeline, 10 ms chunks) and sent first, then the microphone's chunks
+        // through echo cancellation and the VAD; the stage alone on 16 kHz chunks beside it
+        use capdeck_capture::audio::voice::{self, GameAudioSpec, VoiceConfig};
+        let cfg = VoiceConfig {
+            game_audio: GameAudioSpec::Wav("reference".into()),
+            noise_suppression: false,
+        };
+        let (mut stage, tx) = voice::stage(&cfg);
+        let tx = tx.expect("reference sender");
+        let (mic_ctl, ref_ctl) = (AudioControl::new(100), AudioControl::new(10));
+        let (mut mic, mut refc) = (converter(true), converter(true));
+        let (mut mic_frames, mut ref_frames) = (0u64, 0u64);
+        g.bench_function("capdeck_drift_on_with_voice", |b| {
+            b.iter(|| {
+                for block in input.chunks(BLOCK * 2) {
+                    ref_frames += (block.len() / 2) as u64;
+                    let t = (ref_frames as f64 / (RATE as f64 * 1.0001) * 1e9) as u64;
+                    refc.observe(ref_frames, t);
+                    refc.push(block, &[], t, &ref_ctl, &mut |c| tx.send(c))
+                        .expect("push");
+                }
+                let mut n = 0usize;
+                for block in input.chunks(BLOCK * 2) {
+                    mic_frames += (block.len() / 2) as u64;
+                    let t = (mic_frames as f64 / (RATE as f64 * 1.0001) * 1e9) as u64;
+                    mic.observe(mic_frames, t);
+                    mic.push(block, &[], t, &mic_ctl, &mut |mut c| {
+                        stage.process(&mut c);
+                        n += c.samples.len();
+                    })
+                    .expect("push");
+                }
+                black_box(n)
+            })
+        });
+        let mono16: Vec<i16> = (0..16_000)
+            .map(|i| ((TAU * 440.0 * i as f64 / 16_000.0).sin() * 8000.0) as i16)
+            .collect();
+        g.bench_function("voice_stage_alone_16k", |b| {
+            b.iter(|| {
+                black_box(
+                    voice::process_offline(&mono16, Some(&mono16), false)
+                        .0
+                        .len(),
+                )
+            })
+        });
+    }
+    {
         // the floor: rubato Fft alone (the chain's stage 1) on the already downmixed signal
         use rubato::audioadapter_buffers::direct::InterleavedSlice;
         use rubato::{Fft, FixedSync, Resampler};

@@ -1136,6 +1136,7 @@ impl CaptureBackend for FixedCapture {
                 clipped: 0,
                 overruns: 0,
                 muted: false,
+                voice: None,
             },
             video: VideoStatus {
                 source_label: "pattern".into(),
@@ -1148,6 +1149,7 @@ impl CaptureBackend for FixedCapture {
             control: ControlStatus {
                 light: LinkLight::Streaming,
                 last_reply_s: Some(1.2),
+                last_hello: None,
                 config: vec![
                     ("audio_chunk_ms".into(), "100".into(), ConfigSource::Host),
                     ("video_fps".into(), "5".into(), ConfigSource::Host),

@@ -14,16 +14,39 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::*;
 
-fn voice_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/voice")
+/// `capdeck send` to the host on `ports` (no control channel), no video, with `args` after.
+fn send_to(ports: Ports, args: &[&str]) -> Command {
+    let mut c = capdeck();
+    c.arg("send")
+        .args(["--host", "127.0.0.1"])
+        .args(["--audio-port", &ports.audio.to_string()])
+        .args(["--video-port", &ports.video.to_string()])
+        .args(["--control-port", "0", "--video", "none"])
+        .args(args);
+    c
 }
 
-fn make_testset(out: &Path) {
-    let st = Command::new(voice_dir().join("make_testset.sh"))
-        .arg(out)
-        .status()
-        .expect("run make_testset.sh");
-    assert!(st.success(), "make_testset.sh failed");
+/// Runs `c` and fails the test with its stderr unless it succeeds; returns its stdout.
+fn run_ok(c: &mut Command) -> Vec<u8> {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Stops the host once what is in flight has arrived; its summary, which must list no error.
+fn finish(host: PyHost) -> Value {
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let s = host.finish();
+    assert!(
+        s["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        s["errors"]
+    );
+    s
 }
 
 /// Streams `mic` (with `game` as the reference, or none) through `capdeck send` to the
@@ -35,33 +58,20 @@ fn stream(dir: &Path, name: &str, mic: &Path, game: Option<&Path>) -> (Value, Pa
     let host = PyHost::start(&py, ports, "framed", &host_out, &[]);
     let stats = dir.join(format!("stats-{name}.json"));
     let game_arg = game.map_or_else(|| "none".to_owned(), |g| format!("wav:{}", g.display()));
-    let out = capdeck()
-        .arg("send")
-        .args(["--host", "127.0.0.1"])
-        .args(["--audio-port", &ports.audio.to_string()])
-        .args(["--video-port", &ports.video.to_string()])
-        .args(["--control-port", "0"])
-        .arg("--audio")
-        .arg(format!("wav:{}", mic.display()))
-        .args(["--game-audio", &game_arg])
-        .args(["--video", "none"])
-        .arg("--stats-json")
-        .arg(&stats)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "capdeck send failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // the host reads what is still in flight before it is stopped
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let s = host.finish();
-    assert!(
-        s["errors"].as_array().unwrap().is_empty(),
-        "{}",
-        s["errors"]
-    );
+    let mic_arg = format!("wav:{}", mic.display());
+    let stats_arg = stats.display().to_string();
+    run_ok(&mut send_to(
+        ports,
+        &[
+            "--audio",
+            &mic_arg,
+            "--game-audio",
+            &game_arg,
+            "--stats-json",
+            &stats_arg,
+        ],
+    ));
+    let s = finish(host);
     (s, host_out.join("audio.raw"))
 }
 
@@ -199,11 +209,6 @@ impl Drop for Module {
     }
 }
 
-fn rms_db(x: &[f64]) -> f64 {
-    let e = x.iter().map(|v| v * v).sum::<f64>() / x.len().max(1) as f64;
-    10.0 * (e.max(1e-3)).log10() - 20.0 * 32768f64.log10()
-}
-
 /// The game's file played into the default sink (the speakers); a loopback carries the
 /// speakers' monitor into a second null sink, the room, whose monitor is the microphone.
 /// `capdeck send --game-audio output` finds the default sink's monitor and removes it.
@@ -216,17 +221,19 @@ fn room_level(game: &Path, remove: bool, dir: &Path) -> f64 {
         .arg(game)
         .spawn()
         .expect("paplay (pulseaudio-utils)");
-    let out = capdeck()
-        .arg("send")
-        .args(["--host", "127.0.0.1"])
-        .args(["--audio-port", &ports.audio.to_string()])
-        .args(["--video-port", &ports.video.to_string()])
-        .args(["--control-port", "0"])
-        .args(["--audio", "device:pulse:capdeck_room.monitor"])
-        .args(["--game-audio", if remove { "output" } else { "none" }])
-        .args(["--video", "none", "--duration", "20"])
-        .output()
-        .unwrap();
+    let out = send_to(
+        ports,
+        &[
+            "--audio",
+            "device:pulse:capdeck_room.monitor",
+            "--game-audio",
+            if remove { "output" } else { "none" },
+            "--duration",
+            "20",
+        ],
+    )
+    .output()
+    .unwrap();
     let _ = play.kill();
     let _ = play.wait();
     assert!(
@@ -234,13 +241,7 @@ fn room_level(game: &Path, remove: bool, dir: &Path) -> f64 {
         "capdeck send: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let s = host.finish();
-    assert!(
-        s["errors"].as_array().unwrap().is_empty(),
-        "{}",
-        s["errors"]
-    );
+    let s = finish(host);
     if remove {
         // the reference was live: the game played during most chunks
         let g = mean(&fractions(&s, "game"));
@@ -292,4 +293,89 @@ fn the_default_outputs_sound_is_removed_through_pulseaudio() {
         "only {:.1} dB removed",
         raw - removed
     );
+}
+
+/// A session recorded with a voice stage keeps the microphone before it and the game's
+/// sound beside what was sent; `capdeck voice --recording` runs them through the stage again.
+#[test]
+#[ignore = "needs the test venv, espeak-ng and sox (make test)"]
+fn a_recording_keeps_the_voice_inputs_and_is_processed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    make_testset(&set);
+    let py = python();
+    let ports = Ports::free(false);
+    let host = PyHost::start(&py, ports, "framed", &dir.path().join("host"), &[]);
+    let session = dir.path().join("session");
+    let mic_arg = format!("wav:{}", set.join("mic_game_only.wav").display());
+    let game_arg = format!("wav:{}", set.join("game.wav").display());
+    let session_arg = session.display().to_string();
+    run_ok(&mut send_to(
+        ports,
+        &[
+            "--audio",
+            &mic_arg,
+            "--game-audio",
+            &game_arg,
+            "--duration",
+            "16",
+            "--record",
+            &session_arg,
+        ],
+    ));
+    drop(host);
+    let processed = dir.path().join("again.wav");
+    let stdout = run_ok(
+        capdeck()
+            .arg("voice")
+            .arg("--recording")
+            .arg(&session)
+            .arg("--out")
+            .arg(&processed),
+    );
+    let report: Value = serde_json::from_slice(&stdout).unwrap();
+    let secs = report["seconds"].as_f64().unwrap();
+    assert!((14.0..=17.0).contains(&secs), "{secs} s processed");
+    assert!(report["game"].as_f64().unwrap() > 0.5, "{report}");
+    // the recorded microphone is the game through the room; processed again, it is gone
+    let again = read_wav_i16(&processed);
+    let mic = read_wav_i16(&set.join("mic_game_only.wav"));
+    let (a, m) = (
+        rms_db(&again[16_000 * 8..]),
+        rms_db(&mic[48_000 * 8..48_000 * 15]),
+    );
+    eprintln!("recorded microphone {m:.1} dBFS, processed again {a:.1} dBFS");
+    assert!(
+        m - a >= 20.0,
+        "only {:.1} dB removed on reprocessing",
+        m - a
+    );
+    // a recording made without a voice stage says why it cannot be processed again
+    let plain = dir.path().join("plain");
+    let ports = Ports::free(false);
+    let host = PyHost::start(&py, ports, "framed", &dir.path().join("host2"), &[]);
+    let plain_arg = plain.display().to_string();
+    run_ok(&mut send_to(
+        ports,
+        &[
+            "--audio",
+            "tone:440",
+            "--duration",
+            "2",
+            "--record",
+            &plain_arg,
+        ],
+    ));
+    drop(host);
+    let out = capdeck()
+        .arg("voice")
+        .arg("--recording")
+        .arg(&plain)
+        .arg("--out")
+        .arg(dir.path().join("x.wav"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no recorded microphone"), "{err}");
 }

@@ -164,3 +164,56 @@ fn screen_capture_without_graphics_capture_is_a_clear_error() {
         );
     }
 }
+
+/// The voice stage in the Windows build: capdeck.exe sends a microphone that hears only the
+/// game (the speech test set's room), with the game's file as the `wav:` reference, to the
+/// pyzmq host; after convergence the game is gone and the headers say the game played.
+#[test]
+fn the_exe_removes_the_game_from_the_microphone() {
+    need("CAPDECK_TEST_EXE");
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    make_testset(&set);
+    let ports = Ports::free(false);
+    let host = PyHost::start(&py, ports, "framed", &dir.path().join("host"), &[]);
+    let out = send(
+        ports,
+        &[
+            "--audio",
+            &format!("wav:{}", set.join("mic_game_only.wav").display()),
+            "--game-audio",
+            &format!("wav:{}", set.join("game.wav").display()),
+            "--video",
+            "none",
+            "--duration",
+            "16",
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    std::thread::sleep(Duration::from_millis(500));
+    let s = host.finish();
+    let audio = s["audio"].as_array().unwrap();
+    assert!(
+        audio.len() >= 140,
+        "{} chunks in 16 s; stderr:\n{err}",
+        audio.len()
+    );
+    let game = audio
+        .iter()
+        .map(|m| m["header"]["game"].as_f64().unwrap_or(-1.0))
+        .sum::<f64>()
+        / audio.len() as f64;
+    assert!(game > 0.5, "game fraction {game}");
+    let x = read_i16le(&dir.path().join("host/audio.raw"));
+    let mic = read_wav_i16(&set.join("mic_game_only.wav"));
+    let (sent, heard) = (
+        rms_db(&x[16_000 * 8..]),
+        rms_db(&mic[48_000 * 8..48_000 * 15]),
+    );
+    eprintln!("capdeck.exe: the game in the microphone {heard:.1} dBFS, sent {sent:.1} dBFS");
+    assert!(heard - sent >= 20.0, "only {:.1} dB removed", heard - sent);
+}

@@ -15,7 +15,7 @@ build=(build-essential pkg-config ca-certificates libasound2-dev libdbus-1-dev
        libwayland-dev libegl-dev libgbm-dev)
 run=(libxcursor1 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0)
 bench=(libsoxr-dev cmake nasm)
-windows=(gcc-mingw-w64-x86-64-posix g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
+windows=(espeak-ng sox gcc-mingw-w64-x86-64-posix g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev
          binutils-mingw-w64-x86-64 wine64 wine nsis msitools wixl xdotool xvfb xauth openbox
          imagemagick pulseaudio pulseaudio-utils python3 python3-venv)
 package=(desktop-file-utils dpkg-dev fakeroot imagemagick xz-utils)

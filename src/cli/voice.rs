@@ -1,7 +1,8 @@
 //! `capdeck voice`: the voice stage offline, over files: a microphone WAV and the game's
-//! sound as its echo reference (both 16 kHz mono 16-bit, starting at the same instant),
-//! processed as the live chain does, to a WAV of what would be sent and a JSON report.
-//! For trying settings on a recording of a desk before streaming with them.
+//! sound as its echo reference (both 16 kHz mono 16-bit, starting at the same instant), or a
+//! recorded session's microphone and game sound (recorded beside what was sent whenever a
+//! voice stage ran), processed as the live chain does, to a WAV of what would be sent and a
+//! JSON report. For trying other settings on a desk's sound before streaming with them.
 
 use anyhow::{Context, bail};
 use capdeck_capture::audio::voice::process_offline;
@@ -12,11 +13,19 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct VoiceArgs {
     /// The microphone: a 16 kHz mono 16-bit WAV (`sox IN -r 16000 -c 1 -b 16 OUT.wav`).
-    #[arg(long)]
-    pub mic: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "recording",
+        conflicts_with = "recording"
+    )]
+    pub mic: Option<PathBuf>,
     /// The game's sound (the echo reference), same format; none: nothing removed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "recording")]
     pub game: Option<PathBuf>,
+    /// A recorded session (its folder) whose microphone and game sound were recorded
+    /// (`/capture/audio/microphone`, `/capture/audio/game`): process them again.
+    #[arg(long)]
+    pub recording: Option<PathBuf>,
     /// WebRTC noise suppression: on | off.
     #[arg(long, default_value = "off", value_parser = super::parse_on_off, action = clap::ArgAction::Set)]
     pub noise_suppression: bool,
@@ -47,10 +56,92 @@ fn read_16k_mono(p: &Path) -> anyhow::Result<Vec<i16>> {
         .with_context(|| format!("{} is damaged", p.display()))
 }
 
+/// The recorded microphone and game sound of a session, as 16 kHz sample arrays from the
+/// microphone's first chunk on (gaps are silence).
+fn read_recording(dir: &Path) -> anyhow::Result<(Vec<i16>, Option<Vec<i16>>)> {
+    use capdeck_record::Topic;
+    use capdeck_record::reader::{ReadEvent, Recording};
+    use std::ops::ControlFlow;
+    let rec = Recording::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    let mut chunks: Vec<(Topic, u64, Vec<i16>)> = Vec::new();
+    let mut bad = 0usize;
+    rec.read(
+        0,
+        u64::MAX,
+        &[Topic::CaptureMicrophone, Topic::CaptureGameAudio],
+        &mut |ev| {
+            if let ReadEvent::Message(m) = ev
+                && let Some(t) = m.topic
+            {
+                let decoded = capdeck_record::split_parts(m.data).ok().and_then(|p| {
+                    let parts: Vec<bytes::Bytes> =
+                        p.into_iter().map(bytes::Bytes::copy_from_slice).collect();
+                    capdeck_wire::capture::decode(&parts).ok()
+                });
+                match decoded {
+                    Some(d) => {
+                        let pcm = d
+                            .payload
+                            .chunks_exact(2)
+                            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                            .collect();
+                        chunks.push((t, d.header.ts(), pcm));
+                    }
+                    None => bad += 1,
+                }
+            }
+            ControlFlow::Continue(())
+        },
+    )?;
+    if bad > 0 {
+        tracing::warn!("{bad} recorded audio messages could not be decoded (skipped)");
+    }
+    let t0 = chunks
+        .iter()
+        .filter(|c| c.0 == Topic::CaptureMicrophone)
+        .map(|c| c.1)
+        .min()
+        .with_context(|| {
+            format!(
+                "{} has no recorded microphone: it was recorded without --game-audio or \
+                 --noise-suppression (nothing but what was sent)",
+                dir.display()
+            )
+        })?;
+    // an hour at 16 kHz is 57.6 M samples: refuse what a damaged stamp would make of it
+    const MAX: usize = 16_000 * 3600 * 4;
+    let place = |out: &mut Vec<i16>, ts: u64, pcm: &[i16]| {
+        let Some(at) = ts.checked_sub(t0).map(|ms| ms as usize * 16) else {
+            return;
+        };
+        if at + pcm.len() > MAX {
+            return;
+        }
+        if out.len() < at + pcm.len() {
+            out.resize(at + pcm.len(), 0);
+        }
+        out[at..at + pcm.len()].copy_from_slice(pcm);
+    };
+    let (mut mic, mut game) = (Vec::new(), Vec::new());
+    for (t, ts, pcm) in &chunks {
+        match t {
+            Topic::CaptureMicrophone => place(&mut mic, *ts, pcm),
+            _ => place(&mut game, *ts, pcm),
+        }
+    }
+    Ok((mic, (!game.is_empty()).then_some(game)))
+}
+
 /// Runs `capdeck voice`.
 pub fn run(a: VoiceArgs) -> anyhow::Result<()> {
-    let mic = read_16k_mono(&a.mic)?;
-    let game = a.game.as_deref().map(read_16k_mono).transpose()?;
+    let (mic, game) = match (&a.recording, &a.mic) {
+        (Some(dir), _) => read_recording(dir)?,
+        (None, Some(mic)) => (
+            read_16k_mono(mic)?,
+            a.game.as_deref().map(read_16k_mono).transpose()?,
+        ),
+        (None, None) => bail!("give --mic FILE or --recording SESSION"),
+    };
     let (out, metas) = process_offline(&mic, game.as_deref(), a.noise_suppression);
     let spec = hound::WavSpec {
         channels: 1,

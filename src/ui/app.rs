@@ -438,6 +438,8 @@ impl CapdeckApp {
             }
             UiCommand::SetAudioSource(s) => self.settings.audio_source = s.clone(),
             UiCommand::SetFollowDefaultMic(f) => self.settings.follow_default_mic = *f,
+            UiCommand::SetGameAudio(g) => self.settings.game_audio = g.clone(),
+            UiCommand::SetNoiseSuppression(on) => self.settings.noise_suppression = *on,
             UiCommand::SetGain(g) => self.settings.gain_db = g.clamp(-60.0, 40.0),
             UiCommand::SetPushToTalk(p) => self.settings.push_to_talk = *p,
             UiCommand::SetPttKey(k) => {

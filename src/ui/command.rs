@@ -102,6 +102,10 @@ pub enum UiCommand {
     SetAudioSource(String),
     /// Follow the system default input.
     SetFollowDefaultMic(bool),
+    /// The game's sound to remove from the microphone (`--game-audio` syntax; `none`).
+    SetGameAudio(String),
+    /// Noise suppression on or off.
+    SetNoiseSuppression(bool),
     /// Gain in dB.
     SetGain(f32),
     /// Mute.

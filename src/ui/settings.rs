@@ -104,6 +104,11 @@ pub struct Settings {
     pub audio_source: String,
     /// Follow the system default microphone rather than sticking to a named device.
     pub follow_default_mic: bool,
+    /// The game's sound removed from the microphone, as `--game-audio` spells it
+    /// (`none`, `output`, `device:<id>`).
+    pub game_audio: String,
+    /// WebRTC noise suppression on the microphone.
+    pub noise_suppression: bool,
     /// Input gain in dB.
     pub gain_db: f32,
     /// Audio chunk length in ms.
@@ -162,6 +167,8 @@ impl Default for Settings {
             ],
             capture_target: CaptureTarget::Embedded,
             audio_source: "default".into(),
+            game_audio: "none".into(),
+            noise_suppression: false,
             follow_default_mic: true,
             gain_db: 0.0,
             chunk_ms: 100,

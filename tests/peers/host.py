@@ -40,11 +40,14 @@ def main():
     ap.add_argument("--control-port", type=int, default=0)
     ap.add_argument("--framing", choices=["framed", "multipart", "any"], default="any")
     ap.add_argument("--no-control-reply", action="store_true")
+    ap.add_argument("--config", help="JSON object merged into the config this host offers")
     ap.add_argument("--out", required=True, help="folder for summary.json, audio.raw, video/")
     ap.add_argument("--duration", type=float, default=3600)
     ap.add_argument("--seq-log", help="append 'audio|video <seq> <arrival_ms>' lines as they arrive")
     a = ap.parse_args()
 
+    if a.config:
+        CONFIG.update(json.loads(a.config))
     os.makedirs(os.path.join(a.out, "video"), exist_ok=True)
     ctx = zmq.Context()
     audio = ctx.socket(zmq.PULL)

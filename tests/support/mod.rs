@@ -265,3 +265,30 @@ pub fn crossing_rate_hz(samples: &[i16]) -> f64 {
         .count();
     crossings as f64 / 2.0 / (samples.len() as f64 / 16_000.0)
 }
+
+/// The speech test set's folder (`tests/voice/`).
+pub fn voice_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/voice")
+}
+
+/// Writes the speech test set (espeak-ng voices through a sox room) into `out`
+/// (`tests/voice/make_testset.sh`; needs espeak-ng and sox).
+pub fn make_testset(out: &Path) {
+    let st = Command::new(voice_dir().join("make_testset.sh"))
+        .arg(out)
+        .status()
+        .expect("run tests/voice/make_testset.sh");
+    assert!(st.success(), "make_testset.sh failed");
+}
+
+/// RMS of int16-scaled samples in dBFS (floored near -124 dBFS).
+pub fn rms_db(x: &[f64]) -> f64 {
+    let e = x.iter().map(|v| v * v).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * e.max(1e-3).log10() - 20.0 * 32768f64.log10()
+}
+
+/// The int16 samples of a 16-bit WAV file, as f64.
+pub fn read_wav_i16(p: &Path) -> Vec<f64> {
+    let mut r = hound::WavReader::open(p).unwrap();
+    r.samples::<i16>().map(|s| f64::from(s.unwrap())).collect()
+}

@@ -14,7 +14,10 @@
 //! the reply timeout), waiting for a reply (at most the reply timeout), ok, and on any
 //! failure backing off until a stated time before a fresh socket says hello again. A REQ
 //! socket whose reply is lost cannot send again, so the socket is thrown away on every
-//! failure. The link runs on its own named thread.
+//! failure. A host restarted between two heartbeats is a new host: libzmq reconnects the
+//! socket by itself, the monitor sees the connection come back, and the link says hello at
+//! once (not a heartbeat at the next beat), so the new host lists the client and its config
+//! is applied. The link runs on its own named thread.
 
 use capdeck_util::lock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -206,9 +209,26 @@ pub struct ControlStats {
     pub host_config: Option<HostConfig>,
     /// The host's clock at its last heartbeat reply.
     pub host_ts: Option<u64>,
+    /// When the last hello was answered (Unix ms).
+    pub last_hello_unix_ms: Option<u64>,
+    /// Hellos said because the host's connection came back between heartbeats (a restart).
+    pub rehellos: u64,
 }
 
 impl ControlStats {
+    /// "hello answered at HH:MM:SS" (and how many restarted hosts were greeted), for
+    /// status lines; None before the first hello was answered.
+    pub fn last_hello_label(&self) -> Option<String> {
+        let at = self.last_hello_unix_ms?;
+        Some(match self.rehellos {
+            0 => format!("hello answered at {}", clock_time(at)),
+            n => format!(
+                "hello answered at {} ({n} restarted host(s) greeted)",
+                clock_time(at)
+            ),
+        })
+    }
+
     /// Stats of a disabled channel.
     pub fn disabled() -> Self {
         Self {
@@ -225,6 +245,8 @@ impl ControlStats {
             backoffs: 0,
             host_config: None,
             host_ts: None,
+            last_hello_unix_ms: None,
+            rehellos: 0,
         }
     }
 }
@@ -327,6 +349,8 @@ struct Conn {
     handshake_failed: bool,
     /// libzmq retried the TCP connect (nobody listening).
     refused: bool,
+    /// The connection went away and libzmq completed a new one (a restarted host).
+    reconnected: bool,
 }
 
 impl Conn {
@@ -353,6 +377,7 @@ impl Conn {
             disconnected: false,
             handshake_failed: false,
             refused: false,
+            reconnected: false,
         })
     }
 
@@ -364,6 +389,11 @@ impl Conn {
             };
             let event = u16::from_le_bytes([first[0], first[1]]);
             if event == E::HANDSHAKE_SUCCEEDED.to_raw() {
+                if self.disconnected {
+                    // the connection is back: whoever answers now may be a new host
+                    self.disconnected = false;
+                    self.reconnected = true;
+                }
                 self.handshook = true;
             } else if event == E::DISCONNECTED.to_raw() && self.handshook {
                 self.disconnected = true;
@@ -504,23 +534,43 @@ impl Worker {
             if let Some(f) = self.exchange(&mut conn, &next)? {
                 return Ok(f);
             }
-            self.pause(self.cfg.heartbeat)?;
-            next = ControlRequest::Heartbeat {
-                client: self.cfg.client.clone(),
-                uptime_s: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            next = if self.pause(&mut conn, self.cfg.heartbeat)? {
+                tracing::info!(
+                    "control channel {}: the host's connection came back; saying hello again",
+                    self.cfg.endpoint
+                );
+                lock(&self.stats).rehellos += 1;
+                ControlRequest::Hello {
+                    client: self.cfg.client.clone(),
+                    capabilities: self.cfg.capabilities.clone(),
+                }
+            } else {
+                ControlRequest::Heartbeat {
+                    client: self.cfg.client.clone(),
+                    uptime_s: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+                }
             };
         }
     }
 
-    fn pause(&self, d: Duration) -> Result<(), Stopped> {
+    /// Waits `d` between requests, watching the connection: returns early with `true` when
+    /// it went away and came back (a restarted host, to be greeted at once).
+    fn pause(&self, conn: &mut Conn, d: Duration) -> Result<bool, Stopped> {
         let until = Instant::now() + d;
         while Instant::now() < until {
             if self.stopping() {
                 return Err(Stopped);
             }
-            std::thread::sleep(until.saturating_duration_since(Instant::now()).min(SLICE));
+            let left = until.saturating_duration_since(Instant::now()).min(SLICE);
+            // only the monitor: the socket's own events are not asked for here
+            if conn.poll(zmq::PollEvents::empty(), left).is_err() {
+                std::thread::sleep(left);
+            }
+            if std::mem::take(&mut conn.reconnected) {
+                return Ok(true);
+            }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Waits (in slices, watching the stop flag) for `events` on the socket until
@@ -656,6 +706,9 @@ impl Worker {
         match reply {
             ControlReply::Config(c) => {
                 tracing::info!("host config: {c:?}");
+                if is_hello {
+                    s.last_hello_unix_ms = Some(unix_ms_at(Instant::now()));
+                }
                 (self.on_config)(&c);
                 s.host_config = Some(c);
             }

@@ -1,5 +1,7 @@
-//! The seam every outgoing wire message passes, so that session recording (a later
-//! feature) can capture the exact bytes and when they left, without touching the links.
+//! The seam every outgoing wire message passes, so that session recording can capture the
+//! exact bytes and when they left, without touching the links; and what the voice stage
+//! captured beside them (the microphone before it, the game's sound), so that a recording
+//! can be processed again with other settings.
 //!
 //! Links call [`TapPoint::outgoing`] right after a message was accepted by the socket,
 //! [`TapPoint::control`] for each control request and reply, and [`TapPoint::link_state`]
@@ -31,6 +33,17 @@ pub enum Direction {
     In,
 }
 
+/// Audio captured beside what is sent, in capture-wire parts (an audio header and its
+/// 16 kHz PCM), when a voice stage runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Captured {
+    /// The microphone before the voice stage.
+    Microphone,
+    /// The game's sound, the voice stage's echo reference.
+    GameAudio,
+}
+
 /// Something that observes wire traffic (a recorder, a test probe).
 /// Implementations must be cheap and must not block: they run on the link threads.
 pub trait WireTap: Send + Sync {
@@ -43,6 +56,10 @@ pub trait WireTap: Send + Sync {
     /// of kind only, not on every countdown tick.
     fn link_state(&self, channel: Channel, state: &serde_json::Value, at: SystemTime) {
         let _ = (channel, state, at);
+    }
+    /// Audio the voice stage captured beside what it sent (not on the wire).
+    fn captured(&self, what: Captured, parts: &[Bytes], at: SystemTime) {
+        let _ = (what, parts, at);
     }
 }
 
@@ -69,6 +86,16 @@ impl TapPoint {
     pub fn outgoing(&self, channel: Channel, parts: &[Bytes]) {
         if let Some(t) = &self.0 {
             t.outgoing(channel, parts, SystemTime::now());
+        }
+    }
+    /// Whether a tap is attached (so that a caller can skip preparing what it would report).
+    pub fn is_attached(&self) -> bool {
+        self.0.is_some()
+    }
+    /// Reports audio the voice stage captured beside what it sent.
+    pub fn captured(&self, what: Captured, parts: &[Bytes]) {
+        if let Some(t) = &self.0 {
+            t.captured(what, parts, SystemTime::now());
         }
     }
     /// Reports a control message.

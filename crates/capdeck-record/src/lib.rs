@@ -73,11 +73,15 @@ pub enum Topic {
     Settings,
     /// Capture link state changes (JSON: channel and state).
     Links,
+    /// The microphone before the voice stage (capture-wire parts, 16 kHz), when one ran.
+    CaptureMicrophone,
+    /// The game's sound, the voice stage's echo reference (capture-wire parts, 16 kHz).
+    CaptureGameAudio,
 }
 
 impl Topic {
     /// Every topic this version writes and reads.
-    pub const ALL: [Topic; 11] = [
+    pub const ALL: [Topic; 13] = [
         Topic::CaptureAudio,
         Topic::CaptureVideo,
         Topic::ControlRequest,
@@ -89,6 +93,8 @@ impl Topic {
         Topic::Marks,
         Topic::Settings,
         Topic::Links,
+        Topic::CaptureMicrophone,
+        Topic::CaptureGameAudio,
     ];
 
     /// The MCAP topic name.
@@ -105,13 +111,18 @@ impl Topic {
             Topic::Marks => "/marks",
             Topic::Settings => "/settings",
             Topic::Links => "/capture/links",
+            Topic::CaptureMicrophone => "/capture/audio/microphone",
+            Topic::CaptureGameAudio => "/capture/audio/game",
         }
     }
 
     /// The MCAP message encoding of the topic.
     pub fn encoding(self) -> &'static str {
         match self {
-            Topic::CaptureAudio | Topic::CaptureVideo => CAPTURE_PARTS_ENCODING,
+            Topic::CaptureAudio
+            | Topic::CaptureVideo
+            | Topic::CaptureMicrophone
+            | Topic::CaptureGameAudio => CAPTURE_PARTS_ENCODING,
             Topic::RetailIn | Topic::EngineIn | Topic::RetailOut | Topic::EngineOut => {
                 GRIMSTREAM_ENCODING
             }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use capdeck_grimstream::FeedRole;
 use capdeck_grimstream::feed::{MessageTap, TapEvent};
 use capdeck_grimstream::store::OperatorMark;
-use capdeck_net::tap::{Channel, Direction, WireTap};
+use capdeck_net::tap::{Captured, Channel, Direction, WireTap};
 use capdeck_record::recorder::{RecordSink, Recorder, RecorderOptions};
 use capdeck_record::writer::{WriteError, WriterOptions};
 use capdeck_record::{Entry, Payload, Topic};
@@ -98,15 +98,11 @@ impl RecordTap {
     }
 }
 
-impl WireTap for RecordTap {
-    fn outgoing(&self, channel: Channel, parts: &[Bytes], at: SystemTime) {
-        let topic = match channel {
-            Channel::Audio => Topic::CaptureAudio,
-            Channel::Video => Topic::CaptureVideo,
-            Channel::Control => Topic::ControlRequest,
-        };
+impl RecordTap {
+    /// Records capture-wire parts on `topic`, published at the header's own `ts` (ms since
+    /// the Unix epoch) when it parses.
+    fn record_parts(&self, topic: Topic, parts: &[Bytes], at: SystemTime) {
         let log = self.sink.at_system_time(at);
-        // The source's own timestamp is the header's `ts` (ms since the Unix epoch).
         let publish = capdeck_wire::capture::decode(parts)
             .map(|d| d.header.ts().saturating_mul(1_000_000))
             .unwrap_or(log);
@@ -117,6 +113,24 @@ impl WireTap for RecordTap {
             sequence: 0,
             payload: Payload::Parts(parts.to_vec()),
         });
+    }
+}
+
+impl WireTap for RecordTap {
+    fn captured(&self, what: Captured, parts: &[Bytes], at: SystemTime) {
+        let topic = match what {
+            Captured::Microphone => Topic::CaptureMicrophone,
+            Captured::GameAudio => Topic::CaptureGameAudio,
+        };
+        self.record_parts(topic, parts, at);
+    }
+    fn outgoing(&self, channel: Channel, parts: &[Bytes], at: SystemTime) {
+        let topic = match channel {
+            Channel::Audio => Topic::CaptureAudio,
+            Channel::Video => Topic::CaptureVideo,
+            Channel::Control => Topic::ControlRequest,
+        };
+        self.record_parts(topic, parts, at);
     }
 
     fn link_state(&self, channel: Channel, state: &serde_json::Value, at: SystemTime) {
@@ -245,6 +259,11 @@ impl SwitchTap {
 }
 
 impl WireTap for SwitchTap {
+    fn captured(&self, what: Captured, parts: &[Bytes], at: SystemTime) {
+        if let Some(t) = self.get() {
+            t.captured(what, parts, at);
+        }
+    }
     fn outgoing(&self, channel: Channel, parts: &[Bytes], at: SystemTime) {
         if let Some(t) = self.get() {
             WireTap::outgoing(&*t, channel, parts, at);

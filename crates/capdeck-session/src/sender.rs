@@ -17,7 +17,7 @@ use capdeck_capture::video::{self, VideoControl, VideoFrame, VideoSourceSpec};
 use capdeck_net::control_link::{ControlConfig, ControlLink, ControlStats};
 use capdeck_net::outbox::OutboxPolicy;
 use capdeck_net::push_link::{LinkStats, PushLink, PushLinkConfig};
-use capdeck_net::tap::{Channel, TapPoint};
+use capdeck_net::tap::{Captured, Channel, TapPoint};
 use capdeck_wire::capture::Fraction;
 use capdeck_wire::capture::{self as wire, AudioHeader, Framing, Header, HostConfig, VideoHeader};
 
@@ -267,6 +267,15 @@ impl SenderStats {
                 a.link.dropped,
                 a.link.reconnects
             );
+            if let Some(v) = &a.pipeline.voice {
+                s += &format!(" | voice {} speech {:.2}", v.state, v.speech);
+                if v.game.is_some() {
+                    s += &format!(
+                        " game {:.0} -> {:.0} dBFS",
+                        v.game_before_dbfs, v.game_after_dbfs
+                    );
+                }
+            }
         }
         if let Some(v) = &self.video {
             s += &format!(
@@ -400,6 +409,8 @@ type VideoLane = Lane<video::VideoPipeline, video::VideoStats>;
 /// A running session.
 pub struct Sender {
     cfg: SenderConfig,
+    /// The recording seam, for what the voice stage captures beside what is sent.
+    tap: TapPoint,
     started: Instant,
     audio: Option<AudioLane>,
     video: Option<VideoLane>,
@@ -455,6 +466,7 @@ impl Sender {
             c
         };
         let mut me = Self {
+            tap: tap.clone(),
             started: Instant::now(),
             audio: None,
             video: None,
@@ -512,6 +524,7 @@ impl Sender {
         if *spec == AudioSourceSpec::None {
             return Ok(());
         }
+        let voice_tap = self.voice_tap();
         let Some(lane) = &mut self.audio else {
             return Err(SenderError::ChannelNotOpen("audio"));
         };
@@ -533,6 +546,7 @@ impl Sender {
             sink,
             audio::AudioOptions::default(),
             &self.cfg.voice,
+            voice_tap,
         )
         .map_err(|source| SenderError::Audio {
             spec: spec.to_string(),
@@ -604,6 +618,35 @@ impl Sender {
     /// The source of the running video capture, as given (None when stopped).
     pub fn video_source(&self) -> Option<&str> {
         self.video.as_ref().and_then(|l| l.spec.as_deref())
+    }
+
+    /// What records the voice stage's inputs beside what is sent (none without a tap):
+    /// each chunk as capture-wire parts (multipart: header, 16 kHz PCM).
+    fn voice_tap(&self) -> Option<audio::voice::VoiceTap> {
+        if !self.tap.is_attached() {
+            return None;
+        }
+        let tap = self.tap.clone();
+        Some(Arc::new(move |stream, c: &AudioChunk| {
+            let header = Header::Audio(AudioHeader::new(c.ts_ms, c.seq));
+            let msg = wire::encode(&header, Bytes::from(c.pcm_le_bytes()), Framing::Multipart);
+            let what = match stream {
+                audio::voice::VoiceStream::Microphone => Captured::Microphone,
+                audio::voice::VoiceStream::GameAudio => Captured::GameAudio,
+            };
+            tap.captured(what, &msg.parts);
+        }))
+    }
+
+    /// The voice stage the next audio start uses.
+    pub fn voice(&self) -> &VoiceConfig {
+        &self.cfg.voice
+    }
+
+    /// Sets the voice stage (game audio removal, noise suppression) used from the next
+    /// [`Self::start_audio`]; a running capture keeps its stage until restarted.
+    pub fn set_voice(&mut self, voice: VoiceConfig) {
+        self.cfg.voice = voice;
     }
 
     /// Pins or unpins values live. A newly unpinned value falls back to the host's last

@@ -117,6 +117,8 @@ pub struct AudioStatus {
     pub overruns: u64,
     /// Muted (not persisted: a muted mic on the next start surprises people).
     pub muted: bool,
+    /// The voice stage (game audio removal), when it runs.
+    pub voice: Option<capdeck_capture::audio::voice::VoiceStatus>,
 }
 
 /// Video state.
@@ -152,6 +154,9 @@ pub struct ControlStatus {
     pub light: LinkLight,
     /// Last heartbeat reply age, s.
     pub last_reply_s: Option<f32>,
+    /// When the host last answered a hello (local clock time), and how many hellos greeted
+    /// a host that came back between heartbeats.
+    pub last_hello: Option<String>,
     /// `(key, value, source)`.
     pub config: Vec<(String, String, ConfigSource)>,
 }
@@ -487,8 +492,89 @@ fn audio_ui(
         ui.colored_label(clip_color, format!("clipped {}", snap.audio.clipped));
         ui.weak(format!("overruns {}", snap.audio.overruns));
     });
+    voice_ui(ui, snap, settings, cmds);
     crate::ui::ptt::ptt_ui(ui, ptt, settings, cmds);
     channel_row_ui(ui, PushChannel::Audio, &snap.channels[0], cmds);
+}
+
+/// "Remove game audio": the reference picker, noise suppression, and while it runs the
+/// speech light and how loud the game is in the microphone before and after removal.
+fn voice_ui(
+    ui: &mut egui::Ui,
+    snap: &CaptureSnapshot,
+    settings: &Settings,
+    cmds: &mut CommandQueue,
+) {
+    ui.horizontal_wrapped(|ui| {
+        let mut on = settings.game_audio != "none";
+        if ui
+            .checkbox(&mut on, "Remove game audio")
+            .on_hover_text(
+                "Cancels what the desktop plays (the game, the copilot's spoken replies) out of \
+                 the microphone, so the host hears only you",
+            )
+            .changed()
+        {
+            let g = if on { "output" } else { "none" };
+            cmds.push(UiCommand::SetGameAudio(g.to_owned()));
+        }
+        if on {
+            // what the default output plays, or any monitor / loopback input
+            let mut choices = vec![("output".to_owned(), "what the output plays".to_owned())];
+            choices.extend(
+                snap.audio
+                    .devices
+                    .iter()
+                    .filter(|(_, l)| l.contains("(monitor)"))
+                    .cloned(),
+            );
+            let selected = choices
+                .iter()
+                .find(|(c, _)| *c == settings.game_audio)
+                .map_or(settings.game_audio.as_str(), |(_, l)| l.as_str());
+            egui::ComboBox::new("game_audio", "game sound")
+                .selected_text(selected)
+                .width(200.0)
+                .show_ui(ui, |ui| {
+                    for (c, label) in choices {
+                        if ui
+                            .selectable_label(settings.game_audio == c, &label)
+                            .on_hover_text(&c)
+                            .clicked()
+                        {
+                            cmds.push(UiCommand::SetGameAudio(c));
+                        }
+                    }
+                });
+        }
+        let mut ns = settings.noise_suppression;
+        if ui
+            .checkbox(&mut ns, "noise suppression")
+            .on_hover_text("Helps steady fan noise; can hurt the recogniser on speech over speech")
+            .changed()
+        {
+            cmds.push(UiCommand::SetNoiseSuppression(ns));
+        }
+    });
+    if let Some(v) = &snap.audio.voice {
+        ui.horizontal_wrapped(|ui| {
+            let (c, t) = if v.speech >= 0.5 {
+                (GREEN, "speech")
+            } else {
+                (GREY, "no speech")
+            };
+            status_light_ui(ui, c, t)
+                .on_hover_text("The last chunk's share of speech, sent to the host as `speech`");
+            if v.game.is_some() {
+                ui.monospace(format!(
+                    "game in mic {:5.1} → {:5.1} dBFS",
+                    v.game_before_dbfs, v.game_after_dbfs
+                ))
+                .on_hover_text("How loud the game is in the microphone before and after removal");
+            }
+            ui.weak(&v.state);
+        });
+    }
 }
 
 /// The source menu: real devices grouped by kind, with a clear line for an empty kind
@@ -675,6 +761,12 @@ fn control_ui(ui: &mut egui::Ui, snap: &CaptureSnapshot, cmds: &mut CommandQueue
         ui.label(text);
         if let Some(s) = snap.control.last_reply_s {
             ui.weak(format!("last reply {s:.1} s ago"));
+        }
+        if let Some(h) = &snap.control.last_hello {
+            ui.weak(h).on_hover_text(
+                "A host that restarts is greeted again at once, and its config applies \
+                 (pinned values stay)",
+            );
         }
     });
     egui::Grid::new("host_config")

@@ -27,6 +27,7 @@ use super::{
 };
 use crate::ui::command::UiCommand;
 use crate::ui::settings::{CaptureTarget, Settings};
+use capdeck_capture::audio::voice::{GameAudioSpec, VoiceConfig};
 use capdeck_capture::audio::{AudioControl, AudioSourceSpec};
 use capdeck_capture::video::{VideoControl, VideoSourceSpec};
 use capdeck_net::control_link::ControlState;
@@ -41,6 +42,7 @@ use capdeck_wire::capture::{Framing, HostConfig};
 struct Desired {
     on: [bool; 2],
     audio: String,
+    voice: VoiceConfig,
     video: String,
     /// None = embedded receiver.
     host: Option<Target>,
@@ -83,6 +85,11 @@ struct PreviewTap {
 }
 
 impl WireTap for PreviewTap {
+    fn captured(&self, what: tap::Captured, parts: &[Bytes], at: SystemTime) {
+        if let Some(r) = &self.record {
+            r.captured(what, parts, at);
+        }
+    }
     fn outgoing(&self, channel: tap::Channel, parts: &[Bytes], at: SystemTime) {
         if let Some(r) = &self.record {
             r.outgoing(channel, parts, at);
@@ -149,6 +156,14 @@ fn desired_from(settings: &Settings, on: [bool; 2], pins: Pins) -> Desired {
     Desired {
         on,
         audio: settings.audio_source.clone(),
+        voice: VoiceConfig {
+            // a saved choice this build cannot parse removes nothing (and says so in the log)
+            game_audio: settings.game_audio.parse().unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                GameAudioSpec::None
+            }),
+            noise_suppression: settings.noise_suppression,
+        },
         video: settings.video_source.clone(),
         host,
         pins,
@@ -324,6 +339,14 @@ impl WorkerState {
             return false;
         };
         s.sender.set_pins(d.pins);
+        if s.sender.voice() != &d.voice {
+            // the voice stage is built when audio starts: restart it with the new one
+            s.sender.set_voice(d.voice.clone());
+            s.applied[0] = None;
+            if !d.on[0] {
+                s.sender.stop_audio();
+            }
+        }
         let mut failed = false;
         for i in 0..2 {
             let want = d.on[i].then(|| [&d.audio, &d.video][i].clone());
@@ -555,6 +578,8 @@ impl CaptureBackend for RealBackend {
                 }
             }
             UiCommand::SetAudioSource(_)
+            | UiCommand::SetGameAudio(_)
+            | UiCommand::SetNoiseSuppression(_)
             | UiCommand::SetVideoSource(_)
             | UiCommand::UseEmbeddedHost
             | UiCommand::UseHostProfile(_)
@@ -654,6 +679,7 @@ impl CaptureBackend for RealBackend {
                 let st = &s.settings;
                 ControlStatus {
                     light,
+                    last_hello: c.last_hello_label(),
                     last_reply_s: self
                         .tap
                         .last_reply
@@ -715,6 +741,7 @@ impl CaptureBackend for RealBackend {
                 clipped: audio.map_or(0, |a| a.pipeline.clipped),
                 overruns: audio.map_or(0, |a| a.pipeline.overruns),
                 muted: self.muted,
+                voice: audio.and_then(|a| a.pipeline.voice.clone()),
             },
             video: VideoStatus {
                 source_label: video.map_or(self.desired.video.clone(), |v| {

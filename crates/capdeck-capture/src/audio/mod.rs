@@ -285,7 +285,7 @@ fn source_for(spec: &AudioSourceSpec) -> Result<Box<dyn source::Source>, AudioEr
     })
 }
 
-/// [`start_with`] with a voice stage ([`voice`]): the game's sound captured from
+/// [`start_with`] with a voice stage ([`voice`]; `tap` sees its inputs, for recording): the game's sound captured from
 /// `voice.game_audio` (its own pipeline, started first so a `wav:` reference and a `wav:`
 /// microphone start together) is removed from the microphone, and each chunk says how much
 /// of it is speech. Without anything to do (`voice.active()` false) this is [`start_with`].
@@ -297,12 +297,13 @@ pub fn start_voice(
     sink: Box<dyn FnMut(AudioChunk) + Send>,
     options: AudioOptions,
     cfg: &voice::VoiceConfig,
+    tap: Option<voice::VoiceTap>,
 ) -> Result<AudioPipeline, AudioError> {
     if !cfg.active() {
         return start_with(spec, control, sink, options);
     }
     let mic = source_for(spec)?;
-    let (stage, sender) = voice::stage(cfg);
+    let (stage, sender) = voice::stage_with_tap(cfg, tap);
     let reference = match (cfg.game_audio.source()?, sender) {
         (Some(ref_spec), Some(tx)) => {
             let p = start_with(

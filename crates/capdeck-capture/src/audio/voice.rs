@@ -172,16 +172,33 @@ pub struct VoiceStatus {
     pub reference_dropped: u64,
 }
 
+/// Which stream a [`VoiceTap`] sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoiceStream {
+    /// The microphone's chunk before the stage.
+    Microphone,
+    /// A chunk of the game's sound (the reference), as it arrives.
+    GameAudio,
+}
+
+/// Sees the stage's inputs (for recording them beside what is sent). Called on the audio
+/// worker threads, never in a device callback.
+pub type VoiceTap = Arc<dyn Fn(VoiceStream, &AudioChunk) + Send + Sync>;
+
 /// The sending side of the reference channel, handed to the reference pipeline's sink.
 pub struct ReferenceSender {
     tx: SyncSender<AudioChunk>,
     status: Arc<Mutex<VoiceStatus>>,
+    tap: Option<VoiceTap>,
 }
 
 impl ReferenceSender {
     /// Queues one reference chunk; when the queue is full the chunk is dropped and counted
     /// (the stage is behind; its reference frames become silence rather than growing memory).
     pub fn send(&self, c: AudioChunk) {
+        if let Some(t) = &self.tap {
+            t(VoiceStream::GameAudio, &c);
+        }
         if let Err(TrySendError::Full(_)) = self.tx.try_send(c) {
             capdeck_util::lock(&self.status).reference_dropped += 1;
         }
@@ -313,11 +330,20 @@ pub struct VoiceStage {
     refr: [f32; FRAME],
     res: [f32; FRAME],
     status: Arc<Mutex<VoiceStatus>>,
+    tap: Option<VoiceTap>,
 }
 
 /// Builds a voice stage for `cfg`: the stage for the microphone's worker, and the sender the
 /// reference pipeline's sink uses (None without a reference).
 pub fn stage(cfg: &VoiceConfig) -> (VoiceStage, Option<ReferenceSender>) {
+    stage_with_tap(cfg, None)
+}
+
+/// [`stage`] with a tap that sees the microphone before the stage and the reference.
+pub fn stage_with_tap(
+    cfg: &VoiceConfig,
+    tap: Option<VoiceTap>,
+) -> (VoiceStage, Option<ReferenceSender>) {
     let with_ref = cfg.game_audio != GameAudioSpec::None;
     let status = Arc::new(Mutex::new(VoiceStatus {
         game_audio: cfg.game_audio.to_string(),
@@ -348,6 +374,7 @@ pub fn stage(cfg: &VoiceConfig) -> (VoiceStage, Option<ReferenceSender>) {
             Some(ReferenceSender {
                 tx,
                 status: status.clone(),
+                tap: tap.clone(),
             }),
         )
     } else {
@@ -390,6 +417,7 @@ pub fn stage(cfg: &VoiceConfig) -> (VoiceStage, Option<ReferenceSender>) {
             refr: [0.0; FRAME],
             res: [0.0; FRAME],
             status,
+            tap,
         },
         sender,
     )
@@ -404,6 +432,9 @@ impl VoiceStage {
     /// Runs the stage over one chunk in place: its samples become what is sent, its levels
     /// are measured again and [`AudioChunk::voice`] says what it holds.
     pub fn process(&mut self, chunk: &mut AudioChunk) {
+        if let Some(t) = &self.tap {
+            t(VoiceStream::Microphone, chunk);
+        }
         let at = chunk.ts_ms as i64 * (OUTPUT_RATE as i64 / 1000);
         match self.pending_pos {
             Some(p) if (p + self.pending.len() as i64 - at).abs() < FRAME as i64 => {}
