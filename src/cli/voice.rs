@@ -63,7 +63,7 @@ fn read_recording(dir: &Path) -> anyhow::Result<(Vec<i16>, Option<Vec<i16>>)> {
     use capdeck_record::reader::{ReadEvent, Recording};
     use std::ops::ControlFlow;
     let rec = Recording::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
-    let mut chunks: Vec<(Topic, u64, Vec<i16>)> = Vec::new();
+    let mut chunks: Vec<(Topic, u64, u64, Vec<i16>)> = Vec::new();
     let mut bad = 0usize;
     rec.read(
         0,
@@ -85,7 +85,7 @@ fn read_recording(dir: &Path) -> anyhow::Result<(Vec<i16>, Option<Vec<i16>>)> {
                             .chunks_exact(2)
                             .map(|b| i16::from_le_bytes([b[0], b[1]]))
                             .collect();
-                        chunks.push((t, d.header.ts(), pcm));
+                        chunks.push((t, d.header.ts(), d.header.seq(), pcm));
                     }
                     None => bad += 1,
                 }
@@ -108,27 +108,42 @@ fn read_recording(dir: &Path) -> anyhow::Result<(Vec<i16>, Option<Vec<i16>>)> {
                 dir.display()
             )
         })?;
-    // an hour at 16 kHz is 57.6 M samples: refuse what a damaged stamp would make of it
+    // four hours at 16 kHz: refuse what a damaged stamp would make of a recording
     const MAX: usize = 16_000 * 3600 * 4;
-    let place = |out: &mut Vec<i16>, ts: u64, pcm: &[i16]| {
-        let Some(at) = ts.checked_sub(t0).map(|ms| ms as usize * 16) else {
-            return;
-        };
-        if at + pcm.len() > MAX {
-            return;
-        }
-        if out.len() < at + pcm.len() {
-            out.resize(at + pcm.len(), 0);
-        }
-        out[at..at + pcm.len()].copy_from_slice(pcm);
-    };
-    let (mut mic, mut game) = (Vec::new(), Vec::new());
-    for (t, ts, pcm) in &chunks {
-        match t {
-            Topic::CaptureMicrophone => place(&mut mic, *ts, pcm),
-            _ => place(&mut game, *ts, pcm),
+    /// One stream laid out on the microphone's timeline: the next chunk (seq + 1) continues
+    /// it sample for sample; after lost chunks the stamp places it.
+    #[derive(Default)]
+    struct Track {
+        samples: Vec<i16>,
+        end: Option<(u64, usize)>,
+    }
+    impl Track {
+        fn place(&mut self, t0: u64, ts: u64, seq: u64, pcm: &[i16]) {
+            let at = match self.end {
+                Some((last, end)) if last.wrapping_add(1) == seq => end,
+                _ => match ts.checked_sub(t0) {
+                    Some(ms) => ms as usize * 16,
+                    None => return, // before the microphone's first chunk
+                },
+            };
+            if at + pcm.len() > MAX {
+                return;
+            }
+            if self.samples.len() < at + pcm.len() {
+                self.samples.resize(at + pcm.len(), 0);
+            }
+            self.samples[at..at + pcm.len()].copy_from_slice(pcm);
+            self.end = Some((seq, at + pcm.len()));
         }
     }
+    let (mut mic, mut game) = (Track::default(), Track::default());
+    for (t, ts, seq, pcm) in &chunks {
+        match t {
+            Topic::CaptureMicrophone => mic.place(t0, *ts, *seq, pcm),
+            _ => game.place(t0, *ts, *seq, pcm),
+        }
+    }
+    let (mic, game) = (mic.samples, game.samples);
     Ok((mic, (!game.is_empty()).then_some(game)))
 }
 

@@ -212,6 +212,8 @@ struct Reference {
     buf: VecDeque<f32>,
     /// Timeline position (16 kHz samples since the Unix epoch) of `buf[0]`.
     pos: Option<i64>,
+    /// The last chunk's seq: the next one continues the stream sample for sample.
+    seq: Option<u64>,
     last_rx: Option<Instant>,
     disconnected: bool,
 }
@@ -224,9 +226,12 @@ impl Reference {
     fn take(&mut self, c: AudioChunk) {
         self.last_rx = Some(Instant::now());
         let at = c.ts_ms as i64 * (OUTPUT_RATE as i64 / 1000);
+        let next = self.seq.is_some_and(|s| s.wrapping_add(1) == c.seq);
+        self.seq = Some(c.seq);
         match self.end() {
-            // contiguous within 10 ms (stamps are whole ms): continue the stream
-            Some(end) if (at - end).abs() < FRAME as i64 => {}
+            // the next chunk of the stream continues it sample for sample (its stamp, whole
+            // ms following the wall clock, may wander by a few ms under load)
+            Some(_) if next => {}
             // a gap (a lost or reopened device): silence up to the new start
             Some(end) if at > end && at - end < REFERENCE_KEEP as i64 => {
                 self.buf
@@ -317,6 +322,8 @@ pub struct VoiceStage {
     /// Microphone samples not yet processed, and the timeline position of the first.
     pending: VecDeque<f32>,
     pending_pos: Option<i64>,
+    /// The last microphone chunk's seq.
+    mic_seq: Option<u64>,
     /// Processed samples not yet sent.
     out: VecDeque<i16>,
     vad_buf: Vec<f32>,
@@ -368,6 +375,7 @@ pub fn stage_with_tap(
                 rx,
                 buf: VecDeque::with_capacity(REFERENCE_KEEP + 2 * OUTPUT_RATE as usize),
                 pos: None,
+                seq: None,
                 last_rx: None,
                 disconnected: false,
             }),
@@ -405,6 +413,7 @@ pub fn stage_with_tap(
             reference,
             pending: VecDeque::with_capacity(4 * OUTPUT_RATE as usize),
             pending_pos: None,
+            mic_seq: None,
             out: VecDeque::with_capacity(4 * OUTPUT_RATE as usize),
             vad_buf: Vec::with_capacity(VAD_FRAME),
             speech_frames: 0,
@@ -436,10 +445,11 @@ impl VoiceStage {
             t(VoiceStream::Microphone, chunk);
         }
         let at = chunk.ts_ms as i64 * (OUTPUT_RATE as i64 / 1000);
-        match self.pending_pos {
-            Some(p) if (p + self.pending.len() as i64 - at).abs() < FRAME as i64 => {}
-            // the first chunk, or a jump (a lost device): start the timeline at this chunk
-            _ => self.pending_pos = Some(at - self.pending.len() as i64),
+        let next = self.mic_seq.is_some_and(|s| s.wrapping_add(1) == chunk.seq);
+        self.mic_seq = Some(chunk.seq);
+        if !next || self.pending_pos.is_none() {
+            // the first chunk, or chunks lost (a device outage): place this one by its stamp
+            self.pending_pos = Some(at - self.pending.len() as i64);
         }
         self.pending
             .extend(chunk.samples.iter().map(|&s| f32::from(s) / 32768.0));
