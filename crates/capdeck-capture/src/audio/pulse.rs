@@ -54,14 +54,29 @@ pub enum PulseListError {
 /// The sources of the PulseAudio server named by the environment, in the server's order with
 /// the monitors last, the default marked. Never waits more than about two seconds.
 pub fn list_sources() -> Result<Vec<AudioDeviceInfo>, PulseListError> {
+    ask_server("capdeck-pulse-list", query_sources)
+}
+
+/// The monitor source of the server's default sink (`<sink>.monitor`): what the desktop
+/// plays. Never waits more than about two seconds.
+pub fn default_monitor() -> Result<String, PulseListError> {
+    ask_server("capdeck-pulse-default-sink", query_default_sink)
+}
+
+/// Runs `query` against the server on a thread of its own named `thread`, waiting at most
+/// [`LIST_TIMEOUT`]: the client has no timeouts, and a hung server must not hang the caller.
+fn ask_server<T: Send + 'static>(
+    thread: &str,
+    query: fn() -> Result<T, PulseListError>,
+) -> Result<T, PulseListError> {
     if pulseaudio::socket_path_from_env().is_none() {
         return Err(PulseListError::NoServer);
     }
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
-        .name("capdeck-pulse-list".into())
+        .name(thread.into())
         .spawn(move || {
-            let _ = tx.send(query_sources());
+            let _ = tx.send(query());
         })
         .map_err(|e| PulseListError::Thread(e.to_string()))?;
     // A hung server leaves the thread blocked on its socket; it ends when the server does.
@@ -69,27 +84,15 @@ pub fn list_sources() -> Result<Vec<AudioDeviceInfo>, PulseListError> {
         .map_err(|_| PulseListError::Timeout(LIST_TIMEOUT))?
 }
 
-/// The monitor source of the server's default sink (`<sink>.monitor`): what the desktop
-/// plays. Never waits more than about two seconds.
-pub fn default_monitor() -> Result<String, PulseListError> {
-    if pulseaudio::socket_path_from_env().is_none() {
-        return Err(PulseListError::NoServer);
-    }
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("capdeck-pulse-default-sink".into())
-        .spawn(move || {
-            let _ = tx.send(query_default_sink());
-        })
-        .map_err(|e| PulseListError::Thread(e.to_string()))?;
-    rx.recv_timeout(LIST_TIMEOUT)
-        .map_err(|_| PulseListError::Timeout(LIST_TIMEOUT))?
+/// A client of the server named by the environment.
+fn client() -> Result<pulseaudio::Client, PulseListError> {
+    let name = CString::new(format!("capdeck-{}", std::process::id()))
+        .unwrap_or_else(|_| c"capdeck".to_owned());
+    Ok(pulseaudio::Client::from_env(name)?)
 }
 
 fn query_default_sink() -> Result<String, PulseListError> {
-    let name = CString::new(format!("capdeck-{}", std::process::id()))
-        .unwrap_or_else(|_| c"capdeck".to_owned());
-    let client = pulseaudio::Client::from_env(name)?;
+    let client = client()?;
     let server = block_on(client.server_info())?;
     let sink = server
         .default_sink_name
@@ -99,9 +102,7 @@ fn query_default_sink() -> Result<String, PulseListError> {
 }
 
 fn query_sources() -> Result<Vec<AudioDeviceInfo>, PulseListError> {
-    let name = CString::new(format!("capdeck-{}", std::process::id()))
-        .unwrap_or_else(|_| c"capdeck".to_owned());
-    let client = pulseaudio::Client::from_env(name)?;
+    let client = client()?;
     let server = block_on(client.server_info())?;
     let sources = block_on(client.list_sources())?;
     let default = server
