@@ -58,6 +58,19 @@ pub struct AudioChunk {
 }
 
 impl AudioChunk {
+    /// A chunk of `samples` whose levels are not measured yet (offline runs, tests).
+    pub const fn unmeasured(seq: u64, ts_ms: u64, samples: Vec<i16>) -> Self {
+        Self {
+            seq,
+            ts_ms,
+            samples,
+            peak_dbfs: 0.0,
+            rms_dbfs: 0.0,
+            clipped: 0,
+            voice: None,
+        }
+    }
+
     /// The payload bytes on the wire: signed 16-bit little-endian PCM.
     pub fn pcm_le_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.samples.len() * 2);

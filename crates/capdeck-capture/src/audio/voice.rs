@@ -567,12 +567,6 @@ impl VoiceStage {
             s.state = "noise suppression".into();
         }
     }
-
-    /// Marks the reference as lost (its pipeline failed): removal pauses, the microphone
-    /// keeps streaming.
-    pub fn reference_failed(status: &Mutex<VoiceStatus>, why: &str) {
-        capdeck_util::lock(status).state = format!("paused: {why}");
-    }
 }
 
 /// Runs a voice stage offline over 16 kHz mono `mic` with `reference` (16 kHz mono, the
@@ -597,15 +591,7 @@ pub fn process_offline(
     let t0_ms = 1_700_000_000_000u64;
     let mut out = Vec::with_capacity(mic.len());
     let mut metas = Vec::with_capacity(mic.len() / CHUNK + 1);
-    let blank = |seq: u64, ts_ms: u64, samples: Vec<i16>| AudioChunk {
-        seq,
-        ts_ms,
-        samples,
-        peak_dbfs: 0.0,
-        rms_dbfs: 0.0,
-        clipped: 0,
-        voice: None,
-    };
+    let blank = AudioChunk::unmeasured;
     for (k, c) in mic.chunks(CHUNK).enumerate() {
         if let (Some(tx), Some(r)) = (&tx, reference) {
             for j in 0..CHUNK / FRAME {
@@ -679,16 +665,8 @@ mod tests {
         }
     }
 
-    fn chunk(seq: u64, ts_ms: u64, samples: Vec<i16>) -> AudioChunk {
-        AudioChunk {
-            seq,
-            ts_ms,
-            samples,
-            peak_dbfs: 0.0,
-            rms_dbfs: 0.0,
-            clipped: 0,
-            voice: None,
-        }
+    const fn chunk(seq: u64, ts_ms: u64, samples: Vec<i16>) -> AudioChunk {
+        AudioChunk::unmeasured(seq, ts_ms, samples)
     }
 
     #[test]
