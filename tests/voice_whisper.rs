@@ -86,14 +86,27 @@ fn stream(dir: &Path, name: &str, mic: &Path, game: Option<&Path>) -> (Value, Pa
 }
 
 fn judge(raw: &Path, reference: &str, words: Option<&str>) -> Value {
+    judge_span(raw, Some(reference), words, None)
+}
+
+/// [`judge`] of the part `span` (seconds) of `raw`, with or without a reference text.
+fn judge_span(
+    raw: &Path,
+    reference: Option<&str>,
+    words: Option<&str>,
+    span: Option<(f64, f64)>,
+) -> Value {
     let mut c = Command::new(python());
     c.arg(peer("whisper_judge.py"))
         .arg(raw)
-        .arg(voice_dir().join(reference))
+        .args(reference.map(|r| voice_dir().join(r)))
         .args(["--raw-rate", "16000"])
         .env("HF_HUB_OFFLINE", "1");
     if let Some(w) = words {
         c.arg("--count-words").arg(voice_dir().join(w));
+    }
+    if let Some((from, to)) = span {
+        c.arg("--span").arg(from.to_string()).arg(to.to_string());
     }
     let out = c.output().unwrap();
     assert!(
@@ -119,6 +132,17 @@ fn fractions(summary: &Value, key: &str) -> Vec<f64> {
         .collect()
 }
 
+/// Where the operator speaks in the test set (seconds from its start): the first and last
+/// sample of `op.wav` that is not silence, widened by the room's delay and tail.
+fn operator_span(set: &Path) -> (f64, f64) {
+    let r = hound::WavReader::open(set.join("op.wav")).unwrap();
+    let rate = f64::from(r.spec().sample_rate);
+    let s: Vec<i16> = r.into_samples::<i16>().map(Result::unwrap).collect();
+    let first = s.iter().position(|v| v.unsigned_abs() > 30).unwrap();
+    let last = s.iter().rposition(|v| v.unsigned_abs() > 30).unwrap();
+    (first as f64 / rate - 0.3, last as f64 / rate + 0.5)
+}
+
 fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len().max(1) as f64
 }
@@ -137,10 +161,16 @@ fn whisper_hears_the_operator_not_the_game() {
     let clean = judge(&raw, "operator.txt", None);
     let clean_wer = clean["wer"].as_f64().unwrap();
 
-    // the game bleeding from the speakers 6 dB under the voice, removed
+    // the game bleeding from the speakers 6 dB under the voice, removed; the operator's
+    // words are judged where the operator speaks (over the game: double talk), the game
+    // alone after them by the words of the game that come through
     let (s, raw) = stream(dir.path(), "bleed", &set.join("mic_bleed.wav"), Some(&game));
-    let bleed = judge(&raw, "operator.txt", Some("game_words.txt"));
+    let (from, to) = operator_span(&set);
+    let bleed = judge_span(&raw, Some("operator.txt"), None, Some((from, to)));
     let bleed_wer = bleed["wer"].as_f64().unwrap();
+    let after = judge_span(&raw, None, Some("game_words.txt"), Some((to, 1e4)));
+    let after_leaked = after["content_words"]["count"].as_u64().unwrap();
+    let whole_wer = judge(&raw, "operator.txt", None)["wer"].as_f64().unwrap();
     let bleed_speech = mean(&fractions(&s, "speech"));
     let bleed_game = mean(&fractions(&s, "game"));
 
@@ -166,20 +196,28 @@ fn whisper_hears_the_operator_not_the_game() {
     let phones_wer = phones["wer"].as_f64().unwrap();
 
     eprintln!(
-        "WER clean {:.1} %, game bleeding (removed) {:.1} %, headphones {:.1} %; \
-         game only: {leaked} of 24 game words; speech fraction bleed {bleed_speech:.2}, \
-         game only {only_speech:.2}; game fraction bleed {bleed_game:.2}",
+        "WER clean {:.1} %, game bleeding (removed) {:.1} % where the operator speaks \
+         ({from:.1} to {to:.1} s; {:.1} % over the whole stream), headphones {:.1} %; \
+         game only: {leaked} of 24 game words, {after_leaked} after the operator's words; \
+         speech fraction bleed {bleed_speech:.2}, game only {only_speech:.2}; \
+         game fraction bleed {bleed_game:.2}",
         clean_wer * 100.0,
         bleed_wer * 100.0,
+        whole_wer * 100.0,
         phones_wer * 100.0
     );
     eprintln!("bleed transcript: {}", bleed["transcript"]);
+    eprintln!("bleed, after the operator: {}", after["transcript"]);
     eprintln!("game-only transcript: {}", only["transcript"]);
-    // Bounds near what was measured (README, "Voice"; 2026-12-07): clean 5 %; bleeding and
-    // removed 10 to 37.5 % over five runs (the room's long reverb tail is beyond AEC3's
-    // filter, and the live alignment of the two streams varies run to run; without removal
-    // 188 %: the game's words become the operator's); headphones 2.5 to 5 %; game only 0 of
-    // 24 words. Whisper moves by a word (2.5 %) between nearly equal inputs.
+    // Bounds near what was measured (README, "Voice"; 2026-12-07): clean 5 to 7.5 %;
+    // bleeding and removed, where the operator speaks, 15 to 25 % over six runs (the room's
+    // long reverb tail is beyond AEC3's filter, and the live alignment of the two streams
+    // varies run to run; without removal 188 %: the game's words become the operator's);
+    // headphones 2.5 to 5 %; game only 0 of 24 words. Whisper moves by a word (2.5 %)
+    // between nearly equal inputs. Over the whole stream Whisper sometimes makes up a
+    // phrase from the game's faint remains after the operator stops ("I don't know if
+    // that's all I want", twice: 55 % in one CI run): none of the game's words, which is
+    // what the bound on the game's words checks there.
     assert!(clean_wer <= 0.10, "clean WER {clean_wer}");
     assert!(
         bleed_wer <= 0.40,
@@ -189,6 +227,11 @@ fn whisper_hears_the_operator_not_the_game() {
         leaked <= 2,
         "{leaked} of the game's words transcribed: {}",
         only["transcript"]
+    );
+    assert!(
+        after_leaked <= 2,
+        "{after_leaked} of the game's words transcribed after the operator's: {}",
+        after["transcript"]
     );
     assert!(
         phones_wer <= clean_wer + 0.05,

