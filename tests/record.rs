@@ -127,10 +127,30 @@ fn probe_recording_replays_to_the_live_counts() {
             rep["feeds"][feed]["messages"], live[feed]["messages"],
             "{feed}: replayed message kinds differ from the live ones"
         );
-        for k in ["frames", "gaps", "width", "height", "producer"] {
+        for k in [
+            "frames",
+            "gaps",
+            "missing_frames",
+            "missing_updates",
+            "width",
+            "height",
+            "producer",
+        ] {
             assert_eq!(rep["feeds"][feed][k], live[feed][k], "{feed}.{k}");
         }
     }
+    // The same report as the probe's: the engine's last yaw and what the viewer sent.
+    for k in [
+        "yaw",
+        "position",
+        "viewer_ready_sent",
+        "movie_answers",
+        "last_movie_answer",
+    ] {
+        assert_eq!(rep["feeds"]["engine"][k], live["engine"][k], "engine.{k}");
+    }
+    assert!(live["engine"]["yaw"].is_number(), "{}", live["engine"]);
+    assert_eq!(live["engine"]["viewer_ready_sent"], 1, "{}", live["engine"]);
     assert!(live["retail"]["frames"].as_u64().unwrap() >= 100);
     assert_eq!(rep["gaps"].as_array().unwrap().len(), 0);
     assert_eq!(rep["problems"].as_array().unwrap().len(), 0, "{rep}");
@@ -142,6 +162,11 @@ fn probe_recording_replays_to_the_live_counts() {
     );
     // The viewer's own messages (CONTROL viewer_ready, MOVIE_CONTROL) are recorded too.
     assert!(rep["channels"]["/grimstream/engine/sent"].as_u64().unwrap() >= 2);
+    // The recording says why it ended: the run's --duration, not the user.
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["stopped"], "the --duration of 5 s ended", "{manifest}");
     let (ok, text) = verify(&dir);
     assert!(ok, "{text}");
     assert_eq!(text.matches(": ok").count(), segs.len(), "{text}");
@@ -369,7 +394,7 @@ fn a_recording_served_as_producers_shows_what_was_recorded() {
             &se,
             "--json",
             "--duration",
-            "5",
+            "6",
         ])
         .output()
         .unwrap();
@@ -384,6 +409,8 @@ fn a_recording_served_as_producers_shows_what_was_recorded() {
         assert_eq!(s["producer"], r["producer"], "{role}: {s}");
         assert_eq!(s["gaps"], 0, "{role}: {s}");
         assert_eq!(s["decode_errors"], 0, "{role}: {s}");
+        // after the recording's end the stream is quiet: one stall, not one a second
+        assert!(s["stalls"].as_u64().unwrap() <= 1, "{role}: {s}");
     }
     let (r, s) = (&rec["feeds"]["retail"], &seen["retail"]);
     assert_eq!(

@@ -80,8 +80,10 @@ pub struct AppArgs {
     /// Pane layout.
     #[arg(long, value_name = "LAYOUT", value_parser = ["side-by-side", "tabs"])]
     pub layout: Option<String>,
-    /// The game's data folder: the engine's movies are looked up under it (and the
-    /// movie policy becomes "play"); saved as a setting.
+    /// The game's data folder: the engine's movies are looked up under it (the movie
+    /// policy becomes "play from game data"); saved as a setting. This build has no movie
+    /// decoder: a movie found is answered `error` "no decoder", a missing one "file
+    /// missing", with the path.
     #[arg(long, value_name = "DIR")]
     pub game_data: Option<PathBuf>,
     /// Where the Record button puts recordings (default: the platform's data folder,
@@ -418,14 +420,44 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     flag
 }
 
+/// Why a command's run ended: what its recording says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum RunEnd {
+    /// Ctrl-C (or SIGTERM).
+    Interrupted,
+    /// The input ended (a `wav:` file played to its end).
+    InputEnded,
+    /// `--duration` seconds passed.
+    Duration(f64),
+}
+
+impl RunEnd {
+    /// The reason a recording of the run is closed with.
+    pub(crate) fn reason(self) -> String {
+        match self {
+            Self::Interrupted => capdeck_record::recorder::STOPPED_BY_THE_USER.to_owned(),
+            Self::InputEnded => "the input ended".to_owned(),
+            Self::Duration(d) => format!("the --duration of {d} s ended"),
+        }
+    }
+}
+
 /// Runs until `duration`, an interrupt, or `done()`; calls `tick` every 250 ms.
-fn run_until(duration: Option<f64>, done: impl Fn() -> bool, mut tick: impl FnMut()) {
+fn run_until(duration: Option<f64>, done: impl Fn() -> bool, mut tick: impl FnMut()) -> RunEnd {
     let stop = interrupt_flag();
     let start = Instant::now();
     let end = duration.map(|d| start + Duration::from_secs_f64(d));
     loop {
-        if stop.load(Ordering::Relaxed) || done() || end.is_some_and(|e| Instant::now() >= e) {
-            return;
+        if stop.load(Ordering::Relaxed) {
+            return RunEnd::Interrupted;
+        }
+        if done() {
+            return RunEnd::InputEnded;
+        }
+        if let (Some(e), Some(d)) = (end, duration)
+            && Instant::now() >= e
+        {
+            return RunEnd::Duration(d);
         }
         let step = end.map_or(Duration::from_millis(250), |e| {
             e.saturating_duration_since(Instant::now())
@@ -531,7 +563,7 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
     let mut last = Instant::now();
     let mut warned: Option<String> = None;
     let mut live_stats = LiveStatsFile::new(a.run.stats_json.as_deref());
-    run_until(
+    let ended = run_until(
         a.run.duration,
         || video_none && sender.audio_finished(),
         || {
@@ -561,7 +593,7 @@ fn run_send(a: SendArgs) -> anyhow::Result<()> {
         eprintln!();
     }
     if let Some((r, _)) = recording {
-        record::finish(r);
+        record::finish(r, &ended.reason());
     }
     if let Some(p) = &a.run.stats_json {
         write_json(p, &stats)?;
@@ -590,7 +622,7 @@ fn run_receive(a: ReceiveArgs) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     let mut last = Instant::now();
     let mut live_stats = LiveStatsFile::new(a.run.stats_json.as_deref());
-    run_until(
+    let _ = run_until(
         a.run.duration,
         || false,
         || {

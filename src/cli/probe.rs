@@ -36,8 +36,9 @@ pub struct ProbeArgs {
     #[arg(long, default_value_t = capdeck_grimstream::feed::HELLO_TIMEOUT.as_millis() as u64)]
     pub hello_timeout_ms: u64,
     /// The game's data folder: the engine's movies are looked up under it and answered
-    /// from there (without it: answered `error` at once, "this viewer does not play
-    /// movies").
+    /// from there (this build has no movie decoder: `error` "no decoder" for a movie found,
+    /// "file missing" with the path otherwise; without the folder: `error` at once, "this
+    /// viewer does not play movies").
     #[arg(long, value_name = "DIR")]
     pub game_data: Option<std::path::PathBuf>,
     /// Recording.
@@ -58,9 +59,9 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
         FeedRole::Retail => snap.retail_clock,
         FeedRole::Engine => snap.engine_clock,
     };
-    let gaps = match role {
-        FeedRole::Retail => snap.retail_gaps,
-        FeedRole::Engine => snap.engine_gaps,
+    let (gaps, missing) = match role {
+        FeedRole::Retail => (snap.retail_gaps, snap.retail_missing),
+        FeedRole::Engine => (snap.engine_gaps, snap.engine_missing),
     };
     let mut v = json!({
         "addr": st.addr,
@@ -80,6 +81,8 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
         "nominal_fps": st.config.and_then(|c| c.nominal_fps),
         "reconnects": st.reconnects,
         "gaps": gaps,
+        "missing_frames": missing.frames,
+        "missing_updates": missing.updates,
         "stalls": st.stalls,
         "bytes": st.bytes,
         "last_error": st.last_error,
@@ -101,6 +104,7 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
             "took_ms": m.took_ns().map(|t| t as f64 / 1e6),
         })));
         v["position"] = json!(st.last_position);
+        v["yaw"] = json!(st.last_yaw);
     }
     v
 }
@@ -169,7 +173,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
     snap.retail.state = before.retail.state;
     snap.engine.state = before.engine.state;
     if let Some((r, _)) = recording {
-        super::record::finish(r);
+        super::record::finish(r, &super::RunEnd::Duration(args.duration).reason());
     }
     let mut out = serde_json::Map::new();
     if retail.is_some() {

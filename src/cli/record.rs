@@ -77,10 +77,10 @@ pub fn status_line(s: &RecorderStatus) -> String {
     )
 }
 
-/// Stops a recorder and prints where the recording is.
-pub fn finish(rec: Recorder) {
+/// Stops a recorder with the reason the run ended and prints where the recording is.
+pub fn finish(rec: Recorder, reason: &str) {
     let st = rec.status();
-    let m = rec.stop();
+    let m = rec.stop_because(reason);
     let sealed = m.as_ref().map_or(0, |m| m.segments.len());
     eprintln!(
         "recorded {} messages into {} ({} segments sealed, {} dropped){}",

@@ -37,8 +37,8 @@ pub struct AppOptions {
     pub video: Option<String>,
     /// Override: pane layout.
     pub layout: Option<Layout>,
-    /// Override: the game's data folder; the engine's movies are then played from it
-    /// (the "play" movie policy).
+    /// Override: the game's data folder; the engine's movies are then looked up under it
+    /// (the "play" movie policy; with no movie decoder in this build, answered `error`).
     pub game_data: Option<PathBuf>,
     /// Override: where the Record button puts recordings.
     pub recordings_dir: Option<PathBuf>,

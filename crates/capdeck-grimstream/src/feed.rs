@@ -183,6 +183,8 @@ pub struct FeedStatus {
     pub config: Option<StreamConfig>,
     /// Last engine position.
     pub last_position: Option<[f32; 3]>,
+    /// Last engine yaw, degrees.
+    pub last_yaw: Option<f32>,
     /// Latest error (connect, read, decode).
     pub last_error: Option<String>,
     /// Viewer-clock ns of the last data received.
@@ -465,6 +467,31 @@ impl Shared {
         &self.status[role.index()]
     }
 
+    /// One message the viewer sent to a producer (live, or read back from a recording's
+    /// `sent` topic): counted on the feed's status, a MOVIE_CONTROL put on the timeline as
+    /// the answer to the feed's movie.
+    pub fn take_sent(&mut self, role: FeedRole, at_ns: i64, msg: &Message) {
+        let s = &mut self.status[role.index()];
+        match msg {
+            Message::Control(Control::ViewerReady { .. }) => s.viewer_ready_sent += 1,
+            Message::MovieControl(m) => {
+                s.movie_controls_sent += 1;
+                if let Some(p) = s
+                    .movie
+                    .as_mut()
+                    .filter(|p| p.name == m.name && p.answer.is_none())
+                {
+                    p.answer = Some(m.clone());
+                    p.answered_ns = Some(at_ns);
+                }
+                s.last_movie_control = Some(m.clone());
+                self.store
+                    .note(role, at_ns, EventKind::MovieControlSent(m.clone()));
+            }
+            _ => {}
+        }
+    }
+
     /// One incoming message into the feed's counters and the store: the single ingest
     /// path of live sockets, recordings and scripted sources.
     pub fn take_in(
@@ -495,7 +522,23 @@ impl Shared {
             }
             Message::StreamConfig(c) => s.config = Some(*c),
             Message::Frame(_) => s.frames += 1,
-            Message::StateUpdate(u) if u.position.is_some() => s.last_position = u.position,
+            Message::StateUpdate(u) => {
+                if u.position.is_some() {
+                    s.last_position = u.position;
+                }
+                if u.yaw.is_some() {
+                    s.last_yaw = u.yaw;
+                }
+            }
+            Message::MovieStart(m) => {
+                s.movie = Some(MovieProgress {
+                    name: m.name.clone(),
+                    relative_path: m.relative_path.clone(),
+                    started_ns: arrival_ns,
+                    answer: None,
+                    answered_ns: None,
+                });
+            }
             Message::Unknown { .. } => s.unknown_skipped += 1,
             _ => {}
         }
@@ -766,10 +809,8 @@ impl FeedWorker {
                         return ConnEnd::Retry("reconnect requested".into());
                     }
                     FeedCommand::MovieControl(m) => {
-                        let msg = Message::MovieControl(m.clone());
-                        match self.send(&msg) {
-                            Ok(()) => self.movie_control_sent(m),
-                            Err(e) => break_retry(&mut self.stream, &e),
+                        if let Err(e) = self.send(&Message::MovieControl(m)) {
+                            break_retry(&mut self.stream, &e);
                         }
                     }
                 }
@@ -859,23 +900,6 @@ impl FeedWorker {
         }
     }
 
-    /// Counts a MOVIE_CONTROL that went out and puts it on the timeline.
-    fn movie_control_sent(&self, m: MovieControl) {
-        let (role, at) = (self.opts.role, self.now_ns());
-        self.status(|s, store| {
-            s.movie_controls_sent += 1;
-            if let Some(p) = s
-                .movie
-                .as_mut()
-                .filter(|p| p.name == m.name && p.answer.is_none())
-            {
-                p.answer = Some(m.clone());
-                p.answered_ns = Some(at);
-            }
-            s.last_movie_control = Some(m.clone());
-            store.note(role, at, EventKind::MovieControlSent(m));
-        });
-    }
 
     /// Send a message to the producer (passes the tap).
     fn send(&mut self, msg: &Message) -> io::Result<()> {
@@ -884,9 +908,11 @@ impl FeedWorker {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "not connected"));
         };
         stream.write_all(&bytes)?;
+        let (role, at) = (self.opts.role, self.now_ns());
         if let Some(tap) = &self.tap {
-            tap.outgoing(self.opts.role, self.generation, self.now_ns(), &bytes);
+            tap.outgoing(role, self.generation, at, &bytes);
         }
+        lock(&self.shared).take_sent(role, at, msg);
         Ok(())
     }
 
@@ -899,17 +925,7 @@ impl FeedWorker {
         let kind = raw.header.kind;
         let is_hello = matches!(decoded, Ok(Message::Hello(_)));
         let movie = match &decoded {
-            Ok(Message::MovieStart(m)) => {
-                let progress = MovieProgress {
-                    name: m.name.clone(),
-                    relative_path: m.relative_path.clone(),
-                    started_ns: now,
-                    answer: None,
-                    answered_ns: None,
-                };
-                self.status(|s, _| s.movie = Some(progress));
-                self.opts.movies.answer(m)
-            }
+            Ok(Message::MovieStart(m)) => self.opts.movies.answer(m),
             _ => None,
         };
         let waker = {
@@ -924,15 +940,13 @@ impl FeedWorker {
             tracing::debug!(feed = role.name(), "skipped unknown kind {kind}");
         }
         if let Some(m) = movie {
-            self.send(&Message::MovieControl(m.clone()))
+            self.send(&Message::MovieControl(m))
                 .map_err(|e| format!("answering MOVIE_START: {e}"))?;
-            self.movie_control_sent(m);
         }
         if is_hello && self.opts.send_viewer_ready && !*viewer_ready_sent {
             self.send(&Message::Control(Control::viewer_ready()))
                 .map_err(|e| format!("sending viewer_ready: {e}"))?;
             *viewer_ready_sent = true;
-            self.status(|s, _| s.viewer_ready_sent += 1);
         }
         Ok(())
     }

@@ -88,6 +88,19 @@ pub struct LiveSnapshot {
     pub retail_gaps: u64,
     /// Gaps recorded on the engine feed.
     pub engine_gaps: u64,
+    /// Frames and state updates that never arrived, by the ids: retail.
+    pub retail_missing: Missing,
+    /// The same for the engine feed.
+    pub engine_missing: Missing,
+}
+
+/// What a feed's ids say never arrived ([`crate::store::FeedStore::missing_frames`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Missing {
+    /// Frames (`frame_id` jumps).
+    pub frames: u64,
+    /// State updates (`seq` jumps).
+    pub updates: u64,
 }
 
 /// Both feeds and their history. Dropping it stops the feed threads.
@@ -281,6 +294,30 @@ impl LiveView {
         Ok(n)
     }
 
+    /// A message the viewer sent to a producer, read back from a recording (its `sent`
+    /// topic: the whole message, header first) at `at_ns`: counted as the live feed counted
+    /// it when it went out (viewer_ready, movie answers). Bytes that are not one whole
+    /// message are ignored; returns whether it was taken.
+    pub fn take_sent_bytes(&mut self, role: FeedRole, at_ns: i64, bytes: &[u8]) -> bool {
+        use capdeck_wire::grimstream::{HEADER_LEN, Header, decode_payload};
+        let Some((head, payload)) = bytes.split_first_chunk::<HEADER_LEN>() else {
+            return false;
+        };
+        let Ok(h) = Header::parse(head) else {
+            return false;
+        };
+        if h.length as usize != payload.len() {
+            return false;
+        }
+        match decode_payload(h.kind, bytes::Bytes::copy_from_slice(payload)) {
+            Ok(m) => {
+                lock(&self.shared).take_sent(role, at_ns, &m);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Ask to be woken (from the storing thread, no lock held) whenever a message lands:
     /// a UI repaints at once instead of at its next timer tick.
     pub fn set_waker(&mut self, waker: Option<super::feed::Waker>) {
@@ -333,6 +370,14 @@ impl LiveView {
             time_range: g.store.time_range(),
             retail_gaps: r.gaps,
             engine_gaps: e.gaps,
+            retail_missing: Missing {
+                frames: r.missing_frames,
+                updates: r.missing_updates,
+            },
+            engine_missing: Missing {
+                frames: e.missing_frames,
+                updates: e.missing_updates,
+            },
         }
     }
 

@@ -323,8 +323,13 @@ pub struct FeedStore {
     pub nudge_ns: i64,
     /// Current generation.
     pub generation: u64,
-    /// Gaps recorded.
+    /// Gaps recorded (each jump of the ids, and each reconnect, is one).
     pub gaps: u64,
+    /// Frames the `frame_id` jumps say never arrived (3 lost in two places: 2 gaps, 3
+    /// missing).
+    pub missing_frames: u64,
+    /// State updates the `seq` jumps say never arrived.
+    pub missing_updates: u64,
     /// Bytes accounted to this feed.
     pub used_bytes: usize,
     /// Items of this feed evicted to stay within the budget.
@@ -544,8 +549,17 @@ impl FeedStore {
     }
 
     fn push_event(&mut self, arrival_ns: i64, t_ns: i64, kind: EventKind) -> usize {
-        if matches!(kind, EventKind::Gap(_)) {
+        if let EventKind::Gap(g) = &kind {
             self.gaps += 1;
+            match *g {
+                GapReason::FrameIdJump { expected, got } => {
+                    self.missing_frames += got.saturating_sub(expected);
+                }
+                GapReason::SeqJump { expected, got } => {
+                    self.missing_updates += got.saturating_sub(expected);
+                }
+                GapReason::Reconnect => {}
+            }
         }
         let t_ns = self.events.back().map_or(t_ns, |e| e.t_ns.max(t_ns));
         self.events.push_back(StoredEvent {
@@ -1075,6 +1089,7 @@ mod tests {
             ]
         );
         assert_eq!(s.feed(FeedRole::Retail).gaps, 2);
+        assert_eq!(s.feed(FeedRole::Retail).missing_frames, 1);
         // A state seq jump is a gap too.
         s.begin_generation(FeedRole::Engine, 1, 0);
         for (i, seq) in [7u64, 8, 10].into_iter().enumerate() {

@@ -90,7 +90,8 @@ struct Shared {
 
 enum Msg {
     Entry(Entry),
-    Stop,
+    /// Stop, with the reason the manifest keeps.
+    Stop(String),
 }
 
 /// A cheap, cloneable handle the taps record through. Never blocks.
@@ -251,22 +252,31 @@ impl Recorder {
     }
 
     /// Stops the recording: everything queued is written, the last segment sealed, and the
-    /// final manifest returned.
-    pub fn stop(mut self) -> Option<Manifest> {
-        self.stop_inner()
+    /// final manifest returned. The recording says it was stopped by the user.
+    pub fn stop(self) -> Option<Manifest> {
+        self.stop_because(STOPPED_BY_THE_USER)
     }
 
-    fn stop_inner(&mut self) -> Option<Manifest> {
+    /// [`Recorder::stop`] with the reason the recording ended (the manifest's
+    /// `stop_reason` and the status), e.g. "the --duration of 20 s ended".
+    pub fn stop_because(mut self, reason: impl Into<String>) -> Option<Manifest> {
+        self.stop_inner(reason.into())
+    }
+
+    fn stop_inner(&mut self, reason: String) -> Option<Manifest> {
         let thread = self.thread.take()?;
         // The queue may be full; the writer drains it, so a blocking send ends promptly.
-        let _ = self.sink.tx.send(Msg::Stop);
+        let _ = self.sink.tx.send(Msg::Stop(reason));
         thread.join().ok()
     }
 }
 
+/// The reason of a recording stopped by [`Recorder::stop`] (or dropped).
+pub const STOPPED_BY_THE_USER: &str = "stopped by the user";
+
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.stop_inner();
+        self.stop_inner(STOPPED_BY_THE_USER.into());
     }
 }
 
@@ -282,6 +292,8 @@ fn run(
     let mut bytes_in = 0u64;
     let mut failure: Option<WriteError> = None;
     let mut disk_free = w.free_bytes();
+    // every sender gone without a word: the recorder was dropped
+    let mut stop_reason = STOPPED_BY_THE_USER.to_owned();
     loop {
         let wait = flush_every.saturating_sub(last_flush.elapsed());
         match rx.recv_timeout(wait) {
@@ -300,7 +312,11 @@ fn run(
                     shared.dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Msg::Stop(why)) => {
+                stop_reason = why;
+                break;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
         if failure.is_none() && last_flush.elapsed() >= flush_every {
@@ -335,7 +351,7 @@ fn run(
     let reason = failure
         .as_ref()
         .map(|e| e.to_string())
-        .unwrap_or_else(|| "stopped by the user".into());
+        .unwrap_or(stop_reason);
     let bytes_on_disk_before = w.bytes_on_disk();
     let (manifest, err) = w.finish(Some(reason.clone()), shared.dropped.load(Ordering::Relaxed));
     let mut st = lock(&shared.status);

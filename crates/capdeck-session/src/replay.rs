@@ -39,6 +39,8 @@ pub struct ViewReplay {
     pub unknown_topics: u64,
     /// Operator marks read (added to the view's store).
     pub marks: u64,
+    /// What the viewer sent (viewer_ready, movie answers), counted on the feeds' status.
+    pub sent: u64,
     /// What the capture side sent, setting changes included.
     #[serde(skip)]
     pub capture: capdeck_record::capture_track::CaptureTrack,
@@ -90,6 +92,17 @@ pub fn into_view_with_progress(
                 if let Some(mark) = operator_mark(m.data, t0) {
                     view.add_operator_mark(mark);
                     out.marks += 1;
+                }
+                return ControlFlow::Continue(());
+            }
+            Some(t @ (Topic::RetailOut | Topic::EngineOut)) => {
+                let role = if t == Topic::RetailOut {
+                    FeedRole::Retail
+                } else {
+                    FeedRole::Engine
+                };
+                if view.take_sent_bytes(role, at.max(last_ns), m.data) {
+                    out.sent += 1;
                 }
                 return ControlFlow::Continue(());
             }
@@ -442,7 +455,7 @@ pub enum ServeError {
 
 /// A recorded GrimStream feed served as a producer: one viewer at a time, each from the
 /// recording's start, with the recorded pacing divided by the speed. At the recording's
-/// end the connection stays open with a HEARTBEAT a second (the viewer sees the end, not a
+/// end the connection stays open and quiet (the viewer sees the end, one stall, not a
 /// reconnect), until the viewer leaves and the next one is served.
 pub struct FeedServer {
     server: ProducerServer,
@@ -588,14 +601,12 @@ impl FeedServer {
         );
         read.map_err(std::io::Error::other)?;
         result?;
-        // the end: stay, and notice the viewer leaving when a heartbeat cannot be written
-        let mut beat = Instant::now();
-        while !session.stopped() {
-            if beat.elapsed() >= Duration::from_secs(1) {
-                session.send(&Message::Heartbeat)?;
-                beat = Instant::now();
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        // The end: stay connected and quiet until the viewer leaves (its reader sees the
+        // connection close). No HEARTBEAT: a viewer would count each one that ends a
+        // silence as a new stall, and grim_viewer logs each as an ignored message.
+        while !session.stopped() && !session.peer_closed() {
+            // what the viewer sends now (a late movie answer) is read and let go
+            let _ = session.recv_timeout(Duration::from_millis(100));
         }
         Ok(())
     }
