@@ -6,6 +6,7 @@
 //! - [`probe`]: `capdeck probe`; [`demo_feeds`]: `capdeck demo-feeds`;
 //!   [`serve_retail`]: `capdeck serve-retail`.
 
+pub mod compare;
 pub mod demo_feeds;
 pub mod probe;
 pub mod record;
@@ -147,6 +148,9 @@ pub enum CliCommand {
     Replay(record::ReplayArgs),
     /// Export a recording with Foxglove's standard schemas (opens in Foxglove and Rerun).
     Export(record::ExportArgs),
+    /// Compare the game and its re-implementation event by event in a recording of both
+    /// feeds: what only one did, what was late or out of order (exit status 1 over --max).
+    Compare(compare::CompareCmdArgs),
     /// Remove the game's sound from a microphone file offline, as `send --game-audio` does
     /// live: what would be sent, and how much of it is speech.
     Voice(voice::VoiceArgs),
@@ -327,6 +331,7 @@ pub fn main() -> ExitCode {
         Some(CliCommand::Replay(a)) => record::run_replay(a),
         Some(CliCommand::Export(a)) => record::run_export(a),
         Some(CliCommand::Voice(a)) => voice::run(a),
+        Some(CliCommand::Compare(a)) => return compare::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,6 +44,9 @@ pub struct ProbeArgs {
     /// Recording.
     #[command(flatten)]
     pub rec: super::record::RecordArgs,
+    /// How the two feeds are compared (the `comparison` of the report).
+    #[command(flatten)]
+    pub cmp: super::compare::CompareArgs,
 }
 
 fn parse_addr(s: &str) -> anyhow::Result<Option<FeedAddr>> {
@@ -113,6 +116,7 @@ pub fn feed_json(role: FeedRole, st: &FeedStatus, snap: &LiveSnapshot) -> Value 
 pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let retail = parse_addr(&args.retail).context("--retail")?;
     let engine = parse_addr(&args.engine).context("--engine")?;
+    let rules = args.cmp.rules()?;
     if retail.is_none() && engine.is_none() {
         anyhow::bail!("nothing to probe: both --retail and --engine are \"none\"");
     }
@@ -187,6 +191,12 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
             "engine".into(),
             feed_json(FeedRole::Engine, &snap.engine, &snap),
         );
+    }
+    if retail.is_some() && engine.is_some() {
+        let r = view.with_store(|s| {
+            capdeck_compare::compare(&capdeck_compare::observe(s, &rules), &args.cmp.options())
+        });
+        out.insert("comparison".into(), serde_json::to_value(r)?);
     }
     out.insert(
         "store".into(),

@@ -172,13 +172,20 @@ pub struct ReplayArgs {
     /// With --serve-*: stop serving after this many seconds (default: until interrupted).
     #[arg(long)]
     pub duration: Option<f64>,
+    /// How the two feeds are compared (the summary's `comparison`).
+    #[command(flatten)]
+    pub cmp: super::compare::CompareArgs,
 }
 
-/// The summary of a recording as JSON.
-pub fn summary_json(rec: &Recording) -> anyhow::Result<Value> {
+/// The summary of a recording as JSON, with the comparison of its two feeds by `cmp`.
+pub fn summary_json(rec: &Recording, cmp: &super::compare::CompareArgs) -> anyhow::Result<Value> {
+    let rules = cmp.rules()?;
     let mut view = LiveView::new(usize::MAX / 4);
     let fed = into_view(rec, &mut view, 64 * 1024 * 1024)?;
     let snap = view.snapshot();
+    let comparison = view.with_store(|s| {
+        capdeck_compare::compare(&capdeck_compare::observe(s, &rules), &cmp.options())
+    });
     let range = rec.time_range();
     let mut feeds = serde_json::Map::new();
     for role in [FeedRole::Retail, FeedRole::Engine] {
@@ -191,6 +198,7 @@ pub fn summary_json(rec: &Recording) -> anyhow::Result<Value> {
         }
     }
     view.stop();
+    let both = feeds.len() == 2;
     Ok(json!({
         "session": rec.dir(),
         "start_unix_ns": range.map(|r| r.0),
@@ -207,6 +215,7 @@ pub fn summary_json(rec: &Recording) -> anyhow::Result<Value> {
         "dropped_while_recording": rec.manifest.as_ref().map(|m| m.dropped),
         "stopped": rec.manifest.as_ref().and_then(|m| m.stopped.clone()),
         "feeds": feeds,
+        "comparison": both.then_some(comparison),
     }))
 }
 
@@ -291,7 +300,7 @@ pub fn run_replay(a: ReplayArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if a.summary || a.json {
-        let s = summary_json(&rec)?;
+        let s = summary_json(&rec, &a.cmp)?;
         if a.json {
             println!("{}", serde_json::to_string_pretty(&s)?);
         } else if let Value::Object(m) = s {

@@ -27,6 +27,7 @@ use capdeck_grimstream::FeedRole;
 use capdeck_grimstream::store::{EventKind, Store};
 use serde::Serialize;
 
+pub use capdeck_grimstream::FeedRole as Feed;
 pub use rules::{Rules, RulesError};
 
 /// One keyed event of one feed on the aligned clock.
