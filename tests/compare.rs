@@ -32,7 +32,10 @@ const ENGINE: [(f64, &str); 5] = [
     (0.5, "cut_scene.fullscreen.start logos.snm"),
     (1.5, "cut_scene.fullscreen.end logos.snm"),
     (3.0, "movie.start mo_ts.snm"),
-    (4.0, "event=cutscene phase=start movie=intro.snm playing=true"),
+    (
+        4.0,
+        "event=cutscene phase=start movie=intro.snm playing=true",
+    ),
     (5.5, "dialog.begin manny /intma39/"),
 ];
 
@@ -172,11 +175,19 @@ fn probe_and_compare_name_the_skipped_the_late_and_the_added_event() {
     let dt = late["dt_ms"].as_f64().unwrap();
     assert!((dt - 2000.0).abs() < 150.0, "late by {dt} ms: {late}");
     assert_eq!(c["pairs"], 4, "{c:#}");
-    assert_eq!(c["missing_keys"], serde_json::json!(["cut_scene.intro.begin"]));
+    assert_eq!(
+        c["missing_keys"],
+        serde_json::json!(["cut_scene.intro.begin"])
+    );
 
     // the recording of the run: the same three, and the gate
     let gate = compare(&dir, &["--json", "--max", "2"]);
-    assert_eq!(gate.status.code(), Some(1), "{}", String::from_utf8_lossy(&gate.stderr));
+    assert_eq!(
+        gate.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&gate.stderr)
+    );
     let r: Value = serde_json::from_slice(&gate.stdout).unwrap();
     assert_eq!(kinds(&r), expected(), "{r:#}");
     assert!(String::from_utf8_lossy(&gate.stderr).contains("3 divergences, over --max 2"));
@@ -198,13 +209,21 @@ fn probe_and_compare_name_the_skipped_the_late_and_the_added_event() {
     )
     .unwrap();
     let ok = compare(&dir, &["--rules", rules.to_str().unwrap(), "--max", "2"]);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
     // a broken rule file is an error (2) that names the rule
     std::fs::write(&rules, r#"{"rules":[{"match":"(","key":"x"}]}"#).unwrap();
     let bad = compare(&dir, &["--rules", rules.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("rule 1:") && err.contains("rules.json"), "{err}");
+    assert!(
+        err.contains("rule 1:") && err.contains("rules.json"),
+        "{err}"
+    );
     // a folder that is no recording is an error too
     assert_eq!(compare(tmp.path(), &[]).status.code(), Some(2));
 }

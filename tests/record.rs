@@ -164,9 +164,11 @@ fn probe_recording_replays_to_the_live_counts() {
     assert!(rep["channels"]["/grimstream/engine/sent"].as_u64().unwrap() >= 2);
     // The recording says why it ended: the run's --duration, not the user.
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
-            .unwrap();
-    assert_eq!(manifest["stopped"], "the --duration of 5 s ended", "{manifest}");
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["stopped"], "the --duration of 5 s ended",
+        "{manifest}"
+    );
     let (ok, text) = verify(&dir);
     assert!(ok, "{text}");
     assert_eq!(text.matches(": ok").count(), segs.len(), "{text}");

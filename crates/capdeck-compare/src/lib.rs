@@ -123,15 +123,19 @@ pub fn telemetry_text(t: &capdeck_wire::grimstream::Telemetry) -> &str {
 pub fn observe(store: &Store, rules: &Rules) -> Keyed {
     let retail = store.feed(FeedRole::Retail);
     let engine = store.feed(FeedRole::Engine);
-    let game = retail.events.iter().enumerate().filter_map(|(i, e)| match &e.kind {
-        EventKind::Telemetry(t) => Some(RawEvent {
-            feed: FeedRole::Retail,
-            t_ns: e.t_ns.saturating_add(retail.nudge_ns),
-            batch: i as u64,
-            text: telemetry_text(t),
-        }),
-        _ => None,
-    });
+    let game = retail
+        .events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match &e.kind {
+            EventKind::Telemetry(t) => Some(RawEvent {
+                feed: FeedRole::Retail,
+                t_ns: e.t_ns.saturating_add(retail.nudge_ns),
+                batch: i as u64,
+                text: telemetry_text(t),
+            }),
+            _ => None,
+        });
     let eng = engine.states.iter().enumerate().flat_map(|(i, s)| {
         let t_ns = s.t_ns.saturating_add(engine.nudge_ns);
         s.state.events.iter().flatten().map(move |text| RawEvent {
@@ -380,7 +384,9 @@ fn longest_non_decreasing(v: &[i64]) -> Vec<usize> {
 /// Compares the two feeds' keyed events.
 pub fn compare(keyed: &Keyed, opts: &CompareOptions) -> Report {
     let ms = 1_000_000i64;
-    let window = i64::try_from(opts.window_ms).unwrap_or(i64::MAX / ms).saturating_mul(ms);
+    let window = i64::try_from(opts.window_ms)
+        .unwrap_or(i64::MAX / ms)
+        .saturating_mul(ms);
     let tolerance = i64::try_from(opts.tolerance_ms)
         .unwrap_or(i64::MAX / ms)
         .saturating_mul(ms);

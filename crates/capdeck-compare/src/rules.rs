@@ -329,7 +329,10 @@ mod tests {
             e("cut_scene.fullscreen.start logos.snm").as_deref(),
             Some("movie.logos.start")
         );
-        assert_eq!(e("movie.stop MO_TS.snm").as_deref(), Some("movie.mo_ts.end"));
+        assert_eq!(
+            e("movie.stop MO_TS.snm").as_deref(),
+            Some("movie.mo_ts.end")
+        );
         assert_eq!(
             e("event=cutscene phase=end movie=intro.snm playing=false").as_deref(),
             Some("movie.intro.end")
@@ -341,7 +344,10 @@ mod tests {
         );
         assert_eq!(g("telemetry.runtime"), None, "ignored");
         // dotted names are keys on both sides; free text is not compared
-        assert_eq!(e("cut_scene.intro.begin").as_deref(), Some("cut_scene.intro.begin"));
+        assert_eq!(
+            e("cut_scene.intro.begin").as_deref(),
+            Some("cut_scene.intro.begin")
+        );
         assert_eq!(e("inventory.add spork"), None);
         assert_eq!(e("sfx.play"), Some("sfx.play".into()));
         assert_eq!(e("nodot"), None);
@@ -359,13 +365,25 @@ mod tests {
             r.key(FeedRole::Engine, "inventory.add Spork").as_deref(),
             Some("inventory.add.spork")
         );
-        assert_eq!(r.key(FeedRole::Engine, "cut_scene.fullscreen.start a.snm"), None);
+        assert_eq!(
+            r.key(FeedRole::Engine, "cut_scene.fullscreen.start a.snm"),
+            None
+        );
         for (text, want) in [
             (&b"{"[..], "not a rule file"),
             (br#"{"rules":[{"match":"(","key":"x"}]}"#, "rule 1:"),
-            (br#"{"rules":[{"match":"a","key":"x"},{"feed":"game","match":"a","key":"x"}]}"#, "rule 2: feed \"game\""),
-            (br#"{"rules":[{"match":"(a)","key":"k.$2"}]}"#, "names group \"2\""),
-            (br#"{"rules":[{"match":"a","key":"k","extra":1}]}"#, "unknown field"),
+            (
+                br#"{"rules":[{"match":"a","key":"x"},{"feed":"game","match":"a","key":"x"}]}"#,
+                "rule 2: feed \"game\"",
+            ),
+            (
+                br#"{"rules":[{"match":"(a)","key":"k.$2"}]}"#,
+                "names group \"2\"",
+            ),
+            (
+                br#"{"rules":[{"match":"a","key":"k","extra":1}]}"#,
+                "unknown field",
+            ),
         ] {
             let e = Rules::parse(text).unwrap_err().to_string();
             assert!(e.contains(want), "{e}");
@@ -380,6 +398,9 @@ mod tests {
     fn templates_expand_groups_and_dollars() {
         let r = Rules::parse(br#"{"rules":[{"match":"^(\\w+) (\\w+)$","key":"a.$2.$$.${1}x"}]}"#)
             .unwrap();
-        assert_eq!(r.key(FeedRole::Retail, "one two").as_deref(), Some("a.two.$.onex"));
+        assert_eq!(
+            r.key(FeedRole::Retail, "one two").as_deref(),
+            Some("a.two.$.onex")
+        );
     }
 }

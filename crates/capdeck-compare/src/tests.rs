@@ -45,7 +45,12 @@ fn intro(engine_shift: i64) -> Vec<(FeedRole, i64, u64, &'static str)> {
             12,
             "event=cutscene phase=start movie=intro.snm playing=true",
         ),
-        (E, e(6 * S + 16 * MS), 13, "event=cutscene phase=poll movie=intro.snm"),
+        (
+            E,
+            e(6 * S + 16 * MS),
+            13,
+            "event=cutscene phase=poll movie=intro.snm",
+        ),
         (E, e(30 * S), 14, "movie.stop intro.snm"),
         (E, e(31 * S), 15, "dialog.begin manny /intma39/"),
     ]

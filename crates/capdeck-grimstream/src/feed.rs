@@ -900,7 +900,6 @@ impl FeedWorker {
         }
     }
 
-
     /// Send a message to the producer (passes the tap).
     fn send(&mut self, msg: &Message) -> io::Result<()> {
         let bytes = encode(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
