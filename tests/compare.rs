@@ -71,12 +71,10 @@ fn producers() -> (String, String, StopFlag, Vec<thread::JoinHandle<()>>) {
     let h1 = thread::spawn(move || {
         let _ = retail.run(&s1, |session| {
             let t0 = Instant::now();
-            let mut seq = 0;
-            for (at, event) in GAME {
+            for (seq, (at, event)) in (0u64..).zip(GAME) {
                 let wait = Duration::from_secs_f64(at).saturating_sub(t0.elapsed());
                 thread::sleep(wait);
                 session.send(&telemetry(seq, event))?;
-                seq += 1;
             }
             while !session.stopped() && !session.peer_closed() {
                 thread::sleep(Duration::from_millis(20));

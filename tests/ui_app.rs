@@ -1970,3 +1970,98 @@ fn opening_a_folder_that_is_not_a_recording_is_an_error_not_a_replay() {
         "{errors:?}"
     );
 }
+
+/// The game's telemetry and the engine's events, fed through the core's decoder on the
+/// held clock (the scenario of tests/compare.rs): the engine skips the intro cut scene,
+/// is 2 s late with the dialog line and plays a movie the game did not. The divergence
+/// lane draws three ticks, the HUD counts them, the list has a row each, D jumps to them
+/// and a row's click seeks to it.
+#[test]
+fn divergences_show_in_the_lane_the_hud_and_the_list() {
+    use capdeck_wire::grimstream::Telemetry;
+    let mut h = harness_with(opts());
+    let app = h.state_mut();
+    let core = &mut app.live.core;
+    core.clock().set_manual(Some(0));
+    core.open_source(FeedRole::Retail, 0, 1 << 20);
+    core.open_source(FeedRole::Engine, 0, 1 << 20);
+    core.ingest_bytes(FeedRole::Retail, 0, &hello("retail_capture"))
+        .unwrap();
+    core.ingest_bytes(FeedRole::Engine, 0, &hello("grim_engine"))
+        .unwrap();
+    let game = [
+        (0.5, "movie.logos.start"),
+        (1.5, "movie.logos.end"),
+        (2.5, "cut_scene.intro.begin"),
+        (3.5, "dialog.manny.intma39"),
+        (4.0, "movie.intro.start"),
+    ];
+    let engine = [
+        (0.5, "cut_scene.fullscreen.start logos.snm"),
+        (1.5, "cut_scene.fullscreen.end logos.snm"),
+        (3.0, "movie.start mo_ts.snm"),
+        (4.0, "event=cutscene phase=start movie=intro.snm"),
+        (5.5, "dialog.begin manny /intma39/"),
+    ];
+    let (mut g, mut e) = (0, 0);
+    for k in 0..=120u64 {
+        let t = k as f64 * 0.05;
+        let at = (t * S) as i64;
+        core.clock().set_manual(Some(at));
+        while g < game.len() && game[g].0 <= t + 1e-9 {
+            let m = Message::Telemetry(Telemetry {
+                seq: g as u64,
+                label: "intro.timeline".into(),
+                timestamp: None,
+                data: rmpv::Value::Map(vec![("event".into(), game[g].1.into())]),
+            });
+            core.ingest_bytes(FeedRole::Retail, at, &msg(&m)).unwrap();
+            g += 1;
+        }
+        let mut events = Vec::new();
+        while e < engine.len() && engine[e].0 <= t + 1e-9 {
+            events.push(engine[e].1.to_owned());
+            e += 1;
+        }
+        let s = Message::StateUpdate(StateUpdate {
+            seq: k,
+            host_time_ns: at as u64,
+            events: (!events.is_empty()).then_some(events),
+            ..Default::default()
+        });
+        core.ingest_bytes(FeedRole::Engine, at, &msg(&s)).unwrap();
+    }
+    app.live.refresh();
+    app.apply(UiCommand::Timeline(Command::Pause));
+    app.apply(UiCommand::Timeline(Command::JumpToStart));
+    h.run_steps(3);
+
+    assert_eq!(
+        shown(&h, "divergences "),
+        "divergences 3 (game only 1, engine only 1, late 1, order 0)"
+    );
+    let ticks = h.get_by_label("timeline").accesskit_node().numeric_value();
+    assert_eq!(ticks, Some(3.0), "three ticks on the divergence lane");
+    for row in [
+        "only in the game cut_scene.intro.begin at 2.500 s",
+        "only in the engine movie.mo_ts.start at 3.000 s",
+        "late dialog.manny.intma39 at 3.500 s (engine +2000 ms)",
+    ] {
+        assert!(has(&h, move |l| l == row), "{row:?} not in {:?}", texts(&h));
+    }
+    // D: the next divergence, twice; Shift+D back
+    h.key_press(Key::D);
+    h.run_steps(2);
+    assert!((cursor_s(&h) - 2.5).abs() < 0.01, "{}", cursor_s(&h));
+    h.key_press(Key::D);
+    h.run_steps(2);
+    assert!((cursor_s(&h) - 3.0).abs() < 0.01, "{}", cursor_s(&h));
+    h.key_press_modifiers(egui::Modifiers::SHIFT, Key::D);
+    h.run_steps(2);
+    assert!((cursor_s(&h) - 2.5).abs() < 0.01, "{}", cursor_s(&h));
+    // a row's click seeks to it
+    h.get_by_label("late dialog.manny.intma39 at 3.500 s (engine +2000 ms)")
+        .click();
+    h.run_steps(2);
+    assert!((cursor_s(&h) - 3.5).abs() < 0.01, "{}", cursor_s(&h));
+}

@@ -21,7 +21,7 @@
 
 pub mod rules;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use capdeck_grimstream::FeedRole;
 use capdeck_grimstream::store::{EventKind, Store};
@@ -121,31 +121,137 @@ pub fn telemetry_text(t: &capdeck_wire::grimstream::Telemetry) -> &str {
 /// The keyed events a view's store holds: the game's TELEMETRY and the engine's
 /// STATE_UPDATE `events`, on the view's timeline (each feed's nudge applied).
 pub fn observe(store: &Store, rules: &Rules) -> Keyed {
-    let retail = store.feed(FeedRole::Retail);
-    let engine = store.feed(FeedRole::Engine);
-    let game = retail
-        .events
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| match &e.kind {
-            EventKind::Telemetry(t) => Some(RawEvent {
-                feed: FeedRole::Retail,
-                t_ns: e.t_ns.saturating_add(retail.nudge_ns),
-                batch: i as u64,
-                text: telemetry_text(t),
-            }),
-            _ => None,
-        });
-    let eng = engine.states.iter().enumerate().flat_map(|(i, s)| {
-        let t_ns = s.t_ns.saturating_add(engine.nudge_ns);
-        s.state.events.iter().flatten().map(move |text| RawEvent {
-            feed: FeedRole::Engine,
-            t_ns,
-            batch: i as u64,
-            text,
-        })
-    });
-    key_events(game.chain(eng), rules)
+    let mut o = Observer::new(rules.clone());
+    o.update(store);
+    let nudge = FeedRole::ALL.map(|r| store.feed(r).nudge_ns);
+    let mut k = o.keyed;
+    for e in &mut k.events {
+        e.t_ns = e.t_ns.saturating_add(nudge[e.feed.index()]);
+    }
+    k
+}
+
+/// What [`observe`] does, incrementally, for a view whose store keeps growing (and
+/// forgetting its oldest items under the memory budget): each [`Observer::update`] keys
+/// only what arrived since the last one, and the comparison covers everything observed,
+/// evicted or not. Times are kept before the nudge; [`Observer::report`] applies the
+/// current nudges.
+#[derive(Debug, Clone)]
+pub struct Observer {
+    rules: Rules,
+    /// Per feed: the arrival (viewer clock) of the last item taken, and how many items
+    /// with exactly that arrival were taken.
+    seen: [(i64, usize); 2],
+    /// Keyed events, times without the nudge.
+    keyed: Keyed,
+    batch: u64,
+}
+
+/// [`Arrivals::untaken`] over plain arrival times (the unit tests).
+#[cfg(test)]
+fn untaken(arrivals: &VecDeque<i64>, seen: (i64, usize)) -> (usize, (i64, usize)) {
+    Arrivals(arrivals, |&a| a).untaken(seen)
+}
+
+/// The arrivals of a feed's items, as a sorted view without copying.
+struct Arrivals<'a, T>(&'a VecDeque<T>, fn(&T) -> i64);
+
+impl<T> Arrivals<'_, T> {
+    /// The first index not yet taken by `seen` (the arrival of the last item taken, and
+    /// how many items with exactly that arrival were taken), and the new `seen` after
+    /// taking the rest. O(log n) when nothing arrived; an evicted item only makes fewer
+    /// of the taken ones remain.
+    fn untaken(&self, seen: (i64, usize)) -> (usize, (i64, usize)) {
+        let (items, at) = (self.0, self.1);
+        let after = items.partition_point(|x| at(x) <= seen.0);
+        let equal = items
+            .range(..after)
+            .rev()
+            .take_while(|x| at(x) == seen.0)
+            .count();
+        let start = after - equal.saturating_sub(seen.1);
+        let next = match items.back().map(at) {
+            None => seen,
+            Some(last) => {
+                let at_last = items.iter().rev().take_while(|x| at(x) == last).count();
+                if last == seen.0 {
+                    (last, seen.1.max(at_last))
+                } else {
+                    (last, at_last)
+                }
+            }
+        };
+        (start, next)
+    }
+}
+
+impl Observer {
+    /// Nothing observed yet.
+    pub fn new(rules: Rules) -> Self {
+        Self {
+            rules,
+            seen: [(i64::MIN, 0); 2],
+            keyed: Keyed::default(),
+            batch: 0,
+        }
+    }
+
+    /// Keys what arrived in `store` since the last call; whether anything new was keyed.
+    pub fn update(&mut self, store: &Store) -> bool {
+        let before = (self.keyed.events.len(), self.keyed.unmapped);
+        let retail = store.feed(FeedRole::Retail);
+        let (start, next) = Arrivals(&retail.events, |e| e.arrival_ns).untaken(self.seen[0]);
+        self.seen[0] = next;
+        let mut raw: Vec<RawEvent<'_>> = Vec::new();
+        for e in retail.events.iter().skip(start) {
+            if let EventKind::Telemetry(t) = &e.kind {
+                self.batch += 1;
+                raw.push(RawEvent {
+                    feed: FeedRole::Retail,
+                    t_ns: e.t_ns,
+                    batch: self.batch,
+                    text: telemetry_text(t),
+                });
+            }
+        }
+        let engine = store.feed(FeedRole::Engine);
+        let (start, next) = Arrivals(&engine.states, |s| s.arrival_ns).untaken(self.seen[1]);
+        self.seen[1] = next;
+        for s in engine.states.iter().skip(start) {
+            self.batch += 1;
+            for text in s.state.events.iter().flatten() {
+                raw.push(RawEvent {
+                    feed: FeedRole::Engine,
+                    t_ns: s.t_ns,
+                    batch: self.batch,
+                    text,
+                });
+            }
+        }
+        let new = key_events(raw, &self.rules);
+        self.keyed.events.extend(new.events);
+        self.keyed.unmapped[0] += new.unmapped[0];
+        self.keyed.unmapped[1] += new.unmapped[1];
+        (self.keyed.events.len(), self.keyed.unmapped) != before
+    }
+
+    /// The comparison of everything observed, with each feed's nudge (ns, by
+    /// [`FeedRole::index`]) added to its times.
+    pub fn report(&self, nudge_ns: [i64; 2], opts: &CompareOptions) -> Report {
+        if nudge_ns == [0, 0] {
+            return compare(&self.keyed, opts);
+        }
+        let mut k = self.keyed.clone();
+        for e in &mut k.events {
+            e.t_ns = e.t_ns.saturating_add(nudge_ns[e.feed.index()]);
+        }
+        compare(&k, opts)
+    }
+
+    /// Keyed events observed.
+    pub fn events(&self) -> usize {
+        self.keyed.events.len()
+    }
 }
 
 /// How events are paired and judged.

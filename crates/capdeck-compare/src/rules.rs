@@ -114,6 +114,7 @@ impl Default for Rules {
 /// telemetry shim's `intro.timeline` events, the engine's STATE_UPDATE `events`).
 pub const DEFAULT_RULES: &str = r#"{ "rules": [
   { "feed": "retail", "match": "^telemetry\\.runtime$", "key": "" },
+  { "feed": "retail", "match": "^intro\\.timeline$", "key": "" },
   { "feed": "engine", "match": "^cut_scene\\.fullscreen\\.(start|end) (\\S+)$", "key": "movie.$2.$1", "strip": [".snm"] },
   { "feed": "engine", "match": "^movie\\.start (\\S+)$", "key": "movie.$1.start", "strip": [".snm"] },
   { "feed": "engine", "match": "^movie\\.stop (\\S+)$", "key": "movie.$1.end", "strip": [".snm"] },
@@ -343,6 +344,9 @@ mod tests {
             Some("dialog.manny.intma39")
         );
         assert_eq!(g("telemetry.runtime"), None, "ignored");
+        // an intro.timeline event without its data.event (the Lua shim's "data":{}) names
+        // nothing
+        assert_eq!(g("intro.timeline"), None);
         // dotted names are keys on both sides; free text is not compared
         assert_eq!(
             e("cut_scene.intro.begin").as_deref(),

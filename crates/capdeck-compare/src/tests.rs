@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use proptest::prelude::*;
+use std::collections::VecDeque;
 
 const S: i64 = 1_000_000_000;
 const MS: i64 = 1_000_000;
@@ -151,6 +152,79 @@ fn in_range_finds_the_divergences_of_a_range() {
     assert_eq!(r.in_range(0, 29 * S).count(), 0);
     assert_eq!(r.in_range(30 * S, 30 * S).count(), 1);
     assert_eq!(r.in_range(0, 40 * S).count(), 2);
+}
+
+#[test]
+fn untaken_takes_each_item_once() {
+    // nothing seen: everything
+    assert_eq!(
+        untaken(&VecDeque::from(vec![1, 2, 2]), (i64::MIN, 0)),
+        (0, (2, 2))
+    );
+    // two at 2 taken, a third at 2 and one at 3 arrived
+    assert_eq!(
+        untaken(&VecDeque::from(vec![1, 2, 2, 2, 3]), (2, 2)),
+        (3, (3, 1))
+    );
+    // nothing new
+    assert_eq!(untaken(&VecDeque::from(vec![1, 2, 2]), (2, 2)), (3, (2, 2)));
+    // the oldest evicted, one new
+    assert_eq!(untaken(&VecDeque::from(vec![2, 4]), (2, 2)), (1, (4, 1)));
+    assert_eq!(untaken(&VecDeque::from(vec![]), (5, 1)), (0, (5, 1)));
+}
+
+#[test]
+fn an_observer_keys_each_arrival_once_and_applies_the_nudge() {
+    use capdeck_grimstream::store::Store;
+    use capdeck_wire::grimstream::{Message, StateUpdate, Telemetry};
+    let mut store = Store::new(usize::MAX / 4);
+    let tele = |seq, event: &str| {
+        Message::Telemetry(Telemetry {
+            seq,
+            label: "intro.timeline".into(),
+            timestamp: None,
+            data: rmpv::Value::Map(vec![("event".into(), event.into())]),
+        })
+    };
+    let state = |seq, events: &[&str]| {
+        Message::StateUpdate(StateUpdate {
+            seq,
+            host_time_ns: seq * 50_000_000,
+            events: Some(events.iter().map(|e| (*e).to_owned()).collect()),
+            ..Default::default()
+        })
+    };
+    store.begin_generation(FeedRole::Retail, 1, 0);
+    store.begin_generation(FeedRole::Engine, 1, 0);
+    let mut obs = Observer::new(Rules::defaults());
+    store.ingest(FeedRole::Retail, S, tele(0, "movie.logos.start"));
+    store.ingest(
+        FeedRole::Engine,
+        S,
+        state(0, &["cut_scene.fullscreen.start logos.snm"]),
+    );
+    assert!(obs.update(&store));
+    assert!(!obs.update(&store), "nothing new");
+    // two messages at one arrival instant: both taken, once
+    store.ingest(FeedRole::Retail, 2 * S, tele(1, "movie.logos.end"));
+    store.ingest(FeedRole::Retail, 2 * S, tele(2, "a.b"));
+    assert!(obs.update(&store));
+    store.ingest(FeedRole::Retail, 2 * S, tele(3, "a.c"));
+    assert!(obs.update(&store));
+    assert_eq!(obs.events(), 5);
+    let whole = compare(
+        &observe(&store, &Rules::defaults()),
+        &CompareOptions::default(),
+    );
+    assert_eq!(obs.report([0, 0], &CompareOptions::default()), whole);
+    // a nudge moves the engine's times
+    let r = obs.report([0, 3 * S], &CompareOptions::default());
+    let k = r
+        .keys
+        .iter()
+        .find(|k| k.key == "movie.logos.start")
+        .unwrap();
+    assert_eq!(k.paired, 1);
 }
 
 /// A stream of keyed events: increasing times (0.1 to 3 s apart), keys from a few.

@@ -362,6 +362,29 @@ impl DemoScript {
             })),
         ));
         self.frame_id += 1;
+        // the game names the hero's hotspot changes as its telemetry shim does, so the
+        // comparison with the engine (which names them in its events) has pairs
+        let hot = hotspot_at(p);
+        if hot != self.prev_hot {
+            for (h, what) in [(self.prev_hot, "leave"), (hot, "enter")] {
+                let Some(h) = h else { continue };
+                let seq = self.telemetry_seq;
+                self.telemetry_seq += 1;
+                out.push((
+                    t,
+                    DemoItem::Send(Message::Telemetry(Telemetry {
+                        seq,
+                        label: "intro.timeline".into(),
+                        timestamp: Some(host / 1000),
+                        data: rmpv::Value::Map(vec![(
+                            "event".into(),
+                            format!("hotspot.{h}.{what}").into(),
+                        )]),
+                    })),
+                ));
+            }
+            self.prev_hot = hot;
+        }
         let sec = t / 1_000_000_000;
         if self.last_second != Some(sec) {
             self.last_second = Some(sec);
@@ -422,13 +445,13 @@ impl DemoScript {
         let mut events = Vec::new();
         if hot != self.prev_hot {
             if let Some(h) = hot {
-                events.push(format!("enter:{h}"));
+                events.push(format!("hotspot.{h}.enter"));
                 if let Some(v) = self.visits.iter_mut().find(|v| v.0 == h) {
                     v.1 += 1;
                 }
             }
             if let Some(h) = self.prev_hot {
-                events.push(format!("leave:{h}"));
+                events.push(format!("hotspot.{h}.leave"));
             }
         }
         self.prev_hot = hot;

@@ -46,6 +46,12 @@ pub fn hud_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQueue) {
         }
     });
     ui.horizontal_wrapped(|ui| {
+        if let Some(text) = super::divergence::hud_text(frame) {
+            ui.monospace(text).on_hover_text(
+                "The game's events against the engine's (D / Shift+D: next / previous)",
+            );
+            ui.separator();
+        }
         match frame.at.skew_ns {
             Some(skew) => ui.monospace(format!("skew retail−engine {:+.1} ms", skew as f64 / 1e6)),
             None => ui.monospace("skew –"),

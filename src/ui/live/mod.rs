@@ -7,6 +7,7 @@
 //! pane draws out of the store in one short lock ([`LiveFrame`]). Time control changes
 //! only through [`capdeck_timeline::Command`]s carried inside the UI's commands.
 
+pub mod divergence;
 pub mod engine;
 pub mod hud;
 pub mod latency;
@@ -107,6 +108,8 @@ pub struct LiveFrame {
     pub figures: [FeedFigures; 2],
     /// The operator's marks within [`LiveFrame::range`].
     pub marks: Vec<grimstream::store::OperatorMark>,
+    /// The comparison of the two feeds (whole session), once there is one.
+    pub comparison: Option<std::sync::Arc<capdeck_compare::Report>>,
 }
 
 impl LiveFrame {
@@ -186,6 +189,7 @@ fn collect(store: &grimstream::store::Store, t: &Timeline, now_ns: i64) -> LiveF
         trail,
         recent_events,
         figures,
+        comparison: None,
     }
 }
 
@@ -226,6 +230,8 @@ pub struct LiveRuntime {
     follow_delay_ns: i64,
     record_tap: Option<std::sync::Arc<dyn grimstream::feed::MessageTap>>,
     waker: Option<egui::Context>,
+    /// The game and the engine compared, kept up to date from the store.
+    comparison: divergence::Comparison,
 }
 
 impl LiveRuntime {
@@ -257,6 +263,7 @@ impl LiveRuntime {
             follow_delay_ns,
             record_tap: None,
             waker,
+            comparison: divergence::Comparison::new(capdeck_compare::Rules::defaults()),
         }
     }
 
@@ -305,6 +312,7 @@ impl LiveRuntime {
             self.core.stop();
             self.core = new_core(self.budget_bytes, self.waker.as_ref());
             self.core.set_tap(self.record_tap.clone());
+            self.comparison.reset();
             self.timeline = live_timeline(&self.core, self.follow_delay_ns);
             self.scaled = None;
         }
@@ -342,6 +350,7 @@ impl LiveRuntime {
                     ))));
                 }
                 self.core = view;
+                self.comparison.reset();
                 let mut timeline = Timeline::default();
                 self.core.with_store(|s| {
                     timeline.apply(
@@ -376,6 +385,11 @@ impl LiveRuntime {
         }
     }
 
+    /// Compare the feeds with these rules from now on (everything again).
+    pub fn set_compare_rules(&mut self, rules: capdeck_compare::Rules) {
+        self.comparison.set_rules(rules);
+    }
+
     /// The timeline (read only: change it with [`LiveRuntime::command`]).
     pub fn timeline(&self) -> &Timeline {
         &self.timeline
@@ -396,7 +410,15 @@ impl LiveRuntime {
             t.apply(Command::Tick { now_ns: now }, s);
             collect(s, t, now)
         });
-        frame.snap = Some(self.core.snapshot());
+        let snap = self.core.snapshot();
+        let core = &self.core;
+        self.comparison.refresh(
+            std::time::Instant::now(),
+            [snap.retail_nudge_ns, snap.engine_nudge_ns],
+            |o| core.with_store(|s| o.update(s)),
+        );
+        frame.comparison = self.comparison.report();
+        frame.snap = Some(snap);
         // a frame paged out of memory is read back from the disk (off this thread)
         let pager = match &mut self.recording {
             Some(rec) => {
@@ -541,12 +563,15 @@ pub fn live_view_ui(
         .show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("engine_scroll")
-                .show(ui, |ui| engine::engine_ui(ui, &rt.frame, cmds));
+                .show(ui, |ui| {
+                    divergence::list_ui(ui, &rt.frame, cmds);
+                    engine::engine_ui(ui, &rt.frame, cmds);
+                });
         });
     egui::CentralPanel::no_frame().show(ui, |ui| {
         retail::retail_ui(ui, rt, view, cmds);
     });
-    timeline::keys_ui(ui, rt.timeline(), cmds);
+    timeline::keys_ui(ui, rt.timeline(), &rt.frame, cmds);
 }
 
 /// Colour and text of a feed's connection state, with what to do about it.

@@ -188,10 +188,10 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
     let lane_h = 18.0;
     let ruler_h = 14.0;
     let label_w = 56.0;
-    let h = ruler_h + lane_h * 2.0 + 6.0;
+    // the two feeds' lanes, then the divergence lane
+    let h = ruler_h + lane_h * 3.0 + 6.0;
     let (rect, resp) =
         ui.allocate_exact_size(Vec2::new(ui.available_width(), h), Sense::click_and_drag());
-    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, "timeline"));
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 3.0, Color32::from_gray(22));
     let track = Rect::from_min_max(
@@ -306,6 +306,24 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
             }
         }
     }
+    // divergences between the game and the engine
+    let y0 = rect.top() + ruler_h + lane_h * 2.0 + 2.0;
+    let diff_rect = Rect::from_min_max(
+        Pos2::new(track.left(), y0),
+        Pos2::new(track.right(), y0 + lane_h - 4.0),
+    );
+    painter.text(
+        Pos2::new(rect.left() + 4.0, diff_rect.center().y),
+        Align2::LEFT_CENTER,
+        "diff",
+        FontId::proportional(11.0),
+        Color32::LIGHT_GRAY,
+    );
+    let (diff_hover, diff_ticks) =
+        super::divergence::lane_paint(&painter, diff_rect, frame, x_of, pointer);
+    if diff_hover.is_some() {
+        hover_label = diff_hover;
+    }
     // the operator's marks: across both lanes
     for m in frame.marks.iter().filter(|m| m.t_ns >= lo && m.t_ns <= hi) {
         let x = x_of(m.t_ns);
@@ -347,14 +365,21 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
             push(cmds, Command::Seek { t_ns: t_of(p.x) });
         }
     }
+    // what a screen reader (and a UI test) is told: the divergence ticks drawn
+    resp.widget_info(|| {
+        let mut w = egui::WidgetInfo::labeled(egui::Role::Label, true, "timeline");
+        w.value = Some(diff_ticks as f64);
+        w
+    });
     if let Some(label) = hover_label {
         resp.on_hover_text_at_pointer(label);
     }
 }
 
 /// Keyboard: Space play/pause, `.`/`,` step a frame, `]`/`[` step a state, arrows seek
-/// (Shift ×10), Home/End, F follow, M mark the cursor. Ignored while a text field has focus.
-pub fn keys_ui(ui: &mut egui::Ui, t: &Timeline, cmds: &mut CommandQueue) {
+/// (Shift ×10), Home/End, F follow, M mark the cursor, D / Shift+D the next / previous
+/// divergence. Ignored while a text field has focus.
+pub fn keys_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mut CommandQueue) {
     if ui.ctx().text_edit_focused() {
         return;
     }
@@ -389,6 +414,11 @@ pub fn keys_ui(ui: &mut egui::Ui, t: &Timeline, cmds: &mut CommandQueue) {
         }
         if i.key_pressed(Key::M) {
             cmds.push(UiCommand::AddMark);
+        }
+        if i.key_pressed(Key::D)
+            && let Some(t_ns) = super::divergence::neighbour(frame, t.cursor_ns, !i.modifiers.shift)
+        {
+            push(cmds, Command::Seek { t_ns });
         }
     });
 }
