@@ -24,6 +24,7 @@ use capdeck::ui::settings::{Layout, Pane, Settings};
 use capdeck_capture::audio::PttMode;
 use capdeck_capture::video::pattern;
 use capdeck_grimstream::demo::{DemoOptions, ScriptedFeeds};
+use capdeck_grimstream::store::MarkKind;
 use capdeck_grimstream::{
     FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
 };
@@ -1689,6 +1690,16 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
     // the M key marks the cursor; then the gain goes down 6 dB
     h.key_press(Key::M);
     h.step();
+    // its note, edited, then recorded: a replay keeps the last state of mark 1
+    h.state_mut().apply(UiCommand::EditMarkNote {
+        id: 1,
+        note: "a bug here".into(),
+    });
+    h.state_mut().apply(UiCommand::SetMarkKind {
+        id: 1,
+        kind: MarkKind::Bug,
+    });
+    h.state_mut().apply(UiCommand::RecordMark(1));
     h.state_mut().apply(UiCommand::SetGain(-6.0));
     step_until(&mut h, 10.0, "3.5 s recorded", |a| recorded_secs(a) > 3.5);
     h.state_mut().apply(UiCommand::StopRecording);
@@ -1728,6 +1739,10 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
     );
     assert_eq!(marks.len(), 1, "{marks:?}");
     assert_eq!(marks[0].label, "mark 1");
+    assert_eq!(
+        (marks[0].note.as_str(), marks[0].kind),
+        ("a bug here", MarkKind::Bug)
+    );
     assert!(
         marks[0].t_ns > 0 && marks[0].t_ns < end,
         "{marks:?} end {end}"
@@ -1867,7 +1882,8 @@ fn a_replay_shows_what_the_capture_side_sent_at_the_cursor() {
     let per_topic = capdeck_record::reader::Recording::open(&out)
         .unwrap()
         .per_topic();
-    assert_eq!(per_topic.get("/marks"), Some(&1), "{per_topic:?}");
+    // mark 1 made, its kind set, its note recorded: three records, the last state wins
+    assert_eq!(per_topic.get("/marks"), Some(&3), "{per_topic:?}");
     assert_eq!(
         per_topic.get("/settings").copied(),
         Some(settings.len() as u64),
@@ -2064,4 +2080,49 @@ fn divergences_show_in_the_lane_the_hud_and_the_list() {
         .click();
     h.run_steps(2);
     assert!((cursor_s(&h) - 3.5).abs() < 0.01, "{}", cursor_s(&h));
+
+    // bookmark the late one from its row: a divergence bookmark with its description
+    let marks = |h: &Harness<'_, CapdeckApp>| {
+        h.state()
+            .live
+            .core
+            .with_store(|s| s.operator_marks().to_vec())
+    };
+    h.get_all_by_label("bookmark").nth(2).unwrap().click();
+    h.run_steps(2);
+    let m = marks(&h);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        (m[0].label.as_str(), m[0].kind, m[0].t_ns),
+        (
+            "dialog.manny.intma39",
+            MarkKind::Divergence,
+            (3.5 * S) as i64
+        )
+    );
+    assert_eq!(
+        m[0].note,
+        "late dialog.manny.intma39 at 3.500 s (engine +2000 ms)"
+    );
+    // B from the start jumps to it; a note typed in the list is kept; remove removes
+    h.key_press(Key::Home);
+    h.run_steps(2);
+    h.key_press(Key::B);
+    h.run_steps(2);
+    assert!((cursor_s(&h) - 3.5).abs() < 0.01, "{}", cursor_s(&h));
+    h.get_by_label("Bookmarks (1)").click();
+    h.run_steps(2);
+    h.state_mut().apply(UiCommand::EditMarkNote {
+        id: m[0].id,
+        note: "the engine waits for the line's audio".into(),
+    });
+    h.run_steps(2);
+    assert!(
+        has(&h, |l| l == "the engine waits for the line's audio"),
+        "{:?}",
+        texts(&h)
+    );
+    h.get_by_label("remove").click();
+    h.run_steps(2);
+    assert!(marks(&h).is_empty());
 }

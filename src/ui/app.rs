@@ -14,6 +14,7 @@ use super::log_ring::{LogEntry, LogRing};
 use super::ptt::PttRuntime;
 use super::settings::{CaptureTarget, FeedTarget, Layout, Pane, Settings};
 use capdeck_grimstream::FeedRole;
+use capdeck_grimstream::store::{MarkKind, OperatorMark};
 use capdeck_timeline::Command;
 
 /// Options of [`run_app`], from the command line.
@@ -255,6 +256,33 @@ impl CapdeckApp {
         self.cmds.push(cmd);
     }
 
+    /// A new operator mark (recorded when recording).
+    fn add_mark(&mut self, t_ns: i64, label: String, note: String, kind: MarkKind) {
+        let id = self.live.core.with_store(|s| s.next_mark_id());
+        let m = OperatorMark {
+            id,
+            t_ns,
+            label,
+            note,
+            kind,
+        };
+        self.record_tap.mark(&m);
+        tracing::info!("{} {} at {:.2} s", kind.name(), m.label, t_ns as f64 / 1e9);
+        self.live.core.add_operator_mark(m);
+    }
+
+    /// Changes mark `id` by `edit`; records its new state when `record`.
+    fn edit_mark(&mut self, id: u64, edit: impl FnOnce(&mut OperatorMark), record: bool) {
+        let Some(mut m) = self.live.core.with_store(|s| s.operator_mark(id).cloned()) else {
+            return;
+        };
+        edit(&mut m);
+        if record {
+            self.record_tap.mark(&m);
+        }
+        self.live.core.add_operator_mark(m);
+    }
+
     /// Applies one command. The only place UI-driven state changes happen.
     pub fn apply(&mut self, cmd: UiCommand) {
         let v = &mut self.view;
@@ -272,13 +300,29 @@ impl CapdeckApp {
             UiCommand::AddMark => {
                 let t_ns = self.live.timeline().cursor_ns;
                 let n = self.live.core.with_store(|s| s.operator_marks().len()) + 1;
-                let m = capdeck_grimstream::store::OperatorMark {
-                    t_ns,
-                    label: format!("mark {n}"),
-                };
-                self.record_tap.mark(&m);
-                tracing::info!("{} at {:.2} s", m.label, t_ns as f64 / 1e9);
-                self.live.core.add_operator_mark(m);
+                self.add_mark(t_ns, format!("mark {n}"), String::new(), MarkKind::Mark);
+            }
+            UiCommand::AddBookmark {
+                t_ns,
+                label,
+                note,
+                kind,
+            } => self.add_mark(*t_ns, label.clone(), note.clone(), *kind),
+            UiCommand::EditMarkNote { id, note } => {
+                self.edit_mark(*id, |m| m.note.clone_from(note), false);
+            }
+            UiCommand::SetMarkKind { id, kind } => self.edit_mark(*id, |m| m.kind = *kind, true),
+            UiCommand::RecordMark(id) => self.edit_mark(*id, |_| {}, true),
+            UiCommand::RemoveMark(id) => {
+                let t = self
+                    .live
+                    .core
+                    .with_store(|s| s.operator_mark(*id).map(|m| m.t_ns));
+                if let Some(t_ns) = t
+                    && self.live.core.remove_operator_mark(*id)
+                {
+                    self.record_tap.mark_removed(*id, t_ns);
+                }
             }
             UiCommand::SetOverlay(m) => v.overlay = *m,
             UiCommand::PinReference => v.reference = self.live.frame.at.frame.clone(),

@@ -27,6 +27,35 @@ pub enum UiCommand {
 
     /// Mark the cursor (an operator mark, recorded when recording).
     AddMark,
+    /// Bookmark a point with a label, a note and a kind (e.g. a divergence from its list).
+    AddBookmark {
+        /// Timeline time.
+        t_ns: i64,
+        /// Its name.
+        label: String,
+        /// Its note.
+        note: String,
+        /// What it marks.
+        kind: capdeck_grimstream::store::MarkKind,
+    },
+    /// A mark's note, as typed (kept in the view; recorded by [`UiCommand::RecordMark`]).
+    EditMarkNote {
+        /// The mark's id.
+        id: u64,
+        /// The whole note.
+        note: String,
+    },
+    /// A mark's kind.
+    SetMarkKind {
+        /// The mark's id.
+        id: u64,
+        /// Its kind.
+        kind: capdeck_grimstream::store::MarkKind,
+    },
+    /// Record a mark's current state (when its note has been edited).
+    RecordMark(u64),
+    /// Remove a mark (recorded).
+    RemoveMark(u64),
 
     // ---- live view: display
     /// Overlay mode of the retail view.

@@ -414,6 +414,11 @@ impl LiveView {
         lock(&self.shared).store.add_operator_mark(m);
     }
 
+    /// Removes an operator's mark ([`Store::remove_operator_mark`]).
+    pub fn remove_operator_mark(&self, id: u64) -> bool {
+        lock(&self.shared).store.remove_operator_mark(id)
+    }
+
     /// Ask the engine feed to send MOVIE_CONTROL.
     pub fn send_movie_control(&self, m: MovieControl) -> Result<(), FeedError> {
         self.feeds[FeedRole::Engine.index()]

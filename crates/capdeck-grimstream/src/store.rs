@@ -206,10 +206,47 @@ pub struct StoredState {
 /// replay reads it back.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OperatorMark {
+    /// Names the mark across its edits (unique in a session, from 1); 0 in recordings made
+    /// before marks had ids (each such mark stands alone).
+    #[serde(default)]
+    pub id: u64,
     /// Viewer-clock time of the point flagged.
     pub t_ns: i64,
     /// What the operator called it.
     pub label: String,
+    /// The operator's note (a bookmark's text for a report).
+    #[serde(default)]
+    pub note: String,
+    /// What it marks.
+    #[serde(default)]
+    pub kind: MarkKind,
+}
+
+/// What an operator's mark is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkKind {
+    /// A point the operator flagged (M, the Mark button).
+    #[default]
+    Mark,
+    /// A divergence between the game and the engine, bookmarked from the list.
+    Divergence,
+    /// A bug to report.
+    Bug,
+}
+
+impl MarkKind {
+    /// Every kind.
+    pub const ALL: [MarkKind; 3] = [Self::Mark, Self::Divergence, Self::Bug];
+
+    /// One word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mark => "mark",
+            Self::Divergence => "divergence",
+            Self::Bug => "bug",
+        }
+    }
 }
 
 /// Operator marks kept at most (the oldest go first; a mark is a few dozen bytes).
@@ -642,14 +679,34 @@ impl Store {
         }
     }
 
-    /// Adds an operator's mark (kept in time order; at most [`OPERATOR_MARKS_MAX`], the
-    /// oldest dropped first).
+    /// Adds an operator's mark, or replaces the one with its id (an edit); kept in time
+    /// order; at most [`OPERATOR_MARKS_MAX`], the oldest dropped first.
     pub fn add_operator_mark(&mut self, m: OperatorMark) {
+        if m.id != 0 {
+            self.remove_operator_mark(m.id);
+        }
         let at = self.operator_marks.partition_point(|x| x.t_ns <= m.t_ns);
         self.operator_marks.insert(at, m);
         if self.operator_marks.len() > OPERATOR_MARKS_MAX {
             self.operator_marks.remove(0);
         }
+    }
+
+    /// Removes the operator's mark with this id; whether there was one.
+    pub fn remove_operator_mark(&mut self, id: u64) -> bool {
+        let before = self.operator_marks.len();
+        self.operator_marks.retain(|m| m.id != id);
+        self.operator_marks.len() != before
+    }
+
+    /// The operator's mark with this id.
+    pub fn operator_mark(&self, id: u64) -> Option<&OperatorMark> {
+        self.operator_marks.iter().find(|m| m.id == id && id != 0)
+    }
+
+    /// An id no mark held has (for a new mark).
+    pub fn next_mark_id(&self) -> u64 {
+        self.operator_marks.iter().map(|m| m.id).max().unwrap_or(0) + 1
     }
 
     /// The operator's marks, oldest first.
@@ -1203,5 +1260,31 @@ mod tests {
             f.state_at(1_010_000_000 + 450_000_000).unwrap().state.seq,
             2
         );
+    }
+
+    #[test]
+    fn a_mark_with_an_id_is_replaced_by_its_edit_and_removed_by_id() {
+        let mut s = Store::new(1 << 20);
+        let mark = |id, t_ns, note: &str| OperatorMark {
+            id,
+            t_ns,
+            label: format!("m{id}"),
+            note: note.into(),
+            kind: MarkKind::Mark,
+        };
+        s.add_operator_mark(mark(1, 5, ""));
+        s.add_operator_mark(mark(2, 3, ""));
+        assert_eq!(s.next_mark_id(), 3);
+        s.add_operator_mark(mark(1, 5, "edited"));
+        assert_eq!(s.operator_marks().len(), 2);
+        assert_eq!(s.operator_mark(1).unwrap().note, "edited");
+        assert_eq!(s.operator_marks()[0].id, 2, "time order");
+        // id 0: marks of old recordings, each its own
+        s.add_operator_mark(mark(0, 1, ""));
+        s.add_operator_mark(mark(0, 1, ""));
+        assert_eq!(s.operator_marks().len(), 4);
+        assert!(s.remove_operator_mark(1));
+        assert!(!s.remove_operator_mark(1));
+        assert_eq!(s.operator_marks().len(), 3);
     }
 }

@@ -63,13 +63,29 @@ impl RecordTap {
         }
     }
 
-    /// Records an operator's mark, made now, flagging viewer time `m.t_ns`: JSON
-    /// `{"label", "t_ns"}` with `t_ns` on the session clock (the marked point; also the
-    /// message's publish time), logged at the time it was made.
+    /// Records an operator's mark, made or edited now, flagging viewer time `m.t_ns`:
+    /// JSON `{"id", "label", "t_ns", "note", "kind"}` with `t_ns` on the session clock (the
+    /// marked point; also the message's publish time), logged at the time it was made. A
+    /// later record with the same id is the mark's new state (a replay keeps the last).
     pub fn mark(&self, m: &OperatorMark) {
         let at = self.view_time(m.t_ns);
-        let body = serde_json::json!({ "label": m.label, "t_ns": at });
-        let Ok(bytes) = serde_json::to_vec(&body) else {
+        let body = serde_json::json!({
+            "id": m.id, "label": m.label, "t_ns": at, "note": m.note, "kind": m.kind,
+        });
+        self.mark_record(at, &body);
+    }
+
+    /// Records that the operator removed mark `id` now: `{"id", "removed": true}`.
+    pub fn mark_removed(&self, id: u64, t_ns: i64) {
+        let at = self.view_time(t_ns);
+        self.mark_record(
+            at,
+            &serde_json::json!({ "id": id, "removed": true, "t_ns": at }),
+        );
+    }
+
+    fn mark_record(&self, at: u64, body: &serde_json::Value) {
+        let Ok(bytes) = serde_json::to_vec(body) else {
             return;
         };
         self.sink.record(Entry {
@@ -238,6 +254,13 @@ impl SwitchTap {
     pub fn mark(&self, m: &OperatorMark) {
         if let Some(t) = self.get() {
             t.mark(m);
+        }
+    }
+
+    /// Records a mark's removal when a recording is attached ([`RecordTap::mark_removed`]).
+    pub fn mark_removed(&self, id: u64, t_ns: i64) {
+        if let Some(t) = self.get() {
+            t.mark_removed(id, t_ns);
         }
     }
 

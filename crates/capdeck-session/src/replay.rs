@@ -89,9 +89,16 @@ pub fn into_view_with_progress(
             Some(Topic::RetailIn) => FeedRole::Retail,
             Some(Topic::EngineIn) => FeedRole::Engine,
             Some(Topic::Marks) => {
-                if let Some(mark) = operator_mark(m.data, t0) {
-                    view.add_operator_mark(mark);
-                    out.marks += 1;
+                match operator_mark(m.data, t0) {
+                    Some(MarkRecord::Set(mark)) => {
+                        view.add_operator_mark(mark);
+                        out.marks += 1;
+                    }
+                    Some(MarkRecord::Removed(id)) => {
+                        view.remove_operator_mark(id);
+                        out.marks += 1;
+                    }
+                    None => {}
                 }
                 return ControlFlow::Continue(());
             }
@@ -141,19 +148,42 @@ pub fn into_view_with_progress(
     Ok(out)
 }
 
-/// An operator mark as [`crate::record::RecordTap::mark`] wrote it, on the
-/// replay's clock (`t0` = the recording's start). `None` for a record that does not parse.
-fn operator_mark(json: &[u8], t0: u64) -> Option<OperatorMark> {
+/// A recorded mark record ([`crate::record::RecordTap::mark`] and `mark_removed`).
+enum MarkRecord {
+    /// A mark made or edited (the last record of an id wins).
+    Set(OperatorMark),
+    /// The mark with this id was removed.
+    Removed(u64),
+}
+
+/// An operator mark record as [`crate::record::RecordTap`] wrote it, on the replay's clock
+/// (`t0` = the recording's start). `None` for a record that does not parse.
+fn operator_mark(json: &[u8], t0: u64) -> Option<MarkRecord> {
     #[derive(serde::Deserialize)]
     struct Recorded {
+        #[serde(default)]
+        id: u64,
+        #[serde(default)]
+        removed: bool,
+        #[serde(default)]
         label: String,
         t_ns: u64,
+        #[serde(default)]
+        note: String,
+        #[serde(default)]
+        kind: capdeck_grimstream::store::MarkKind,
     }
     let r: Recorded = serde_json::from_slice(json).ok()?;
-    Some(OperatorMark {
+    if r.removed {
+        return Some(MarkRecord::Removed(r.id));
+    }
+    Some(MarkRecord::Set(OperatorMark {
+        id: r.id,
         t_ns: r.t_ns.saturating_sub(t0).min(i64::MAX as u64) as i64,
         label: r.label,
-    })
+        note: r.note,
+        kind: r.kind,
+    }))
 }
 
 /// How far before a frame's replayed arrival its recorded message may lie: [`into_view`]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capdeck_compare::{CompareOptions, DivergenceKind, Observer, Report, Rules};
+use capdeck_grimstream::store::MarkKind;
 use capdeck_timeline::Command;
 use egui::{Color32, Pos2, Rect, Stroke};
 
@@ -206,18 +207,35 @@ pub fn list_ui(ui: &mut egui::Ui, frame: &LiveFrame, cmds: &mut CommandQueue) {
                 .id_salt("divergence_list")
                 .max_height(180.0)
                 .show(ui, |ui| {
-                    for d in shown {
-                        let row = ui
-                            .add(
-                                egui::Button::new(
-                                    egui::RichText::new(d.describe()).color(color(d.kind)),
-                                )
-                                .frame(false),
-                            )
-                            .on_hover_text("Seek here");
-                        if row.clicked() {
-                            cmds.push(UiCommand::Timeline(Command::Seek { t_ns: d.at_ns }));
-                        }
+                    for (i, d) in shown.enumerate() {
+                        ui.horizontal(|ui| {
+                            if ui
+                                .small_button("bookmark")
+                                .on_hover_text("Bookmark it")
+                                .clicked()
+                            {
+                                cmds.push(UiCommand::AddBookmark {
+                                    t_ns: d.at_ns,
+                                    label: d.key.clone(),
+                                    note: d.describe(),
+                                    kind: MarkKind::Divergence,
+                                });
+                            }
+                            let row = ui
+                                .push_id(i, |ui| {
+                                    ui.add(
+                                        egui::Button::new(
+                                            egui::RichText::new(d.describe()).color(color(d.kind)),
+                                        )
+                                        .frame(false),
+                                    )
+                                })
+                                .inner
+                                .on_hover_text("Seek here");
+                            if row.clicked() {
+                                cmds.push(UiCommand::Timeline(Command::Seek { t_ns: d.at_ns }));
+                            }
+                        });
                     }
                 });
         });

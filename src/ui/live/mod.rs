@@ -7,6 +7,7 @@
 //! pane draws out of the store in one short lock ([`LiveFrame`]). Time control changes
 //! only through [`capdeck_timeline::Command`]s carried inside the UI's commands.
 
+pub mod bookmarks;
 pub mod divergence;
 pub mod engine;
 pub mod hud;
@@ -106,7 +107,7 @@ pub struct LiveFrame {
     pub recent_events: Vec<(i64, String)>,
     /// Per-feed figures.
     pub figures: [FeedFigures; 2],
-    /// The operator's marks within [`LiveFrame::range`].
+    /// The operator's marks (the bookmarks), oldest first.
     pub marks: Vec<grimstream::store::OperatorMark>,
     /// The comparison of the two feeds (whole session), once there is one.
     pub comparison: Option<std::sync::Arc<capdeck_compare::Report>>,
@@ -173,12 +174,7 @@ fn collect(store: &grimstream::store::Store, t: &Timeline, now_ns: i64) -> LiveF
         dropped: f.evicted_items,
         gaps: f.gaps,
     });
-    let marks = store
-        .operator_marks()
-        .iter()
-        .filter(|m| m.t_ns >= range.0 && m.t_ns <= range.1)
-        .cloned()
-        .collect();
+    let marks = store.operator_marks().to_vec();
     LiveFrame {
         snap: None,
         marks,
@@ -565,6 +561,7 @@ pub fn live_view_ui(
                 .id_salt("engine_scroll")
                 .show(ui, |ui| {
                     divergence::list_ui(ui, &rt.frame, cmds);
+                    bookmarks::list_ui(ui, &rt.frame, cmds);
                     engine::engine_ui(ui, &rt.frame, cmds);
                 });
         });

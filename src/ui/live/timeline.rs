@@ -327,19 +327,24 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
     // the operator's marks: across both lanes
     for m in frame.marks.iter().filter(|m| m.t_ns >= lo && m.t_ns <= hi) {
         let x = x_of(m.t_ns);
+        let color = super::bookmarks::color(m.kind);
         painter.line_segment(
             [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
-            Stroke::new(1.5, OPERATOR_MARK),
+            Stroke::new(1.5, color),
         );
         painter.text(
             Pos2::new(x + 2.0, rect.bottom() - 2.0),
             Align2::LEFT_BOTTOM,
             &m.label,
             FontId::proportional(10.0),
-            OPERATOR_MARK,
+            color,
         );
         if pointer.is_some_and(|p| (p.x - x).abs() < 3.0) {
-            hover_label = Some(format!("{} @ {:.2} s (M adds one)", m.label, secs(m.t_ns)));
+            hover_label = Some(if m.note.is_empty() {
+                format!("{} @ {:.2} s (M adds one)", m.label, secs(m.t_ns))
+            } else {
+                format!("{} @ {:.2} s: {}", m.label, secs(m.t_ns), m.note)
+            });
         }
     }
     // cursor
@@ -377,8 +382,9 @@ pub fn timeline_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mu
 }
 
 /// Keyboard: Space play/pause, `.`/`,` step a frame, `]`/`[` step a state, arrows seek
-/// (Shift ×10), Home/End, F follow, M mark the cursor, D / Shift+D the next / previous
-/// divergence. Ignored while a text field has focus.
+/// (Shift ×10), Home/End, F follow, M mark the cursor, B / Shift+B the next / previous
+/// bookmark, D / Shift+D the next / previous divergence. Ignored while a text field has
+/// focus.
 pub fn keys_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mut CommandQueue) {
     if ui.ctx().text_edit_focused() {
         return;
@@ -414,6 +420,11 @@ pub fn keys_ui(ui: &mut egui::Ui, t: &Timeline, frame: &LiveFrame, cmds: &mut Co
         }
         if i.key_pressed(Key::M) {
             cmds.push(UiCommand::AddMark);
+        }
+        if i.key_pressed(Key::B)
+            && let Some(t_ns) = super::bookmarks::neighbour(frame, t.cursor_ns, !i.modifiers.shift)
+        {
+            push(cmds, Command::Seek { t_ns });
         }
         if i.key_pressed(Key::D)
             && let Some(t_ns) = super::divergence::neighbour(frame, t.cursor_ns, !i.modifiers.shift)
