@@ -681,3 +681,134 @@ fn grimstream_recording_exports_standard_images() {
         "{x}"
     );
 }
+
+/// `capdeck export --range`: every retail frame of the range as a PNG of the frame beside
+/// the engine's view (count = the frames the replayed view holds in the range), an MP4 of
+/// as many frames (ffmpeg), report.json with the comparison's divergences in the range;
+/// a cancelled clip leaves no file behind.
+#[test]
+#[ignore = "needs ffmpeg (packaging/linux/install-deps.sh test): `make test` runs it"]
+fn a_range_exports_its_frames_and_divergences_and_a_cancel_leaves_nothing() {
+    use capdeck_session::clip::{ClipError, ClipOptions, ClipProgress, export_clip};
+    use std::sync::atomic::Ordering;
+    let (_demo, ra, ea) = demo(20);
+    let dir = tmp("clip").join("session");
+    probe_record(&ra, &ea, 4.0, &dir, &[]);
+    let (from, to) = (1.0, 2.5);
+    let rec = capdeck_record::reader::Recording::open(&dir).unwrap();
+    let mut view = capdeck_grimstream::LiveView::new(usize::MAX / 4);
+    capdeck_session::replay::into_view(&rec, &mut view, 64 << 20).unwrap();
+    let in_range = view.with_store(|s| {
+        s.feed(capdeck_grimstream::FeedRole::Retail)
+            .frames
+            .iter()
+            .filter(|f| f.t_ns >= (from * 1e9) as i64 && f.t_ns <= (to * 1e9) as i64)
+            .count()
+    });
+    assert!(in_range > 30, "{in_range} frames in 1.5 s at 30 fps");
+
+    let out = dir.parent().unwrap().join("clip");
+    let run = capdeck()
+        .arg("export")
+        .arg(&dir)
+        .args(["--range", &from.to_string(), &to.to_string(), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let clip: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(clip["frames"], in_range as u64, "{clip}");
+    assert_eq!(clip["missing_pixels"], 0);
+    let pngs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".png"))
+        .collect();
+    assert_eq!(pngs.len(), in_range);
+    // each PNG: the 320x240 frame beside a 240x240 engine view, over the 8-pixel strip
+    let png = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(out.join("frame_000000.png")).unwrap(),
+    ))
+    .read_info()
+    .unwrap();
+    assert_eq!((png.info().width, png.info().height), (560, 248));
+    // the video has as many frames (ffprobe counts them)
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(out.join("clip.mp4"))
+        .output()
+        .expect("ffprobe (ffmpeg)");
+    let n: usize = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(n, in_range, "frames in clip.mp4");
+    // the report: the divergences of the whole comparison that lie in the range
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let all = capdeck()
+        .arg("compare")
+        .arg(&dir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let all: Value = serde_json::from_slice(&all.stdout).unwrap();
+    let want: Vec<&Value> = all["divergences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            let t = d["at_ns"].as_f64().unwrap() / 1e9;
+            t >= from && t <= to
+        })
+        .collect();
+    let got: Vec<&Value> = report["divergences"].as_array().unwrap().iter().collect();
+    assert_eq!(got, want);
+    assert_eq!(report["frames"], in_range as u64);
+    let csv = std::fs::read_to_string(out.join("events.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + want.len(), "{csv}");
+    // the same folder again: refused, not overwritten
+    let again = capdeck()
+        .arg("export")
+        .arg(&dir)
+        .args(["--range", "1", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+
+    // cancelled after its first frame: an error, and neither the folder nor its partial
+    let out2 = dir.parent().unwrap().join("cancelled");
+    let progress = ClipProgress::default();
+    let opts = ClipOptions {
+        from_ns: 0,
+        to_ns: 10_000_000_000,
+        out: out2.clone(),
+        video: true,
+        rules: capdeck_compare::Rules::defaults(),
+        compare: capdeck_compare::CompareOptions::default(),
+    };
+    let r = std::thread::scope(|s| {
+        s.spawn(|| {
+            while progress.done.load(Ordering::Relaxed) == 0 {
+                std::thread::yield_now();
+            }
+            progress.cancel.store(true, Ordering::Relaxed);
+        });
+        export_clip(&rec, &opts, &progress)
+    });
+    assert!(matches!(r, Err(ClipError::Cancelled)), "{r:?}");
+    let done = progress.done.load(Ordering::Relaxed);
+    assert!(
+        done < progress.total.load(Ordering::Relaxed),
+        "cancelled midway: {done}"
+    );
+    assert!(!out2.exists());
+    assert!(!dir.parent().unwrap().join("cancelled.partial").exists());
+}

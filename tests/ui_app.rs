@@ -28,7 +28,7 @@ use capdeck_grimstream::store::MarkKind;
 use capdeck_grimstream::{
     FeedAddr, FeedRole, Frame, Header, Hello, Kind, Message, StateUpdate, StreamConfig,
 };
-use capdeck_timeline::{Command, PlayState, TickKind};
+use capdeck_timeline::{Command, PlayState, Selection, TickKind};
 use capdeck_wire::grimstream::{PIXEL_FORMAT_RGBA8, encode};
 use egui::Key;
 use egui_kittest::Harness;
@@ -1654,6 +1654,53 @@ fn record_the_demo_then_open_it_and_scrub_frames_back_from_disk() {
     step_until(&mut h, 10.0, "playback reaches the end", |a| {
         a.live.timeline().cursor_ns == end
     });
+
+    // a selection of the replay exported as a clip, off the UI thread: the button, then
+    // the job's outcome in the banner; its frames are the ones listed in the range
+    let (a, b) = (end / 4, end / 2);
+    h.state_mut()
+        .apply(UiCommand::Timeline(Command::SetSelection(Some(
+            Selection {
+                start_ns: a,
+                end_ns: b,
+            },
+        ))));
+    h.run_steps(2);
+    h.get_by_label("Export selection as a clip").click();
+    step_until(&mut h, 60.0, "the clip is written", |app| {
+        app.live
+            .recording
+            .as_ref()
+            .and_then(|r| r.job.as_ref())
+            .is_some_and(|j| j.outcome.is_some())
+    });
+    let outcome = h
+        .state()
+        .live
+        .recording
+        .as_ref()
+        .unwrap()
+        .job
+        .as_ref()
+        .unwrap()
+        .outcome
+        .clone();
+    let text = outcome.unwrap().expect("the clip succeeds");
+    let in_range = h.state().live.core.with_store(|s| {
+        s.feed(FeedRole::Retail)
+            .frames
+            .iter()
+            .filter(|f| f.t_ns >= a && f.t_ns <= b)
+            .count()
+    });
+    assert!(
+        text.starts_with("clip written to ") && text.contains(&format!(": {in_range} frames")),
+        "{text} ({in_range} frames in the range)"
+    );
+    assert!(
+        has(&h, |l| l.starts_with("clip written to ")),
+        "shown in the banner"
+    );
 
     h.get_by_label("Back to live").click();
     step_until(&mut h, 20.0, "live again", |a| {

@@ -146,7 +146,8 @@ pub enum CliCommand {
     /// Replay a recording: a summary through the live view's decoders, its capture side
     /// pushed to an inference host, or its feeds served as GrimStream producers.
     Replay(record::ReplayArgs),
-    /// Export a recording with Foxglove's standard schemas (opens in Foxglove and Rerun).
+    /// Export a recording with Foxglove's standard schemas (opens in Foxglove and Rerun),
+    /// or a range of it for a report (PNG frames, MP4, the divergences and bookmarks).
     Export(record::ExportArgs),
     /// Compare the game and its re-implementation event by event in a recording of both
     /// feeds: what only one did, what was late or out of order (exit status 1 over --max).
@@ -371,7 +372,7 @@ fn attach_parent_console() {}
 
 /// Set when Ctrl-C arrives (or SIGTERM on Unix; Ctrl-Break or the console closing on
 /// Windows).
-fn interrupt_flag() -> Arc<AtomicBool> {
+pub(crate) fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     let spawned = std::thread::Builder::new()

@@ -322,14 +322,90 @@ pub struct ExportArgs {
     /// The session folder.
     pub session: PathBuf,
     /// Write one MCAP file with Foxglove's standard schemas.
-    #[arg(long, value_name = "OUT.mcap")]
-    pub foxglove: PathBuf,
+    #[arg(long, value_name = "OUT.mcap", required_unless_present = "range")]
+    pub foxglove: Option<PathBuf>,
+    /// Export a range for a report instead (seconds from the recording's start): each
+    /// retail frame beside the engine's view as PNG, an MP4 when ffmpeg is on the PATH,
+    /// report.json and events.csv with the divergences and bookmarks in it.
+    #[arg(long, num_args = 2, value_names = ["FROM", "TO"], requires = "out", conflicts_with = "foxglove")]
+    pub range: Option<Vec<f64>>,
+    /// The folder the range goes into (created; must not exist).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --range: PNG frames only, no video.
+    #[arg(long)]
+    pub no_video: bool,
+    /// How the two feeds are compared (the range's divergences).
+    #[command(flatten)]
+    pub cmp: super::compare::CompareArgs,
 }
 
 /// Runs `capdeck export`.
 pub fn run_export(a: ExportArgs) -> anyhow::Result<()> {
-    let s = capdeck_record::foxglove::export(&a.session, &a.foxglove)
+    if let (Some(range), Some(out)) = (&a.range, &a.out) {
+        return run_clip(&a, range, out);
+    }
+    let Some(foxglove) = &a.foxglove else {
+        anyhow::bail!("say what to export: --foxglove OUT.mcap, or --range FROM TO --out DIR");
+    };
+    let s = capdeck_record::foxglove::export(&a.session, foxglove)
         .with_context(|| format!("exporting {}", a.session.display()))?;
     println!("{}", serde_json::to_string_pretty(&s)?);
+    Ok(())
+}
+
+/// `capdeck export --range FROM TO --out DIR`: a clip, with progress on stderr; Ctrl-C
+/// cancels it (nothing is left behind).
+fn run_clip(a: &ExportArgs, range: &[f64], out: &std::path::Path) -> anyhow::Result<()> {
+    use capdeck_session::clip::{ClipOptions, ClipProgress, export_clip};
+    use std::sync::atomic::Ordering;
+    let [from, to] = range else {
+        anyhow::bail!("--range takes two numbers: FROM TO (seconds)");
+    };
+    anyhow::ensure!(
+        from.is_finite() && to.is_finite() && *from >= 0.0 && to >= from,
+        "--range {from} {to}: two times in seconds, 0 <= FROM <= TO"
+    );
+    let rec =
+        Recording::open(&a.session).with_context(|| format!("opening {}", a.session.display()))?;
+    let opts = ClipOptions {
+        from_ns: (from * 1e9) as i64,
+        to_ns: (to * 1e9) as i64,
+        out: out.to_path_buf(),
+        video: !a.no_video,
+        rules: a.cmp.rules()?,
+        compare: a.cmp.options(),
+    };
+    let progress = ClipProgress::default();
+    let stop = super::interrupt_flag();
+    let clip = std::thread::scope(|s| -> anyhow::Result<_> {
+        let (rec, opts, p) = (&rec, &opts, &progress);
+        let worker = std::thread::Builder::new()
+            .name("capdeck-clip".into())
+            .spawn_scoped(s, move || export_clip(rec, opts, p))?;
+        let mut said = u64::MAX;
+        while !worker.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                progress.cancel.store(true, Ordering::Relaxed);
+            }
+            let (done, total) = (
+                progress.done.load(Ordering::Relaxed),
+                progress.total.load(Ordering::Relaxed),
+            );
+            if total > 0 && done * 10 / total != said {
+                said = done * 10 / total;
+                eprintln!("clip: {done} of {total} frames");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the clip's thread panicked"))?
+            .map_err(anyhow::Error::from)
+    })?;
+    if let Some(note) = &clip.video_note {
+        eprintln!("clip: no video: {note}");
+    }
+    println!("{}", serde_json::to_string_pretty(&clip)?);
     Ok(())
 }

@@ -448,6 +448,39 @@ impl CapdeckApp {
                     ));
                 }
             }
+            UiCommand::ExportClip => {
+                let sel = self.live.timeline().selection;
+                let waker = self.waker.clone();
+                if let (Some(r), Some(sel)) = (self.live.recording.as_mut(), sel)
+                    && !r
+                        .job
+                        .as_ref()
+                        .is_some_and(super::recordings::RecordingJob::running)
+                {
+                    let name = r.path.file_name().map_or_else(
+                        || "recording".to_owned(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
+                    let out = r
+                        .path
+                        .parent()
+                        .unwrap_or(std::path::Path::new("."))
+                        .join(format!(
+                            "{name}-clip-{:.1}-{:.1}s",
+                            sel.start_ns as f64 / 1e9,
+                            sel.end_ns as f64 / 1e9
+                        ));
+                    let opts = capdeck_session::clip::ClipOptions {
+                        from_ns: sel.start_ns,
+                        to_ns: sel.end_ns,
+                        out,
+                        video: true,
+                        rules: capdeck_compare::Rules::defaults(),
+                        compare: capdeck_compare::CompareOptions::default(),
+                    };
+                    r.job = Some(super::recordings::RecordingJob::clip(&r.path, opts, waker));
+                }
+            }
             UiCommand::StopRecordingJob => {
                 if let Some(j) = self.live.recording.as_ref().and_then(|r| r.job.as_ref()) {
                     j.stop();

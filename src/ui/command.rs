@@ -115,6 +115,8 @@ pub enum UiCommand {
     ExportRecording,
     /// Stop the open recording's send.
     StopRecordingJob,
+    /// Export the timeline's selection of the open recording as a clip (beside it).
+    ExportClip,
     /// Delete a recording folder from the recordings folder.
     DeleteRecording(std::path::PathBuf),
 

@@ -307,6 +307,27 @@ pub fn replay_banner_ui(ui: &mut egui::Ui, rt: &LiveRuntime, cmds: &mut CommandQ
             {
                 cmds.push(UiCommand::ExportRecording);
             }
+            let selection = rt.timeline().selection;
+            if ui
+                .add_enabled(
+                    !busy && selection.is_some(),
+                    egui::Button::new("Export selection as a clip"),
+                )
+                .on_hover_text(
+                    "The selected range (Shift+drag on the timeline, or a bookmark's clip \
+                     button): each retail frame beside the engine's view as PNG, an MP4 when \
+                     ffmpeg is on the PATH, and the divergences and bookmarks in it (JSON, \
+                     CSV), in a folder beside the recording",
+                )
+                .on_disabled_hover_text(if busy {
+                    "A job is running"
+                } else {
+                    "Select a range first: Shift+drag on the timeline"
+                })
+                .clicked()
+            {
+                cmds.push(UiCommand::ExportClip);
+            }
             if let Some(j) = &r.job {
                 job_ui(ui, j, cmds);
             }
@@ -452,6 +473,8 @@ pub struct RecordingJob {
     rx: Receiver<Result<String, String>>,
     /// How it ended, once it did.
     pub outcome: Option<Result<String, String>>,
+    /// A clip's frames written, and its cancel flag.
+    pub clip: Option<Arc<capdeck_session::clip::ClipProgress>>,
 }
 
 impl RecordingJob {
@@ -501,6 +524,35 @@ impl RecordingJob {
         })
     }
 
+    /// Exports the range `opts` names of `session` as a clip for a report
+    /// ([`capdeck_session::clip`]), cancellable.
+    pub fn clip(
+        session: &Path,
+        opts: capdeck_session::clip::ClipOptions,
+        waker: Option<egui::Context>,
+    ) -> RecordingJob {
+        let what = format!("writing the clip {}", opts.out.display());
+        let session = session.to_owned();
+        let progress = Arc::new(capdeck_session::clip::ClipProgress::default());
+        let p = progress.clone();
+        let mut j = RecordingJob::spawn(what, Default::default(), 0, waker, move || {
+            let rec = Recording::open(&session).map_err(|e| e.to_string())?;
+            let c = capdeck_session::clip::export_clip(&rec, &opts, &p)
+                .map_err(|e| format!("clip {}: {e}", opts.out.display()))?;
+            Ok(format!(
+                "clip written to {}: {} frames, {} divergences, {} bookmarks; {}",
+                c.dir.display(),
+                c.frames,
+                c.divergences,
+                c.bookmarks,
+                c.video_note
+                    .map_or_else(|| "clip.mp4".to_owned(), |n| format!("no video: {n}"))
+            ))
+        });
+        j.clip = Some(progress);
+        j
+    }
+
     fn spawn(
         what: String,
         progress: Arc<ToHostProgress>,
@@ -529,6 +581,7 @@ impl RecordingJob {
             started: Instant::now(),
             rx,
             outcome: None,
+            clip: None,
         };
         if let Err(e) = spawned {
             j.outcome = Some(Err(format!("cannot start the job's thread: {e}")));
@@ -554,15 +607,19 @@ impl RecordingJob {
         self.outcome.is_none()
     }
 
-    /// Asks a send to stop (it ends within 100 ms, after the message being sent).
+    /// Asks a send to stop (it ends within 100 ms, after the message being sent), or a
+    /// clip (its partial folder is removed).
     pub fn stop(&self) {
         self.progress.stop.stop();
+        if let Some(c) = &self.clip {
+            c.cancel.store(true, Ordering::Relaxed);
+        }
     }
 }
 
 impl Drop for RecordingJob {
     fn drop(&mut self) {
-        // a send stops with the replay it belongs to; an export finishes its file
+        // a send or a clip stops with the replay it belongs to; an export finishes its file
         self.stop();
     }
 }
@@ -570,6 +627,33 @@ impl Drop for RecordingJob {
 /// The job's line in the replay banner.
 fn job_ui(ui: &mut egui::Ui, j: &RecordingJob, cmds: &mut CommandQueue) {
     match &j.outcome {
+        None if j.clip.is_some() => {
+            let c = j.clip.as_deref();
+            let (done, total) = c.map_or((0, 0), |c| {
+                (
+                    c.done.load(Ordering::Relaxed),
+                    c.total.load(Ordering::Relaxed),
+                )
+            });
+            let encoding = c.is_some_and(|c| c.encoding.load(Ordering::Relaxed));
+            ui.label(&j.what);
+            ui.add(
+                egui::ProgressBar::new(if total > 0 {
+                    done as f32 / total as f32
+                } else {
+                    0.0
+                })
+                .desired_width(160.0)
+                .text(if encoding {
+                    "encoding the video".to_owned()
+                } else {
+                    format!("{done} of {total} frames")
+                }),
+            );
+            if ui.button("Cancel").clicked() {
+                cmds.push(UiCommand::StopRecordingJob);
+            }
+        }
         None => {
             ui.add(egui::Spinner::new());
             let sent = j.progress.sent.load(Ordering::Relaxed);

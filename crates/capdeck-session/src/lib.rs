@@ -6,6 +6,7 @@
 //! - [`record`]: the taps that record a sending session and the live feeds.
 //! - [`replay`]: a recording through the live view's ingest path, or to a host.
 
+pub mod clip;
 pub mod record;
 pub mod replay;
 pub mod sender;

@@ -10,6 +10,9 @@ use egui::Color32;
 use super::LiveFrame;
 use crate::ui::command::{CommandQueue, UiCommand};
 
+/// A bookmark's clip: this much either side of it, ns.
+pub const CLIP_AROUND_NS: i64 = 2_000_000_000;
+
 /// The colour of a kind.
 pub fn color(kind: MarkKind) -> Color32 {
     match kind {
@@ -50,6 +53,18 @@ fn row_ui(ui: &mut egui::Ui, m: &OperatorMark, cmds: &mut CommandQueue) {
                     }
                 }
             });
+        if ui
+            .small_button("clip")
+            .on_hover_text("Select 2 s either side (Export selection as a clip writes it)")
+            .clicked()
+        {
+            cmds.push(UiCommand::Timeline(Command::SetSelection(Some(
+                capdeck_timeline::Selection {
+                    start_ns: (m.t_ns - CLIP_AROUND_NS).max(0),
+                    end_ns: m.t_ns + CLIP_AROUND_NS,
+                },
+            ))));
+        }
         if ui
             .small_button("remove")
             .on_hover_text("Remove this bookmark")
