@@ -216,3 +216,84 @@ fn gpu_validation_errors_are_caught_not_panics() {
         "{last}"
     );
 }
+
+/// One app per settings file: a second `capdeck` with the same settings asks the running
+/// one to show its window and exits 0 at once; the first hears it and shows its window.
+/// `--new-instance` runs beside it; another settings file is another app.
+#[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
+fn a_second_launch_shows_the_first_and_exits() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+    require_display();
+    let runtime = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let settings = home.path().join("settings.json");
+    let app = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_capdeck"));
+        c.arg("--settings")
+            .arg(&settings)
+            .args(["--log-file", "none", "--layout", "tabs"])
+            .args(extra)
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env("HOME", home.path());
+        c
+    };
+    let mut first = app(&["--exit-after", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = first.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |what: &str, rx: &std::sync::mpsc::Receiver<String>| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
+                && l.contains(what)
+            {
+                return;
+            }
+        }
+        panic!("the first app never logged {what:?}");
+    };
+    wait_for("single instance: listening as capdeck-", &rx);
+
+    let t = std::time::Instant::now();
+    let second = app(&["--exit-after", "30"]).output().unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("capdeck is already running"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(t.elapsed() < Duration::from_secs(10), "handed over at once");
+    wait_for("showing the window: a second launch asked", &rx);
+
+    // --new-instance runs beside it (and exits by itself)
+    let beside = app(&["--new-instance", "--exit-after", "1"])
+        .output()
+        .unwrap();
+    assert!(beside.status.success());
+    assert!(!String::from_utf8_lossy(&beside.stderr).contains("already running"));
+
+    let _ = first.kill();
+    let _ = first.wait();
+    // the first gone (killed: nothing cleaned up), a new launch is the app again
+    let third = app(&["--exit-after", "1"]).output().unwrap();
+    assert!(third.status.success());
+    assert!(
+        String::from_utf8_lossy(&third.stderr).contains("single instance: listening"),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+}

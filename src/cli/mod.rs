@@ -57,6 +57,10 @@ pub struct AppArgs {
     /// Close the window and exit with status 0 after SECS seconds (smoke tests).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub exit_after: Option<f64>,
+    /// Run beside a capdeck that uses the same settings file (without it a second launch
+    /// asks the running one to show its window and exits).
+    #[arg(long)]
+    pub new_instance: bool,
     /// Start from default settings; do not read or write the settings file.
     #[arg(long)]
     pub fresh: bool,
@@ -122,6 +126,7 @@ impl AppArgs {
             no_autostart: false,
             log_filter: Some(log_filter.to_owned()),
             log_file: LogFileChoice::None,
+            instance: None,
         }
     }
 }
@@ -320,6 +325,28 @@ pub fn main() -> ExitCode {
         None => {
             let mut opts = cli.app.to_options(&cli.log);
             opts.log_file = log_file;
+            // one app per settings file (a --fresh run touches none: it runs on its own)
+            let settings = (!opts.fresh && !cli.app.new_instance)
+                .then(|| {
+                    opts.settings_path
+                        .clone()
+                        .or_else(crate::ui::settings::Settings::default_path)
+                })
+                .flatten();
+            if let Some(settings) = settings {
+                use crate::ui::instance::{Claim, claim};
+                match claim(&settings) {
+                    Claim::First(i) => opts.instance = Some(std::sync::Arc::new(i)),
+                    Claim::HandedOver => {
+                        eprintln!(
+                            "capdeck is already running with {}: asked it to show its window",
+                            settings.display()
+                        );
+                        return ExitCode::SUCCESS;
+                    }
+                    Claim::Alone(why) => eprintln!("capdeck: {why}"),
+                }
+            }
             crate::ui::run_app(opts)
         }
         Some(CliCommand::Send(a)) => run_send(a),

@@ -51,6 +51,9 @@ pub struct AppOptions {
     pub log_filter: Option<String>,
     /// Where [`run_app`] writes its log file (the binary passes the default file).
     pub log_file: super::logging::LogFileChoice,
+    /// This app is the instance of its settings file: second launches ask it to show its
+    /// window ([`super::instance`]); None when it runs on its own.
+    pub instance: Option<std::sync::Arc<super::instance::Instance>>,
 }
 
 impl AppOptions {
@@ -103,6 +106,8 @@ pub struct CapdeckApp {
     /// Persistent settings (the UI's copy; written on exit).
     pub settings: Settings,
     settings_path: Option<PathBuf>,
+    /// Second launches' requests to show the window.
+    instance: Option<std::sync::Arc<super::instance::Instance>>,
     /// Live pane runtime (store + sources).
     pub live: LiveRuntime,
     /// Live pane display state (overlay, zoom, pan, addresses).
@@ -228,7 +233,12 @@ impl CapdeckApp {
             record_stopped: None,
             open_window: Default::default(),
             settings_recorded: None,
+            instance: opts.instance.clone(),
         };
+        if let Some(i) = &app.instance {
+            i.set_waker(cc.egui_ctx.clone());
+            tracing::info!("single instance: listening as {}", i.name);
+        }
         if let Some(p) = &opts.open_recording {
             app.apply(UiCommand::OpenRecording(p.clone()));
         }
@@ -1001,6 +1011,13 @@ impl CapdeckApp {
         }
         self.panes_ui(ui);
         let ctx = ui.ctx().clone();
+        if self.instance.as_ref().is_some_and(|i| i.show_requested()) {
+            // a second launch: bring this window back (from the taskbar or behind others)
+            tracing::info!("showing the window: a second launch asked");
+            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        }
         self.ptt.window_keys(&ctx);
         super::recordings::open_window_ui(&ctx, &self.open_window, &mut self.cmds);
         self.recording_input(&ctx);

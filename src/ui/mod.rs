@@ -14,6 +14,7 @@ pub mod app;
 pub mod capture;
 pub mod command;
 pub mod gpu_errors;
+pub mod instance;
 pub mod live;
 pub mod log_ring;
 pub mod logging;
