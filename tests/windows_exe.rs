@@ -219,3 +219,61 @@ fn the_exe_removes_the_game_from_the_microphone() {
     // test set's reverb tail is longer than AEC3's filter (README, "Voice")
     assert!(heard - sent >= 15.0, "only {:.1} dB removed", heard - sent);
 }
+
+/// One app per settings file on Windows (a named pipe): a second capdeck.exe with the same
+/// settings hands over to the running one, which shows its window, and exits 0.
+#[test]
+fn a_second_capdeck_exe_hands_over_and_exits_zero() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+    need("CAPDECK_TEST_EXE");
+    need("DISPLAY");
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.json");
+    let app = |extra: &[&str]| {
+        let mut c = capdeck();
+        c.arg("--settings")
+            .arg(&settings)
+            .args(["--log-file", "none", "--layout", "tabs"])
+            .args(extra);
+        c
+    };
+    let mut first = app(&["--exit-after", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = first.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let seen = std::cell::RefCell::new(Vec::new());
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(45);
+        while std::time::Instant::now() < deadline {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                let hit = l.contains(what);
+                seen.borrow_mut().push(l);
+                if hit {
+                    return;
+                }
+            }
+        }
+        panic!(
+            "capdeck.exe never logged {what:?}; it logged:\n{}",
+            seen.borrow().join("\n")
+        );
+    };
+    wait_for("single instance: listening as capdeck-");
+    let second = app(&["--exit-after", "60"]).output().unwrap();
+    if !second.status.success() {
+        let _ = first.kill();
+        panic!("{}", String::from_utf8_lossy(&second.stderr));
+    }
+    wait_for("showing the window: a second launch asked");
+    let _ = first.kill();
+    let _ = first.wait();
+}

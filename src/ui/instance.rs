@@ -89,31 +89,40 @@ fn name_of(base: &str) -> std::io::Result<(Name<'static>, Option<std::path::Path
 }
 
 /// Becomes the app instance of `settings`, or hands over to the one that is.
+///
+/// Asks first, then binds: a Windows named pipe may accept a second server of the same
+/// name (Wine does, whatever `FILE_FLAG_FIRST_PIPE_INSTANCE` says), so a failed bind is
+/// not the only sign of a running instance.
 pub fn claim(settings: &Path) -> Claim {
     let base = socket_name(settings);
     let (name, file) = match name_of(&base) {
         Ok(n) => n,
         Err(e) => return Claim::Alone(format!("no single-instance socket ({e})")),
     };
+    let first_ask = match ask_to_show(&name) {
+        Ok(()) => return Claim::HandedOver,
+        Err(why) => why,
+    };
     for attempt in 0..2 {
         match ListenerOptions::new().name(name.borrow()).create_sync() {
             Ok(listener) => return Claim::First(listen(listener, base)),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => match ask_to_show(&name) {
-                Ok(()) => return Claim::HandedOver,
-                Err(why) => {
-                    // a socket file nobody answers on: a crashed run's; take it over once
-                    if let (Some(f), 0) = (&file, attempt)
-                        && std::fs::remove_file(f).is_ok()
-                    {
-                        continue;
-                    }
-                    return Claim::Alone(format!(
-                        "another capdeck holds {base} but did not answer ({why}); running \
-                         without the single-instance check"
-                    ));
+            Err(e) => {
+                // a socket file nobody answered on: a crashed run's; take it over once
+                if let (Some(f), 0) = (&file, attempt)
+                    && f.exists()
+                    && std::fs::remove_file(f).is_ok()
+                {
+                    continue;
                 }
-            },
-            Err(e) => return Claim::Alone(format!("no single-instance socket {base}: {e}")),
+                // or one that started between the ask and the bind
+                if ask_to_show(&name).is_ok() {
+                    return Claim::HandedOver;
+                }
+                return Claim::Alone(format!(
+                    "the single-instance socket {base} is taken ({e}) and nobody answers on it \
+                     ({first_ask}): running without the single-instance check"
+                ));
+            }
         }
     }
     Claim::Alone(format!(
