@@ -297,3 +297,113 @@ fn a_second_launch_shows_the_first_and_exits() {
         String::from_utf8_lossy(&third.stderr)
     );
 }
+
+/// `capdeck autostart enable|status|disable`: the XDG autostart entry starts this program
+/// minimised (its path quoted), `status` reads it back, `disable` removes it.
+#[test]
+fn autostart_writes_the_entry_and_removes_it() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |action: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_capdeck"))
+            .args(["autostart", action, "--json"])
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let entry = home.path().join(".config/autostart/capdeck.desktop");
+    assert_eq!(run("status")["enabled"], false);
+    assert_eq!(run("enable")["enabled"], true);
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_capdeck")).unwrap();
+    assert!(
+        text.contains(&format!("Exec=\"{}\" --minimized", exe.display())),
+        "{text}"
+    );
+    assert_eq!(run("status")["enabled"], true);
+    assert_eq!(run("disable")["enabled"], false);
+    assert!(!entry.exists());
+}
+
+/// `capdeck --minimized` (what the autostart entry runs): the window manager shows the
+/// window iconified (ICCCM WM_STATE IconicState; without the flag it is 1, normal).
+#[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
+fn minimized_starts_iconified() {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, Window};
+    require_display();
+    let runtime = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut app = Command::new(env!("CARGO_BIN_EXE_capdeck"))
+        .args([
+            "--fresh",
+            "--minimized",
+            "--exit-after",
+            "20",
+            "--layout",
+            "tabs",
+        ])
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (conn, screen) = x11rb::connect(None).expect("connect to Xvfb");
+    let root = conn.setup().roots[screen].root;
+    let wm_state = conn
+        .intern_atom(false, b"WM_STATE")
+        .unwrap()
+        .reply()
+        .unwrap()
+        .atom;
+    // the client windows (under the window manager's frames) called "capdeck"
+    let states = || -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut todo: Vec<(Window, u32)> = vec![(root, 0)];
+        while let Some((w, depth)) = todo.pop() {
+            if let Ok(t) = conn.query_tree(w).unwrap().reply()
+                && depth < 3
+            {
+                todo.extend(t.children.iter().map(|&c| (c, depth + 1)));
+            }
+            let name = conn
+                .get_property(false, w, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 64)
+                .unwrap()
+                .reply()
+                .map(|r| r.value)
+                .unwrap_or_default();
+            if name == b"capdeck" {
+                let s = conn
+                    .get_property(false, w, wm_state, wm_state, 0, 2)
+                    .unwrap()
+                    .reply()
+                    .ok()
+                    .and_then(|r| r.value32().and_then(|mut v| v.next()));
+                out.extend(s);
+            }
+        }
+        out
+    };
+    let t = std::time::Instant::now();
+    let mut seen = Vec::new();
+    while t.elapsed() < Duration::from_secs(15) {
+        seen = states();
+        if seen.contains(&3) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = app.kill();
+    let _ = app.wait();
+    assert!(
+        seen.contains(&3),
+        "WM_STATE of the capdeck window: {seen:?} (3 = iconic)"
+    );
+}

@@ -277,3 +277,40 @@ fn a_second_capdeck_exe_hands_over_and_exits_zero() {
     let _ = first.kill();
     let _ = first.wait();
 }
+
+/// `capdeck.exe autostart enable|disable`: the Run key of the current user holds the quoted
+/// exe with `--minimized`, `status` reads it back, `disable` removes it.
+#[test]
+fn autostart_writes_the_run_key_and_removes_it() {
+    need("CAPDECK_TEST_EXE");
+    let run_key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run";
+    let query = || {
+        std::process::Command::new("wine")
+            .args(["reg", "query", run_key, "/v", "capdeck"])
+            .output()
+            .unwrap()
+    };
+    let autostart = |action: &str| {
+        let out = capdeck()
+            .args(["autostart", action, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(autostart("enable")["enabled"], true);
+    let q = query();
+    let text = String::from_utf8_lossy(&q.stdout).to_lowercase();
+    assert!(
+        q.status.success() && text.contains("capdeck.exe\" --minimized"),
+        "{text} {}",
+        String::from_utf8_lossy(&q.stderr)
+    );
+    assert_eq!(autostart("status")["enabled"], true);
+    assert_eq!(autostart("disable")["enabled"], false);
+    assert!(!query().status.success(), "the Run value is gone");
+}

@@ -6,6 +6,7 @@
 //! - [`probe`]: `capdeck probe`; [`demo_feeds`]: `capdeck demo-feeds`;
 //!   [`serve_retail`]: `capdeck serve-retail`.
 
+pub mod autostart;
 pub mod compare;
 pub mod demo_feeds;
 pub mod probe;
@@ -57,6 +58,9 @@ pub struct AppArgs {
     /// Close the window and exit with status 0 after SECS seconds (smoke tests).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub exit_after: Option<f64>,
+    /// Start with the window minimised (what the autostart entry passes).
+    #[arg(long)]
+    pub minimized: bool,
     /// Run beside a capdeck that uses the same settings file (without it a second launch
     /// asks the running one to show its window and exits).
     #[arg(long)]
@@ -127,6 +131,7 @@ impl AppArgs {
             log_filter: Some(log_filter.to_owned()),
             log_file: LogFileChoice::None,
             instance: None,
+            minimized: self.minimized,
         }
     }
 }
@@ -157,6 +162,8 @@ pub enum CliCommand {
     /// Compare the game and its re-implementation event by event in a recording of both
     /// feeds: what only one did, what was late or out of order (exit status 1 over --max).
     Compare(compare::CompareCmdArgs),
+    /// Start capdeck with the system, minimised (enable | disable | status).
+    Autostart(autostart::AutostartArgs),
     /// Remove the game's sound from a microphone file offline, as `send --game-audio` does
     /// live: what would be sent, and how much of it is speech.
     Voice(voice::VoiceArgs),
@@ -360,6 +367,7 @@ pub fn main() -> ExitCode {
         Some(CliCommand::Export(a)) => record::run_export(a),
         Some(CliCommand::Voice(a)) => voice::run(a),
         Some(CliCommand::Compare(a)) => return compare::run(a),
+        Some(CliCommand::Autostart(a)) => autostart::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -54,6 +54,8 @@ pub struct AppOptions {
     /// This app is the instance of its settings file: second launches ask it to show its
     /// window ([`super::instance`]); None when it runs on its own.
     pub instance: Option<std::sync::Arc<super::instance::Instance>>,
+    /// Start with the window minimised (`--minimized`, the autostart entry's flag).
+    pub minimized: bool,
 }
 
 impl AppOptions {
@@ -108,6 +110,10 @@ pub struct CapdeckApp {
     settings_path: Option<PathBuf>,
     /// Second launches' requests to show the window.
     instance: Option<std::sync::Arc<super::instance::Instance>>,
+    /// Minimise the window at the first frame (`--minimized`).
+    start_minimized: bool,
+    /// Whether capdeck starts with the system (read from the system), or why not known.
+    autostart: Result<bool, String>,
     /// Live pane runtime (store + sources).
     pub live: LiveRuntime,
     /// Live pane display state (overlay, zoom, pan, addresses).
@@ -234,6 +240,8 @@ impl CapdeckApp {
             open_window: Default::default(),
             settings_recorded: None,
             instance: opts.instance.clone(),
+            start_minimized: opts.minimized,
+            autostart: super::autostart::enabled().map_err(|e| e.to_string()),
         };
         if let Some(i) = &app.instance {
             i.set_waker(cc.egui_ctx.clone());
@@ -457,6 +465,15 @@ impl CapdeckApp {
                         self.waker.clone(),
                     ));
                 }
+            }
+            UiCommand::SetAutostart(on) => {
+                self.autostart = match super::autostart::set(*on) {
+                    Ok(()) => super::autostart::enabled().map_err(|e| e.to_string()),
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        super::autostart::enabled().map_err(|e| e.to_string())
+                    }
+                };
             }
             UiCommand::ExportClip => {
                 let sel = self.live.timeline().selection;
@@ -804,6 +821,18 @@ impl CapdeckApp {
                 self.cmds.push(UiCommand::SetLayout(Layout::Tabs));
             }
             ui.separator();
+            let mut on = *self.autostart.as_ref().unwrap_or(&false);
+            let r = ui
+                .add_enabled(self.autostart.is_ok(), egui::Checkbox::new(&mut on, "start with the system"))
+                .on_hover_text("Start capdeck minimised when you log in (the Windows Run key, an XDG autostart entry, a macOS login item)");
+            let r = match &self.autostart {
+                Err(e) => r.on_disabled_hover_text(e.as_str()),
+                Ok(_) => r,
+            };
+            if r.changed() {
+                self.cmds.push(UiCommand::SetAutostart(on));
+            }
+            ui.separator();
             let s = &self.capture_snap;
             for ch in capture::PushChannel::ALL {
                 let (c, t) = s.channels[ch.index()].light.describe();
@@ -1011,6 +1040,10 @@ impl CapdeckApp {
         }
         self.panes_ui(ui);
         let ctx = ui.ctx().clone();
+        if std::mem::take(&mut self.start_minimized) {
+            tracing::info!("started minimised");
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(true));
+        }
         if self.instance.as_ref().is_some_and(|i| i.show_requested()) {
             // a second launch: bring this window back (from the taskbar or behind others)
             tracing::info!("showing the window: a second launch asked");

@@ -117,6 +117,8 @@ pub enum UiCommand {
     StopRecordingJob,
     /// Export the timeline's selection of the open recording as a clip (beside it).
     ExportClip,
+    /// Start capdeck with the system (minimised), or not.
+    SetAutostart(bool),
     /// Delete a recording folder from the recordings folder.
     DeleteRecording(std::path::PathBuf),
 

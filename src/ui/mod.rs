@@ -11,6 +11,7 @@
 //! - UI functions end in `_ui`.
 
 pub mod app;
+pub mod autostart;
 pub mod capture;
 pub mod command;
 pub mod gpu_errors;
