@@ -2173,3 +2173,29 @@ fn divergences_show_in_the_lane_the_hud_and_the_list() {
     h.run_steps(2);
     assert!(marks(&h).is_empty());
 }
+
+/// The live view costs nothing until it is shown: with the capture tab in front, no demo
+/// feeds run (and no history fills); showing the live view starts them.
+#[test]
+fn the_demo_starts_when_the_live_view_is_first_shown() {
+    let mut h = harness_with(AppOptions {
+        fresh: true,
+        no_autostart: false,
+        layout: Some(Layout::Tabs),
+        ..Default::default()
+    });
+    h.run_steps(3);
+    assert_eq!(h.state().settings.active_tab, Pane::Capture);
+    assert!(
+        !h.state().live.demo_running(),
+        "no demo behind the capture tab"
+    );
+    let used = h.state().live.core.snapshot().usage.used_bytes;
+    assert_eq!(used, 0, "no history");
+    h.get_by_label("Live view").click();
+    h.run_steps(3);
+    assert!(
+        h.state().live.demo_running(),
+        "the demo runs once the live view is shown"
+    );
+}

@@ -112,6 +112,8 @@ pub struct CapdeckApp {
     instance: Option<std::sync::Arc<super::instance::Instance>>,
     /// Minimise the window at the first frame (`--minimized`).
     start_minimized: bool,
+    /// The demo feeds start when the live view is first shown.
+    demo_pending: bool,
     /// Whether capdeck starts with the system (read from the system), or why not known.
     autostart: Result<bool, String>,
     /// Live pane runtime (store + sources).
@@ -202,9 +204,9 @@ impl CapdeckApp {
             .game_data_dir
             .as_ref()
             .map_or_else(String::new, |d| d.display().to_string());
-        if !opts.no_autostart && demo {
-            rt.start_demo();
-        }
+        // the demo starts when the live view is first shown: a capture-only window holds
+        // no history (150 MB instead of the budget)
+        let demo_pending = !opts.no_autostart && demo;
         let capture = start_capture(
             &settings,
             Some(ctx.clone()),
@@ -240,6 +242,7 @@ impl CapdeckApp {
             open_window: Default::default(),
             settings_recorded: None,
             instance: opts.instance.clone(),
+            demo_pending,
             start_minimized: opts.minimized,
             autostart: super::autostart::enabled().map_err(|e| e.to_string()),
         };
@@ -957,7 +960,19 @@ impl CapdeckApp {
         }
     }
 
+    /// Whether the live view is on screen (side by side, or its tab).
+    pub fn live_view_shown(&self) -> bool {
+        self.settings.layout == Layout::SideBySide || self.settings.active_tab == Pane::LiveView
+    }
+
     fn panes_ui(&mut self, ui: &mut egui::Ui) {
+        if self.demo_pending && self.live_view_shown() {
+            self.demo_pending = false;
+            if self.settings.feed_target == FeedTarget::Demo && !self.live.is_replay() {
+                tracing::info!("the live view is shown: starting the demo feeds");
+                self.live.start_demo();
+            }
+        }
         match self.settings.layout {
             Layout::SideBySide => {
                 let r = egui::Panel::left("capture_pane")
