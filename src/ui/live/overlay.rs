@@ -73,7 +73,13 @@ struct Cached {
     tex: wgpu::Texture,
     view: wgpu::TextureView,
     last_used: u64,
+    /// Bumped when the slot's texture is created anew (another frame size).
+    texture_gen: u64,
 }
+
+/// What a bind group binds: per slot, the cache entry and its texture's generation. A new
+/// frame uploaded into the same texture keeps the bind group (no per-frame GPU objects).
+type Bound = Vec<Option<(usize, u64)>>;
 
 /// GPU resources of the retail view, stored in egui_wgpu's callback resources.
 pub struct OverlayResources {
@@ -83,7 +89,9 @@ pub struct OverlayResources {
     uniform: wgpu::Buffer,
     dummy: wgpu::TextureView,
     cache: Vec<Cached>,
-    bind_group: Option<(Vec<Option<Key>>, wgpu::BindGroup)>,
+    bind_group: Option<(Bound, wgpu::BindGroup)>,
+    /// Texture generations handed out.
+    texture_gens: u64,
     tick: u64,
     uploads: UploadCounter,
 }
@@ -183,6 +191,7 @@ pub fn install(rs: &RenderState) -> UploadCounter {
         dummy,
         cache: Vec::new(),
         bind_group: None,
+        texture_gens: 0,
         tick: 0,
         uploads: uploads.clone(),
     };
@@ -231,12 +240,14 @@ impl OverlayResources {
         let i = if self.cache.len() < CACHE {
             let tex = create_texture(device, size.0, size.1);
             let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
+            self.texture_gens += 1;
             self.cache.push(Cached {
                 key,
                 size,
                 tex,
                 view,
                 last_used: 0,
+                texture_gen: self.texture_gens,
             });
             self.cache.len() - 1
         } else {
@@ -248,6 +259,8 @@ impl OverlayResources {
                 self.cache[i].view = tex.create_view(&wgpu::TextureViewDescriptor::default());
                 self.cache[i].tex = tex;
                 self.cache[i].size = size;
+                self.texture_gens += 1;
+                self.cache[i].texture_gen = self.texture_gens;
             }
             self.cache[i].key = key;
             i
@@ -274,8 +287,6 @@ impl OverlayResources {
             },
         );
         self.uploads.bump();
-        // a slot changed identity: the bind group must be rebuilt
-        self.bind_group = None;
         Some(i)
     }
 }
@@ -344,7 +355,10 @@ impl CallbackTrait for RetailCallback {
             prev.get(1).copied(),
             prev.get(2).copied(),
         ];
-        let keys: Vec<Option<Key>> = slots.iter().map(|s| s.map(|i| res.cache[i].key)).collect();
+        let keys: Bound = slots
+            .iter()
+            .map(|s| s.map(|i| (i, res.cache[i].texture_gen)))
+            .collect();
         if res.bind_group.as_ref().is_none_or(|(k, _)| *k != keys) {
             let views: Vec<&wgpu::TextureView> = slots
                 .iter()
