@@ -35,7 +35,10 @@ pub struct AddrError {
 impl FromStr for FeedAddr {
     type Err = AddrError;
 
+    /// `tcp://host:port`, `host:port` or `unix:/path`, spaces around ignored: the one
+    /// parser of feed addresses (the app's fields, the command line, settings).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
         let err = |reason| AddrError {
             input: s.to_string(),
             reason,

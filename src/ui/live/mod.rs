@@ -483,7 +483,7 @@ impl LiveRuntime {
 
     /// Connects a feed to a producer address typed by the user.
     pub fn connect(&mut self, role: FeedRole, addr: &str) {
-        match parse_addr(addr) {
+        match addr.parse::<FeedAddr>() {
             Ok(a) => self.connect_addr(role, a),
             Err(e) => tracing::error!("cannot connect the {} feed: {e}", role.name()),
         }
@@ -522,18 +522,6 @@ fn live_timeline(core: &grimstream::LiveView, follow_delay_ns: i64) -> Timeline 
     timeline
 }
 
-/// Parses a feed address as typed in the pane (`host:port`, `tcp://host:port`, `unix:/path`).
-pub fn parse_addr(s: &str) -> Result<FeedAddr, String> {
-    let s = s.trim();
-    let with_scheme = if s.contains("://") || s.starts_with("unix:") {
-        s.to_owned()
-    } else {
-        format!("tcp://{s}")
-    };
-    with_scheme
-        .parse::<FeedAddr>()
-        .map_err(|e| format!("{s:?}: {e}"))
-}
 
 /// The whole live pane.
 pub fn live_view_ui(
