@@ -28,9 +28,11 @@ windows() {
   $CARGO build --release --locked --target "$target" --bin capdeck
   local exe="$root/target/$target/release/capdeck.exe"
   # MinGW's runtime is linked statically (.cargo/config.toml): only system DLLs remain.
+  # ktmw32 (the Kernel Transaction Manager, in Windows since Vista and in Wine): the
+  # registry crate behind `capdeck autostart` (windows-registry, via auto-launch) links it.
   local foreign
   foreign=$(x86_64-w64-mingw32-objdump -p "$exe" | sed -n 's/^\s*DLL Name: //p' \
-    | grep -viE '^(kernel32|user32|gdi32|advapi32|shell32|ole32|oleaut32|ws2_32|iphlpapi|ntdll|bcrypt|bcryptprimitives|userenv|dwmapi|uxtheme|imm32|comctl32|comdlg32|winmm|opengl32|d3d11|d3d12|dxgi|d3dcompiler_47|mfplat|mf|mfreadwrite|propsys|shlwapi|setupapi|hid|crypt32|secur32|ncrypt|dbghelp|version|api-ms-win-.*|msvcrt|ucrtbase|windowscodecs|d2d1|dwrite|uiautomationcore|combase|cfgmgr32|powrprof|winspool\.drv|mfuuid|ksuser|avrt|mmdevapi|dcomp|coremessaging|wevtapi|psapi|oleacc|rpcrt4|msimg32|synchronization|winhttp|netapi32|wtsapi32|normaliz|wininet|d3d9|dinput8|xinput1_4|credui)\.dll$' || true)
+    | grep -viE '^(kernel32|user32|gdi32|advapi32|shell32|ole32|oleaut32|ws2_32|iphlpapi|ntdll|bcrypt|bcryptprimitives|userenv|dwmapi|uxtheme|imm32|comctl32|comdlg32|winmm|opengl32|d3d11|d3d12|dxgi|d3dcompiler_47|mfplat|mf|mfreadwrite|propsys|shlwapi|setupapi|hid|crypt32|secur32|ncrypt|dbghelp|version|api-ms-win-.*|msvcrt|ucrtbase|windowscodecs|d2d1|dwrite|uiautomationcore|combase|cfgmgr32|powrprof|winspool\.drv|mfuuid|ksuser|avrt|mmdevapi|dcomp|coremessaging|wevtapi|psapi|oleacc|rpcrt4|msimg32|synchronization|winhttp|netapi32|wtsapi32|normaliz|wininet|d3d9|dinput8|xinput1_4|credui|ktmw32)\.dll$' || true)
   if [ -n "$foreign" ]; then
     echo "package: capdeck.exe needs DLLs Windows does not have: $foreign" >&2
     exit 1
