@@ -522,7 +522,6 @@ fn live_timeline(core: &grimstream::LiveView, follow_delay_ns: i64) -> Timeline 
     timeline
 }
 
-
 /// The whole live pane.
 pub fn live_view_ui(
     ui: &mut egui::Ui,
