@@ -453,15 +453,7 @@ impl CapdeckApp {
             UiCommand::SendRecordingToHost => self.send_recording_to_host(),
             UiCommand::ExportRecording => {
                 if let Some(r) = &mut self.live.recording {
-                    let name = r.path.file_name().map_or_else(
-                        || "recording".to_owned(),
-                        |n| n.to_string_lossy().into_owned(),
-                    );
-                    let out = r
-                        .path
-                        .parent()
-                        .unwrap_or(std::path::Path::new("."))
-                        .join(format!("{name}.foxglove.mcap"));
+                    let out = r.beside(".foxglove.mcap");
                     r.job = Some(super::recordings::RecordingJob::export(
                         &r.path,
                         out,
@@ -470,13 +462,11 @@ impl CapdeckApp {
                 }
             }
             UiCommand::SetAutostart(on) => {
-                self.autostart = match super::autostart::set(*on) {
-                    Ok(()) => super::autostart::enabled().map_err(|e| e.to_string()),
-                    Err(e) => {
-                        tracing::error!("{e}");
-                        super::autostart::enabled().map_err(|e| e.to_string())
-                    }
-                };
+                if let Err(e) = super::autostart::set(*on) {
+                    tracing::error!("{e}");
+                }
+                // what the system holds now, whether or not the change took
+                self.autostart = super::autostart::enabled().map_err(|e| e.to_string());
             }
             UiCommand::ExportClip => {
                 let sel = self.live.timeline().selection;
@@ -487,19 +477,11 @@ impl CapdeckApp {
                         .as_ref()
                         .is_some_and(super::recordings::RecordingJob::running)
                 {
-                    let name = r.path.file_name().map_or_else(
-                        || "recording".to_owned(),
-                        |n| n.to_string_lossy().into_owned(),
-                    );
-                    let out = r
-                        .path
-                        .parent()
-                        .unwrap_or(std::path::Path::new("."))
-                        .join(format!(
-                            "{name}-clip-{:.1}-{:.1}s",
-                            sel.start_ns as f64 / 1e9,
-                            sel.end_ns as f64 / 1e9
-                        ));
+                    let out = r.beside(&format!(
+                        "-clip-{:.1}-{:.1}s",
+                        sel.start_ns as f64 / 1e9,
+                        sel.end_ns as f64 / 1e9
+                    ));
                     let opts = capdeck_session::clip::ClipOptions {
                         from_ns: sel.start_ns,
                         to_ns: sel.end_ns,

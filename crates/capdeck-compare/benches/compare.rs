@@ -58,15 +58,18 @@ fn bench(c: &mut Criterion) {
     let events = hour();
     let rules = Rules::defaults();
     let opts = CompareOptions::default();
-    let keyed = key_events(
-        events.iter().map(|(feed, t_ns, batch, text)| RawEvent {
-            feed: *feed,
-            t_ns: *t_ns,
-            batch: *batch,
-            text,
-        }),
-        &rules,
-    );
+    let key_all = || {
+        key_events(
+            events.iter().map(|(feed, t_ns, batch, text)| RawEvent {
+                feed: *feed,
+                t_ns: *t_ns,
+                batch: *batch,
+                text,
+            }),
+            &rules,
+        )
+    };
+    let keyed = key_all();
     let r = compare(&keyed, &opts);
     assert_eq!(r.counts.only_in_game, 72);
     assert_eq!(r.counts.late, 72);
@@ -74,17 +77,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("compare_an_hour");
     g.sample_size(10);
     g.bench_function("key_events (default rules)", |b| {
-        b.iter(|| {
-            key_events(
-                events.iter().map(|(feed, t_ns, batch, text)| RawEvent {
-                    feed: *feed,
-                    t_ns: *t_ns,
-                    batch: *batch,
-                    text,
-                }),
-                &rules,
-            )
-        });
+        b.iter(key_all);
     });
     g.bench_function("compare (pairing)", |b| b.iter(|| compare(&keyed, &opts)));
     g.finish();

@@ -441,6 +441,18 @@ pub struct ReplaySource {
 }
 
 impl ReplaySource {
+    /// A path beside the recording, named after it with `suffix` (what its exports write).
+    pub fn beside(&self, suffix: &str) -> PathBuf {
+        let name = self.path.file_name().map_or_else(
+            || "recording".to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        self.path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(format!("{name}{suffix}"))
+    }
+
     /// Wraps what [`OpeningRecording`] opened (the view goes to the caller) and starts
     /// its loader thread (`waker` repaints when a read is done).
     pub fn new(
