@@ -223,7 +223,6 @@ fn gpu_validation_errors_are_caught_not_panics() {
 #[test]
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn a_second_launch_shows_the_first_and_exits() {
-    use std::io::{BufRead as _, BufReader};
     use std::process::Stdio;
     require_display();
     let runtime = tempfile::tempdir().unwrap();
@@ -244,25 +243,11 @@ fn a_second_launch_shows_the_first_and_exits() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let err = first.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |what: &str, rx: &std::sync::mpsc::Receiver<String>| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
-                && l.contains(what)
-            {
-                return;
-            }
-        }
-        panic!("the first app never logged {what:?}");
-    };
-    wait_for("single instance: listening as capdeck-", &rx);
+    let mut log = support::Lines::read(first.stderr.take().unwrap());
+    log.expect(
+        "single instance: listening as capdeck-",
+        Duration::from_secs(30),
+    );
 
     let t = std::time::Instant::now();
     let second = app(&["--exit-after", "30"]).output().unwrap();
@@ -277,7 +262,10 @@ fn a_second_launch_shows_the_first_and_exits() {
         String::from_utf8_lossy(&second.stderr)
     );
     assert!(t.elapsed() < Duration::from_secs(10), "handed over at once");
-    wait_for("showing the window: a second launch asked", &rx);
+    log.expect(
+        "showing the window: a second launch asked",
+        Duration::from_secs(30),
+    );
 
     // --new-instance runs beside it (and exits by itself)
     let beside = app(&["--new-instance", "--exit-after", "1"])
@@ -406,4 +394,278 @@ fn minimized_starts_iconified() {
         seen.contains(&3),
         "WM_STATE of the capdeck window: {seen:?} (3 = iconic)"
     );
+}
+
+/// A session D-Bus of the test's own (`dbus-daemon --session`), stopped with the guard.
+fn session_bus(dir: &std::path::Path) -> (support::ChildGuard, String) {
+    let addr = format!("unix:path={}", dir.join("bus").display());
+    let bus = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--nopidfile"])
+        .arg(format!("--address={addr}"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("dbus-daemon (Debian package dbus-daemon)");
+    let bus = support::ChildGuard(bus);
+    assert!(
+        support::wait_for(Duration::from_secs(10), || dir.join("bus").exists()),
+        "dbus-daemon never listened"
+    );
+    (bus, addr)
+}
+
+/// The X11 client window called "capdeck": whether it is mapped, and a close request to it
+/// as a window manager's close button sends (WM_DELETE_WINDOW).
+struct X11Window {
+    conn: x11rb::rust_connection::RustConnection,
+    root: u32,
+}
+
+impl X11Window {
+    fn connect() -> Self {
+        use x11rb::connection::Connection as _;
+        let (conn, screen) = x11rb::connect(None).expect("connect to Xvfb");
+        let root = conn.setup().roots[screen].root;
+        Self { conn, root }
+    }
+
+    fn atom(&self, name: &[u8]) -> u32 {
+        use x11rb::protocol::xproto::ConnectionExt as _;
+        self.conn
+            .intern_atom(false, name)
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom
+    }
+
+    /// The window of process `pid` (its _NET_WM_PID: tests run side by side).
+    fn find(&self, pid: u32) -> Option<u32> {
+        use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _};
+        let net_wm_pid = self.atom(b"_NET_WM_PID");
+        let mut todo = vec![(self.root, 0)];
+        while let Some((w, depth)) = todo.pop() {
+            if let Ok(t) = self.conn.query_tree(w).unwrap().reply()
+                && depth < 3
+            {
+                todo.extend(t.children.iter().map(|&c| (c, depth + 1)));
+            }
+            let name = self
+                .conn
+                .get_property(false, w, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 64)
+                .unwrap()
+                .reply()
+                .map(|r| r.value)
+                .unwrap_or_default();
+            let owner = self
+                .conn
+                .get_property(false, w, net_wm_pid, AtomEnum::CARDINAL, 0, 1)
+                .unwrap()
+                .reply()
+                .ok()
+                .and_then(|r| r.value32().and_then(|mut v| v.next()));
+            if name == b"capdeck" && owner == Some(pid) {
+                return Some(w);
+            }
+        }
+        None
+    }
+
+    fn viewable(&self, w: u32) -> bool {
+        use x11rb::protocol::xproto::{ConnectionExt as _, MapState};
+        self.conn
+            .get_window_attributes(w)
+            .unwrap()
+            .reply()
+            .is_ok_and(|a| a.map_state == MapState::VIEWABLE)
+    }
+
+    fn close(&self, w: u32) {
+        use x11rb::connection::Connection as _;
+        use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt as _, EventMask};
+        let ev = ClientMessageEvent::new(
+            32,
+            w,
+            self.atom(b"WM_PROTOCOLS"),
+            [self.atom(b"WM_DELETE_WINDOW"), 0, 0, 0, 0],
+        );
+        self.conn
+            .send_event(false, w, EventMask::NO_EVENT, ev)
+            .unwrap();
+        self.conn.flush().unwrap();
+    }
+}
+
+/// The tray on Linux, against a desktop's tray played by tests/peers/sni_watcher.py (a
+/// StatusNotifierWatcher on a session D-Bus of the test's own): the icon registers with the
+/// lights drawn in, its menu stops the audio channel (the app stops it, and the menu says
+/// so), the window's close button hides the window to the tray, "Show capdeck" brings it
+/// back, and "Quit" ends the app with status 0.
+#[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
+fn the_tray_menu_drives_the_app() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    require_display();
+    let dir = tempfile::tempdir().unwrap();
+    let (_bus, addr) = session_bus(dir.path());
+    let mut watcher = support::ChildGuard(
+        Command::new(support::python())
+            .arg(support::peer("sni_watcher.py"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &addr)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut events = support::Lines::read(watcher.0.stdout.take().unwrap());
+    let mut ask_in = watcher.0.stdin.take().unwrap();
+    events.expect("\"watching\"", Duration::from_secs(20));
+    let mut ask = |cmd: &str, events: &mut support::Lines| -> serde_json::Value {
+        writeln!(ask_in, "{cmd}").unwrap();
+        let l = events.expect("{", Duration::from_secs(15));
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        assert!(v.get("error").is_none(), "{cmd}: {v}");
+        v
+    };
+
+    let home = tempfile::tempdir().unwrap();
+    let mut app = support::ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_capdeck"))
+            .args(["--fresh", "--layout", "tabs", "--audio", "tone:440"])
+            .args(["--log-file", "none", "--exit-after", "90"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &addr)
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut log = support::Lines::read(app.0.stderr.take().unwrap());
+    log.expect("tray: icon registered", Duration::from_secs(30));
+    events.expect("\"registered\"", Duration::from_secs(10));
+
+    let props = ask("props", &mut events);
+    let p = &props["props"];
+    assert_eq!(p["Id"], "capdeck", "{p}");
+    assert_eq!(p["Status"], "Active", "{p}");
+    let pixmap = &p["IconPixmap"][0];
+    assert_eq!(
+        (&pixmap[0], &pixmap[1], &pixmap[2]),
+        (&32.into(), &32.into(), &4096.into()),
+        "one 32x32 ARGB icon: {p}"
+    );
+    assert!(
+        p["ToolTip"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("audio"),
+        "{p}"
+    );
+
+    let entry =
+        |label: &str,
+         events: &mut support::Lines,
+         ask: &mut dyn FnMut(&str, &mut support::Lines) -> serde_json::Value| {
+            let v = ask("layout", events);
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["label"] == label)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {label:?} in {v}"))
+        };
+    // the audio channel streams from the start: its entry is a ticked checkmark
+    assert!(
+        support::wait_for(Duration::from_secs(20), || {
+            let e = entry("Stream audio", &mut events, &mut ask);
+            e["toggle-type"] == "checkmark" && e["toggle-state"] == 1
+        }),
+        "Stream audio never ticked: {}",
+        entry("Stream audio", &mut events, &mut ask)
+    );
+    for label in ["Stream video", "Mute microphone", "Show capdeck", "Quit"] {
+        entry(label, &mut events, &mut ask);
+    }
+
+    // the menu stops the audio channel; the app says so, and so does the menu
+    ask("click Stream audio", &mut events);
+    log.expect("tray: SetStreaming(Audio, false)", Duration::from_secs(10));
+    assert!(
+        support::wait_for(Duration::from_secs(10), || {
+            entry("Stream audio", &mut events, &mut ask)["toggle-state"] == 0
+                && entry("Audio: stopped", &mut events, &mut ask)["enabled"] == false
+        }),
+        "the menu never showed audio stopped: {}",
+        ask("layout", &mut events)
+    );
+
+    // the close button hides the window to the tray; the tray shows it again
+    let x = X11Window::connect();
+    let mut w = None;
+    assert!(support::wait_for(Duration::from_secs(10), || {
+        w = x.find(app.id()).filter(|&w| x.viewable(w));
+        w.is_some()
+    }));
+    let w = w.unwrap();
+    x.close(w);
+    log.expect("window hidden to the tray", Duration::from_secs(10));
+    assert!(
+        support::wait_for(Duration::from_secs(10), || !x.viewable(w)),
+        "the window stayed mapped"
+    );
+    ask("click Show capdeck", &mut events);
+    log.expect(
+        "showing the window: the tray asked",
+        Duration::from_secs(10),
+    );
+    assert!(
+        support::wait_for(Duration::from_secs(10), || x.viewable(w)),
+        "the window never came back"
+    );
+
+    // Quit ends the app, status 0
+    let t = Instant::now();
+    ask("click Quit", &mut events);
+    log.expect("quitting: the tray asked", Duration::from_secs(10));
+    assert!(app.wait_success(), "{}", log.seen().join("\n"));
+    assert!(t.elapsed() < Duration::from_secs(30));
+}
+
+/// A desktop with a session bus but no tray (no StatusNotifierWatcher): one log line, the
+/// app runs on, and its close button closes it (nothing to hide into).
+#[test]
+#[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
+fn without_a_tray_the_app_runs_and_closes() {
+    use std::process::Stdio;
+    require_display();
+    let dir = tempfile::tempdir().unwrap();
+    let (_bus, addr) = session_bus(dir.path());
+    let home = tempfile::tempdir().unwrap();
+    let mut app = support::ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_capdeck"))
+            .args(["--fresh", "--layout", "tabs", "--log-file", "none"])
+            .args(["--exit-after", "60"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &addr)
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut log = support::Lines::read(app.0.stderr.take().unwrap());
+    let line = log.expect("capdeck runs without a tray icon", Duration::from_secs(30));
+    assert!(line.contains("no StatusNotifierWatcher"), "{line}");
+    let x = X11Window::connect();
+    let mut w = None;
+    assert!(support::wait_for(Duration::from_secs(20), || {
+        w = x.find(app.id()).filter(|&w| x.viewable(w));
+        w.is_some()
+    }));
+    let t = Instant::now();
+    x.close(w.unwrap());
+    assert!(app.wait_success(), "{}", log.seen().join("\n"));
+    assert!(t.elapsed() < Duration::from_secs(20), "closed at once");
 }

@@ -224,7 +224,6 @@ fn the_exe_removes_the_game_from_the_microphone() {
 /// settings hands over to the running one, which shows its window, and exits 0.
 #[test]
 fn a_second_capdeck_exe_hands_over_and_exits_zero() {
-    use std::io::{BufRead as _, BufReader};
     use std::process::Stdio;
     need("CAPDECK_TEST_EXE");
     need("DISPLAY");
@@ -243,29 +242,9 @@ fn a_second_capdeck_exe_hands_over_and_exits_zero() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let err = first.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let seen = std::cell::RefCell::new(Vec::new());
-    let wait_for = |what: &str| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(45);
-        while std::time::Instant::now() < deadline {
-            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-                let hit = l.contains(what);
-                seen.borrow_mut().push(l);
-                if hit {
-                    return;
-                }
-            }
-        }
-        panic!(
-            "capdeck.exe never logged {what:?}; it logged:\n{}",
-            seen.borrow().join("\n")
-        );
+    let mut log = support::Lines::read(first.stderr.take().unwrap());
+    let mut wait_for = |what: &str| {
+        log.expect(what, Duration::from_secs(45));
     };
     wait_for("single instance: listening as capdeck-");
     let second = app(&["--exit-after", "60"]).output().unwrap();

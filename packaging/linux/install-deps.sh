@@ -20,7 +20,7 @@ windows=(espeak-ng sox gcc-mingw-w64-x86-64-posix g++-mingw-w64-x86-64-posix min
          imagemagick pulseaudio pulseaudio-utils python3 python3-venv)
 package=(desktop-file-utils dpkg-dev fakeroot imagemagick xz-utils)
 test=(xvfb xauth openbox imagemagick pulseaudio pulseaudio-utils libasound2-plugins python3 python3-venv
-      ffmpeg espeak-ng sox)
+      ffmpeg espeak-ng sox dbus-daemon)
 
 want=("${build[@]}")
 for what in "$@"; do

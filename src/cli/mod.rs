@@ -61,6 +61,9 @@ pub struct AppArgs {
     /// Start with the window minimised (what the autostart entry passes).
     #[arg(long)]
     pub minimized: bool,
+    /// No icon in the desktop's tray (closing the window then quits).
+    #[arg(long)]
+    pub no_tray: bool,
     /// Run beside a capdeck that uses the same settings file (without it a second launch
     /// asks the running one to show its window and exits).
     #[arg(long)]
@@ -132,6 +135,7 @@ impl AppArgs {
             log_file: LogFileChoice::None,
             instance: None,
             minimized: self.minimized,
+            tray: !self.no_tray,
         }
     }
 }

@@ -56,6 +56,8 @@ pub struct AppOptions {
     pub instance: Option<std::sync::Arc<super::instance::Instance>>,
     /// Start with the window minimised (`--minimized`, the autostart entry's flag).
     pub minimized: bool,
+    /// Put an icon in the desktop's tray (the app's own launch; tests leave it off).
+    pub tray: bool,
 }
 
 impl AppOptions {
@@ -98,6 +100,62 @@ impl AppOptions {
 
 const MIB: usize = 1024 * 1024;
 
+/// How long the host may stay silent before the tray says it is lost.
+const HOST_LOST_NOTICE: Duration = Duration::from_secs(5);
+/// How long "host back" stays in the tray's tooltip.
+const HOST_BACK_NOTICE: Duration = Duration::from_secs(10);
+
+/// Notices when the control channel's host goes away and comes back.
+#[derive(Debug, Default)]
+struct HostWatch {
+    down_since: Option<Instant>,
+    told: bool,
+    back: Option<(Instant, String)>,
+}
+
+impl HostWatch {
+    /// Seconds the host has been lost (once past [`HOST_LOST_NOTICE`]) and a "back" notice.
+    fn update(
+        &mut self,
+        control: &capture::LinkLight,
+        now: Instant,
+    ) -> (Option<u64>, Option<String>) {
+        use capture::LinkLight as L;
+        match control {
+            L::Disconnected { .. } | L::Connecting { .. } => {
+                let since = *self.down_since.get_or_insert(now);
+                let down = now.saturating_duration_since(since);
+                if down >= HOST_LOST_NOTICE && !self.told {
+                    tracing::warn!(
+                        "host lost: no answer on the control channel for {} s",
+                        down.as_secs()
+                    );
+                    self.told = true;
+                }
+            }
+            L::Streaming => {
+                if let (true, Some(since)) = (self.told, self.down_since) {
+                    let t = now.saturating_duration_since(since).as_secs();
+                    tracing::info!("host back after {t} s");
+                    self.back = Some((now + HOST_BACK_NOTICE, format!("host back after {t} s")));
+                }
+                self.down_since = None;
+                self.told = false;
+            }
+            L::Idle => {
+                self.down_since = None;
+                self.told = false;
+            }
+        }
+        self.back = self.back.take().filter(|(until, _)| *until > now);
+        let lost = self
+            .down_since
+            .filter(|_| self.told)
+            .map(|s| now.saturating_duration_since(s).as_secs());
+        (lost, self.back.as_ref().map(|(_, n)| n.clone()))
+    }
+}
+
 struct Toast {
     entry: LogEntry,
     until: Instant,
@@ -112,6 +170,14 @@ pub struct CapdeckApp {
     instance: Option<std::sync::Arc<super::instance::Instance>>,
     /// Minimise the window at the first frame (`--minimized`).
     start_minimized: bool,
+    /// The tray icon, when the desktop shows one ([`super::tray`]).
+    tray: Option<super::tray::Tray>,
+    /// Quit was asked for (the tray's Quit): the window's close is not turned into a hide.
+    quitting: bool,
+    /// The window is hidden to the tray.
+    hidden: bool,
+    /// When the control channel stopped answering, and whether the user was told.
+    host_down: HostWatch,
     /// The demo feeds start when the live view is first shown.
     demo_pending: bool,
     /// Whether capdeck starts with the system (read from the system), or why not known.
@@ -244,6 +310,16 @@ impl CapdeckApp {
             instance: opts.instance.clone(),
             demo_pending,
             start_minimized: opts.minimized,
+            tray: opts
+                .tray
+                .then(|| super::tray::Tray::start(ctx.clone()))
+                .and_then(|r| {
+                    r.map_err(|e| tracing::warn!("tray: {e}; capdeck runs without a tray icon"))
+                        .ok()
+                }),
+            quitting: false,
+            hidden: false,
+            host_down: HostWatch::default(),
             autostart: super::autostart::enabled().map_err(|e| e.to_string()),
         };
         if let Some(i) = &app.instance {
@@ -468,6 +544,7 @@ impl CapdeckApp {
                 // what the system holds now, whether or not the change took
                 self.autostart = super::autostart::enabled().map_err(|e| e.to_string());
             }
+            UiCommand::SetCloseToTray(on) => self.settings.close_to_tray = *on,
             UiCommand::ExportClip => {
                 let sel = self.live.timeline().selection;
                 let waker = self.waker.clone();
@@ -817,6 +894,7 @@ impl CapdeckApp {
             if r.changed() {
                 self.cmds.push(UiCommand::SetAutostart(on));
             }
+            self.tray_ui(ui);
             ui.separator();
             let s = &self.capture_snap;
             for ch in capture::PushChannel::ALL {
@@ -1002,6 +1080,30 @@ impl CapdeckApp {
         }
     }
 
+    /// The tray's state and the close-to-tray choice, in the status bar.
+    fn tray_ui(&mut self, ui: &mut egui::Ui) {
+        use super::tray::TrayState;
+        let state = self.tray.as_ref().map(|t| t.state());
+        let mut on = self.settings.close_to_tray;
+        let r = ui
+            .add_enabled(
+                state == Some(TrayState::Shown),
+                egui::Checkbox::new(&mut on, "close to tray"),
+            )
+            .on_hover_text(
+                "The window's close button hides capdeck in the tray; it goes on streaming",
+            );
+        let r = match &state {
+            Some(TrayState::Unavailable(e)) => r.on_disabled_hover_text(e.to_string()),
+            Some(TrayState::Starting) => r.on_disabled_hover_text("the tray icon is starting"),
+            None => r.on_disabled_hover_text("no tray icon (--no-tray)"),
+            Some(TrayState::Shown) => r,
+        };
+        if r.changed() {
+            self.cmds.push(UiCommand::SetCloseToTray(on));
+        }
+    }
+
     fn capture_pane_ui(&mut self, ui: &mut egui::Ui) {
         let cursor = self.live.timeline().cursor_ns;
         if let Some(rec) = &mut self.live.recording {
@@ -1022,10 +1124,127 @@ impl CapdeckApp {
         );
     }
 
+    /// The frame's work, whether or not it is drawn (eframe runs it while the window is
+    /// hidden or minimised too): state from the sources, the tray, second launches, the
+    /// window's close, deadlines. Drawing is [`Self::frame_ui`].
+    pub fn frame_logic(&mut self, ctx: &egui::Context) {
+        self.update_state();
+        self.tray_logic(ctx);
+        self.window_logic(ctx);
+        for cmd in self.cmds.take() {
+            self.apply(cmd);
+        }
+        // repaint policy: only while something moves, or when a deadline is due
+        if self.is_live() {
+            ctx.request_repaint_after(Duration::from_millis(33));
+        } else if let Some(t) = self.toasts.iter().map(|t| t.until).min() {
+            ctx.request_repaint_after(t.saturating_duration_since(Instant::now()));
+        }
+        if self.tray.is_some() {
+            // the tray's lights and the host-lost clock move while nothing else does
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
+        if let Some(secs) = self.exit_after {
+            let left = secs - self.started.elapsed().as_secs_f64();
+            if left <= 0.0 {
+                tracing::info!("exit-after {secs} s reached: closing");
+                self.log_latency();
+                self.quitting = true;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                ctx.request_repaint_after(Duration::from_secs_f64(left.min(0.5)));
+            }
+        }
+    }
+
+    /// `--minimized`, a second launch asking to be shown, and the window's close button
+    /// (with a tray, it hides the window there: streaming goes on).
+    fn window_logic(&mut self, ctx: &egui::Context) {
+        if std::mem::take(&mut self.start_minimized) {
+            tracing::info!("started minimised");
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(true));
+        }
+        if self.instance.as_ref().is_some_and(|i| i.show_requested()) {
+            // a second launch: bring this window back (from the taskbar, the tray or
+            // behind others)
+            tracing::info!("showing the window: a second launch asked");
+            self.show_window(ctx);
+        }
+        let tray_up = self
+            .tray
+            .as_ref()
+            .is_some_and(|t| t.state() == super::tray::TrayState::Shown);
+        if ctx.input(|i| i.viewport().close_requested())
+            && !self.quitting
+            && tray_up
+            && self.settings.close_to_tray
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
+            self.hidden = true;
+            tracing::info!(
+                "window hidden to the tray: capdeck goes on streaming (Quit is in the tray's menu)"
+            );
+        }
+    }
+
+    fn show_window(&mut self, ctx: &egui::Context) {
+        ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+        ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+        ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        self.hidden = false;
+    }
+
+    /// Shows the state in the tray and acts on what the user picked there.
+    fn tray_logic(&mut self, ctx: &egui::Context) {
+        let now = Instant::now();
+        let s = &self.capture_snap;
+        let (host_lost_s, notice) = self.host_down.update(&s.control.light, now);
+        let Some(tray) = &mut self.tray else { return };
+        let light = |l: &capture::LinkLight| match l {
+            capture::LinkLight::Idle => super::tray::Light::Off,
+            capture::LinkLight::Streaming => super::tray::Light::Ok,
+            capture::LinkLight::Connecting { .. } => super::tray::Light::Busy,
+            capture::LinkLight::Disconnected { .. } => super::tray::Light::Down,
+        };
+        let ptt = self.ptt.view();
+        let view = super::tray::TrayView {
+            lights: [
+                light(&s.channels[capture::PushChannel::Audio.index()].light),
+                light(&s.channels[capture::PushChannel::Video.index()].light),
+                light(&s.control.light),
+            ],
+            streaming: capture::PushChannel::ALL
+                .map(|c| !matches!(s.channels[c.index()].light, capture::LinkLight::Idle)),
+            muted: s.audio.muted,
+            ptt_talking: ptt.enabled.then_some(ptt.talking),
+            host_lost_s,
+            notice,
+        };
+        tray.sync(&view);
+        let picked: Vec<_> = std::iter::from_fn(|| tray.try_action()).collect();
+        for a in picked {
+            use super::tray::TrayAction;
+            match a {
+                TrayAction::SetStreaming(ch, true) => self.cmds.push(UiCommand::StartChannel(ch)),
+                TrayAction::SetStreaming(ch, false) => self.cmds.push(UiCommand::StopChannel(ch)),
+                TrayAction::SetMuted(m) => self.cmds.push(UiCommand::SetMuted(m)),
+                TrayAction::Show => {
+                    tracing::info!("showing the window: the tray asked");
+                    self.show_window(ctx);
+                }
+                TrayAction::Quit => {
+                    tracing::info!("quitting: the tray asked");
+                    self.quitting = true;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+        }
+    }
+
     /// Draws one frame into `ui` and applies the commands it emitted.
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         self.frames += 1;
-        self.update_state();
         egui::Panel::bottom("status_bar")
             .resizable(false)
             .show(ui, |ui| self.status_bar_ui(ui));
@@ -1037,39 +1256,12 @@ impl CapdeckApp {
         }
         self.panes_ui(ui);
         let ctx = ui.ctx().clone();
-        if std::mem::take(&mut self.start_minimized) {
-            tracing::info!("started minimised");
-            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(true));
-        }
-        if self.instance.as_ref().is_some_and(|i| i.show_requested()) {
-            // a second launch: bring this window back (from the taskbar or behind others)
-            tracing::info!("showing the window: a second launch asked");
-            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
-            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
-            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
-        }
         self.ptt.window_keys(&ctx);
         super::recordings::open_window_ui(&ctx, &self.open_window, &mut self.cmds);
         self.recording_input(&ctx);
         self.toasts_ui(&ctx);
         for cmd in self.cmds.take() {
             self.apply(cmd);
-        }
-        // repaint policy: only while something moves, or when a deadline is due
-        if self.is_live() {
-            ctx.request_repaint_after(Duration::from_millis(33));
-        } else if let Some(t) = self.toasts.iter().map(|t| t.until).min() {
-            ctx.request_repaint_after(t.saturating_duration_since(Instant::now()));
-        }
-        if let Some(secs) = self.exit_after {
-            let left = secs - self.started.elapsed().as_secs_f64();
-            if left <= 0.0 {
-                tracing::info!("exit-after {secs} s reached: closing");
-                self.log_latency();
-                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-            } else {
-                ctx.request_repaint_after(Duration::from_secs_f64(left.min(0.5)));
-            }
         }
     }
 
@@ -1125,6 +1317,10 @@ impl CapdeckApp {
 }
 
 impl eframe::App for CapdeckApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.frame_logic(ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.frame_ui(ui);
     }

@@ -119,6 +119,8 @@ pub enum UiCommand {
     ExportClip,
     /// Start capdeck with the system (minimised), or not.
     SetAutostart(bool),
+    /// With a tray icon, the window's close button hides the window there (or quits).
+    SetCloseToTray(bool),
     /// Delete a recording folder from the recordings folder.
     DeleteRecording(std::path::PathBuf),
 

@@ -22,6 +22,7 @@ pub mod logging;
 pub mod ptt;
 pub mod recordings;
 pub mod settings;
+pub mod tray;
 pub mod widgets;
 
 pub use app::{AppOptions, CapdeckApp, run_app};

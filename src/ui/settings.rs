@@ -156,6 +156,9 @@ pub struct Settings {
     pub capture_width: f32,
     /// Log panel visible.
     pub show_log: bool,
+    /// With a tray icon, the window's close button hides the window there and capdeck
+    /// goes on streaming (Quit is in the tray's menu).
+    pub close_to_tray: bool,
 }
 
 impl Default for Settings {
@@ -193,6 +196,7 @@ impl Default for Settings {
             active_tab: Pane::Capture,
             capture_width: 520.0,
             show_log: false,
+            close_to_tray: true,
         }
     }
 }

