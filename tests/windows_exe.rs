@@ -246,6 +246,9 @@ fn a_second_capdeck_exe_hands_over_and_exits_zero() {
     let mut wait_for = |what: &str| {
         log.expect(what, Duration::from_secs(45));
     };
+    // the tray icon (tray-icon's Shell_NotifyIcon; Wine shows it in its system tray), made
+    // while the app is built, before it listens for second launches
+    wait_for("tray: icon added to the notification area");
     wait_for("single instance: listening as capdeck-");
     let second = app(&["--exit-after", "60"]).output().unwrap();
     if !second.status.success() {

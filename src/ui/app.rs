@@ -1149,6 +1149,7 @@ impl CapdeckApp {
             if left <= 0.0 {
                 tracing::info!("exit-after {secs} s reached: closing");
                 self.log_latency();
+                self.exit_after = None; // once: the close takes a pass or two
                 self.quitting = true;
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             } else {
