@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps-run deps-test build release bench bench-check fmt clippy check-windows package
+.PHONY: run test test-build deps-run deps-test build release bench bench-check fmt clippy check-windows package
 
 ## Set up (Debian packages) and open the desktop app with its embedded demo.
 run: deps-run
@@ -11,9 +11,17 @@ run: deps-run
 ## Set up (Debian packages, pyzmq in .venv, PulseAudio + Xvfb) and run every test: the
 ## tests that need that environment are #[ignore]d for a plain `cargo test` and run here
 ## (--include-ignored), where a missing piece fails them; then the doctests.
+## Release profile: the tests drive the binary the packages ship, and CI builds it once
+## (`cargo test` alone, the dev profile, is the quick loop while editing). capdeck.exe's
+## checks under Wine (tests/wine) run in CI's Windows stage, not here.
+TEST_SET := --release --locked --workspace --exclude capdeck-wine-tests
 test: deps-test
-	tests/env/with-test-env.sh $(CARGO) test --locked --workspace --all-targets --no-fail-fast -- --include-ignored
-	$(CARGO) test --locked --workspace --doc
+	tests/env/with-test-env.sh $(CARGO) test $(TEST_SET) --all-targets --no-fail-fast -- --include-ignored
+	$(CARGO) test $(TEST_SET) --doc
+
+## What `make test` builds, without running it (CI builds first, then runs).
+test-build: deps-test
+	$(CARGO) test $(TEST_SET) --all-targets --no-run
 
 deps-run:
 	packaging/linux/install-deps.sh run

@@ -26,7 +26,7 @@ windows() {
   rustup target add "$target" >/dev/null 2>&1 || true
   stage "capdeck.exe ($target, release)"
   $CARGO build --release --locked --target "$target" --bin capdeck
-  local exe="$root/target/$target/release/capdeck.exe"
+  local exe="${CARGO_TARGET_DIR:-$root/target}/$target/release/capdeck.exe"
   # MinGW's runtime is linked statically (.cargo/config.toml): only system DLLs remain.
   # ktmw32 (the Kernel Transaction Manager, in Windows since Vista and in Wine): the
   # registry crate behind `capdeck autostart` (windows-registry, via auto-launch) links it.
@@ -39,7 +39,7 @@ windows() {
   fi
   # What ships is stripped of DWARF line tables (about 200 MB of the 200 MB exe; MinGW's
   # gdb would read them, Windows' tools do not); symbols stay for readable backtraces.
-  local shipped="$root/target/$target/release/capdeck-stripped.exe"
+  local shipped="${CARGO_TARGET_DIR:-$root/target}/$target/release/capdeck-stripped.exe"
   x86_64-w64-mingw32-strip --strip-debug -o "$shipped" "$exe"
   exe=$shipped
   cp "$exe" "$out/capdeck.exe"

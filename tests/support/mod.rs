@@ -25,7 +25,11 @@ pub fn capdeck() -> Command {
             c
         }
         (Some(exe), None) => Command::new(exe),
-        _ => Command::new(env!("CARGO_BIN_EXE_capdeck")),
+        // the capdeck package's tests run its own build; other packages need the variable
+        _ => match option_env!("CARGO_BIN_EXE_capdeck") {
+            Some(exe) => Command::new(exe),
+            None => panic!("CAPDECK_TEST_EXE is not set (the binary under test)"),
+        },
     };
     c.env("CAPDECK_LOG", "info");
     c

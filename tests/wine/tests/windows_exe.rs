@@ -5,11 +5,12 @@
 //! Graphics Capture. `tests/wire_interop.rs` runs against the same binary in the same CI
 //! stage (.ci/windows-wine.sh), with its exact checks.
 //!
-//! Built only with `--features wine-tests`; needs CAPDECK_TEST_EXE (the .exe),
+//! In the package `capdeck-wine-tests`, which `make test` leaves out; needs CAPDECK_TEST_EXE (the .exe),
 //! CAPDECK_TEST_RUNNER (wine), CAPDECK_PYTHON and the display, all set by that script: a
 //! missing one fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
+#[path = "../../support/mod.rs"]
 mod support;
 
 use std::time::Duration;
