@@ -87,11 +87,19 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The repository's root: the package being tested is the root package or one in
+/// `tests/wine` (capdeck-wine-tests).
+pub fn repo_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|d| d.join("tests/peers").is_dir())
+        .unwrap_or(here)
+        .to_path_buf()
+}
+
 /// Path of a peer script in tests/peers.
 pub fn peer(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers")
-        .join(name)
+    repo_root().join("tests/peers").join(name)
 }
 
 /// Ports of a host.
@@ -272,7 +280,7 @@ pub fn crossing_rate_hz(samples: &[i16]) -> f64 {
 
 /// The speech test set's folder (`tests/voice/`).
 pub fn voice_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/voice")
+    repo_root().join("tests/voice")
 }
 
 /// Writes the speech test set (espeak-ng voices through a sox room) into `out`

@@ -21,6 +21,8 @@ use linux as backend;
 mod scap_backend;
 #[cfg(any(target_os = "windows", target_os = "macos"))]
 use scap_backend as backend;
+#[cfg(target_os = "windows")]
+mod gdi;
 
 #[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
 mod backend {
@@ -79,6 +81,10 @@ pub fn backend_name() -> &'static str {
 
 /// Monitors, in `screen:N` order. Errors say why the backend cannot list them.
 pub fn screens() -> Result<Vec<ScreenInfo>, VideoError> {
+    #[cfg(target_os = "windows")]
+    if scap_backend::graphics_capture_missing().is_some() {
+        return gdi::screens();
+    }
     backend::screens()
 }
 
@@ -89,6 +95,11 @@ pub fn windows() -> Result<Vec<WindowInfo>, VideoError> {
 
 /// Opens a monitor (the primary one when `index` is `None`).
 pub fn open_screen(index: Option<usize>) -> Result<Box<dyn FrameSource>, VideoError> {
+    // without Windows Graphics Capture, GDI (said in the source's description)
+    #[cfg(target_os = "windows")]
+    if let Some(why) = scap_backend::graphics_capture_missing() {
+        return gdi::open_screen(index, &why);
+    }
     backend::open_screen(index)
 }
 

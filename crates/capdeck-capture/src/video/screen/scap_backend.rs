@@ -51,6 +51,21 @@ fn guard_open<T>(what: &str, f: impl FnOnce() -> Result<T, VideoError>) -> Resul
     }
 }
 
+/// Why Windows Graphics Capture cannot be used here (Wine, Windows before 10 1903, some
+/// remote sessions), or None: `screen/mod.rs` then captures screens with GDI.
+#[cfg(target_os = "windows")]
+pub fn graphics_capture_missing() -> Option<String> {
+    let mut supported = false;
+    match guarded("checking Windows Graphics Capture", || {
+        supported = scap::is_supported();
+        Ok(())
+    }) {
+        Err(e) => Some(format!("Windows Graphics Capture failed ({e})")),
+        Ok(()) if !supported => Some("Windows Graphics Capture is not available".into()),
+        Ok(()) => None,
+    }
+}
+
 fn check_backend() -> Result<(), VideoError> {
     if !scap::is_supported() {
         return Err(VideoError::Unsupported(
