@@ -100,6 +100,9 @@ impl AppOptions {
 
 const MIB: usize = 1024 * 1024;
 
+/// How long `--minimized` waits for the window manager to minimise the window before it
+/// takes the window as shown (no window manager: it never will).
+const MINIMIZE_GRACE: Duration = Duration::from_secs(5);
 /// How long the host may stay silent before the tray says it is lost.
 const HOST_LOST_NOTICE: Duration = Duration::from_secs(5);
 /// How long "host back" stays in the tray's tooltip.
@@ -180,6 +183,12 @@ pub struct CapdeckApp {
     host_down: HostWatch,
     /// The demo feeds start when the live view is first shown.
     demo_pending: bool,
+    /// Started minimised (`--minimized`): the window has not yet been on screen, so the live
+    /// view is not shown either (cleared when the window is restored, or when no window
+    /// manager minimised it within [`MINIMIZE_GRACE`]).
+    never_restored: bool,
+    /// The window manager has minimised the window since the start.
+    minimized_seen: bool,
     /// Whether capdeck starts with the system (read from the system), or why not known.
     autostart: Result<bool, String>,
     /// Live pane runtime (store + sources).
@@ -309,6 +318,8 @@ impl CapdeckApp {
             settings_recorded: None,
             instance: opts.instance.clone(),
             demo_pending,
+            never_restored: opts.minimized,
+            minimized_seen: false,
             start_minimized: opts.minimized,
             tray: opts
                 .tray
@@ -1020,9 +1031,12 @@ impl CapdeckApp {
         }
     }
 
-    /// Whether the live view is on screen (side by side, or its tab).
+    /// Whether the live view is on screen (side by side, or its tab, in a window that has
+    /// been on screen).
     pub fn live_view_shown(&self) -> bool {
-        self.settings.layout == Layout::SideBySide || self.settings.active_tab == Pane::LiveView
+        !self.never_restored
+            && (self.settings.layout == Layout::SideBySide
+                || self.settings.active_tab == Pane::LiveView)
     }
 
     fn panes_ui(&mut self, ui: &mut egui::Ui) {
@@ -1165,6 +1179,17 @@ impl CapdeckApp {
             tracing::info!("started minimised");
             ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(true));
         }
+        if self.never_restored {
+            let minimized = ctx.input(|i| i.viewport().minimized);
+            if minimized == Some(true) {
+                self.minimized_seen = true;
+            }
+            let restored = self.minimized_seen && minimized == Some(false);
+            let no_wm = !self.minimized_seen && self.started.elapsed() > MINIMIZE_GRACE;
+            if restored || no_wm {
+                self.never_restored = false;
+            }
+        }
         if self.instance.as_ref().is_some_and(|i| i.show_requested()) {
             // a second launch: bring this window back (from the taskbar, the tray or
             // behind others)
@@ -1194,6 +1219,7 @@ impl CapdeckApp {
         ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
         ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
         self.hidden = false;
+        self.never_restored = false;
     }
 
     /// Shows the state in the tray and acts on what the user picked there.
