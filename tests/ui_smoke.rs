@@ -413,6 +413,31 @@ fn session_bus(dir: &std::path::Path) -> (support::ChildGuard, String) {
     (bus, addr)
 }
 
+/// `capdeck --fresh --layout tabs` (plus `extra`) on the session bus at `addr`, its
+/// runtime dir `runtime` and HOME `home`, closing by itself after 90 s; its log's lines.
+fn app_on_bus(
+    addr: &str,
+    runtime: &std::path::Path,
+    home: &std::path::Path,
+    extra: &[&str],
+) -> (support::ChildGuard, support::Lines) {
+    let mut app = support::ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_capdeck"))
+            .args(["--fresh", "--layout", "tabs", "--log-file", "none"])
+            .args(["--exit-after", "90"])
+            .args(extra)
+            .env("DBUS_SESSION_BUS_ADDRESS", addr)
+            .env("XDG_RUNTIME_DIR", runtime)
+            .env("HOME", home)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let log = support::Lines::read(app.0.stderr.take().unwrap());
+    (app, log)
+}
+
 /// The X11 client window called "capdeck": whether it is mapped, and a close request to it
 /// as a window manager's close button sends (WM_DELETE_WINDOW).
 struct X11Window {
@@ -529,19 +554,7 @@ fn the_tray_menu_drives_the_app() {
     };
 
     let home = tempfile::tempdir().unwrap();
-    let mut app = support::ChildGuard(
-        Command::new(env!("CARGO_BIN_EXE_capdeck"))
-            .args(["--fresh", "--layout", "tabs", "--audio", "tone:440"])
-            .args(["--log-file", "none", "--exit-after", "90"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &addr)
-            .env("XDG_RUNTIME_DIR", dir.path())
-            .env("HOME", home.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut log = support::Lines::read(app.0.stderr.take().unwrap());
+    let (mut app, mut log) = app_on_bus(&addr, dir.path(), home.path(), &["--audio", "tone:440"]);
     log.expect("tray: icon registered", Duration::from_secs(30));
     events.expect("\"registered\"", Duration::from_secs(10));
 
@@ -638,24 +651,11 @@ fn the_tray_menu_drives_the_app() {
 #[test]
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn without_a_tray_the_app_runs_and_closes() {
-    use std::process::Stdio;
     require_display();
     let dir = tempfile::tempdir().unwrap();
     let (_bus, addr) = session_bus(dir.path());
     let home = tempfile::tempdir().unwrap();
-    let mut app = support::ChildGuard(
-        Command::new(env!("CARGO_BIN_EXE_capdeck"))
-            .args(["--fresh", "--layout", "tabs", "--log-file", "none"])
-            .args(["--exit-after", "60"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &addr)
-            .env("XDG_RUNTIME_DIR", dir.path())
-            .env("HOME", home.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut log = support::Lines::read(app.0.stderr.take().unwrap());
+    let (mut app, mut log) = app_on_bus(&addr, dir.path(), home.path(), &[]);
     let line = log.expect("capdeck runs without a tray icon", Duration::from_secs(30));
     assert!(line.contains("no StatusNotifierWatcher"), "{line}");
     let x = X11Window::connect();
