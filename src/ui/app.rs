@@ -1143,13 +1143,16 @@ impl CapdeckApp {
     /// window's close, deadlines. Drawing is [`Self::frame_ui`].
     pub fn frame_logic(&mut self, ctx: &egui::Context) {
         self.update_state();
+        // nothing on screen: no preview decoding, and no pass faster than once a second
+        let away = self.hidden || ctx.input(|i| i.viewport().minimized == Some(true));
+        self.capture.set_preview_wanted(!away);
         self.tray_logic(ctx);
         self.window_logic(ctx);
         for cmd in self.cmds.take() {
             self.apply(cmd);
         }
         // repaint policy: only while something moves, or when a deadline is due
-        if self.is_live() {
+        if self.is_live() && !away {
             ctx.request_repaint_after(Duration::from_millis(33));
         } else if let Some(t) = self.toasts.iter().map(|t| t.until).min() {
             ctx.request_repaint_after(t.saturating_duration_since(Instant::now()));

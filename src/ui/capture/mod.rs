@@ -242,6 +242,8 @@ pub trait CaptureBackend {
     fn snapshot(&mut self) -> CaptureSnapshot;
     /// Latest decoded preview of the sent JPEG.
     fn preview(&self) -> Option<Preview>;
+    /// Whether the preview is on screen (a minimised or hidden window decodes nothing).
+    fn set_preview_wanted(&self, _on: bool) {}
     /// Whether anything is streaming (the UI keeps repainting).
     fn is_live(&self) -> bool;
 }

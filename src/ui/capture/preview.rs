@@ -1,6 +1,7 @@
 //! Decodes the JPEG that was sent back to pixels, off the UI thread, for the preview of
 //! exactly what the host receives. Bounded: one pending JPEG; a newer one replaces it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -23,6 +24,8 @@ pub struct PreviewDecoder {
     tx: Option<SyncSender<(u64, Bytes)>>,
     out: Arc<Mutex<Option<Preview>>>,
     thread: Option<JoinHandle<()>>,
+    /// Whether anyone looks: a minimised or hidden window decodes nothing.
+    wanted: AtomicBool,
 }
 
 impl PreviewDecoder {
@@ -56,11 +59,21 @@ impl PreviewDecoder {
             tx: Some(tx),
             out,
             thread: Some(thread),
+            wanted: AtomicBool::new(true),
         })
     }
 
-    /// Offers a JPEG; dropped if the decoder is still busy with the previous one.
+    /// Whether the preview is on screen; while not, offered JPEGs are not decoded.
+    pub fn set_wanted(&self, on: bool) {
+        self.wanted.store(on, Ordering::Relaxed);
+    }
+
+    /// Offers a JPEG; dropped if the decoder is still busy with the previous one, or if
+    /// nobody looks.
     pub fn offer(&self, seq: u64, jpeg: Bytes) {
+        if !self.wanted.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(tx) = &self.tx {
             match tx.try_send((seq, jpeg)) {
                 Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}

@@ -777,6 +777,12 @@ impl CaptureBackend for RealBackend {
         self.tap.decoder.as_ref().and_then(|d| d.latest())
     }
 
+    fn set_preview_wanted(&self, on: bool) {
+        if let Some(d) = &self.tap.decoder {
+            d.set_wanted(on);
+        }
+    }
+
     fn is_live(&self) -> bool {
         self.desired.on.iter().any(|&x| x)
     }
