@@ -1101,7 +1101,7 @@ impl CapdeckApp {
         let mut on = self.settings.close_to_tray;
         let r = ui
             .add_enabled(
-                state == Some(TrayState::Shown),
+                matches!(state, Some(TrayState::Shown)),
                 egui::Checkbox::new(&mut on, "close to tray"),
             )
             .on_hover_text(
@@ -1199,10 +1199,7 @@ impl CapdeckApp {
             tracing::info!("showing the window: a second launch asked");
             self.show_window(ctx);
         }
-        let tray_up = self
-            .tray
-            .as_ref()
-            .is_some_and(|t| t.state() == super::tray::TrayState::Shown);
+        let tray_up = self.tray.as_ref().is_some_and(super::tray::Tray::is_shown);
         if ctx.input(|i| i.viewport().close_requested())
             && !self.quitting
             && tray_up

@@ -191,7 +191,7 @@ pub enum TrayError {
 }
 
 /// Whether the tray is up.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum TrayState {
     /// Being registered.
     #[default]
@@ -200,12 +200,6 @@ pub enum TrayState {
     Shown,
     /// Not shown, and why.
     Unavailable(TrayError),
-}
-
-impl PartialEq for TrayError {
-    fn eq(&self, other: &Self) -> bool {
-        self.to_string() == other.to_string()
-    }
 }
 
 /// The tray, as the app holds it.
@@ -248,6 +242,11 @@ impl Tray {
     /// Whether the tray is up.
     pub fn state(&self) -> TrayState {
         lock(&self.state).clone()
+    }
+
+    /// Whether the desktop shows the icon.
+    pub fn is_shown(&self) -> bool {
+        matches!(*lock(&self.state), TrayState::Shown)
     }
 
     /// Shows `view` when it differs from what is shown.
