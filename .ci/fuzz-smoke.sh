@@ -9,6 +9,11 @@ cd "$(dirname "$0")/../fuzz"
 secs=${1:-30}
 triple=x86_64-unknown-linux-gnu
 export RUSTC_BOOTSTRAP=1
+# rustc, not the clippy-driver .ci/run lints the workspace with (this is a workspace of its own)
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+# opt-level 1: a smoke run of seconds finds what it finds as well, and the instrumented build
+# of every dependency costs half the CPU of opt-level 3 (long runs: fuzz/README.md, `cargo fuzz`)
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-1}
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address"
