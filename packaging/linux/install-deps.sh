@@ -3,7 +3,7 @@
 #   install-deps.sh build   -> to build (ALSA, PipeWire, libclang for bindgen, xcap's Wayland/EGL)
 #   install-deps.sh run     -> to run the app (X11/Wayland, Vulkan via Mesa)
 #   install-deps.sh test    -> everything the test suite needs (Xvfb, PulseAudio, Python venv,
-#                              ffmpeg: the independent converter of tests/video_camera.rs,
+#                              ffmpeg: the independent converter of tests/capture/video_camera.rs,
 #                              espeak-ng and sox: the speech test set of tests/voice/)
 #   install-deps.sh bench   -> the benchmarks' reference libraries (libsoxr, libjpeg-turbo's build)
 #   install-deps.sh windows -> cross-build and run capdeck.exe: MinGW (posix threads), Wine, NSIS

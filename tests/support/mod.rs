@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The capdeck binary under test: this build's, or `CAPDECK_TEST_EXE` run through
@@ -50,6 +51,41 @@ pub fn require_env(var: &str, what: &str) {
             "{var}=1 is not set: this test needs {what}; run it through `make test` \
              (tests/env/with-test-env.sh sets it up)"
         );
+    }
+}
+
+/// A test's turn at the shared desktop: one X display with its window manager and one
+/// PulseAudio server serve every test of a binary (tests/env/with-test-env.sh), and the
+/// harness runs a binary's tests at once. A test that uses them holds a turn for its whole
+/// run: tests of one `group` (the file's `module_path!()`) may run together, as they did when
+/// each file was a binary of its own; tests of different files take turns, since one changes
+/// the default source, one types keys, one reads the screen's pixels and X reuses a closed
+/// client's window ids. The turn ends when the value is dropped (a failed test included).
+pub fn desktop_turn(group: &'static str) -> DesktopTurn {
+    let mut held = DESKTOP.0.lock().unwrap_or_else(PoisonError::into_inner);
+    while held.0.is_some_and(|g| g != group) {
+        held = DESKTOP.1.wait(held).unwrap_or_else(PoisonError::into_inner);
+    }
+    held.0 = Some(group);
+    held.1 += 1;
+    DesktopTurn(())
+}
+
+/// Which group has the desktop and how many of its tests hold it, and the wait for a turn.
+type Turns = (Mutex<(Option<&'static str>, usize)>, Condvar);
+static DESKTOP: Turns = (Mutex::new((None, 0)), Condvar::new());
+
+/// A turn at the desktop ([`desktop_turn`]); dropping it ends the turn.
+pub struct DesktopTurn(());
+
+impl Drop for DesktopTurn {
+    fn drop(&mut self) {
+        let mut held = DESKTOP.0.lock().unwrap_or_else(PoisonError::into_inner);
+        held.1 -= 1;
+        if held.1 == 0 {
+            held.0 = None;
+            DESKTOP.1.notify_all();
+        }
     }
 }
 

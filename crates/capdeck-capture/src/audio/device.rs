@@ -185,7 +185,7 @@ pub enum DeviceSelector {
 ///
 /// Note: with ALSA the default is the `default` PCM whatever sound server sits behind it;
 /// PulseAudio and PipeWire move a stream on that PCM to the new default source themselves
-/// (tests/audio_default_follow.rs shows it), so the id only changes on hosts like WASAPI
+/// (tests/desktop/audio_default_follow.rs shows it), so the id only changes on hosts like WASAPI
 /// and CoreAudio, where each device has its own id.
 pub fn default_change(
     selector: &DeviceSelector,

@@ -11,7 +11,7 @@
 //! rubato `Fft` to 16 kHz, rubato `Async` sinc for drift correction, gain/mute, int16,
 //! sample-exact chunker, timestamps. Device listing and opening: [`device`].
 //!
-//! Measured (tests/audio_quality.rs, tests/audio_drift.rs): 1 kHz from 44.1/48/96 kHz
+//! Measured (tests/capture/audio_quality.rs, tests/capture/audio_drift.rs): 1 kHz from 44.1/48/96 kHz
 //! stereo: THD+N -92.9 to -97.6 dB; 9 kHz at 48 kHz: int16 output all zero even with
 //! +40 dB gain (> 130 dB down); 200 ppm fast device for a simulated hour: worst ts error
 //! 4.5 ms, 0.04 ms at the end, drift measured 200.0 ppm. Drift stage alone at a ratio of

@@ -1,8 +1,7 @@
 //! Chunk exactness and the synthetic / WAV sources through the real pipeline.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-mod support;
-use support::crossing_rate_hz;
+use crate::support::crossing_rate_hz;
 
 use capdeck_capture::audio::convert::{Converter, ConverterConfig, to_i16};
 use capdeck_capture::audio::{

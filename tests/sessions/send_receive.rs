@@ -3,13 +3,14 @@
 //! No Python needed: runs everywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::support::wait_for;
 use bytes::Bytes;
 use capdeck_capture::audio::AudioSourceSpec;
 use capdeck_capture::video::VideoSourceSpec;
@@ -17,7 +18,6 @@ use capdeck_net::receiver::{Receiver, ReceiverConfig};
 use capdeck_net::tap::{Channel, Direction, TapPoint, WireTap};
 use capdeck_session::sender::{Sender, SenderConfig};
 use capdeck_wire::capture::{self, AudioHeader, Framing, Header, HostConfig};
-use support::wait_for;
 
 #[derive(Default)]
 struct Recorder {

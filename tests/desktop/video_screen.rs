@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 #![cfg(target_os = "linux")]
 
+use crate::support;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -14,23 +15,20 @@ use capdeck_capture::video::{
 };
 use xcb::x;
 
-/// The tests share one X server and window manager: run them one at a time (X
-/// reuses a closed client's window ids, and a window manager still tearing down the old
-/// window would confuse the next test's window with it).
+/// The shared X server, one test at a time (X reuses a closed client's window ids, and a
+/// window manager still tearing down the old window would confuse the next test's window
+/// with it): a turn at the desktop that no other file's test shares, and this lock within
+/// the file. Fails the test when there is none (these tests are ignored by a plain
+/// `cargo test`; `make test` runs them under Xvfb).
 static X_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// The shared X server, one test at a time; fails the test when there is none (these tests
-/// are ignored by a plain `cargo test`; `make test` runs them under Xvfb).
-fn display_env() -> std::sync::MutexGuard<'static, ()> {
-    if std::env::var("CAPDECK_TEST_DISPLAY").as_deref() != Ok("1") {
-        panic!(
-            "CAPDECK_TEST_DISPLAY=1 is not set: this test needs Xvfb with openbox; run it \
-             through `make test` (tests/env/with-test-env.sh)"
-        );
-    }
-    X_LOCK
+fn display_env() -> (support::DesktopTurn, std::sync::MutexGuard<'static, ()>) {
+    support::require_env("CAPDECK_TEST_DISPLAY", "Xvfb with openbox");
+    let turn = support::desktop_turn(module_path!());
+    let x = X_LOCK
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (turn, x)
 }
 
 /// Waits until the window manager lists (or no longer lists) a window title.

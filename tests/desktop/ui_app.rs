@@ -2035,7 +2035,7 @@ fn opening_a_folder_that_is_not_a_recording_is_an_error_not_a_replay() {
 }
 
 /// The game's telemetry and the engine's events, fed through the core's decoder on the
-/// held clock (the scenario of tests/compare.rs): the engine skips the intro cut scene,
+/// held clock (the scenario of tests/live/compare.rs): the engine skips the intro cut scene,
 /// is 2 s late with the dialog line and plays a movie the game did not. The divergence
 /// lane draws three ticks, the HUD counts them, the list has a row each, D jumps to them
 /// and a row's click seeks to it.

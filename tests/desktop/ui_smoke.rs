@@ -3,24 +3,27 @@
 //! the root window taken with ImageMagick's `import`), and exits with status 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::screen::{self, parse_ppm};
+use crate::support::screen::{self, parse_ppm};
 
-fn require_display() {
+/// Fails the test without the test environment; else waits for this file's turn at the
+/// desktop (support::desktop_turn), held until the returned value drops.
+fn require_display() -> support::DesktopTurn {
     support::require_env(
         "CAPDECK_TEST_DISPLAY",
         "Xvfb (DISPLAY) with a window manager",
     );
+    support::desktop_turn(module_path!())
 }
 
 #[test]
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn real_window_renders_live_frames_and_exits_zero() {
-    require_display();
+    let _desktop = require_display();
     let err = run_window(&[]);
     assert!(
         !err.contains("running on OpenGL (glow)"),
@@ -46,7 +49,7 @@ fn real_window_renders_live_frames_and_exits_zero() {
 #[test]
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn without_wgpu_the_window_falls_back_to_glow() {
-    require_display();
+    let _desktop = require_display();
     let err = run_window(&[("WGPU_BACKEND", "dx12")]);
     assert!(
         err.contains("running on OpenGL (glow)"),
@@ -81,7 +84,7 @@ fn run_window_with(args: &[&str], env: &[(&str, &str)]) -> String {
 #[test]
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn frames_wider_than_the_gpu_limit_are_drawn_downscaled() {
-    require_display();
+    let _desktop = require_display();
     use capdeck_grimstream::server::{ProducerServer, ServerOptions, StopFlag};
     use capdeck_grimstream::transport::FeedAddr;
     use capdeck_wire::grimstream::{Frame, Hello, Message, PIXEL_FORMAT_RGBA8, StreamConfig};
@@ -184,7 +187,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 #[test]
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn gpu_validation_errors_are_caught_not_panics() {
-    require_display();
+    let _desktop = require_display();
     use capdeck::ui::gpu_errors::GpuErrors;
     use eframe::wgpu;
     let instance =
@@ -224,7 +227,7 @@ fn gpu_validation_errors_are_caught_not_panics() {
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn a_second_launch_shows_the_first_and_exits() {
     use std::process::Stdio;
-    require_display();
+    let _desktop = require_display();
     let runtime = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let settings = home.path().join("settings.json");
@@ -325,7 +328,7 @@ fn autostart_writes_the_entry_and_removes_it() {
 fn minimized_starts_iconified() {
     use x11rb::connection::Connection as _;
     use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, Window};
-    require_display();
+    let _desktop = require_display();
     let runtime = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let mut app = Command::new(env!("CARGO_BIN_EXE_capdeck"))
@@ -530,7 +533,7 @@ impl X11Window {
 fn the_tray_menu_drives_the_app() {
     use std::io::Write as _;
     use std::process::Stdio;
-    require_display();
+    let _desktop = require_display();
     let dir = tempfile::tempdir().unwrap();
     let (_bus, addr) = session_bus(dir.path());
     let mut watcher = support::ChildGuard(
@@ -651,7 +654,7 @@ fn the_tray_menu_drives_the_app() {
 #[test]
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn without_a_tray_the_app_runs_and_closes() {
-    require_display();
+    let _desktop = require_display();
     let dir = tempfile::tempdir().unwrap();
     let (_bus, addr) = session_bus(dir.path());
     let home = tempfile::tempdir().unwrap();

@@ -6,16 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 #![cfg(target_os = "linux")]
 
-mod support;
-use support::require_env;
+use crate::support::require_env;
 
+use crate::support::wait_for;
 use capdeck_capture::audio::{self, AudioChunk, AudioControl, AudioSourceSpec, PttMode, PttState};
 use capdeck_capture::hotkey::x11::X11Probe;
 use capdeck_capture::hotkey::{HotkeyStatus, PttHotkey, PttKey};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
-use support::wait_for;
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
 use x11rb::protocol::xproto::*;
@@ -140,6 +139,7 @@ fn sample_us(c: &AudioChunk, i: usize) -> i64 {
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn global_key_gates_the_tone_with_preroll_while_another_window_has_focus() {
     require_env("CAPDECK_TEST_DISPLAY", "Xvfb with a window manager");
+    let _desktop = crate::support::desktop_turn(module_path!());
     let game = Game::open();
     let key = PttKey::F(8);
     let code = X11Probe::open(None).unwrap().keycodes(key).unwrap()[0];

@@ -3,9 +3,8 @@
 //! source is added and made the default with `pactl`, and the captured tone must change.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-mod support;
-use support::crossing_rate_hz;
-use support::require_env;
+use crate::support::crossing_rate_hz;
+use crate::support::require_env;
 
 use capdeck_capture::audio::{AudioChunk, AudioControl, AudioSourceSpec, start};
 use std::process::Command;
@@ -45,6 +44,7 @@ fn following_the_default_switches_to_the_new_default_source() {
         "CAPDECK_TEST_PULSE",
         "a PulseAudio server with a sine source",
     );
+    let _desktop = crate::support::desktop_turn(module_path!());
     let got = Arc::new(Mutex::new(Vec::<AudioChunk>::new()));
     let g = got.clone();
     let p = start(

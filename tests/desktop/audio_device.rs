@@ -2,9 +2,8 @@
 //! path through PulseAudio (CAPDECK_TEST_PULSE=1), listing and selection errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
-mod support;
-use support::require_env;
-use support::{crossing_rate_hz, wait_for as wait_until};
+use crate::support::require_env;
+use crate::support::{crossing_rate_hz, wait_for as wait_until};
 
 use capdeck_capture::audio::feed::{FeedReader, MonoClock, feed};
 use capdeck_capture::audio::source::{BlockGen, NativeFormat, Pacer, Running, Source};
@@ -201,6 +200,7 @@ fn pulse_default_device_delivers_the_tone() {
         "CAPDECK_TEST_PULSE",
         "a PulseAudio server with a sine source",
     );
+    let _desktop = crate::support::desktop_turn(module_path!());
     let devices = list_devices();
     eprintln!("{}", serde_json::to_string_pretty(&devices).unwrap());
     assert!(!devices.is_empty(), "no input devices listed");
@@ -246,6 +246,7 @@ fn pulse_sources_are_listed_by_description_and_one_is_captured_by_id() {
         "CAPDECK_TEST_PULSE",
         "a PulseAudio server with a sine source",
     );
+    let _desktop = crate::support::desktop_turn(module_path!());
     let devices = list_devices();
     eprintln!("{}", capdeck_capture::audio::format_devices(&devices));
     let sine = devices
