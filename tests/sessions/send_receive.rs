@@ -525,9 +525,17 @@ fn hostile_control_reply_is_cut_off_and_streaming_goes_on() {
     // run in the same process at the same time and would raise the peak. So the test runs
     // its body in a child process of this test binary that runs only this test.
     if std::env::var_os(ALONE).is_none() {
-        let name = "hostile_control_reply_is_cut_off_and_streaming_goes_on";
+        // the test's path in this binary (the harness names it without the crate)
+        let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+        let name = format!("{module}::hostile_control_reply_is_cut_off_and_streaming_goes_on");
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([name, "--exact", "--nocapture", "--test-threads", "1"])
+            .args([
+                name.as_str(),
+                "--exact",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env(ALONE, "1")
             .output()
             .unwrap();
