@@ -3,9 +3,13 @@
 # on stable through RUSTC_BOOTSTRAP=1, as fuzz/README.md says) and runs each for a short fixed
 # time from its seeds, so a refactor that breaks a target, or a crash a few seconds of
 # fuzzing finds, fails CI. Longer runs are for sessions (fuzz/README.md has the figures).
-#   .ci/fuzz-smoke.sh [SECONDS per target, default 30]
+#   .ci/fuzz-smoke.sh [SECONDS per target, default 30]   build, then run
+#   .ci/fuzz-smoke.sh build                               the build only
+#   .ci/fuzz-smoke.sh run [SECONDS]                       the run only (on a build made before)
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
+what=all
+case "${1:-}" in build|run) what=$1; shift ;; esac
 secs=${1:-30}
 triple=x86_64-unknown-linux-gnu
 export RUSTC_BOOTSTRAP=1
@@ -18,7 +22,10 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-co
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address"
 targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^capdeck-fuzz$')
-${CARGO:-cargo} build --locked --release --target "$triple" --target-dir ../target/fuzz $(printf -- '--bin %s ' $targets)
+if [ "$what" != run ]; then
+  ${CARGO:-cargo} build --locked --release --target "$triple" --target-dir ../target/fuzz $(printf -- '--bin %s ' $targets)
+fi
+[ "$what" = build ] && exit 0
 mkdir -p ../target/fuzz/artifacts
 for t in $targets; do
   corpus=$(mktemp -d)

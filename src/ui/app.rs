@@ -103,6 +103,9 @@ const MIB: usize = 1024 * 1024;
 /// How long `--minimized` waits for the window manager to minimise the window before it
 /// takes the window as shown (no window manager: it never will).
 const MINIMIZE_GRACE: Duration = Duration::from_secs(5);
+
+/// How often the log says what wgpu's allocator holds ([`CapdeckApp::gpu_memory_logic`]).
+const GPU_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// How long the host may stay silent before the tray says it is lost.
 const HOST_LOST_NOTICE: Duration = Duration::from_secs(5);
 /// How long "host back" stays in the tray's tooltip.
@@ -204,6 +207,8 @@ pub struct CapdeckApp {
     toasts: Vec<Toast>,
     cmds: CommandQueue,
     started: Instant,
+    /// When wgpu's allocator was last reported in the log ([`Self::gpu_memory_logic`]).
+    gpu_reported: Instant,
     waker: Option<egui::Context>,
     exit_after: Option<f64>,
     /// Shown in the status bar when the GPU renderer could not start.
@@ -303,6 +308,7 @@ impl CapdeckApp {
             toasts: Vec::new(),
             cmds: CommandQueue::default(),
             started: Instant::now(),
+            gpu_reported: Instant::now(),
             waker: Some(cc.egui_ctx.clone()),
             exit_after: opts.exit_after,
             renderer_notice,
@@ -1148,6 +1154,7 @@ impl CapdeckApp {
         self.capture.set_preview_wanted(!away);
         self.tray_logic(ctx);
         self.window_logic(ctx);
+        self.gpu_memory_logic();
         for cmd in self.cmds.take() {
             self.apply(cmd);
         }
@@ -1210,6 +1217,28 @@ impl CapdeckApp {
             self.hidden = true;
             tracing::info!(
                 "window hidden to the tray: capdeck goes on streaming (Quit is in the tray's menu)"
+            );
+        }
+    }
+
+    /// Every [`GPU_REPORT_EVERY`], what wgpu's allocator holds, at debug level
+    /// (`RUST_LOG=capdeck=debug`): a process that grows while this stays flat grows below
+    /// wgpu, in the driver (benches/footprint.py reads these lines).
+    fn gpu_memory_logic(&mut self) {
+        if self.gpu_reported.elapsed() < GPU_REPORT_EVERY {
+            return;
+        }
+        self.gpu_reported = Instant::now();
+        let Some(rs) = &self.live.render_state else {
+            return;
+        };
+        if let Some(r) = rs.device.generate_allocator_report() {
+            tracing::debug!(
+                allocations = r.allocations.len(),
+                blocks = r.blocks.len(),
+                allocated_kib = r.total_allocated_bytes / 1024,
+                reserved_kib = r.total_reserved_bytes / 1024,
+                "gpu memory"
             );
         }
     }

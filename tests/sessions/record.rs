@@ -11,11 +11,12 @@ use std::time::Duration;
 use crate::support::*;
 use serde_json::Value;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("capdeck-rec-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder for one test, removed when the returned value drops (pass or fail).
+fn tmp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("capdeck-rec-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Demo producers on free ports for `secs`, small frames (320x240 at 30 fps).
@@ -116,7 +117,8 @@ fn py_read(py: &Path, files: &[PathBuf]) -> Value {
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn probe_recording_replays_to_the_live_counts() {
     let (_demo, ra, ea) = demo(20);
-    let dir = tmp("probe").join("session");
+    let tmp_dir = tmp("probe");
+    let dir = tmp_dir.path().join("session");
     // 2 s segments: a 5 s run seals at least two.
     let live = probe_record(&ra, &ea, 5.0, &dir, &["--segment-secs", "2"]);
     let rep = replay_json(&dir);
@@ -197,7 +199,8 @@ fn probe_recording_replays_to_the_live_counts() {
 #[test]
 fn killed_recording_recovers_and_a_flipped_byte_is_named() {
     let (_demo, ra, ea) = demo(30);
-    let dir = tmp("kill").join("session");
+    let tmp_dir = tmp("kill");
+    let dir = tmp_dir.path().join("session");
     let mut child = ChildGuard(
         capdeck()
             .args([
@@ -290,7 +293,8 @@ fn killed_recording_recovers_and_a_flipped_byte_is_named() {
 #[test]
 fn disk_budget_stops_the_recording_not_the_view() {
     let (_demo, ra, ea) = demo(20);
-    let dir = tmp("budget").join("session");
+    let tmp_dir = tmp("budget");
+    let dir = tmp_dir.path().join("session");
     let live = probe_record(&ra, &ea, 4.0, &dir, &["--record-budget-mib", "2"]);
     let on_disk: u64 = segments(&dir)
         .iter()
@@ -359,7 +363,8 @@ fn disk_budget_stops_the_recording_not_the_view() {
 #[test]
 fn a_recording_served_as_producers_shows_what_was_recorded() {
     let (_demo, ra, ea) = demo(20);
-    let dir = tmp("serve").join("session");
+    let tmp_dir = tmp("serve");
+    let dir = tmp_dir.path().join("session");
     probe_record(&ra, &ea, 3.0, &dir, &[]);
     let rec = replay_json(&dir);
     let mut server = capdeck();
@@ -438,7 +443,8 @@ fn a_full_disk_stops_the_recording_cleanly() {
             let _ = Command::new("umount").arg(&self.0).status();
         }
     }
-    let mnt = tmp("fulldisk");
+    let mnt_dir = tmp("fulldisk");
+    let mnt = mnt_dir.path().to_path_buf();
     let mounted = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
         .arg(&mnt)
@@ -479,7 +485,8 @@ fn a_full_disk_stops_the_recording_cleanly() {
 #[ignore = "needs the test environment: `make test` runs it (tests/env/with-test-env.sh)"]
 fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
     let py = python();
-    let base = tmp("send");
+    let base_dir = tmp("send");
+    let base = base_dir.path().to_path_buf();
     let dir = base.join("session");
     let ports = Ports::free(true);
     let host = PyHost::start(&py, ports, "any", &base.join("live"), &[]);
@@ -654,7 +661,8 @@ fn send_recording_replays_to_a_host_byte_for_byte_and_exports() {
 fn grimstream_recording_exports_standard_images() {
     let py = python();
     let (_demo, ra, ea) = demo(10);
-    let dir = tmp("export").join("session");
+    let tmp_dir = tmp("export");
+    let dir = tmp_dir.path().join("session");
     let live = probe_record(&ra, &ea, 2.0, &dir, &[]);
     let export = dir.with_file_name("out.mcap");
     let out = capdeck()
@@ -690,7 +698,8 @@ fn a_range_exports_its_frames_and_divergences_and_a_cancel_leaves_nothing() {
     use capdeck_session::clip::{ClipError, ClipOptions, ClipProgress, export_clip};
     use std::sync::atomic::Ordering;
     let (_demo, ra, ea) = demo(20);
-    let dir = tmp("clip").join("session");
+    let tmp_dir = tmp("clip");
+    let dir = tmp_dir.path().join("session");
     probe_record(&ra, &ea, 4.0, &dir, &[]);
     let (from, to) = (1.0, 2.5);
     let rec = capdeck_record::reader::Recording::open(&dir).unwrap();
