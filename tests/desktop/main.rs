@@ -3,6 +3,7 @@
 //! and audio devices on a real PulseAudio server. These share one X display and one
 //! PulseAudio server, so a test that uses them holds a turn (support::desktop_turn). One test
 //! binary per concern (ARCHITECTURE.md, "Tests").
+#![allow(clippy::disallowed_methods)] // test threads need no names (clippy.toml)
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -2,6 +2,7 @@
 //! hide races (every wait polls a condition against a deadline).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 #![allow(dead_code)]
+#![allow(clippy::disallowed_methods)] // test threads need no names (clippy.toml)
 
 pub mod screen;
 

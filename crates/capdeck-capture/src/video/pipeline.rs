@@ -626,6 +626,7 @@ fn record_error(stats: &Mutex<VideoStats>, msg: String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test threads need no names (clippy.toml)
 mod tests {
     use super::*;
 

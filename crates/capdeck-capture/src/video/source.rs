@@ -208,6 +208,7 @@ pub fn looks_black(frame: &RawFrame) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test threads need no names (clippy.toml)
 mod tests {
     use super::*;
     use crate::video::frame::PixelFormat;
