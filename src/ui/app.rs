@@ -1222,7 +1222,7 @@ impl CapdeckApp {
     }
 
     /// Every [`GPU_REPORT_EVERY`], what wgpu's allocator holds, at debug level
-    /// (`RUST_LOG=capdeck=debug`): a process that grows while this stays flat grows below
+    /// (`--log capdeck=debug`): a process that grows while this stays flat grows below
     /// wgpu, in the driver (benches/footprint.py reads these lines).
     fn gpu_memory_logic(&mut self) {
         if self.gpu_reported.elapsed() < GPU_REPORT_EVERY {
