@@ -18,6 +18,7 @@ Writes DIR/soak.json (every figure and the RSS series) and prints a summary.
 import argparse
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,6 +30,22 @@ HOST_PY = os.path.join(HERE, "..", "tests", "peers", "host.py")
 
 
 def free_port():
+    """A free port below the kernel's ephemeral range: the host is restarted on the same ports,
+    and in that range another process's outgoing connection may take one in between (the
+    tests' support::free_port does the same)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(1000):
+        port = random.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -102,8 +102,28 @@ pub fn python() -> PathBuf {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, below the ephemeral range.
 pub fn free_port() -> u16 {
+    // Below the kernel's ephemeral range: a port from `bind(:0)` comes from that range, where
+    // any process's next outgoing connection may take it before the test binds it (seen when
+    // CI ran the Wine checks beside the soak). Random, so tests at once rarely pick alike.
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const FROM: u16 = 10_000;
+    use std::hash::BuildHasher as _;
+    if low > FROM + 1000 {
+        let span = u64::from(low - FROM);
+        for i in 0..1000u32 {
+            let r =
+                std::collections::hash_map::RandomState::new().hash_one((std::process::id(), i));
+            let port = FROM + (r % span) as u16;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
