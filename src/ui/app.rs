@@ -1223,9 +1223,12 @@ impl CapdeckApp {
 
     /// Every [`GPU_REPORT_EVERY`], what wgpu's allocator holds, at debug level
     /// (`--log capdeck=debug`): a process that grows while this stays flat grows below
-    /// wgpu, in the driver (benches/footprint.py reads these lines).
+    /// wgpu, in the driver (README, footprint).
     fn gpu_memory_logic(&mut self) {
-        if self.gpu_reported.elapsed() < GPU_REPORT_EVERY {
+        // the report lists every allocation: not made unless the line is logged
+        if !tracing::enabled!(tracing::Level::DEBUG)
+            || self.gpu_reported.elapsed() < GPU_REPORT_EVERY
+        {
             return;
         }
         self.gpu_reported = Instant::now();
